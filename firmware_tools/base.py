@@ -1,0 +1,99 @@
+"""The contract every board driver keeps: how it reports progress, results and failures.
+
+The operations layer (flash, verify, check, batch) and the CLI speak only these types, so a
+new board family is a new driver, not a change to the operations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+__all__ = [
+    "BoardError",
+    "FlashReport",
+    "Outcome",
+    "ProgressCallback",
+    "Reason",
+    "StepResult",
+]
+
+
+class Outcome(str, Enum):
+    """What one step of a check or flash came to, as the trainer reads it."""
+
+    PASS = "pass"
+    WARN = "warn"
+    FAIL = "fail"
+    SKIPPED = "skipped"
+
+
+class Reason(str, Enum):
+    """Why a board operation failed; each has one plain-language explanation in the driver."""
+
+    NO_RESPONSE = "no-response"  # not a byte back: wrong port, no bootloader, cable
+    SKETCH_RUNNING = "sketch-running"  # bytes that look like a running program: reset missed
+    WRONG_BAUD = "wrong-baud"  # bytes, but not the protocol at this speed
+    WRONG_CHIP = "wrong-chip"  # signature or chip id differs from the image's target
+    DISCONNECTED = "disconnected"  # board gone mid-operation
+    VERIFY_MISMATCH = "verify-mismatch"  # read-back differs from what was written
+    BAD_IMAGE = "bad-image"  # firmware file refused before any board was touched
+    TIMEOUT = "timeout"  # the per-board time limit ran out
+    PROTOCOL = "protocol"  # the board answered, but not as the protocol says
+    WRONG_FIRMWARE = "wrong-firmware"  # health check: identity or version not the expected one
+    PORT = "port"  # the port could not be opened
+
+
+class BoardError(Exception):
+    """A board operation failed in a way the trainer can act on.
+
+    ``str(error)`` is one line that says what happened and what to do. ``needs_reflash`` is
+    true when the board may hold a partial image and must be flashed again.
+    """
+
+    def __init__(self, message: str, *, reason: Reason, needs_reflash: bool = False) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.needs_reflash = needs_reflash
+
+
+# (phase, done, total): phase is "sync", "write", "verify", "copy", ...; done/total in bytes.
+ProgressCallback = Callable[[str, int, int], None]
+
+
+@dataclass
+class StepResult:
+    """One line of a health check or flash report: ``name`` pass/warn/fail and why."""
+
+    name: str
+    outcome: Outcome
+    detail: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "outcome": self.outcome.value, "detail": self.detail}
+
+
+@dataclass
+class FlashReport:
+    """What a driver's flash did to one board."""
+
+    port: str
+    family: str
+    bytes_written: int
+    bytes_verified: int
+    skipped_unchanged: bool
+    duration_s: float
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "port": self.port,
+            "family": self.family,
+            "bytes_written": self.bytes_written,
+            "bytes_verified": self.bytes_verified,
+            "skipped_unchanged": self.skipped_unchanged,
+            "duration_s": round(self.duration_s, 3),
+            "details": self.details,
+        }

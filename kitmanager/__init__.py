@@ -1,0 +1,1 @@
+"""kitmanager package."""
