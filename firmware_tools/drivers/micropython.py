@@ -1,0 +1,382 @@
+"""MicroPython boards (Pico, micro:bit, ESP32 with MicroPython) through the raw REPL.
+
+The driver stops whatever runs (``Ctrl-C``), enters the raw REPL, and runs small scripts on the
+board: hash the files already there, write the changed ones (raw-paste mode when the board has
+it, plain raw REPL otherwise), read the board's identity, soft-reset so ``main.py`` starts.
+
+On the unix port a soft reset ends the ``micropython`` process itself (there is no board to
+reboot); the driver treats a port that closes during a soft reset as a reset that happened.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+import serial
+
+from firmware_tools.base import BoardError, FlashReport, ProgressCallback, Reason
+from firmware_tools.protocol import rawrepl
+
+__all__ = ["BoardFile", "MicroPythonBoard", "collect_files"]
+
+BAUDRATE = 115200
+CHUNK = 1024  # file bytes per board-side write script: small enough for a micro:bit's heap
+EXEC_TIMEOUT = 10.0  # one script may run this long (hashing a big file on a slow board)
+_SKIP_SUFFIXES = {".pyc"}
+
+
+@dataclass(frozen=True)
+class BoardFile:
+    """One file to put on the board: ``name`` is its path there (``lib/motors.py``)."""
+
+    name: str
+    data: bytes
+
+    @property
+    def digest(self) -> str:
+        return rawrepl.file_digest(self.data)
+
+
+def collect_files(paths: Iterable[str | Path]) -> list[BoardFile]:
+    """Read the MicroPython files to copy: files as given, folders with everything inside.
+
+    A folder's files keep their path relative to the folder (``kit/lib/x.py`` -> ``lib/x.py``);
+    hidden files and ``__pycache__`` are left out.
+
+    :raise BoardError: (BAD_IMAGE) a path that does not exist, or nothing to copy at all.
+    """
+    files: dict[str, BoardFile] = {}
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file())
+            chosen = [(p, p.relative_to(path)) for p in found if _wanted(p.relative_to(path))]
+        elif path.is_file():
+            chosen = [(path, Path(path.name))]
+        else:
+            raise BoardError(
+                f"{path} does not exist: give a MicroPython file or a folder of them",
+                reason=Reason.BAD_IMAGE,
+            )
+        for source, relative in chosen:
+            name = PurePosixPath(*relative.parts).as_posix()
+            files[name] = BoardFile(name, source.read_bytes())
+    if not files:
+        raise BoardError(
+            "no files to copy: the folder is empty (hidden files are left out)",
+            reason=Reason.BAD_IMAGE,
+        )
+    return list(files.values())
+
+
+def _wanted(relative: Path) -> bool:
+    hidden = any(part.startswith(".") or part == "__pycache__" for part in relative.parts)
+    return not hidden and relative.suffix not in _SKIP_SUFFIXES
+
+
+class MicroPythonBoard:
+    """One MicroPython board on ``port`` (a device path, a pty or a pyserial URL).
+
+    Every method raises :class:`BoardError` with a one-line reason: NO_RESPONSE (silent
+    port), PROTOCOL (answers, but not as a MicroPython REPL, or a script failed on the board),
+    DISCONNECTED (port gone; ``needs_reflash`` when it went mid-copy), PORT (cannot open).
+    """
+
+    family = "micropython"
+
+    def __init__(
+        self,
+        port: str,
+        *,
+        baudrate: int = BAUDRATE,
+        connect_timeout: float = 3.0,
+        notice: Callable[[str], None] | None = None,
+    ) -> None:
+        self.port = port
+        self.connect_timeout = connect_timeout
+        self._notice = notice or (lambda _message: None)
+        self._in_raw = False
+        self._window: int | bool | None = False  # False: raw paste not tried yet
+        self._pending = b""  # read past the last marker, kept for the next read
+        try:
+            self._serial = serial.serial_for_url(port, baudrate=baudrate, timeout=0.05)
+        except (serial.SerialException, OSError, ValueError) as exc:
+            raise BoardError(
+                f"cannot open {port} ({exc}): check the port name and that nothing else uses it",
+                reason=Reason.PORT,
+            ) from None
+
+    # -- public operations -------------------------------------------------------------
+
+    def flash(
+        self,
+        files: Sequence[BoardFile],
+        *,
+        verify: bool = True,
+        progress: ProgressCallback | None = None,
+    ) -> FlashReport:
+        """Copy ``files``, skipping those whose on-board sha256 already matches.
+
+        With ``verify`` the copied files are hashed again on the board afterwards. Does not
+        reset the board: call :meth:`soft_reset` to start the new ``main.py``.
+        """
+        report = progress or (lambda _phase, _done, _total: None)
+        started = time.monotonic()
+        names = [f.name for f in files]
+        on_board = self._hashes(names)
+        changed = [f for f in files if on_board.get(f.name) != f.digest]
+        total = sum(len(f.data) for f in changed)
+        done = 0
+        report("copy", 0, total)
+        try:
+            for board_file in changed:
+                for offset in range(0, max(len(board_file.data), 1), CHUNK):
+                    chunk = board_file.data[offset : offset + CHUNK]
+                    self._run(rawrepl.script_write_file(board_file.name, chunk, append=offset > 0))
+                    done += len(chunk)
+                    report("copy", done, total)
+        except BoardError as exc:
+            if exc.reason is Reason.DISCONNECTED:
+                exc.needs_reflash = True
+            raise
+        verified = 0
+        if verify and changed:
+            report("verify", 0, total)
+            after = self._hashes([f.name for f in changed])
+            bad = [f.name for f in changed if after.get(f.name) not in (f.digest, None)]
+            if bad:
+                raise BoardError(
+                    f"{', '.join(bad)} read back different from what was copied: "
+                    "flash again; if it repeats the board's storage may be full",
+                    reason=Reason.VERIFY_MISMATCH,
+                    needs_reflash=True,
+                )
+            verified = total
+            report("verify", total, total)
+        return FlashReport(
+            port=self.port,
+            family=self.family,
+            bytes_written=total,
+            bytes_verified=verified,
+            skipped_unchanged=not changed,
+            duration_s=time.monotonic() - started,
+            details={
+                "copied": [f.name for f in changed],
+                "unchanged": [f.name for f in files if f not in changed],
+            },
+        )
+
+    def hashes(self, names: Sequence[str]) -> dict[str, str | None]:
+        """On-board sha256 of each file; None for a missing file or a port without hashlib."""
+        return self._hashes(list(names))
+
+    def identity(self) -> dict[str, str]:
+        """Implementation, version, platform, machine, unique id ("" when the port has none)."""
+        reply = self._run(rawrepl.script_identity())
+        try:
+            return rawrepl.parse_identity(reply)
+        except (ValueError, IndexError):
+            raise self._protocol_error(f"identity script printed {reply[:60]!r}") from None
+
+    def run(self, code: str) -> bytes:
+        """Run ``code`` on the board and return what it printed.
+
+        :raise BoardError: (PROTOCOL) when it raised; the message is the exception's last line.
+        """
+        return self._run(code)
+
+    def soft_reset(self, *, run_main: bool = True) -> None:
+        """Soft-reset the board; with ``run_main`` leave the raw REPL first so main.py starts."""
+        self._enter_raw()
+        try:
+            if run_main:
+                # main.py runs only after a soft reset from the normal REPL
+                self._serial.write(rawrepl.CTRL_B)
+                self._read_until(b">>> ", 2.0, what="the normal REPL prompt")
+            self._serial.write(rawrepl.CTRL_D)
+            self._serial.flush()
+        except BoardError as exc:
+            if exc.reason is not Reason.DISCONNECTED:
+                raise
+            self._notice(f"{self.port}: the port closed on soft reset (unix port restarts)")
+        self._in_raw = False
+        self._window = False
+
+    def close(self) -> None:
+        """Close the port; the board keeps running whatever it runs."""
+        with contextlib.suppress(serial.SerialException, OSError):
+            self._serial.close()
+
+    def __enter__(self) -> MicroPythonBoard:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # -- raw REPL ----------------------------------------------------------------------
+
+    def _enter_raw(self) -> None:
+        if self._in_raw:
+            return
+        deadline = time.monotonic() + self.connect_timeout
+        seen = b""
+        while time.monotonic() < deadline:
+            self._write(rawrepl.INTERRUPT)
+            time.sleep(0.1)
+            seen += self._pending + self._drain()
+            self._pending = b""
+            self._write(b"\r" + rawrepl.CTRL_A)
+            answer = self._collect(rawrepl.RAW_REPL_BANNER, 1.0)
+            seen += answer
+            if rawrepl.RAW_REPL_BANNER in answer:
+                self._in_raw = True
+                return
+        if not seen:
+            raise BoardError(
+                f"no answer from {self.port}: is it a MicroPython board, the right port, "
+                "and a data (not charge-only) cable?",
+                reason=Reason.NO_RESPONSE,
+            )
+        raise self._protocol_error(
+            f"answers but not as a MicroPython REPL ({seen[-40:]!r}): install MicroPython "
+            "on it, or pass the right --board"
+        )
+
+    def _hashes(self, names: list[str]) -> dict[str, str | None]:
+        if not names:
+            return {}
+        out = self._run(rawrepl.script_file_hashes(names))
+        try:
+            return rawrepl.parse_hashes(out, names)
+        except ValueError as exc:
+            raise self._protocol_error(str(exc)) from None
+
+    def _run(self, code: str) -> bytes:
+        self._enter_raw()
+        source = code.encode()
+        if self._window is False:
+            self._window = self._start_paste()
+        elif self._window is not None:
+            self._write(rawrepl.RAW_PASTE_REQUEST)
+            self._read_exact(4, "raw-paste answer")
+        if self._window is None:
+            self._write(source + rawrepl.CTRL_D)
+            self._read_until(b"OK", 2.0, what="raw REPL OK")
+        else:
+            self._paste(source, int(self._window))
+        reply = rawrepl.parse_exec_reply(self._read_until(b"\x04>", EXEC_TIMEOUT, what="reply"))
+        if reply is None:
+            raise self._protocol_error("reply without its end markers")
+        try:
+            reply.raise_for_error()
+        except rawrepl.RemoteError as exc:
+            raise BoardError(
+                f"{self.port}: the board said {exc.last_line}", reason=Reason.PROTOCOL
+            ) from None
+        return reply.out
+
+    def _start_paste(self) -> int | None:
+        self._write(rawrepl.RAW_PASTE_REQUEST)
+        header = self._read_exact(2, "raw-paste answer")
+        if header == b"R\x00":
+            return None
+        if header == b"R\x01":
+            header += self._read_exact(2, "raw-paste window")
+            return rawrepl.parse_paste_header(header)
+        # an old MicroPython echoes the request: it has no raw-paste mode; back to a clean raw REPL
+        self._drain()
+        self._pending = b""
+        self._in_raw = False
+        self._enter_raw()
+        return None
+
+    def _paste(self, source: bytes, window_size: int) -> None:
+        window = rawrepl.PasteWindow(window_size)
+        sent = 0
+        while sent < len(source):
+            try:
+                window.feed(self._pending + self._drain())
+                self._pending = b""
+            except ValueError as exc:
+                raise self._protocol_error(str(exc)) from None
+            if window.aborted:
+                self._write(rawrepl.CTRL_D)
+                raise self._protocol_error("the board stopped the paste")
+            n = window.take(len(source) - sent)
+            if n == 0:
+                try:
+                    window.feed(self._read_exact(1, "raw-paste window grant"))
+                except ValueError as exc:
+                    raise self._protocol_error(str(exc)) from None
+                continue
+            self._write(source[sent : sent + n])
+            sent += n
+        self._write(rawrepl.CTRL_D)
+        # grants may still arrive before the end-of-paste acknowledgement
+        self._read_until(rawrepl.CTRL_D, 5.0, what="end-of-paste acknowledgement")
+
+    # -- bytes ---------------------------------------------------------------------------
+
+    def _write(self, data: bytes) -> None:
+        try:
+            self._serial.write(data)
+        except (serial.SerialException, OSError) as exc:
+            raise self._gone(exc) from None
+
+    def _drain(self) -> bytes:
+        try:
+            waiting = self._serial.in_waiting
+            return self._serial.read(waiting) if waiting else b""
+        except (serial.SerialException, OSError) as exc:
+            raise self._gone(exc) from None
+
+    def _read_exact(self, n: int, what: str) -> bytes:
+        deadline = time.monotonic() + 2.0
+        while len(self._pending) < n:
+            if time.monotonic() > deadline:
+                raise self._protocol_error(f"no {what} (got {self._pending!r})")
+            self._pending += self._read(n - len(self._pending))
+        data, self._pending = self._pending[:n], self._pending[n:]
+        return data
+
+    def _collect(self, marker: bytes, timeout: float) -> bytes:
+        """Return the bytes up to and including ``marker``, or all read when time runs out.
+
+        Bytes after the marker stay in ``self._pending`` for the next read.
+        """
+        deadline = time.monotonic() + timeout
+        while marker not in self._pending and time.monotonic() < deadline:
+            self._pending += self._read(1) + self._drain()
+        cut = self._pending.find(marker)
+        end = cut + len(marker) if cut >= 0 else len(self._pending)
+        data, self._pending = self._pending[:end], self._pending[end:]
+        return data
+
+    def _read_until(self, marker: bytes, timeout: float, *, what: str) -> bytes:
+        data = self._collect(marker, timeout)
+        if marker in data:
+            return data
+        if not data:
+            raise BoardError(f"no {what} from {self.port}", reason=Reason.NO_RESPONSE)
+        raise self._protocol_error(f"waited for {what}, got {data[-60:]!r}")
+
+    def _read(self, n: int) -> bytes:
+        try:
+            return self._serial.read(n)
+        except (serial.SerialException, OSError) as exc:
+            raise self._gone(exc) from None
+
+    def _gone(self, exc: Exception) -> BoardError:
+        self._in_raw = False
+        return BoardError(
+            f"{self.port} went away ({exc}): check the cable and plug the board in again",
+            reason=Reason.DISCONNECTED,
+        )
+
+    def _protocol_error(self, detail: str) -> BoardError:
+        self._in_raw = False
+        return BoardError(f"{self.port}: {detail}", reason=Reason.PROTOCOL)

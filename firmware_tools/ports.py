@@ -1,0 +1,151 @@
+"""Find the serial ports boards are plugged into and guess which board family is on each.
+
+The guess comes from the USB VID:PID of the port's USB-serial chip or native USB. A cheap
+USB-serial chip (CH340, CP210x, FTDI) sits on many kinds of boards, so those guesses are marked
+as unsure; only a VID:PID that belongs to one family is marked sure. Ports given as a pyserial
+URL (``socket://``, ``loop://``, ``rfc2217://``) or a pty cannot tell: their family is
+"unknown" and the trainer passes ``--board``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from serial.tools import list_ports
+from serial.tools.list_ports_common import ListPortInfo
+
+__all__ = [
+    "FAMILIES",
+    "PortInfo",
+    "UsbGuess",
+    "describe_port",
+    "find_port",
+    "guess_family",
+    "list_board_ports",
+]
+
+FAMILIES = ("avr", "micropython", "esp")
+UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class UsbGuess:
+    """What a VID:PID says about the board behind it."""
+
+    family: str  # one of FAMILIES or "unknown"
+    board: str  # what the trainer would call it
+    sure: bool  # False when the same chip is common on boards of other families
+
+
+# Exact VID:PID first, then whole vendors (pid None). Kept as data so a new kit is a new row.
+_EXACT: dict[tuple[int, int], UsbGuess] = {
+    (0x1A86, 0x7523): UsbGuess(
+        "avr", "CH340 USB-serial (Nano clone; also some ESP32 boards)", False
+    ),
+    (0x1A86, 0x7522): UsbGuess("avr", "CH340K USB-serial (Nano clone; also some ESP32)", False),
+    (0x1A86, 0x55D4): UsbGuess("esp", "CH9102 USB-serial (ESP32 dev board)", False),
+    (0x10C4, 0xEA60): UsbGuess("esp", "CP210x USB-serial (ESP32/ESP8266 dev board)", False),
+    (0x0403, 0x6001): UsbGuess("avr", "FTDI FT232R USB-serial (Nano, Duemilanove)", False),
+    (0x0403, 0x6015): UsbGuess("avr", "FTDI FT231X USB-serial (Arduino-style board)", False),
+    (0x2341, 0x0070): UsbGuess("esp", "Arduino Nano ESP32", True),
+    (0x2341, 0x0043): UsbGuess("avr", "Arduino Uno R3", True),
+    (0x2341, 0x0001): UsbGuess("avr", "Arduino Uno", True),
+    (0x2341, 0x0243): UsbGuess("avr", "Arduino Uno R3", True),
+    (0x2341, 0x0042): UsbGuess("avr", "Arduino Mega 2560 R3", True),
+    (0x2341, 0x0010): UsbGuess("avr", "Arduino Mega 2560", True),
+    (0x2E8A, 0x0005): UsbGuess("micropython", "Raspberry Pi Pico (MicroPython)", True),
+    (0x0D28, 0x0204): UsbGuess("micropython", "BBC micro:bit", True),
+    (0xF055, 0x9800): UsbGuess("micropython", "MicroPython pyboard", True),
+}
+_VENDOR: dict[int, UsbGuess] = {
+    0x2341: UsbGuess("avr", "Arduino board", False),
+    0x2A03: UsbGuess("avr", "Arduino board (arduino.org)", False),
+    0x303A: UsbGuess("esp", "Espressif native USB (ESP32-S2/S3/C3)", True),
+}
+
+
+def guess_family(vid: int | None, pid: int | None) -> UsbGuess:
+    """Return the board family a USB VID:PID points to; family "unknown" when nothing fits."""
+    if vid is None:
+        return UsbGuess(UNKNOWN, "", False)
+    if pid is not None and (vid, pid) in _EXACT:
+        return _EXACT[(vid, pid)]
+    return _VENDOR.get(vid, UsbGuess(UNKNOWN, "", False))
+
+
+@dataclass(frozen=True)
+class PortInfo:
+    """One serial port as ``firmware-tools ports`` lists it."""
+
+    device: str
+    vid: int | None
+    pid: int | None
+    serial_number: str | None
+    location: str | None  # USB hub path, e.g. "1-1.2:1.0": stable for a hub socket
+    manufacturer: str | None
+    product: str | None
+    family: str
+    family_sure: bool
+    board: str
+
+    @property
+    def vid_pid(self) -> str:
+        """``"1a86:7523"``, or ``""`` for a port that is not USB."""
+        if self.vid is None or self.pid is None:
+            return ""
+        return f"{self.vid:04x}:{self.pid:04x}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "device": self.device,
+            "vid_pid": self.vid_pid,
+            "serial_number": self.serial_number,
+            "location": self.location,
+            "manufacturer": self.manufacturer,
+            "product": self.product,
+            "family": self.family,
+            "family_sure": self.family_sure,
+            "board": self.board,
+        }
+
+
+def describe_port(info: ListPortInfo) -> PortInfo:
+    """Turn pyserial's ListPortInfo into a PortInfo with a family guess."""
+    guess = guess_family(info.vid, info.pid)
+    return PortInfo(
+        device=info.device,
+        vid=info.vid,
+        pid=info.pid,
+        serial_number=info.serial_number,
+        location=info.location,
+        manufacturer=info.manufacturer,
+        product=info.product,
+        family=guess.family,
+        family_sure=guess.sure,
+        board=guess.board,
+    )
+
+
+def list_board_ports(infos: Iterable[ListPortInfo] | None = None) -> list[PortInfo]:
+    """List USB serial ports (the ones a board can be on), sorted by USB location then device.
+
+    ``infos`` defaults to pyserial's ``list_ports.comports()``; ports without a USB VID (the
+    built-in ``/dev/ttyS*``) are left out because no workshop board shows up that way.
+    """
+    found = list_ports.comports() if infos is None else infos
+    ports = [describe_port(info) for info in found if info.vid is not None]
+    return sorted(ports, key=lambda p: (p.location or "", p.device))
+
+
+def find_port(device: str, ports: Iterable[PortInfo] | None = None) -> PortInfo | None:
+    """Return the listed USB port for ``device`` (a path), or None for URLs, ptys and unknowns."""
+    candidates = list_board_ports() if ports is None else ports
+    # /dev/serial/by-id/... links name the same port as the /dev/ttyUSB0 pyserial lists
+    wanted = os.path.realpath(device) if device.startswith("/") else device
+    for port in candidates:
+        if wanted in (port.device, os.path.realpath(port.device)):
+            return port
+    return None

@@ -1,0 +1,82 @@
+"""A real MicroPython (the unix port) behind a pty, standing in for a board on a USB port.
+
+``socat`` links a pty to ``micropython`` started with ISIG on its terminal, so ``Ctrl-C``
+interrupts a running ``main.py`` as on a board. A board runs ``main.py`` after every soft reset;
+the unix port instead ends its process on a soft reset, so a shell loop starts it again
+(``micropython -i main.py`` when there is a main.py): the pty stays, like a board's USB port.
+Files the board writes land in the board's own working directory.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+__all__ = ["MICROPYTHON", "MicroPythonPty", "micropython_available"]
+
+MICROPYTHON = shutil.which("micropython") or str(
+    Path(__file__).resolve().parents[2] / ".venv" / "bin" / "micropython"
+)
+
+# trap: the shell must survive the Ctrl-C meant for micropython (trapped, not ignored, so the
+# child still gets the default action and installs its own handler)
+_LOOP = """trap : INT
+while :; do
+  if [ -f main.py ]; then "$MP" -i main.py; else "$MP"; fi
+  sleep 0.05
+done
+"""
+
+
+def micropython_available() -> bool:
+    """True when both the micropython binary and socat are there."""
+    return os.access(MICROPYTHON, os.X_OK) and shutil.which("socat") is not None
+
+
+class MicroPythonPty:
+    """Start a MicroPython board in ``workdir``; ``.port`` is its pty path."""
+
+    def __init__(self, workdir: Path, *, files: dict[str, str] | None = None) -> None:
+        self.workdir = workdir
+        workdir.mkdir(parents=True, exist_ok=True)
+        for name, text in (files or {}).items():
+            (workdir / name).write_text(text)
+        self.port = str(workdir.parent / f"{workdir.name}.tty")
+        env = {**os.environ, "MP": MICROPYTHON}
+        loop = workdir.parent / f"{workdir.name}.sh"
+        loop.write_text(_LOOP)
+        self._process = subprocess.Popen(
+            [
+                "socat",
+                f"PTY,link={self.port},raw,echo=0",
+                f"EXEC:sh {loop},pty,setsid,ctty,echo=0,onlcr=0",
+            ],
+            cwd=workdir,
+            env=env,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 5
+        while not os.path.exists(self.port):
+            if time.monotonic() > deadline or self._process.poll() is not None:
+                self.stop()
+                raise RuntimeError("socat did not create the MicroPython pty")
+            time.sleep(0.02)
+        time.sleep(0.3)  # micropython starting; the first interrupt must reach it
+
+    def file(self, name: str) -> Path:
+        """A file on the board's storage."""
+        return self.workdir / name
+
+    def stop(self) -> None:
+        """End socat, the loop and micropython (their own process group)."""
+        if self._process.poll() is None:
+            os.killpg(self._process.pid, signal.SIGTERM)
+            try:
+                self._process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                os.killpg(self._process.pid, signal.SIGKILL)
+                self._process.wait()
