@@ -1,0 +1,1 @@
+"""Participants: people registered for a workshop, their teams, import and export."""

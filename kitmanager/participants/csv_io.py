@@ -1,0 +1,824 @@
+"""Read participant lists from sign-up exports and write CSV files Excel opens correctly.
+
+Pure Python: no Flask, no database. The import is two steps so a trainer can check the
+column mapping in between:
+
+1. ``read_table(data)`` decodes the bytes (BOM, UTF-8, cp1252), finds the delimiter and returns
+   a :class:`Table` whose rows remember their physical line number in the file.
+2. ``guess_mapping(table.headers)`` proposes which column feeds which participant field, and
+   ``parse_participants(table, mapping)`` validates every row: valid rows become
+   :class:`ParticipantRow`, each problem becomes a :class:`RowError` with line, column and a
+   message that says what to do.
+
+``write_csv`` produces UTF-8 with a BOM and CRLF line ends, with every cell neutralised
+against spreadsheet formula injection.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import io
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+__all__ = [
+    "FIELDS",
+    "ROLES",
+    "CsvError",
+    "ParseResult",
+    "ParticipantRow",
+    "RowError",
+    "Table",
+    "TableRow",
+    "guess_mapping",
+    "neutralise_cell",
+    "parse_participants",
+    "read_table",
+    "write_csv",
+]
+
+
+class CsvError(Exception):
+    """The file as a whole cannot be imported; ``str(error)`` tells the user what to do."""
+
+
+@dataclass
+class TableRow:
+    """One non-blank record. ``line`` is the physical line where it starts (1 = header)."""
+
+    line: int
+    cells: list[str]
+
+
+@dataclass
+class Table:
+    """A decoded CSV file: unique headers and the non-blank rows below them.
+
+    Every row has at least ``len(headers)`` cells (short rows are padded with ``""``); a row
+    has more only when it holds non-empty cells beyond the last header.
+    """
+
+    headers: list[str]
+    rows: list[TableRow]
+    encoding: str
+    delimiter: str
+
+
+@dataclass
+class ParticipantRow:
+    """One valid participant read from a row; text is NFC with surrounding whitespace removed."""
+
+    line: int
+    full_name: str
+    badge_name: str | None
+    email: str | None
+    organisation: str
+    role: str
+    team: str | None
+    guardian_contact: str
+    photo_consent: bool | None
+    notes: str
+    external_id: str | None
+
+
+@dataclass
+class RowError:
+    """A problem in one cell (or one row when ``column`` names no single header)."""
+
+    line: int
+    column: str
+    value: str
+    message: str
+
+
+@dataclass
+class ParseResult:
+    """``rows`` holds only the rows without any error; ``errors`` every problem found."""
+
+    rows: list[ParticipantRow]
+    errors: list[RowError]
+
+
+FIELDS: tuple[str, ...] = (
+    "full_name",
+    "first_name",
+    "last_name",
+    "badge_name",
+    "email",
+    "organisation",
+    "role",
+    "team",
+    "guardian_contact",
+    "photo_consent",
+    "notes",
+    "external_id",
+)
+
+ROLES: tuple[str, ...] = ("participant", "trainer", "mentor", "guest")
+
+_DELIMITERS = (",", ";", "\t")
+_SNIFF_CHARS = 64_000
+_SNIFF_RECORDS = 40
+
+# ---------------------------------------------------------------------------------------------
+# Reading bytes into a table
+# ---------------------------------------------------------------------------------------------
+
+# Longest BOM first: the UTF-32 LE BOM starts with the UTF-16 LE one.
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+
+# Files people pick by mistake, recognised by their first bytes.
+_NOT_CSV_SIGNATURES = (
+    (b"PK\x03\x04", "an Excel workbook (.xlsx) or another zip file"),
+    (b"\xd0\xcf\x11\xe0", "an old Excel workbook (.xls)"),
+    (b"%PDF", "a PDF document"),
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+)
+
+_SAVE_AS_CSV = 'In your spreadsheet choose "Save as" > "CSV UTF-8" and import that file.'
+
+
+def _decode(data: bytes) -> tuple[str, str]:
+    """Return ``(text, encoding)``; :raise CsvError: when the bytes are not text."""
+    for signature, kind in _NOT_CSV_SIGNATURES:
+        if data.startswith(signature):
+            raise CsvError(f"This file is {kind}, not a CSV file. {_SAVE_AS_CSV}")
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data[len(bom) :].decode(encoding.replace("-sig", "")), encoding
+            except UnicodeDecodeError:
+                raise CsvError(
+                    f"The file starts like {encoding.upper()} text but is damaged further on. "
+                    f"{_SAVE_AS_CSV}"
+                ) from None
+    utf16 = _bomless_utf16(data)
+    if utf16 is not None:
+        return utf16
+    if b"\x00" in data:
+        raise _binary_error()
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252"), "cp1252"
+    except UnicodeDecodeError:
+        raise CsvError(
+            "The file is neither UTF-8 nor Windows (cp1252) text, so accents would come out "
+            f"wrong. {_SAVE_AS_CSV}"
+        ) from None
+
+
+def _bomless_utf16(data: bytes) -> tuple[str, str] | None:
+    """Recognise UTF-16 without a BOM: mostly-ASCII text leaves every other byte zero."""
+    sample = data[:4096]
+    if len(sample) < 4 or len(sample) % 2:
+        return None
+    even_zero = sample[0::2].count(0)
+    odd_zero = sample[1::2].count(0)
+    half = len(sample) // 2
+    for zeros, other, encoding in (
+        (odd_zero, even_zero, "utf-16-le"),
+        (even_zero, odd_zero, "utf-16-be"),
+    ):
+        if zeros > 0.6 * half and other < 0.05 * half:
+            try:
+                return data.decode(encoding), encoding
+            except UnicodeDecodeError:
+                return None
+    return None
+
+
+def _check_is_text(text: str) -> None:
+    """:raise CsvError: when decoded text holds control characters no CSV export contains."""
+    sample = text[:_SNIFF_CHARS]
+    controls = sum(1 for ch in sample if ch < " " and ch not in "\t\r\n\f")
+    if "\x00" in text or controls > max(3, len(sample) // 100):
+        raise _binary_error()
+
+
+def _binary_error() -> CsvError:
+    return CsvError(f"This file is not a CSV file (it contains binary data). {_SAVE_AS_CSV}")
+
+
+class _RecordError(Exception):
+    """The csv module gave up on the record starting at ``line``."""
+
+    def __init__(self, line: int, reason: str):
+        super().__init__(reason)
+        self.line = line
+
+
+def _records(text: str, delimiter: str, *, strict: bool = False) -> Iterator[tuple[int, list[str]]]:
+    """Yield ``(start_line, cells)`` for every record, blank ones included.
+
+    :raise _RecordError: the csv module cannot read a record.
+    """
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=strict)
+    previous_end = 0
+    try:
+        for cells in reader:
+            yield previous_end + 1, cells
+            previous_end = reader.line_num
+    except csv.Error as error:
+        raise _RecordError(previous_end + 1, str(error)) from None
+
+
+def _strip_trailing_empty(cells: list[str], keep: int = 0) -> list[str]:
+    end = len(cells)
+    while end > keep and not cells[end - 1].strip():
+        end -= 1
+    return cells[:end]
+
+
+def _is_blank(cells: list[str]) -> bool:
+    return not any(cell.strip() for cell in cells)
+
+
+def _sniff_delimiter(text: str, preferred: tuple[str, ...]) -> str:
+    """Pick the delimiter under which the first records have the most consistent shape.
+
+    A candidate must split the header into at least two columns; it scores one point per row
+    with exactly the header's cell count, half a point per row that is merely shorter. When no
+    candidate splits the header (a one-column list of names), pick the one that splits the
+    fewest rows, so "Dupont, Jean" stays one name.
+    """
+    sample = text[:_SNIFF_CHARS]
+    truncated = len(text) > len(sample)
+    best: tuple[float, int, int] | None = None
+    best_delimiter = preferred[0]
+    fewest_splits: tuple[int, int] | None = None
+    fewest_delimiter = preferred[0]
+    for rank, delimiter in enumerate(preferred):
+        try:
+            records = [c for _, c in _records(sample, delimiter) if not _is_blank(c)]
+        except _RecordError:
+            continue
+        if truncated and len(records) > 1:
+            records.pop()  # the sample may have cut the last record in half
+        records = records[:_SNIFF_RECORDS]
+        if not records:
+            continue
+        header = records[0]
+        width = len(_strip_trailing_empty(header))
+        rows = records[1:]
+        if width < 2:
+            splits = sum(1 for row in rows if len(_strip_trailing_empty(row)) > 1)
+            if fewest_splits is None or (splits, rank) < fewest_splits:
+                fewest_splits, fewest_delimiter = (splits, rank), delimiter
+            continue
+        points = 0.0
+        for row in rows:
+            if len(row) == len(header):
+                points += 1
+            elif 2 <= len(_strip_trailing_empty(row)) <= width:
+                points += 0.5
+        score = (points / len(rows) if rows else 1.0, width, -rank)
+        if best is None or score > best:
+            best, best_delimiter = score, delimiter
+    return best_delimiter if best is not None else fewest_delimiter
+
+
+def _unique_headers(raw: list[str]) -> list[str]:
+    """Name empty headers "Column N" and number repeats "Email (2)", left to right."""
+    headers: list[str] = []
+    seen: set[str] = set()
+    for index, cell in enumerate(raw, start=1):
+        name = (
+            unicodedata.normalize("NFC", cell.strip().lstrip("\ufeff").strip()) or f"Column {index}"
+        )
+        candidate, copy = name, 1
+        while candidate.casefold() in seen:
+            copy += 1
+            candidate = f"{name} ({copy})"
+        seen.add(candidate.casefold())
+        headers.append(candidate)
+    return headers
+
+
+def _excel_separator_hint(text: str) -> tuple[str | None, str]:
+    """Honour Excel's optional first line ``sep=;``: return the delimiter and the text with that
+    line blanked (kept as an empty line so line numbers stay physical)."""
+    match = re.match(r"sep=(.)[ \t]*(\r\n|\r|\n)", text[:16], flags=re.IGNORECASE)
+    if not match or match.group(1) not in _DELIMITERS:
+        return None, text
+    return match.group(1), match.group(2) + text[match.end() :]
+
+
+def read_table(data: bytes, *, max_rows: int = 50_000) -> Table:
+    """Decode a CSV export and split it into a header and rows.
+
+    Accepts UTF-8 (with or without BOM), UTF-16/UTF-32 with BOM (Excel "Unicode text"),
+    cp1252 (Excel on Windows), delimited by comma, semicolon or tab. The first non-blank record
+    is the header; fully blank rows are skipped; trailing empty columns are ignored.
+
+    :raise CsvError: the file is empty, not text, has no data rows, more than ``max_rows``
+        rows, or a quote that never closes.
+    """
+    if not data.strip():
+        raise CsvError("The file is empty. Export the sign-up list again and import that file.")
+    text, encoding = _decode(data)
+    _check_is_text(text)
+    if not text.strip():
+        raise CsvError("The file is empty. Export the sign-up list again and import that file.")
+    hinted, text = _excel_separator_hint(text)
+    preferred = ("\t", ",", ";") if encoding.startswith("utf-16") else _DELIMITERS
+    delimiter = hinted or _sniff_delimiter(text, preferred)
+
+    headers: list[str] | None = None
+    rows: list[TableRow] = []
+    last_start, last_cells = 0, []
+    try:
+        for line, cells in _records(text, delimiter):
+            last_start, last_cells = line, cells
+            if _is_blank(cells):
+                continue
+            if headers is None:
+                headers = _unique_headers(_strip_trailing_empty(cells))
+                continue
+            width = len(headers)
+            if len(cells) > width:
+                cells = _strip_trailing_empty(cells, keep=width)
+            elif len(cells) < width:
+                cells = cells + [""] * (width - len(cells))
+            rows.append(TableRow(line=line, cells=cells))
+            if len(rows) > max_rows:
+                raise CsvError(
+                    f"The file has more than {max_rows:,} rows. Split it into smaller files "
+                    "and import them one after the other."
+                )
+    except _RecordError as error:
+        if "field larger than field limit" in str(error):
+            raise CsvError(
+                f"Line {error.line}: a cell is longer than {csv.field_size_limit():,} characters, "
+                'so a quote (") is probably not closed. Fix that quote and import again.'
+            ) from None
+        raise CsvError(
+            f"Line {error.line}: the file cannot be read as CSV ({error}). {_SAVE_AS_CSV}"
+        ) from None
+    if headers is None:
+        raise CsvError("The file is empty. Export the sign-up list again and import that file.")
+    if any("\n" in cell or "\r" in cell for cell in last_cells):
+        _check_last_quote_closed(text, delimiter, last_start)
+    if not rows:
+        raise CsvError(
+            "The file has a header line but no participants below it. "
+            "Check you exported the responses, not just the form."
+        )
+    return Table(headers=headers, rows=rows, encoding=encoding, delimiter=delimiter)
+
+
+def _check_last_quote_closed(text: str, delimiter: str, last_start: int) -> None:
+    """:raise CsvError: when a quote opened in the last record never closes.
+
+    The lenient reader then swallows the rest of the file into one cell, silently losing rows.
+    """
+    lines = io.StringIO(text, newline="").readlines()
+    tail = "".join(lines[last_start - 1 :])
+    try:
+        for _ in _records(tail, delimiter, strict=True):
+            pass
+    except _RecordError as error:
+        if "unexpected end of data" in str(error):
+            raise CsvError(
+                f'Line {last_start}: a cell starts with a quote (") that is never closed, so '
+                "everything after it would be read as one cell. Remove that quote or add the "
+                "closing one, then import again."
+            ) from None
+
+
+# ---------------------------------------------------------------------------------------------
+# Guessing which column is which field
+# ---------------------------------------------------------------------------------------------
+
+
+def _normalise_header(text: str) -> str:
+    """Lower-case, accents removed, punctuation as spaces: "Adresse e-mail" -> "adresse e mail"."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(re.sub(r"[^0-9a-z]+", " ", bare).split())
+
+
+# field -> (synonyms matched only as the whole header, synonyms also matched inside a longer
+# header such as a form question "Quel est votre nom complet ?")
+_SYNONYMS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "full_name": (
+        ("name", "nom", "nom s", "noms", "participant", "student", "eleve", "attendee"),
+        (
+            "full name", "nom complet", "nom et prenom", "nom et prenoms", "noms et prenoms",
+            "prenom et nom", "prenoms et nom", "nom prenom", "prenom nom", "your name",
+            "votre nom", "participant name", "nom du participant", "nom de la participante",
+            "student name", "nom de l eleve", "attendee name", "name of participant",
+        ),
+    ),
+    "first_name": (
+        ("first", "firstname"),
+        ("first name", "given name", "forename", "prenom", "prenoms"),
+    ),
+    "last_name": (
+        ("last", "lastname"),
+        ("last name", "family name", "surname", "nom de famille"),
+    ),
+    "badge_name": (
+        ("pseudo", "nom d usage"),
+        ("badge", "preferred name", "nickname", "surnom"),
+    ),
+    "email": (
+        ("email address", "adresse email", "adresse e mail", "adresse mail"),
+        ("email", "e mail", "courriel", "adresse electronique", "mail"),
+    ),
+    "organisation": (
+        ("societe", "structure"),
+        (
+            "organisation", "organization", "organisme", "school", "ecole", "company",
+            "entreprise", "etablissement", "institution", "affiliation", "university",
+            "universite", "college", "lycee",
+        ),
+    ),
+    "role": (
+        ("category", "categorie", "participant type", "type de participant"),
+        ("role",),
+    ),
+    "team": (
+        ("team name", "nom de l equipe"),
+        ("team", "equipe", "group", "groupe"),
+    ),
+    "guardian_contact": (
+        ("emergency contact", "contact d urgence"),
+        (
+            "guardian", "parent", "parents", "tuteur", "tutrice", "emergency", "urgence",
+            "responsable legal",
+        ),
+    ),
+    "photo_consent": (
+        ("consent", "consentement"),
+        ("photo", "photos", "droit a l image", "image rights", "photographed", "photographie"),
+    ),
+    "notes": (
+        ("observations",),
+        (
+            "notes", "note", "remark", "remarks", "remarque", "remarques", "comment",
+            "comments", "commentaire", "commentaires",
+        ),
+    ),
+    "external_id": (
+        (
+            "id", "external id", "identifiant", "participant id", "registration id", "ticket id",
+            "attendee id", "attendee", "numero", "no", "ref", "reference", "response id",
+        ),
+        (),
+    ),
+}  # fmt: skip
+
+# A header naming a guardian ("Parent email") is about the guardian, not the participant.
+_FIELD_BOOST = {"guardian_contact": 2}
+# Bare "Nom"/"Name" next to a first-name column is the family name (French forms: Nom, Prénom).
+_BARE_NAMES = frozenset({"name", "nom", "nom s", "noms", "your name", "votre nom"})
+
+
+def _header_candidates(header: str) -> list[tuple[int, int, str, str]]:
+    """Return ``(kind, weight, field, synonym)`` for every field this header could be.
+
+    kind 2: the header is a synonym; kind 1: it contains one. weight: words in the synonym.
+    """
+    norm = _normalise_header(header)
+    padded = f" {norm} "
+    found = []
+    for field, (whole, inside) in _SYNONYMS.items():
+        matches = [(2, len(s.split()), field, s) for s in (*whole, *inside) if s == norm]
+        matches += [
+            (1, len(s.split()) + _FIELD_BOOST.get(field, 0), field, s)
+            for s in inside
+            if f" {s} " in padded
+        ]
+        if matches:
+            found.append(max(matches))
+    return found
+
+
+def guess_mapping(headers: Sequence[str]) -> dict[str, int]:
+    """Propose ``field -> column index`` from English or French headers.
+
+    Matching ignores case, accents and punctuation. A header equal to a known name beats one
+    that merely contains it ("Nom complet" beats "Quel est votre nom complet ?"); among those, the
+    longer phrase wins; a remaining tie goes to the leftmost column, so duplicate headers map
+    deterministically. Each column feeds at most one field. Unknown columns (timestamps, ...)
+    are left out.
+    """
+    candidates = []
+    for index, header in enumerate(headers):
+        for kind, weight, field, synonym in _header_candidates(header):
+            candidates.append((-kind, -weight, index, FIELDS.index(field), field, synonym))
+    candidates.sort()
+    mapping: dict[str, int] = {}
+    matched_by: dict[str, str] = {}
+    used: set[int] = set()
+    for _, _, index, _, field, synonym in candidates:
+        if field in mapping or index in used:
+            continue
+        mapping[field] = index
+        matched_by[field] = synonym
+        used.add(index)
+    if (
+        "first_name" in mapping
+        and "last_name" not in mapping
+        and matched_by.get("full_name") in _BARE_NAMES
+    ):
+        mapping["last_name"] = mapping.pop("full_name")
+    return dict(sorted(mapping.items(), key=lambda item: FIELDS.index(item[0])))
+
+
+# ---------------------------------------------------------------------------------------------
+# Validating rows into participants
+# ---------------------------------------------------------------------------------------------
+
+_MAX_LENGTH = {
+    "full_name": 200,
+    "badge_name": 60,
+    "organisation": 200,
+    "team": 100,
+    "guardian_contact": 200,
+    "notes": 2000,
+    "external_id": 200,
+    "email": 254,
+}
+_FIELD_LABEL = {
+    "full_name": "name",
+    "badge_name": "badge name",
+    "organisation": "organisation",
+    "team": "team",
+    "guardian_contact": "guardian contact",
+    "notes": "notes",
+    "external_id": "id",
+    "email": "email",
+}
+
+_ROLE_WORDS = {
+    "participant": "participant",
+    "participante": "participant",
+    "participant e": "participant",
+    "participants": "participant",
+    "trainer": "trainer",
+    "formateur": "trainer",
+    "formatrice": "trainer",
+    "formateur trice": "trainer",
+    "formateur rice": "trainer",
+    "mentor": "mentor",
+    "mentore": "mentor",
+    "mentor e": "mentor",
+    "guest": "guest",
+    "invite": "guest",
+    "invitee": "guest",
+    "invite e": "guest",
+}
+_CONSENT_WORDS = {
+    "yes": True, "y": True, "oui": True, "o": True, "true": True, "vrai": True, "1": True,
+    "x": True, "no": False, "n": False, "non": False, "false": False, "faux": False, "0": False,
+}  # fmt: skip
+
+# What write_csv adds in front of a risky cell; removed again on import so exports round-trip.
+_NEUTRALISER = "'"
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+_EMAIL = re.compile(
+    r"[^\s@<>()\[\],;:\"]{1,64}@(?:[^\W_](?:[\w-]{0,61}[^\W_])?\.)+"
+    r"(?:[^\W\d_]{2,63}|xn--[a-z0-9-]{1,59})"
+)
+_NAMED_EMAIL = re.compile(r"[^<>]*<([^<>]+)>")
+# MS Forms puts this in its own Email column for responses collected without sign-in.
+_NO_EMAIL = frozenset({"anonymous", "anonyme"})
+_LINE_BREAKS = re.compile(r"[\r\n\t\v\f\u2028\u2029]+")
+
+
+def _clean(value: str, *, multiline: bool = False) -> str:
+    """NFC, surrounding whitespace removed, a neutralising ``'`` from an export removed;
+    single-line fields get inner line breaks and tabs as one space."""
+    text = unicodedata.normalize("NFC", value).strip()
+    if text.startswith(_NEUTRALISER) and text[1:].startswith(_FORMULA_STARTS):
+        text = text[1:]
+    if multiline:
+        return text.replace("\r\n", "\n").replace("\r", "\n")
+    if _LINE_BREAKS.search(text) is None:
+        return text
+    return " ".join(part.strip() for part in _LINE_BREAKS.split(text) if part.strip())
+
+
+class _RowReader:
+    """Reads the mapped cells of one row and collects that row's errors."""
+
+    def __init__(self, table: Table, mapping: Mapping[str, int], row: TableRow):
+        self.table, self.mapping, self.row = table, mapping, row
+        self.errors: list[RowError] = []
+
+    def column(self, field: str) -> str:
+        return self.table.headers[self.mapping[field]]
+
+    def raw(self, field: str) -> str:
+        index = self.mapping.get(field)
+        return "" if index is None else self.row.cells[index]
+
+    def fail(self, field: str, value: str, message: str) -> None:
+        self.errors.append(RowError(self.row.line, self.column(field), value, message))
+
+    def text(self, field: str, *, multiline: bool = False) -> str:
+        value = _clean(self.raw(field), multiline=multiline)
+        limit = _MAX_LENGTH[field]
+        if len(value) > limit:
+            self.fail(
+                field,
+                value,
+                f"The {_FIELD_LABEL[field]} is {len(value)} characters long; the limit is "
+                f"{limit}. Shorten it.",
+            )
+        return value
+
+    def full_name(self) -> str:
+        if "full_name" in self.mapping:
+            name = self.text("full_name")
+            if name:
+                return name
+        parts = [_clean(self.raw(f)) for f in ("first_name", "last_name") if f in self.mapping]
+        name = " ".join(part for part in parts if part)
+        columns = " / ".join(
+            self.column(f) for f in ("full_name", "first_name", "last_name") if f in self.mapping
+        )
+        limit = _MAX_LENGTH["full_name"]
+        if not name:
+            message = "The name is empty. Fill it in or delete this line."
+            self.errors.append(RowError(self.row.line, columns, "", message))
+        elif len(name) > limit:
+            message = f"The name is {len(name)} characters long; the limit is {limit}. Shorten it."
+            self.errors.append(RowError(self.row.line, columns, name, message))
+        return name
+
+    def email(self) -> str | None:
+        value = self.text("email")
+        if not value or value.casefold() in _NO_EMAIL:
+            return None
+        named = _NAMED_EMAIL.fullmatch(value)  # "Ada Lovelace <ada@example.org>" from a mail app
+        address = named.group(1).strip() if named else value
+        if address.casefold().startswith("mailto:"):
+            address = address[len("mailto:") :]
+        if _EMAIL.fullmatch(address) is None:
+            several = [part for part in re.split(r"[\s,;/]+", address) if "@" in part]
+            hint = (
+                "Put only one address in the cell."
+                if len(several) > 1
+                else "Correct it (like name@example.org) or leave the cell empty."
+            )
+            self.fail("email", value, f'"{value}" is not a valid email address. {hint}')
+            return None
+        local, domain = address.rsplit("@", 1)
+        return f"{local}@{domain.lower()}"
+
+    def role(self) -> str:
+        value = self.text_no_limit("role")
+        if not value:
+            return "participant"
+        role = _ROLE_WORDS.get(_normalise_header(value))
+        if role is None:
+            self.fail(
+                "role",
+                value,
+                f'Unknown role "{value}". Use participant, trainer, mentor or guest (or in French '
+                "participant(e), formateur/formatrice, mentor(e), invité(e)), or leave it empty "
+                "for participant.",
+            )
+            return "participant"
+        return role
+
+    def photo_consent(self) -> bool | None:
+        value = self.text_no_limit("photo_consent")
+        if not value:
+            return None
+        words = _normalise_header(value)
+        # A form checkbox exports its label: "Oui, j'accepte" / "No, thanks".
+        consent = _CONSENT_WORDS.get(words, _CONSENT_WORDS.get(words.split(" ")[0]))
+        if consent is None:
+            self.fail(
+                "photo_consent",
+                value,
+                f'Photo consent "{value}" is neither yes nor no. Write yes/no (oui/non), '
+                "or leave it empty if unknown.",
+            )
+        return consent
+
+    def text_no_limit(self, field: str) -> str:
+        return _clean(self.raw(field))
+
+    def optional(self, field: str) -> str | None:
+        return self.text(field) or None
+
+    def extra_cells(self) -> None:
+        width = len(self.table.headers)
+        extra = len(self.row.cells) - width
+        if extra <= 0:
+            return
+        delimiter = {"\t": "tab", ",": "comma", ";": "semicolon"}[self.table.delimiter]
+        self.errors.append(
+            RowError(
+                self.row.line,
+                f"column {width + 1} (no header)",
+                self.table.delimiter.join(self.row.cells[width:]),
+                f"This line has {len(self.row.cells)} cells but the header has {width}: a value "
+                f"probably contains a {delimiter}. Put that value in quotes or remove the "
+                f"{delimiter}.",
+            )
+        )
+
+
+def parse_participants(table: Table, mapping: Mapping[str, int]) -> ParseResult:
+    """Validate every row of ``table`` using ``mapping`` (field -> column index).
+
+    The name comes from the full-name column when it is filled in, else from first name + last
+    name (joined with a space). Text is NFC-normalised and stripped, never otherwise altered.
+    Email domains are lower-cased. A row with several problems yields several errors and is
+    left out of ``rows``.
+
+    :raise CsvError: the mapping has no name column, names an unknown field, or points past the
+        last column.
+    """
+    unknown = sorted(set(mapping) - set(FIELDS))
+    if unknown:
+        raise CsvError(f"Unknown field(s) in the column mapping: {', '.join(unknown)}.")
+    for field, index in mapping.items():
+        if not 0 <= index < len(table.headers):
+            raise CsvError(f'The column chosen for "{field}" does not exist in this file.')
+    if not {"full_name", "first_name", "last_name"} & mapping.keys():
+        raise CsvError(
+            'No column holds the participants\' names. Name a column "Name" (or "First name" '
+            'and "Last name"; in French "Nom", "Prénom"), or choose the name column by hand.'
+        )
+    result = ParseResult(rows=[], errors=[])
+    for row in table.rows:
+        reader = _RowReader(table, mapping, row)
+        reader.extra_cells()
+        if reader.errors:
+            # The cells are shifted: checking them field by field would only add noise.
+            result.errors.extend(reader.errors)
+            continue
+        participant = ParticipantRow(
+            line=row.line,
+            full_name=reader.full_name(),
+            badge_name=reader.optional("badge_name"),
+            email=reader.email(),
+            organisation=reader.text("organisation"),
+            role=reader.role(),
+            team=reader.optional("team"),
+            guardian_contact=reader.text("guardian_contact"),
+            photo_consent=reader.photo_consent(),
+            notes=reader.text("notes", multiline=True),
+            external_id=reader.optional("external_id"),
+        )
+        if reader.errors:
+            result.errors.extend(reader.errors)
+        else:
+            result.rows.append(participant)
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing
+# ---------------------------------------------------------------------------------------------
+
+
+def neutralise_cell(value: str) -> str:
+    """Prefix ``'`` to a cell a spreadsheet would run as a formula (starts with = + - @, tab or
+    CR, or their full-width forms); return other cells unchanged."""
+    return _NEUTRALISER + value if value.startswith(_FORMULA_STARTS) else value
+
+
+def _cell_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat()
+    return str(value)
+
+
+def write_csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:
+    """Return CSV bytes Excel opens with accents intact: UTF-8 with BOM, comma, CRLF.
+
+    ``None`` becomes an empty cell, booleans ``yes``/``no``, dates ISO 8601, anything else
+    ``str()``. Every cell, the header included, goes through :func:`neutralise_cell`.
+    """
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([neutralise_cell(_cell_text(cell)) for cell in header])
+    for row in rows:
+        writer.writerow([neutralise_cell(_cell_text(cell)) for cell in row])
+    return codecs.BOM_UTF8 + buffer.getvalue().encode("utf-8")
