@@ -1,1 +1,67 @@
-"""kitmanager package."""
+"""kitmanager: run hands-on robotics and AI workshops from one laptop, offline.
+
+``create_app(config=None)`` builds the Flask app: configuration and data dir, extensions,
+blueprints and CLI commands.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+__all__ = ["create_app"]
+
+__version__ = "0.1.0"
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def _templates_dir() -> Path:
+    # Installed: templates ship inside the package. From a checkout: the top-level folder.
+    inside = _PACKAGE_DIR / "templates"
+    return inside if inside.is_dir() else _PACKAGE_DIR.parent / "templates"
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app. ``config`` overrides everything else (tests pass ``DATA_DIR`` here).
+
+    :raise kitmanager.config.ConfigError: when the data dir or database cannot be used.
+    """
+    from kitmanager.config import build_config
+    from kitmanager.extensions import babel, csrf, db, login_manager, migrate
+    from kitmanager.i18n import init_i18n
+    from kitmanager.security import init_security
+
+    app = Flask(
+        __name__,
+        template_folder=str(_templates_dir()),
+        static_folder=str(_PACKAGE_DIR / "static"),
+    )
+    app.config.update(build_config(config))
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(_PACKAGE_DIR / "migrations"), render_as_batch=True)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    init_i18n(app, babel)
+    init_security(app)
+
+    from kitmanager import api, auth, participants, public, workshops
+
+    for feature in (auth, workshops, participants, public, api):
+        feature.init_app(app)
+
+    from kitmanager.cli import register_commands
+    from kitmanager.views import register_core_views
+
+    register_core_views(app)
+    register_commands(app)
+
+    if app.config.get("AUTO_UPGRADE_DB"):
+        from kitmanager.database import upgrade_database
+
+        upgrade_database(app)
+    return app

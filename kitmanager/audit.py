@@ -1,0 +1,54 @@
+"""Who did what: the actor every service takes, and the audit trail it writes."""
+
+from __future__ import annotations
+
+import getpass
+from dataclasses import dataclass
+from typing import Any
+
+from kitmanager.extensions import db
+from kitmanager.models import AuditEvent, Role
+
+__all__ = ["Actor", "cli_actor", "record_event"]
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The person or token behind a change, and the device it came from."""
+
+    name: str  # "user:amina", "token:door-scanner", "cli:root"
+    role: Role
+    device: str = ""
+    user_id: int | None = None
+
+    def allows(self, needed: Role) -> bool:
+        return self.role.allows(needed)
+
+
+def cli_actor() -> Actor:
+    """Whoever runs the CLI on the laptop owns it, so they act as an organiser."""
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):
+        who = "unknown"
+    return Actor(name=f"cli:{who}", role=Role.ORGANISER, device="command line")
+
+
+def record_event(
+    actor: Actor,
+    action: str,
+    object_type: str,
+    object_id: int | None,
+    **details: Any,
+) -> AuditEvent:
+    """Add one audit row to the current transaction (the caller commits)."""
+    event = AuditEvent(
+        actor=actor.name,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        device=actor.device[:200],
+        details=details,
+    )
+    db.session.add(event)
+    return event

@@ -1,0 +1,109 @@
+"""`kitmanager users ...` and `kitmanager tokens ...`."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from kitmanager.audit import cli_actor
+from kitmanager.auth.services import (
+    AuthError,
+    create_token,
+    create_user,
+    generate_password,
+    reset_password,
+    revoke_token,
+)
+from kitmanager.extensions import db
+from kitmanager.models import ApiToken, Role, User
+
+ROLE_CHOICE = click.Choice([r.value for r in Role])
+
+users = AppGroup("users", help="Accounts of organisers, trainers and volunteers.")
+tokens = AppGroup("tokens", help="Bearer tokens for scripts and scanner apps.")
+
+
+def _fail(exc: Exception) -> None:
+    db.session.rollback()
+    raise click.ClickException(str(exc))
+
+
+@users.command("create")
+@click.argument("name")
+@click.option("--role", type=ROLE_CHOICE, required=True, help="What the account may do.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option("--language", type=click.Choice(["en", "fr"]), default=None)
+def users_create(name: str, role: str, password_stdin: bool, language: str | None) -> None:
+    """Create an account; without --password-stdin a password is generated and shown once."""
+    password = sys.stdin.readline().rstrip("\r\n") if password_stdin else generate_password()
+    try:
+        user = create_user(cli_actor(), name, role, password, language=language)
+    except AuthError as exc:
+        _fail(exc)
+    db.session.commit()
+    click.echo(f"Created {user.role} '{user.username}'.")
+    if not password_stdin:
+        click.echo(f"Password (shown once): {password}")
+
+
+@users.command("reset-password")
+@click.argument("name")
+def users_reset_password(name: str) -> None:
+    """Give an account a new generated password; its open sessions end."""
+    try:
+        password = reset_password(cli_actor(), name)
+    except AuthError as exc:
+        _fail(exc)
+    db.session.commit()
+    click.echo(f"New password for '{name}' (shown once): {password}")
+
+
+@users.command("list")
+def users_list() -> None:
+    """List the accounts."""
+    for user in db.session.scalars(select(User).order_by(User.username)):
+        state = "" if user.is_active else " (disabled)"
+        click.echo(f"{user.username:<24} {user.role:<10}{state}")
+
+
+@tokens.command("create")
+@click.argument("name")
+@click.option("--role", type=ROLE_CHOICE, required=True)
+def tokens_create(name: str, role: str) -> None:
+    """Create a bearer token; it is printed once and only its hash is kept."""
+    try:
+        _token, secret = create_token(cli_actor(), name, role)
+    except AuthError as exc:
+        _fail(exc)
+    db.session.commit()
+    click.echo(f"Token '{name}' ({role}), shown once; send it as 'Authorization: Bearer <token>':")
+    click.echo(secret)
+
+
+@tokens.command("revoke")
+@click.argument("name")
+def tokens_revoke(name: str) -> None:
+    """Revoke a token at once."""
+    try:
+        revoke_token(cli_actor(), name)
+    except AuthError as exc:
+        _fail(exc)
+    db.session.commit()
+    click.echo(f"Token '{name}' revoked.")
+
+
+@tokens.command("list")
+def tokens_list() -> None:
+    """List tokens (never their secrets)."""
+    for token in db.session.scalars(select(ApiToken).order_by(ApiToken.name)):
+        state = f"revoked {token.revoked_at:%Y-%m-%d %H:%M}" if token.revoked_at else "active"
+        click.echo(f"{token.name:<24} {token.role:<10} {state}")
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(users)
+    app.cli.add_command(tokens)

@@ -1,0 +1,296 @@
+"""Accounts, passwords, login throttling and API tokens.
+
+Services flush but never commit: the view or CLI command that calls them commits once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import func, select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from kitmanager.audit import Actor, record_event
+from kitmanager.extensions import db
+from kitmanager.models import ApiToken, Role, User, utcnow
+
+__all__ = [
+    "AuthError",
+    "LoginThrottled",
+    "TokenPrincipal",
+    "authenticate",
+    "create_token",
+    "create_user",
+    "ensure_first_organiser",
+    "generate_password",
+    "load_session_user",
+    "load_token_principal",
+    "reset_password",
+    "revoke_token",
+    "set_password",
+]
+
+USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,79}$")
+MIN_PASSWORD_LENGTH = 10
+TOKEN_PREFIX = "km_"  # noqa: S105 - a prefix, not a secret
+# A wrong password costs the same time as a right one, even for unknown names.
+_DUMMY_HASH = generate_password_hash("not-a-real-password")
+
+
+class AuthError(ValueError):
+    """An account or token request the user can fix; the message says how."""
+
+
+class LoginThrottled(AuthError):
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def generate_password() -> str:
+    """Four groups of random letters and digits: easy to read aloud, 80+ bits."""
+    alphabet = "abcdefghjkmnpqrstuvwxyz23456789"
+    return "-".join("".join(secrets.choice(alphabet) for _ in range(5)) for _ in range(4))
+
+
+def _check_username(username: str) -> str:
+    username = username.strip()
+    if not USERNAME_RE.match(username):
+        raise AuthError(
+            f"'{username}' is not a valid user name: use 2-80 letters, digits, dots, "
+            "dashes or underscores, starting with a letter or digit."
+        )
+    return username
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AuthError(
+            f"The password is too short: use at least {MIN_PASSWORD_LENGTH} characters."
+        )
+
+
+def _role(value: str | Role) -> Role:
+    try:
+        return Role(value)
+    except ValueError:
+        names = ", ".join(r.value for r in Role)
+        raise AuthError(f"Unknown role '{value}': choose one of {names}.") from None
+
+
+def create_user(
+    actor: Actor,
+    username: str,
+    role: str | Role,
+    password: str,
+    *,
+    display_name: str = "",
+    language: str | None = None,
+) -> User:
+    """Create an account. :raise AuthError: bad name, role or password, or name taken."""
+    username = _check_username(username)
+    role = _role(role)
+    _check_password(password)
+    taken = db.session.scalar(select(User.id).where(func.lower(User.username) == username.lower()))
+    if taken is not None:
+        raise AuthError(f"A user named '{username}' already exists: choose another name.")
+    user = User(
+        username=username,
+        display_name=display_name or username,
+        role=role.value,
+        password_hash=generate_password_hash(password),
+        language=language,
+    )
+    db.session.add(user)
+    db.session.flush()
+    record_event(actor, "user.created", "user", user.id, username=username, role=role.value)
+    return user
+
+
+def find_user(username: str) -> User | None:
+    return db.session.scalar(
+        select(User).where(func.lower(User.username) == username.strip().lower())
+    )
+
+
+def set_password(actor: Actor, user: User, password: str) -> None:
+    """Replace a password; every existing session of that account ends."""
+    _check_password(password)
+    user.password_hash = generate_password_hash(password)
+    user.session_version += 1
+    user.failed_logins = 0
+    user.locked_until = None
+    record_event(actor, "user.password_changed", "user", user.id)
+    db.session.flush()
+
+
+def reset_password(actor: Actor, username: str) -> str:
+    """Give the user a new generated password and return it (shown once)."""
+    user = find_user(username)
+    if user is None:
+        raise AuthError(f"No user named '{username}'. `kitmanager users list` shows them.")
+    password = generate_password()
+    set_password(actor, user, password)
+    return password
+
+
+def ensure_first_organiser() -> tuple[User, str] | None:
+    """On a fresh install create ``organiser`` with a generated password, returned once."""
+    if db.session.scalar(select(func.count(User.id))):
+        return None
+    from kitmanager.audit import cli_actor
+
+    password = generate_password()
+    user = create_user(cli_actor(), "organiser", Role.ORGANISER, password)
+    return user, password
+
+
+class _IpThrottle:
+    """Failures per client address in a sliding window, in memory (one server process)."""
+
+    def __init__(self, limit: int = 20, window: float = 600.0) -> None:
+        self.limit = limit
+        self.window = window
+        self._failures: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def blocked_for(self, address: str) -> int:
+        now = time.monotonic()
+        with self._lock:
+            times = self._failures.get(address)
+            while times and now - times[0] > self.window:
+                times.popleft()
+            if times and len(times) >= self.limit:
+                return int(self.window - (now - times[0])) + 1
+        return 0
+
+    def fail(self, address: str) -> None:
+        with self._lock:
+            self._failures.setdefault(address, deque()).append(time.monotonic())
+
+    def clear(self) -> None:
+        with self._lock:
+            self._failures.clear()
+
+
+ip_throttle = _IpThrottle()
+
+
+def authenticate(username: str, password: str, address: str = "") -> User:
+    """Check a login. After repeated failures the account (and the address) wait, longer each time.
+
+    :raise LoginThrottled: too many recent failures; ``retry_after`` seconds to wait.
+    :raise AuthError: wrong name or password (one message for both).
+    """
+    wait = ip_throttle.blocked_for(address)
+    if wait:
+        raise LoginThrottled(
+            f"Too many failed logins from this device. Try again in {wait} s.", wait
+        )
+    user = find_user(username)
+    now = utcnow()
+    if user is not None and user.locked_until and user.locked_until > now:
+        wait = int((user.locked_until - now).total_seconds()) + 1
+        raise LoginThrottled(
+            f"Too many failed logins for this account. Try again in {wait} s.", wait
+        )
+    if user is None or not user.is_active:
+        check_password_hash(_DUMMY_HASH, password)
+        ip_throttle.fail(address)
+        raise AuthError("Wrong user name or password.")
+    if not check_password_hash(user.password_hash, password):
+        ip_throttle.fail(address)
+        user.failed_logins += 1
+        limit = current_app.config["LOGIN_MAX_FAILURES"]
+        if user.failed_logins >= limit:
+            # 1, 2, 4 ... times the base lock, capped at 15 minutes.
+            factor = 2 ** min(user.failed_logins - limit, 4)
+            seconds = min(current_app.config["LOGIN_LOCK_SECONDS"] * factor, 900)
+            user.locked_until = now + timedelta(seconds=seconds)
+        db.session.flush()
+        raise AuthError("Wrong user name or password.")
+    user.failed_logins = 0
+    user.locked_until = None
+    user.last_login_at = now
+    db.session.flush()
+    return user
+
+
+def load_session_user(session_id: str) -> User | None:
+    """Flask-Login loader: ``<id>:<session_version>``, so a password reset ends old sessions."""
+    try:
+        user_id, version = (int(part) for part in session_id.split(":", 1))
+    except ValueError:
+        return None
+    user = db.session.get(User, user_id)
+    if user is None or user.session_version != version or not user.is_active:
+        return None
+    return user
+
+
+def _hash_token(token: str) -> str:
+    # Tokens carry 256 random bits, so a plain SHA-256 is enough: no dictionary to guess from.
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class TokenPrincipal:
+    """What ``current_user`` is for a request authenticated by an API token."""
+
+    token_id: int
+    name: str
+    role_enum: Role
+    is_authenticated: bool = True
+    is_active: bool = True
+    is_anonymous: bool = False
+
+    @property
+    def actor(self) -> str:
+        return f"token:{self.name}"
+
+    def get_id(self) -> str:  # pragma: no cover - tokens never go into a session
+        return ""
+
+
+def create_token(actor: Actor, name: str, role: str | Role) -> tuple[ApiToken, str]:
+    """Create a bearer token; the secret is returned once and only its hash is kept."""
+    name = _check_username(name)
+    role = _role(role)
+    if db.session.scalar(select(ApiToken.id).where(ApiToken.name == name)) is not None:
+        raise AuthError(f"A token named '{name}' already exists: revoke it or choose another name.")
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(
+        name=name, role=role.value, token_hash=_hash_token(secret), created_by_id=actor.user_id
+    )
+    db.session.add(token)
+    db.session.flush()
+    record_event(actor, "token.created", "api_token", token.id, name=name, role=role.value)
+    return token, secret
+
+
+def revoke_token(actor: Actor, name: str) -> ApiToken:
+    token = db.session.scalar(select(ApiToken).where(ApiToken.name == name))
+    if token is None:
+        raise AuthError(f"No token named '{name}'. `kitmanager tokens list` shows them.")
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        record_event(actor, "token.revoked", "api_token", token.id, name=name)
+        db.session.flush()
+    return token
+
+
+def load_token_principal(secret: str) -> TokenPrincipal | None:
+    if not secret.startswith(TOKEN_PREFIX):
+        return None
+    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _hash_token(secret)))
+    if token is None or token.revoked_at is not None:
+        return None
+    return TokenPrincipal(token_id=token.id, name=token.name, role_enum=token.role_enum)

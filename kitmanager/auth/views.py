@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_user, logout_user
+
+from kitmanager.auth import bp
+from kitmanager.auth.forms import LoginForm
+from kitmanager.auth.services import AuthError, LoginThrottled, authenticate
+from kitmanager.extensions import db
+from kitmanager.security import public
+
+
+def _safe_next(target: str | None) -> str:
+    # Only same-site paths: never bounce a fresh login to another host.
+    if target and target.startswith("/") and not target.startswith("//"):
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc:
+            return target
+    return url_for("core.index")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("core.index"))
+    form = LoginForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            user = authenticate(form.username.data, form.password.data, request.remote_addr or "")
+        except LoginThrottled as exc:
+            db.session.commit()
+            flash(
+                _("Too many failed logins. Try again in %(seconds)s s.", seconds=exc.retry_after),
+                "error",
+            )
+            status = 429
+        except AuthError:
+            db.session.commit()
+            flash(_("Wrong user name or password."), "error")
+            status = 401
+        else:
+            db.session.commit()
+            session.clear()
+            session.permanent = True
+            login_user(user)
+            flash(_("Welcome, %(name)s.", name=user.display_name), "success")
+            return redirect(_safe_next(request.args.get("next")))
+    elif request.method == "POST":
+        status = 400
+    return render_template("auth/login.html", form=form), status
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    logout_user()
+    session.clear()
+    flash(_("You are logged out."), "success")
+    return redirect(url_for("auth.login"))

@@ -1,0 +1,142 @@
+"""Consistent copies of the live SQLite database, and restoring one.
+
+The SQLite backup API copies page by page under the database's own locking, so a backup taken
+while `serve` is writing is still a consistent snapshot.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from kitmanager.extensions import db
+
+__all__ = ["APPLICATION_ID", "BackupError", "backup_database", "check_backup", "restore_database"]
+
+# PRAGMA application_id of every kitmanager backup: "KITM".
+APPLICATION_ID = 0x4B49544D
+REQUIRED_TABLES = {"alembic_version", "user", "workshop", "participant", "audit_event"}
+
+
+class BackupError(Exception):
+    """A backup or restore cannot be done; the message says why and what to do."""
+
+
+def _sqlite_path() -> Path:
+    url = db.engine.url
+    if url.get_backend_name() != "sqlite" or not url.database:
+        raise BackupError(
+            "Backup and restore work on the built-in SQLite database; for PostgreSQL use pg_dump "
+            "and pg_restore."
+        )
+    return Path(url.database)
+
+
+def backup_database(target: Path) -> Path:
+    """Copy the live database to ``target`` (which must not exist) and mark it as ours."""
+    source_path = _sqlite_path()
+    if target.exists():
+        raise BackupError(f"{target} already exists: choose a new file name.")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".partial")
+    source = sqlite3.connect(source_path)
+    try:
+        copy = sqlite3.connect(partial)
+        try:
+            source.backup(copy)
+            copy.execute(f"PRAGMA application_id={APPLICATION_ID}")
+            # A backup is one self-contained file: no -wal beside it.
+            copy.execute("PRAGMA journal_mode=DELETE")
+            copy.commit()
+        finally:
+            copy.close()
+    finally:
+        source.close()
+    partial.replace(target)
+    return target
+
+
+def check_backup(path: Path) -> None:
+    """:raise BackupError: unless ``path`` is a readable, intact kitmanager backup."""
+    try:
+        with path.open("rb") as handle:
+            header = handle.read(16)
+    except OSError as exc:
+        raise BackupError(f"Cannot read {path}: {exc.strerror}.") from None
+    if header != b"SQLite format 3\x00":
+        raise BackupError(f"{path} is not a kitmanager backup (not an SQLite database).")
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        tables = {
+            row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        }
+        if app_id != APPLICATION_ID or not tables >= REQUIRED_TABLES:
+            raise BackupError(
+                f"{path} is an SQLite database but not a kitmanager backup; make one with "
+                "`kitmanager backup -o FILE`."
+            )
+        status = conn.execute("PRAGMA integrity_check").fetchone()[0]
+        if status != "ok":
+            raise BackupError(f"{path} is damaged ({status}); use another backup.")
+    except sqlite3.DatabaseError as exc:
+        raise BackupError(f"{path} cannot be read as a database ({exc}).") from None
+    finally:
+        conn.close()
+
+
+def restore_database(source: Path) -> None:
+    """Replace the live database's content with a checked backup, then upgrade its schema."""
+    check_backup(source)
+    live = _sqlite_path()
+    db.session.remove()
+    db.engine.dispose()
+    backup = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    try:
+        target = sqlite3.connect(live)
+        try:
+            backup.backup(target)
+            target.execute("PRAGMA application_id=0")
+            target.commit()
+        finally:
+            target.close()
+    finally:
+        backup.close()
+    from kitmanager.database import upgrade_database
+
+    upgrade_database(current_app._get_current_object())
+
+
+@click.command("backup")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@with_appcontext
+def backup_command(output: Path) -> None:
+    """Copy the live database to FILE, safely even while the server runs."""
+    try:
+        backup_database(output)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Backup written to {output} ({output.stat().st_size // 1024} KiB).")
+
+
+@click.command("restore")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@with_appcontext
+def restore_command(file: Path, yes: bool) -> None:
+    """Replace everything in the database with a backup made by `kitmanager backup`."""
+    try:
+        check_backup(file)
+        if not yes:
+            click.confirm(
+                "This replaces every workshop, participant and account with the backup's. Go on?",
+                abort=True,
+            )
+        restore_database(file)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Restored from {file}. Restart the server if it is running.")

@@ -1,0 +1,149 @@
+"""The `kitmanager` command: serve, demo, backup, restore, and each feature's commands."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from typing import Any
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, NoAppException, with_appcontext
+
+from kitmanager.extensions import db
+
+__all__ = ["main", "register_commands"]
+
+
+def _create_app_for_cli() -> Flask:
+    from kitmanager import create_app
+    from kitmanager.config import ConfigError
+
+    try:
+        return create_app({"AUTO_UPGRADE_DB": True})
+    except ConfigError as exc:
+        raise NoAppException(str(exc)) from None
+
+
+def _set_data_dir(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value:
+        os.environ["KITMANAGER_DATA_DIR"] = value
+
+
+def _print_terminal_qr(url: str) -> None:
+    import qrcode
+
+    code = qrcode.QRCode(border=2, error_correction=qrcode.constants.ERROR_CORRECT_M)
+    code.add_data(url)
+    code.make(fit=True)
+    try:
+        code.print_ascii(out=sys.stdout, invert=True)
+    except UnicodeEncodeError:  # a console that cannot show block characters
+        code.print_tty() if sys.stdout.isatty() else None
+
+
+@click.command("serve")
+@click.option(
+    "--host",
+    default="0.0.0.0",  # noqa: S104 - phones on the Wi-Fi must reach the laptop
+    show_default=True,
+    help="Address to listen on (0.0.0.0: every network).",
+)
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64))
+@with_appcontext
+def serve_command(host: str, port: int, threads: int) -> None:
+    """Run the app with waitress; phones on the same Wi-Fi join through the LAN URL."""
+    from waitress import create_server
+
+    from kitmanager.auth.services import ensure_first_organiser
+    from kitmanager.network import lan_ip, lan_url
+
+    app = current_app._get_current_object()
+    created = ensure_first_organiser()
+    db.session.commit()
+    app.config["SERVER_PORT"] = port
+    lan = lan_url(port) if host in ("0.0.0.0", "::") else lan_url(port, host)  # noqa: S104
+    if not app.config.get("BASE_URL"):
+        app.config["BASE_URL"] = lan
+    try:
+        server = create_server(app, host=host, port=port, threads=threads, ident="kitmanager")
+    except OSError as exc:
+        raise click.ClickException(
+            f"Cannot listen on {host}:{port} ({exc.strerror}). Is kitmanager already running? "
+            "Try another port with --port."
+        ) from None
+
+    click.echo(f"kitmanager is running. Data folder: {app.config['DATA_DIR']}")
+    click.echo(f"  On this laptop:  http://127.0.0.1:{port}/")
+    if lan_ip() != "127.0.0.1" and host != "127.0.0.1":
+        click.echo(f"  On the Wi-Fi:    {lan}/   (phones: scan this)")
+        _print_terminal_qr(lan + "/")
+    else:
+        click.echo("  No network found: phones cannot join until this laptop is on a Wi-Fi.")
+    click.echo(f"  Badges point to: {app.config['BASE_URL']}")
+    if created is not None:
+        user, password = created
+        click.echo("")
+        click.echo(f"  First start: log in as '{user.username}' with password: {password}")
+        click.echo(
+            "  (shown only this once; `kitmanager users reset-password organiser` makes a new one)"
+        )
+    click.echo("Press Ctrl-C to stop.")
+    sys.stdout.flush()
+
+    def _stop(signum: int, frame: Any) -> None:
+        # Closing from another thread lets waitress finish the requests in flight.
+        threading.Thread(target=server.close, daemon=True).start()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _stop)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+        db.engine.dispose()
+    click.echo("kitmanager stopped.")
+
+
+def register_commands(app: Flask) -> None:
+    from kitmanager.backup import backup_command, restore_command
+    from kitmanager.demo import demo_command
+
+    for command in (serve_command, demo_command, backup_command, restore_command):
+        app.cli.add_command(command)
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Entry point of the `kitmanager` console script."""
+    from kitmanager import __version__
+
+    data_dir = click.Option(
+        ["--data-dir"],
+        help="Folder for the database, secret key and files (default: your user data folder).",
+        envvar="KITMANAGER_DATA_DIR",
+        is_eager=True,
+        expose_value=False,
+        callback=_set_data_dir,
+        type=click.Path(file_okay=False, path_type=str),
+    )
+    group = FlaskGroup(
+        name="kitmanager",
+        help="Run hands-on robotics and AI workshops from one laptop.",
+        create_app=_create_app_for_cli,
+        add_default_commands=False,
+        add_version_option=False,
+        load_dotenv=False,
+        set_debug_flag=False,
+        params=[data_dir],
+    )
+    group = click.version_option(__version__, prog_name="kitmanager")(group)
+    return group.main(args=argv, prog_name="kitmanager")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

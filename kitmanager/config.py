@@ -1,0 +1,119 @@
+"""Where kitmanager keeps its data and how it is configured.
+
+Precedence, highest first: the ``config`` mapping given to ``create_app``, ``KITMANAGER_*``
+environment variables (and ``DATABASE_URL``), then the defaults below. The data dir holds the
+SQLite database, the secret key, uploads and generated files.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+__all__ = ["ConfigError", "build_config", "default_data_dir", "load_or_create_secret_key"]
+
+APP_NAME = "kitmanager"
+SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name
+DATABASE_FILE = "kitmanager.sqlite3"
+LANGUAGES = ("en", "fr")
+
+
+class ConfigError(Exception):
+    """The configuration cannot work; the message says what to change."""
+
+
+def default_data_dir() -> Path:
+    """The data dir: ``KITMANAGER_DATA_DIR`` or the platform's per-user data folder."""
+    env = os.environ.get("KITMANAGER_DATA_DIR")
+    if env:
+        return Path(env).expanduser()
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+def load_or_create_secret_key(data_dir: Path) -> str:
+    """Read the secret key from the data dir, creating it (mode 0600) on first start.
+
+    There is no default secret: every installation signs its cookies with its own key.
+    """
+    path = data_dir / SECRET_KEY_FILE
+    try:
+        key = path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        key = ""
+    if key:
+        return key
+    key = secrets.token_hex(32)
+    # O_EXCL so two processes starting at once cannot both write a key.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text(encoding="ascii").strip()
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(key + "\n")
+    return key
+
+
+def _database_url(data_dir: Path) -> str:
+    url = os.environ.get("KITMANAGER_DATABASE_URL") or os.environ.get("DATABASE_URL")
+    if not url:
+        return f"sqlite:///{data_dir / DATABASE_FILE}"
+    # Hosting services hand out postgres:// URLs; SQLAlchemy wants the driver named.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def build_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Return the app configuration, creating the data dir and secret key if needed.
+
+    :raise ConfigError: when the data dir cannot be created or written.
+    """
+    overrides = dict(overrides or {})
+    data_dir = Path(overrides.pop("DATA_DIR", None) or default_data_dir()).expanduser()
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        for sub in ("uploads", "generated"):
+            (data_dir / sub).mkdir(exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"Cannot use {data_dir} as the data folder ({exc.strerror}). "
+            "Choose another with --data-dir or KITMANAGER_DATA_DIR."
+        ) from exc
+
+    config: dict[str, Any] = {
+        "DATA_DIR": data_dir,
+        "SQLALCHEMY_DATABASE_URI": _database_url(data_dir),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_NAME": "kitmanager_session",
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "PERMANENT_SESSION_LIFETIME": timedelta(hours=12),
+        "WTF_CSRF_TIME_LIMIT": None,  # the session lifetime already bounds the token
+        "MAX_CONTENT_LENGTH": 20 * 1024 * 1024,
+        "BABEL_DEFAULT_LOCALE": "en",
+        "BABEL_DEFAULT_TIMEZONE": "UTC",
+        "LANGUAGES": LANGUAGES,
+        "BASE_URL": os.environ.get("KITMANAGER_BASE_URL", ""),
+        "LOGIN_MAX_FAILURES": 5,
+        "LOGIN_LOCK_SECONDS": 60,
+        "AUTO_UPGRADE_DB": False,
+    }
+    config.update(overrides)
+    if not config.get("SECRET_KEY"):
+        try:
+            config["SECRET_KEY"] = load_or_create_secret_key(data_dir)
+        except OSError as exc:
+            raise ConfigError(
+                f"Cannot create the secret key in {data_dir} ({exc.strerror}). "
+                "Check the folder's permissions or choose another with --data-dir."
+            ) from exc
+    return config

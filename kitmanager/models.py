@@ -1,0 +1,268 @@
+"""Typed SQLAlchemy 2.0 models of the foundation: accounts, workshops, sessions, participants.
+
+Times are stored in UTC (naive ``DateTime`` columns hold UTC) and shown in the workshop's time
+zone. Every token a QR carries is random and unique, never an id or a name.
+"""
+
+from __future__ import annotations
+
+import enum
+import secrets
+from datetime import date, datetime, timezone
+from typing import Any
+
+from flask_login import UserMixin
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from kitmanager.extensions import db
+
+__all__ = [
+    "ApiToken",
+    "AuditEvent",
+    "Participant",
+    "ParticipantRole",
+    "Role",
+    "Team",
+    "User",
+    "Workshop",
+    "WorkshopSession",
+    "new_token",
+    "utcnow",
+]
+
+
+def utcnow() -> datetime:
+    """Now, in UTC, naive: the form every DateTime column stores."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def new_token(nbytes: int = 24) -> str:
+    """A URL-safe random token: 24 bytes = 192 bits, well above the 128 a QR token needs."""
+    return secrets.token_urlsafe(nbytes)
+
+
+class Role(str, enum.Enum):
+    """Account roles, each including everything the lower ones may do."""
+
+    VOLUNTEER = "volunteer"  # scanning only
+    TRAINER = "trainer"  # sessions, scanning, kits, boards
+    ORGANISER = "organiser"  # everything
+
+    @property
+    def rank(self) -> int:
+        return _ROLE_RANK[self]
+
+    def allows(self, needed: Role) -> bool:
+        return self.rank >= needed.rank
+
+
+_ROLE_RANK = {Role.VOLUNTEER: 1, Role.TRAINER: 2, Role.ORGANISER: 3}
+
+
+class ParticipantRole(str, enum.Enum):
+    PARTICIPANT = "participant"
+    TRAINER = "trainer"
+    MENTOR = "mentor"
+    GUEST = "guest"
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    display_name: Mapped[str] = mapped_column(String(120), default="")
+    role: Mapped[str] = mapped_column(String(20))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    language: Mapped[str | None] = mapped_column(String(10))
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime)
+    # Bumped on password reset so existing sessions of that account stop working.
+    session_version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime)
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    __table_args__ = (
+        CheckConstraint("role in ('organiser', 'trainer', 'volunteer')", name="role"),
+    )
+
+    @property
+    def role_enum(self) -> Role:
+        return Role(self.role)
+
+    @property
+    def actor(self) -> str:
+        return f"user:{self.username}"
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_version}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.disabled_at is None
+
+
+class ApiToken(db.Model):
+    """A bearer token for scripts and scanner apps; only its SHA-256 is stored."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    role: Mapped[str] = mapped_column(String(20))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    __table_args__ = (
+        CheckConstraint("role in ('organiser', 'trainer', 'volunteer')", name="role"),
+    )
+
+    @property
+    def role_enum(self) -> Role:
+        return Role(self.role)
+
+    @property
+    def actor(self) -> str:
+        return f"token:{self.name}"
+
+
+class Workshop(db.Model):
+    __tablename__ = "workshop"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(60), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    venue: Mapped[str] = mapped_column(String(200), default="")
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
+    language: Mapped[str] = mapped_column(String(10), default="en")
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    capacity: Mapped[int | None] = mapped_column(Integer)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    archived_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    sessions: Mapped[list[WorkshopSession]] = relationship(
+        back_populates="workshop",
+        order_by="WorkshopSession.starts_at",
+        cascade="all, delete-orphan",
+    )
+    teams: Mapped[list[Team]] = relationship(
+        back_populates="workshop", order_by="Team.name", cascade="all, delete-orphan"
+    )
+
+    __table_args__ = (
+        CheckConstraint("ends_on >= starts_on", name="dates"),
+        CheckConstraint("capacity IS NULL OR capacity > 0", name="capacity"),
+    )
+
+    @property
+    def archived(self) -> bool:
+        return self.archived_at is not None
+
+
+class WorkshopSession(db.Model):
+    """One time slot of a workshop (named so it never shadows the database session)."""
+
+    __tablename__ = "workshop_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workshop_id: Mapped[int] = mapped_column(ForeignKey("workshop.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(200))
+    starts_at: Mapped[datetime] = mapped_column(DateTime)
+    ends_at: Mapped[datetime] = mapped_column(DateTime)
+    room: Mapped[str] = mapped_column(String(100), default="")
+
+    workshop: Mapped[Workshop] = relationship(back_populates="sessions")
+
+    __table_args__ = (
+        CheckConstraint("ends_at > starts_at", name="times"),
+        Index("ix_workshop_session_workshop_start", "workshop_id", "starts_at"),
+    )
+
+
+class Team(db.Model):
+    __tablename__ = "team"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workshop_id: Mapped[int] = mapped_column(ForeignKey("workshop.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+
+    workshop: Mapped[Workshop] = relationship(back_populates="teams")
+    participants: Mapped[list[Participant]] = relationship(back_populates="team")
+
+    __table_args__ = (UniqueConstraint("workshop_id", "name"),)
+
+
+class Participant(db.Model):
+    """A person registered for a workshop.
+
+    Deleting one anonymises the row (``deleted_at`` set, personal fields cleared) so the
+    organiser's anonymous counts stay right.
+    """
+
+    __tablename__ = "participant"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workshop_id: Mapped[int] = mapped_column(ForeignKey("workshop.id", ondelete="CASCADE"))
+    full_name: Mapped[str] = mapped_column(String(200))
+    badge_name: Mapped[str] = mapped_column(String(60), default="")
+    email: Mapped[str | None] = mapped_column(String(254))
+    organisation: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[str] = mapped_column(String(20), default=ParticipantRole.PARTICIPANT.value)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("team.id", ondelete="SET NULL"))
+    guardian_contact: Mapped[str] = mapped_column(String(200), default="")
+    photo_consent: Mapped[bool | None] = mapped_column(Boolean)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    external_id: Mapped[str | None] = mapped_column(String(100))
+    badge_token: Mapped[str] = mapped_column(String(64), unique=True, default=new_token)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    workshop: Mapped[Workshop] = relationship()
+    team: Mapped[Team | None] = relationship(back_populates="participants")
+
+    __table_args__ = (
+        CheckConstraint("role in ('participant', 'trainer', 'mentor', 'guest')", name="role"),
+        Index("ix_participant_workshop_name", "workshop_id", "full_name"),
+        Index("ix_participant_workshop_email", "workshop_id", "email"),
+    )
+
+    @property
+    def display_badge_name(self) -> str:
+        return self.badge_name or self.full_name
+
+
+class AuditEvent(db.Model):
+    """One row per change that matters: who, what, when, from which device."""
+
+    __tablename__ = "audit_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(120))
+    action: Mapped[str] = mapped_column(String(60))
+    object_type: Mapped[str] = mapped_column(String(40))
+    object_id: Mapped[int | None] = mapped_column(Integer)
+    device: Mapped[str] = mapped_column(String(200), default="")
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    __table_args__ = (Index("ix_audit_event_object", "object_type", "object_id"),)

@@ -1,0 +1,282 @@
+from __future__ import annotations
+
+import secrets
+import time
+from pathlib import Path
+
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+
+from kitmanager.extensions import db
+from kitmanager.models import Participant, Role, Workshop
+from kitmanager.network import base_url
+from kitmanager.participants import bp
+from kitmanager.participants.csv_io import (
+    FIELDS,
+    CsvError,
+    guess_mapping,
+    parse_participants,
+    read_table,
+)
+from kitmanager.participants.forms import (
+    ConfirmDeleteForm,
+    ImportOptionsForm,
+    ParticipantForm,
+    UploadForm,
+)
+from kitmanager.participants.services import (
+    ImportRefused,
+    ParticipantError,
+    ParticipantFields,
+    apply_import,
+    badge_url,
+    create_participant,
+    delete_participant,
+    export_participants_csv,
+    list_participants,
+    plan_import,
+    update_participant,
+)
+from kitmanager.security import current_actor, require_role
+from kitmanager.workshops.views import load_workshop
+
+UPLOAD_MAX_AGE_S = 24 * 3600
+PREVIEW_ROWS = 50
+
+
+def _participant(workshop: Workshop, participant_id: int) -> Participant:
+    participant = db.session.get(Participant, participant_id)
+    if participant is None or participant.workshop_id != workshop.id or participant.deleted_at:
+        abort(404)
+    return participant
+
+
+def _fields(form: ParticipantForm) -> ParticipantFields:
+    consent = {"yes": True, "no": False}.get(form.photo_consent.data or "")
+    return ParticipantFields(
+        full_name=form.full_name.data or "",
+        badge_name=form.badge_name.data or "",
+        email=form.email.data or None,
+        organisation=form.organisation.data or "",
+        role=form.role.data,
+        team=form.team.data or None,
+        guardian_contact=form.guardian_contact.data or "",
+        photo_consent=consent,
+        notes=form.notes.data or "",
+    )
+
+
+@bp.route("/")
+def index(slug: str):
+    workshop = load_workshop(slug)
+    search = request.args.get("q", "").strip()
+    participants = list_participants(workshop, search)
+    return render_template(
+        "participants/list.html",
+        workshop=workshop,
+        participants=participants,
+        search=search,
+        base_url=base_url(),
+    )
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@require_role(Role.TRAINER)
+def create(slug: str):
+    workshop = load_workshop(slug)
+    form = ParticipantForm()
+    if form.validate_on_submit():
+        try:
+            participant = create_participant(current_actor(), workshop, _fields(form))
+        except ParticipantError as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+        else:
+            db.session.commit()
+            flash(_("%(name)s added.", name=participant.full_name), "success")
+            if request.form.get("another"):
+                return redirect(url_for("participants.create", slug=slug))
+            return redirect(url_for("participants.index", slug=slug))
+    return render_template("participants/form.html", form=form, workshop=workshop, participant=None)
+
+
+@bp.route("/<int:participant_id>", methods=["GET", "POST"])
+@require_role(Role.TRAINER)
+def edit(slug: str, participant_id: int):
+    workshop = load_workshop(slug)
+    participant = _participant(workshop, participant_id)
+    form = ParticipantForm(obj=participant)
+    if request.method == "GET":
+        form.team.data = participant.team.name if participant.team else ""
+        form.photo_consent.data = {True: "yes", False: "no"}.get(participant.photo_consent, "")
+    if form.validate_on_submit():
+        try:
+            update_participant(current_actor(), participant, _fields(form))
+        except ParticipantError as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+        else:
+            db.session.commit()
+            flash(_("%(name)s saved.", name=participant.full_name), "success")
+            return redirect(url_for("participants.index", slug=slug))
+    return render_template(
+        "participants/form.html",
+        form=form,
+        workshop=workshop,
+        participant=participant,
+        badge_url=badge_url(base_url(), participant),
+        delete_form=ConfirmDeleteForm(),
+    )
+
+
+@bp.route("/<int:participant_id>/delete", methods=["POST"])
+@require_role(Role.ORGANISER)
+def delete(slug: str, participant_id: int):
+    workshop = load_workshop(slug)
+    participant = _participant(workshop, participant_id)
+    if ConfirmDeleteForm().validate_on_submit():
+        name = participant.full_name
+        delete_participant(current_actor(), participant)
+        db.session.commit()
+        flash(_("%(name)s deleted; their personal data is gone.", name=name), "success")
+    return redirect(url_for("participants.index", slug=slug))
+
+
+@bp.route("/export.csv")
+@require_role(Role.TRAINER)
+def export(slug: str):
+    workshop = load_workshop(slug)
+    data = export_participants_csv(workshop, base_url())
+    return Response(
+        data,
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{workshop.slug}-participants.csv"'},
+    )
+
+
+def _uploads_dir() -> Path:
+    return Path(current_app.config["DATA_DIR"]) / "uploads"
+
+
+def _upload_path(upload_id: str) -> Path:
+    # Only ids this browser session uploaded, so one trainer never sees another's file.
+    if upload_id not in session.get("imports", []) or not upload_id.isalnum():
+        abort(404)
+    path = _uploads_dir() / f"import-{upload_id}.csv"
+    if not path.is_file():
+        abort(404)
+    return path
+
+
+def _forget_old_uploads() -> None:
+    cutoff = time.time() - UPLOAD_MAX_AGE_S
+    for path in _uploads_dir().glob("import-*.csv"):
+        try:
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+        except OSError:
+            pass
+
+
+@bp.route("/import", methods=["GET", "POST"])
+@require_role(Role.TRAINER)
+def import_upload(slug: str):
+    workshop = load_workshop(slug)
+    form = UploadForm()
+    if form.validate_on_submit():
+        data = form.file.data.read()
+        try:
+            read_table(data)
+        except CsvError as exc:
+            flash(str(exc), "error")
+        else:
+            _forget_old_uploads()
+            upload_id = secrets.token_hex(16)
+            (_uploads_dir() / f"import-{upload_id}.csv").write_bytes(data)
+            session["imports"] = [*session.get("imports", [])[-9:], upload_id]
+            return redirect(url_for("participants.import_review", slug=slug, upload_id=upload_id))
+    elif request.method == "POST":
+        for errors in form.errors.values():
+            for error in errors:
+                flash(error, "error")
+    return render_template("participants/import_upload.html", form=form, workshop=workshop)
+
+
+def _mapping_from_form(headers: list[str]) -> dict[str, int]:
+    mapping: dict[str, int] = {}
+    for name in FIELDS:
+        value = request.form.get(f"map_{name}", "")
+        if value.isdigit() and int(value) < len(headers):
+            mapping[name] = int(value)
+    return mapping
+
+
+@bp.route("/import/<upload_id>", methods=["GET", "POST"])
+@require_role(Role.TRAINER)
+def import_review(slug: str, upload_id: str):
+    workshop = load_workshop(slug)
+    path = _upload_path(upload_id)
+    try:
+        table = read_table(path.read_bytes())
+    except CsvError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("participants.import_upload", slug=slug))
+    options = ImportOptionsForm()
+    if request.method == "POST":
+        mapping = _mapping_from_form(table.headers)
+    else:
+        mapping = guess_mapping(table.headers)
+    plan = None
+    try:
+        parsed = parse_participants(table, mapping)
+    except CsvError as exc:
+        flash(str(exc), "error")
+    else:
+        plan = plan_import(workshop, parsed)
+        wants_import = request.method == "POST" and request.form.get("action") == "import"
+        if wants_import and options.validate_on_submit():
+            try:
+                summary = apply_import(
+                    current_actor(),
+                    workshop,
+                    plan,
+                    on_duplicate=options.on_duplicate.data,
+                    only_valid=options.only_valid.data,
+                )
+            except ImportRefused as exc:
+                db.session.rollback()
+                flash(str(exc), "error")
+            else:
+                db.session.commit()
+                path.unlink(missing_ok=True)
+                flash(
+                    _(
+                        "Imported: %(created)s added, %(updated)s updated, %(skipped)s skipped.",
+                        created=summary.created,
+                        updated=summary.updated,
+                        skipped=summary.skipped + summary.invalid_skipped,
+                    ),
+                    "success",
+                )
+                return redirect(url_for("participants.index", slug=slug))
+    return render_template(
+        "participants/import_review.html",
+        workshop=workshop,
+        table=table,
+        mapping=mapping,
+        fields=FIELDS,
+        plan=plan,
+        options=options,
+        preview_rows=PREVIEW_ROWS,
+        upload_id=upload_id,
+    )

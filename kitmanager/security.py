@@ -1,0 +1,132 @@
+"""Secure by default: every view needs a login unless marked ``@public``; headers on every reply.
+
+Web pages authenticate with a session cookie (and CSRF on every form); scripts and scanner apps
+send ``Authorization: Bearer <token>`` and never need a cookie.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import Flask, abort, g, jsonify, redirect, request, url_for
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from kitmanager.audit import Actor
+from kitmanager.extensions import login_manager
+from kitmanager.models import Role
+
+__all__ = ["current_actor", "init_security", "is_public", "public", "require_role"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+_PUBLIC = "_kitmanager_public"
+
+# No inline script or style anywhere: pages load /static files only.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "media-src 'self' blob:; connect-src 'self'; font-src 'self'; object-src 'none'; "
+    "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def public(view: F) -> F:
+    """Mark a view as reachable without logging in (login, public badge, verification)."""
+    setattr(view, _PUBLIC, True)
+    return view
+
+
+def is_public(view: Callable[..., Any] | None) -> bool:
+    return bool(view is not None and getattr(view, _PUBLIC, False))
+
+
+def current_actor() -> Actor:
+    """The logged-in user or API token behind this request, as the actor services take."""
+    principal = current_user._get_current_object()
+    device = (request.headers.get("User-Agent", "") or "")[:150]
+    if request.remote_addr:
+        device = f"{request.remote_addr} {device}".strip()
+    user_id = principal.id if getattr(principal, "username", None) else None
+    return Actor(name=principal.actor, role=principal.role_enum, device=device, user_id=user_id)
+
+
+def require_role(needed: Role) -> Callable[[F], F]:
+    """Refuse (403) anyone whose role does not include ``needed``."""
+
+    def decorate(view: F) -> F:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            if not current_user.role_enum.allows(needed):
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or request.headers.get("Authorization", "").startswith(
+        "Bearer "
+    )
+
+
+def _require_login() -> Any:
+    if request.endpoint is None or request.endpoint == "static":
+        return None
+    from flask import current_app
+
+    view = current_app.view_functions.get(request.endpoint)
+    if is_public(view):
+        return None
+    if current_user.is_authenticated:
+        return None
+    if _wants_json():
+        response = jsonify(
+            error="authentication required", hint="send Authorization: Bearer <token>"
+        )
+        response.status_code = 401
+        response.headers["WWW-Authenticate"] = 'Bearer realm="kitmanager"'
+        return response
+    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+
+def _security_headers(response: Any) -> Any:
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    # Badge and kit URLs carry tokens: never leak them to another site in a Referer.
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    response.headers.setdefault(
+        "Permissions-Policy", "camera=(self), microphone=(), geolocation=()"
+    )
+    if getattr(g, "no_store", False) or current_user.is_authenticated:
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def init_security(app: Flask) -> None:
+    from kitmanager.auth.services import load_session_user, load_token_principal
+
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = _l("Please log in to see this page.")
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "basic"
+    login_manager.user_loader(load_session_user)
+
+    @login_manager.request_loader
+    def _load_from_header(req: Any) -> Any:
+        header = req.headers.get("Authorization", "")
+        if not header.startswith("Bearer "):
+            return None
+        return load_token_principal(header[len("Bearer ") :].strip())
+
+    @login_manager.unauthorized_handler
+    def _unauthorized() -> Any:
+        return _require_login() or abort(401)
+
+    app.before_request(_require_login)
+    app.after_request(_security_headers)

@@ -1,0 +1,254 @@
+"""Workshops and their sessions. Services take an explicit actor, flush, never commit."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from sqlalchemy import func, select
+
+from kitmanager.audit import Actor, record_event
+from kitmanager.config import LANGUAGES
+from kitmanager.extensions import db
+from kitmanager.models import Participant, Workshop, WorkshopSession, utcnow
+
+__all__ = [
+    "WorkshopError",
+    "WorkshopFields",
+    "add_session",
+    "archive_workshop",
+    "create_workshop",
+    "get_workshop",
+    "list_workshops",
+    "local_timezone_name",
+    "local_to_utc",
+    "slugify",
+    "update_session",
+    "update_workshop",
+    "utc_to_local",
+]
+
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,59}$")
+
+
+class WorkshopError(ValueError):
+    """A workshop or session request the user can fix; the message says how."""
+
+
+def slugify(title: str) -> str:
+    """A URL-safe slug from a title in any script ("Défi IA Abidjan" -> "defi-ia-abidjan")."""
+    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")
+    return slug[:60].strip("-") or "workshop"
+
+
+def local_timezone_name() -> str:
+    """The laptop's IANA time zone name, or UTC when the system does not say."""
+    try:
+        link = Path("/etc/localtime").resolve()
+        parts = link.parts
+        if "zoneinfo" in parts:
+            name = "/".join(parts[parts.index("zoneinfo") + 1 :])
+            ZoneInfo(name)
+            return name
+    except (OSError, ZoneInfoNotFoundError, ValueError):
+        pass
+    return "UTC"
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise WorkshopError(
+            f"Unknown time zone '{name}': use a name like Africa/Nairobi, Africa/Abidjan "
+            "or America/New_York."
+        ) from None
+
+
+def local_to_utc(value: datetime, zone_name: str) -> datetime:
+    """A wall-clock time in the workshop's zone -> naive UTC for storage."""
+    aware = value.replace(tzinfo=_zone(zone_name))
+    return aware.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def utc_to_local(value: datetime, zone_name: str) -> datetime:
+    """Stored naive UTC -> naive wall-clock time in the workshop's zone."""
+    return value.replace(tzinfo=timezone.utc).astimezone(_zone(zone_name)).replace(tzinfo=None)
+
+
+@dataclass
+class WorkshopFields:
+    title: str
+    starts_on: date
+    ends_on: date | None = None
+    slug: str | None = None
+    venue: str = ""
+    language: str = "en"
+    timezone: str | None = None
+    capacity: int | None = None
+    notes: str = ""
+
+
+def _validate(fields: WorkshopFields) -> tuple[str, date, str]:
+    title = fields.title.strip()
+    if not title:
+        raise WorkshopError("The workshop needs a title.")
+    if len(title) > 200:
+        raise WorkshopError("The title is too long: keep it under 200 characters.")
+    ends_on = fields.ends_on or fields.starts_on
+    if ends_on < fields.starts_on:
+        raise WorkshopError(
+            f"The workshop ends ({ends_on:%Y-%m-%d}) before it starts "
+            f"({fields.starts_on:%Y-%m-%d}): check the dates."
+        )
+    if fields.language not in LANGUAGES:
+        raise WorkshopError(f"Unknown language '{fields.language}': choose {', '.join(LANGUAGES)}.")
+    if fields.capacity is not None and fields.capacity <= 0:
+        raise WorkshopError("The capacity must be a positive number, or left empty.")
+    zone = fields.timezone or local_timezone_name()
+    _zone(zone)
+    return title, ends_on, zone
+
+
+def _check_slug(slug: str, exclude_id: int | None = None) -> str:
+    slug = slug.strip().lower()
+    if not SLUG_RE.match(slug):
+        raise WorkshopError(
+            f"'{slug}' is not a valid slug: use lowercase letters, digits and dashes (max 60)."
+        )
+    query = select(Workshop.id).where(Workshop.slug == slug)
+    if exclude_id is not None:
+        query = query.where(Workshop.id != exclude_id)
+    if db.session.scalar(query) is not None:
+        raise WorkshopError(
+            f"The slug '{slug}' is already used by another workshop: choose another."
+        )
+    return slug
+
+
+def create_workshop(actor: Actor, fields: WorkshopFields) -> Workshop:
+    """:raise WorkshopError: invalid fields or a slug already in use."""
+    title, ends_on, zone = _validate(fields)
+    slug = _check_slug(fields.slug or slugify(title))
+    workshop = Workshop(
+        slug=slug,
+        title=title,
+        venue=fields.venue.strip(),
+        starts_on=fields.starts_on,
+        ends_on=ends_on,
+        language=fields.language,
+        timezone=zone,
+        capacity=fields.capacity,
+        notes=fields.notes,
+    )
+    db.session.add(workshop)
+    db.session.flush()
+    record_event(actor, "workshop.created", "workshop", workshop.id, slug=slug)
+    return workshop
+
+
+def update_workshop(actor: Actor, workshop: Workshop, fields: WorkshopFields) -> Workshop:
+    title, ends_on, zone = _validate(fields)
+    slug = _check_slug(fields.slug or workshop.slug, exclude_id=workshop.id)
+    changed = {}
+    for name, value in (
+        ("slug", slug),
+        ("title", title),
+        ("venue", fields.venue.strip()),
+        ("starts_on", fields.starts_on),
+        ("ends_on", ends_on),
+        ("language", fields.language),
+        ("timezone", zone),
+        ("capacity", fields.capacity),
+        ("notes", fields.notes),
+    ):
+        if getattr(workshop, name) != value:
+            changed[name] = str(value)
+            setattr(workshop, name, value)
+    if changed:
+        db.session.flush()
+        record_event(actor, "workshop.updated", "workshop", workshop.id, changed=changed)
+    return workshop
+
+
+def archive_workshop(actor: Actor, workshop: Workshop, archived: bool = True) -> None:
+    workshop.archived_at = utcnow() if archived else None
+    action = "workshop.archived" if archived else "workshop.unarchived"
+    record_event(actor, action, "workshop", workshop.id)
+    db.session.flush()
+
+
+def get_workshop(slug: str) -> Workshop | None:
+    return db.session.scalar(select(Workshop).where(Workshop.slug == slug))
+
+
+def list_workshops(include_archived: bool = False) -> list[tuple[Workshop, int]]:
+    """Workshops, newest first, each with its number of (not deleted) participants."""
+    count = (
+        select(func.count(Participant.id))
+        .where(Participant.workshop_id == Workshop.id, Participant.deleted_at.is_(None))
+        .scalar_subquery()
+    )
+    query = select(Workshop, count).order_by(Workshop.starts_on.desc(), Workshop.id.desc())
+    if not include_archived:
+        query = query.where(Workshop.archived_at.is_(None))
+    return [(workshop, n) for workshop, n in db.session.execute(query)]
+
+
+def _session_times(
+    workshop: Workshop, starts: datetime, ends: datetime
+) -> tuple[datetime, datetime]:
+    if ends <= starts:
+        raise WorkshopError(
+            f"The session ends ({ends:%Y-%m-%d %H:%M}) before it starts ({starts:%Y-%m-%d %H:%M})."
+        )
+    return local_to_utc(starts, workshop.timezone), local_to_utc(ends, workshop.timezone)
+
+
+def add_session(
+    actor: Actor, workshop: Workshop, title: str, starts: datetime, ends: datetime, room: str = ""
+) -> WorkshopSession:
+    """Add a session; ``starts``/``ends`` are wall-clock times in the workshop's time zone."""
+    title = title.strip()
+    if not title:
+        raise WorkshopError("The session needs a title.")
+    starts_utc, ends_utc = _session_times(workshop, starts, ends)
+    session = WorkshopSession(
+        workshop=workshop,
+        title=title[:200],
+        starts_at=starts_utc,
+        ends_at=ends_utc,
+        room=room.strip(),
+    )
+    db.session.add(session)
+    db.session.flush()
+    record_event(actor, "session.created", "workshop_session", session.id, workshop=workshop.slug)
+    return session
+
+
+def update_session(
+    actor: Actor,
+    session: WorkshopSession,
+    title: str,
+    starts: datetime,
+    ends: datetime,
+    room: str = "",
+) -> WorkshopSession:
+    title = title.strip()
+    if not title:
+        raise WorkshopError("The session needs a title.")
+    session.starts_at, session.ends_at = _session_times(session.workshop, starts, ends)
+    session.title = title[:200]
+    session.room = room.strip()
+    db.session.flush()
+    record_event(actor, "session.updated", "workshop_session", session.id)
+    return session
+
+
+def timezone_choices() -> list[str]:
+    return sorted(available_timezones())

@@ -1,0 +1,194 @@
+from __future__ import annotations
+
+from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+
+from kitmanager.extensions import db
+from kitmanager.models import Participant, Role, Workshop, WorkshopSession
+from kitmanager.security import current_actor, require_role
+from kitmanager.workshops import bp
+from kitmanager.workshops.forms import ConfirmForm, SessionForm, WorkshopForm
+from kitmanager.workshops.services import (
+    WorkshopError,
+    WorkshopFields,
+    add_session,
+    archive_workshop,
+    create_workshop,
+    get_workshop,
+    list_workshops,
+    local_timezone_name,
+    update_session,
+    update_workshop,
+    utc_to_local,
+)
+
+
+def load_workshop(slug: str) -> Workshop:
+    """The workshop of this URL, also remembered for the page's language; 404 if unknown."""
+    workshop = get_workshop(slug)
+    if workshop is None:
+        abort(404)
+    g.workshop = workshop
+    return workshop
+
+
+def _fields(form: WorkshopForm) -> WorkshopFields:
+    return WorkshopFields(
+        title=form.title.data or "",
+        slug=form.slug.data or None,
+        venue=form.venue.data or "",
+        starts_on=form.starts_on.data,
+        ends_on=form.ends_on.data,
+        language=form.language.data,
+        timezone=(form.timezone.data or "").strip() or None,
+        capacity=form.capacity.data,
+        notes=form.notes.data or "",
+    )
+
+
+@bp.route("/")
+def index():
+    show_archived = request.args.get("archived") == "1"
+    return render_template(
+        "workshops/list.html", rows=list_workshops(show_archived), show_archived=show_archived
+    )
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@require_role(Role.ORGANISER)
+def create():
+    form = WorkshopForm()
+    if request.method == "GET":
+        form.timezone.data = local_timezone_name()
+    if form.validate_on_submit():
+        try:
+            workshop = create_workshop(current_actor(), _fields(form))
+        except WorkshopError as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+        else:
+            db.session.commit()
+            flash(_("Workshop “%(title)s” created.", title=workshop.title), "success")
+            return redirect(url_for("workshops.detail", slug=workshop.slug))
+    return render_template("workshops/form.html", form=form, workshop=None)
+
+
+@bp.route("/<slug>/")
+def detail(slug: str):
+    workshop = load_workshop(slug)
+    counts = dict(
+        db.session.execute(
+            select(Participant.role, func.count(Participant.id))
+            .where(Participant.workshop_id == workshop.id, Participant.deleted_at.is_(None))
+            .group_by(Participant.role)
+        ).all()
+    )
+    sessions = [
+        (
+            s,
+            utc_to_local(s.starts_at, workshop.timezone),
+            utc_to_local(s.ends_at, workshop.timezone),
+        )
+        for s in workshop.sessions
+    ]
+    return render_template(
+        "workshops/detail.html",
+        workshop=workshop,
+        sessions=sessions,
+        counts=counts,
+        total=sum(counts.values()),
+        confirm=ConfirmForm(),
+    )
+
+
+@bp.route("/<slug>/edit", methods=["GET", "POST"])
+@require_role(Role.ORGANISER)
+def edit(slug: str):
+    workshop = load_workshop(slug)
+    form = WorkshopForm(obj=workshop)
+    if form.validate_on_submit():
+        try:
+            update_workshop(current_actor(), workshop, _fields(form))
+        except WorkshopError as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+        else:
+            db.session.commit()
+            flash(_("Workshop saved."), "success")
+            return redirect(url_for("workshops.detail", slug=workshop.slug))
+    return render_template("workshops/form.html", form=form, workshop=workshop)
+
+
+@bp.route("/<slug>/archive", methods=["POST"])
+@require_role(Role.ORGANISER)
+def archive(slug: str):
+    workshop = load_workshop(slug)
+    if ConfirmForm().validate_on_submit():
+        restore = request.form.get("restore") == "1"
+        archive_workshop(current_actor(), workshop, archived=not restore)
+        db.session.commit()
+        flash(_("Workshop restored.") if restore else _("Workshop archived."), "success")
+    return redirect(url_for("workshops.detail", slug=workshop.slug))
+
+
+@bp.route("/<slug>/sessions/new", methods=["GET", "POST"])
+@require_role(Role.TRAINER)
+def session_create(slug: str):
+    workshop = load_workshop(slug)
+    form = SessionForm()
+    if form.validate_on_submit():
+        try:
+            add_session(
+                current_actor(),
+                workshop,
+                form.title.data,
+                form.starts.data,
+                form.ends.data,
+                form.room.data or "",
+            )
+        except WorkshopError as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+        else:
+            db.session.commit()
+            flash(_("Session added."), "success")
+            return redirect(url_for("workshops.detail", slug=workshop.slug))
+    return render_template(
+        "workshops/session_form.html", form=form, workshop=workshop, session=None
+    )
+
+
+@bp.route("/<slug>/sessions/<int:session_id>/edit", methods=["GET", "POST"])
+@require_role(Role.TRAINER)
+def session_edit(slug: str, session_id: int):
+    workshop = load_workshop(slug)
+    session = db.session.get(WorkshopSession, session_id)
+    if session is None or session.workshop_id != workshop.id:
+        abort(404)
+    form = SessionForm()
+    if request.method == "GET":
+        form.title.data = session.title
+        form.starts.data = utc_to_local(session.starts_at, workshop.timezone)
+        form.ends.data = utc_to_local(session.ends_at, workshop.timezone)
+        form.room.data = session.room
+    if form.validate_on_submit():
+        try:
+            update_session(
+                current_actor(),
+                session,
+                form.title.data,
+                form.starts.data,
+                form.ends.data,
+                form.room.data or "",
+            )
+        except WorkshopError as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+        else:
+            db.session.commit()
+            flash(_("Session saved."), "success")
+            return redirect(url_for("workshops.detail", slug=workshop.slug))
+    return render_template(
+        "workshops/session_form.html", form=form, workshop=workshop, session=session
+    )
