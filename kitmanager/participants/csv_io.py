@@ -19,7 +19,9 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
+import functools
 import io
+import itertools
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -123,6 +125,7 @@ ROLES: tuple[str, ...] = ("participant", "trainer", "mentor", "guest")
 _DELIMITERS = (",", ";", "\t")
 _SNIFF_CHARS = 64_000
 _SNIFF_RECORDS = 40
+_TITLE_LINES = 5
 
 # ---------------------------------------------------------------------------------------------
 # Reading bytes into a table
@@ -247,6 +250,19 @@ def _is_blank(cells: list[str]) -> bool:
     return not any(cell.strip() for cell in cells)
 
 
+def _header_index(records: Sequence[list[str]]) -> int:
+    """Index of the header among the first non-blank records.
+
+    A sheet made by hand often has a title above the header; exported, it is a line with one
+    filled cell padded with separators ("Atelier robotique 3e B;;;"). Up to ``_TITLE_LINES``
+    such lines are skipped. A line without padding is a header, so a one-column list stays one.
+    """
+    for index, cells in enumerate(records[: _TITLE_LINES + 1]):
+        if len(cells) < 2 or sum(1 for cell in cells if cell.strip()) >= 2:
+            return index
+    return 0
+
+
 def _sniff_delimiter(text: str, preferred: tuple[str, ...]) -> str:
     """Pick the delimiter under which the first records have the most consistent shape.
 
@@ -268,7 +284,7 @@ def _sniff_delimiter(text: str, preferred: tuple[str, ...]) -> str:
             continue
         if truncated and len(records) > 1:
             records.pop()  # the sample may have cut the last record in half
-        records = records[:_SNIFF_RECORDS]
+        records = records[_header_index(records) :][:_SNIFF_RECORDS]
         if not records:
             continue
         header = records[0]
@@ -337,18 +353,21 @@ def read_table(data: bytes, *, max_rows: int = 50_000) -> Table:
     preferred = ("\t", ",", ";") if encoding.startswith("utf-16") else _DELIMITERS
     delimiter = hinted or _sniff_delimiter(text, preferred)
 
-    headers: list[str] | None = None
     rows: list[TableRow] = []
     last_start, last_cells = 0, []
     try:
-        for line, cells in _records(text, delimiter):
+        records = (
+            (line, cells) for line, cells in _records(text, delimiter) if not _is_blank(cells)
+        )
+        head = list(itertools.islice(records, _TITLE_LINES + 1))
+        if not head:
+            raise CsvError("The file is empty. Export the sign-up list again and import that file.")
+        header_at = _header_index([cells for _, cells in head])
+        headers = _unique_headers(_strip_trailing_empty(head[header_at][1]))
+        width = len(headers)
+        last_start, last_cells = head[-1]
+        for line, cells in itertools.chain(head[header_at + 1 :], records):
             last_start, last_cells = line, cells
-            if _is_blank(cells):
-                continue
-            if headers is None:
-                headers = _unique_headers(_strip_trailing_empty(cells))
-                continue
-            width = len(headers)
             if len(cells) > width:
                 cells = _strip_trailing_empty(cells, keep=width)
             elif len(cells) < width:
@@ -368,8 +387,6 @@ def read_table(data: bytes, *, max_rows: int = 50_000) -> Table:
         raise CsvError(
             f"Line {error.line}: the file cannot be read as CSV ({error}). {_SAVE_AS_CSV}"
         ) from None
-    if headers is None:
-        raise CsvError("The file is empty. Export the sign-up list again and import that file.")
     if any("\n" in cell or "\r" in cell for cell in last_cells):
         _check_last_quote_closed(text, delimiter, last_start)
     if not rows:
@@ -404,6 +421,7 @@ def _check_last_quote_closed(text: str, delimiter: str, last_start: int) -> None
 # ---------------------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=4096)
 def _normalise_header(text: str) -> str:
     """Lower-case, accents removed, punctuation as spaces: "Adresse e-mail" -> "adresse e mail"."""
     decomposed = unicodedata.normalize("NFKD", text.casefold())
@@ -503,6 +521,8 @@ def _header_candidates(header: str) -> list[tuple[int, int, str, str]]:
             for s in inside
             if f" {s} " in padded
         ]
+        if norm == field.replace("_", " "):
+            matches.append((2, len(norm.split()), field, norm))  # a kitmanager export
         if matches:
             found.append(max(matches))
     return found
@@ -587,6 +607,7 @@ _CONSENT_WORDS = {
     "yes": True, "y": True, "oui": True, "o": True, "true": True, "vrai": True, "1": True,
     "x": True, "no": False, "n": False, "non": False, "false": False, "faux": False, "0": False,
 }  # fmt: skip
+_CONSENT_SENTENCE_STARTS = frozenset({"yes", "oui", "no", "non"})
 
 # What write_csv adds in front of a risky cell; removed again on import so exports round-trip.
 _NEUTRALISER = "'"
@@ -633,9 +654,18 @@ class _RowReader:
         self.errors.append(RowError(self.row.line, self.column(field), value, message))
 
     def text(self, field: str, *, multiline: bool = False) -> str:
-        value = _clean(self.raw(field), multiline=multiline)
+        raw = self.raw(field)
+        value = _clean(raw, multiline=multiline)
         limit = _MAX_LENGTH[field]
-        if len(value) > limit:
+        if not multiline and ("\n" in raw or "\r" in raw) and self.table.delimiter in raw:
+            # Rows swallowed by a quote that closes much later, not a real one-line value.
+            self.fail(
+                field,
+                value,
+                f"This cell runs over several lines and contains the {self.delimiter_name()}: "
+                'a quote (") is probably not closed. Fix the quotes and import again.',
+            )
+        elif len(value) > limit:
             self.fail(
                 field,
                 value,
@@ -704,8 +734,12 @@ class _RowReader:
         if not value:
             return None
         words = _normalise_header(value)
-        # A form checkbox exports its label: "Oui, j'accepte" / "No, thanks".
-        consent = _CONSENT_WORDS.get(words, _CONSENT_WORDS.get(words.split(" ")[0]))
+        if not words:
+            return None  # "-", "?": no answer
+        consent = _CONSENT_WORDS.get(words)
+        first = words.split(" ")[0]
+        if consent is None and first in _CONSENT_SENTENCE_STARTS:
+            consent = _CONSENT_WORDS[first]  # a form checkbox exports its label: "Oui, j'accepte"
         if consent is None:
             self.fail(
                 "photo_consent",
@@ -721,12 +755,15 @@ class _RowReader:
     def optional(self, field: str) -> str | None:
         return self.text(field) or None
 
+    def delimiter_name(self) -> str:
+        return {"\t": "tab", ",": "comma", ";": "semicolon"}[self.table.delimiter]
+
     def extra_cells(self) -> None:
         width = len(self.table.headers)
         extra = len(self.row.cells) - width
         if extra <= 0:
             return
-        delimiter = {"\t": "tab", ",": "comma", ";": "semicolon"}[self.table.delimiter]
+        delimiter = self.delimiter_name()
         self.errors.append(
             RowError(
                 self.row.line,

@@ -264,6 +264,11 @@ def test_duplicate_headers_are_numbered_and_the_leftmost_is_mapped():
     assert guess_mapping(["E-mail", "Email"]) == {"email": 0}
 
 
+def test_a_kitmanager_export_header_maps_back_to_its_own_fields():
+    headers = [*FIELDS, "badge_url"]
+    assert guess_mapping(headers) == {field: index for index, field in enumerate(FIELDS)}
+
+
 def test_guessed_fields_are_all_known_fields():
     headers = (DATA / "google_forms_fr.csv").read_text(encoding="utf-8").splitlines()[0]
     assert set(guess_mapping(headers.split(","))) <= set(FIELDS)
@@ -287,6 +292,20 @@ def test_line_numbers_count_embedded_newlines_blank_lines_and_skip_blank_rows():
     assert [(e.line, e.column, e.value) for e in result.errors] == [(7, "Email", "bad-email")]
 
 
+def test_title_lines_above_the_header_of_a_hand_made_sheet_are_skipped():
+    text = (
+        "Atelier robotique – Bouaké, mars 2024;;\r\n"
+        ";;\r\n"
+        "Classe de 3e B;;\r\n"
+        "Nom;Prénom;Équipe\r\n"
+        "Yao;Ange;Rouge\r\n"
+    )
+    table, rows, errors = import_bytes(text.encode("cp1252"))
+    assert table.headers == ["Nom", "Prénom", "Équipe"]
+    assert errors == []
+    assert [(row.line, row.full_name, row.team) for row in rows] == [(5, "Ange Yao", "Rouge")]
+
+
 def test_trailing_empty_columns_are_ignored_and_short_rows_padded():
     table = read_table(b"Name;Email;;;\nAda;ada@example.org;;;\nBo\n")
     assert table.headers == ["Name", "Email"]
@@ -301,6 +320,14 @@ def test_row_with_more_cells_than_headers_is_an_error_not_a_silent_shift():
     assert (error.line, error.column, error.value) == (3, "column 3 (no header)", "ada@x.org")
     assert "3 cells but the header has 2" in error.message
     assert "quotes" in error.message
+
+
+def test_quote_closed_rows_later_is_reported_on_the_cell_that_swallowed_them():
+    data = b'Name,Team,Notes\nAda,"Red,\nBo,Blue,\nCy,"Green",ok\n'
+    _, rows, errors = import_bytes(data)
+    assert rows == []
+    assert [(e.line, e.column) for e in errors] == [(2, "Team")]
+    assert "quote" in errors[0].message
 
 
 def test_every_row_error_says_line_column_and_what_to_do():
@@ -396,13 +423,23 @@ def test_roles_in_english_and_french(value: str, role: str):
         ("false", False),
         ("0", False),
         ("n", False),
+        ("Non, merci", False),
         ("", None),
+        ("-", None),
     ],
 )
 def test_photo_consent_answers(value: str, consent: bool | None):
     _, rows, errors = import_bytes(f'Name,Photo consent\nAda,"{value}"\n'.encode())
     assert errors == []
     assert rows[0].photo_consent is consent
+
+
+@pytest.mark.parametrize("value", ["N/A", "maybe", "Yesterday", "peut-être"])
+def test_photo_consent_that_is_not_a_yes_or_no_is_an_error(value: str):
+    _, rows, errors = import_bytes(f"Name,Photo consent\nAda,{value}\n".encode())
+    assert rows == []
+    assert [(e.line, e.column, e.value) for e in errors] == [(2, "Photo consent", value)]
+    assert "yes/no" in errors[0].message
 
 
 def test_email_domain_is_lowercased_but_not_the_mailbox():
