@@ -1,1 +1,45 @@
-"""printouts package."""
+"""Printouts for workshops: QR badges, kit labels and certificates as PDF.
+
+Plain data in, PDF bytes out; layouts are JSON files in ``printouts/layouts``. Every
+render function returns a :class:`RenderResult` whose ``warnings`` list says what the
+user should fix (characters the font lacks, text shrunk below its minimum size, ...).
+"""
+
+from __future__ import annotations
+
+from .data import (
+    BadgeData,
+    CertificateData,
+    ImageSource,
+    KitLabelData,
+    RenderResult,
+    Signatory,
+)
+from .errors import ImageError, LayoutError, PrintoutError
+from .layout import KINDS, ROLE_COLOURS, Layout, layout_names, list_layouts, load_layout
+from .preview import render_preview_png, render_sample
+from .render import render_badges, render_calibration, render_certificates, render_kit_labels
+
+__all__ = [
+    "KINDS",
+    "ROLE_COLOURS",
+    "BadgeData",
+    "CertificateData",
+    "ImageError",
+    "ImageSource",
+    "KitLabelData",
+    "Layout",
+    "LayoutError",
+    "PrintoutError",
+    "RenderResult",
+    "Signatory",
+    "layout_names",
+    "list_layouts",
+    "load_layout",
+    "render_badges",
+    "render_calibration",
+    "render_certificates",
+    "render_kit_labels",
+    "render_preview_png",
+    "render_sample",
+]

@@ -1,0 +1,107 @@
+"""Plain data the printouts take in and give back; no web or database types."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = [
+    "BadgeData",
+    "CertificateData",
+    "ImageSource",
+    "KitLabelData",
+    "RenderResult",
+    "Signatory",
+]
+
+# Image bytes (PNG or JPEG) or the path of an image file.
+ImageSource = bytes | str | Path
+
+
+@dataclass(frozen=True)
+class BadgeData:
+    """One participant's badge. ``badge_name`` (if given) is printed instead of ``name``;
+    ``role`` is one of participant, trainer, mentor, guest."""
+
+    name: str
+    url: str
+    badge_name: str | None = None
+    organisation: str = ""
+    role: str = "participant"
+    team: str = ""
+    workshop: str = ""
+
+    def fields(self) -> dict[str, str]:
+        return {
+            "name": self.badge_name or self.name,
+            "full_name": self.name,
+            "organisation": self.organisation,
+            "role": self.role,
+            "team": self.team,
+            "workshop": self.workshop,
+            "url": self.url,
+        }
+
+
+@dataclass(frozen=True)
+class KitLabelData:
+    """One kit's label: ``code`` like KIT-017, the URL its QR code opens, optional parts."""
+
+    code: str
+    url: str
+    kit_type: str = ""
+    components: Sequence[str] = ()
+
+    def fields(self) -> dict[str, str]:
+        return {"code": self.code, "kit_type": self.kit_type, "url": self.url}
+
+
+@dataclass(frozen=True)
+class Signatory:
+    """A person signing a certificate; ``signature`` is an optional image of the signature."""
+
+    name: str
+    title: str = ""
+    signature: ImageSource | None = None
+
+
+@dataclass(frozen=True)
+class CertificateData:
+    """One participant's certificate; ``verification_url`` goes into the QR code and
+    ``code`` is printed so it can be typed in by hand."""
+
+    name: str
+    workshop_title: str
+    dates_text: str
+    hours: float | None
+    verification_url: str
+    code: str
+    body_text: str = ""
+    signatories: Sequence[Signatory] = ()
+    logo: ImageSource | None = None
+
+    def fields(self) -> dict[str, str]:
+        return {
+            "name": self.name,
+            "workshop_title": self.workshop_title,
+            "dates_text": self.dates_text,
+            "hours": "" if self.hours is None else f"{self.hours:g}",
+            "body_text": self.body_text,
+            "code": self.code,
+            "verification_url": self.verification_url,
+        }
+
+
+@dataclass
+class RenderResult:
+    """The PDF and what the user should know about it.
+
+    ``warnings`` holds one line per problem that did not stop printing: a character the
+    font cannot draw (it would print as an empty box), text shrunk below the layout's
+    minimum size, components left off a full label.
+    """
+
+    pdf: bytes
+    warnings: list[str] = field(default_factory=list)
+    pages: int = 0

@@ -1,0 +1,602 @@
+"""One renderer for every layout: it walks the layout's elements and dispatches on their
+type, for badges, kit labels and certificates alike."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from io import BytesIO
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+from reportlab.lib.colors import HexColor, white
+from reportlab.lib.utils import ImageReader
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfgen.canvas import Canvas
+
+from .data import BadgeData, CertificateData, ImageSource, KitLabelData, RenderResult, Signatory
+from .errors import ImageError, LayoutError, PrintoutError
+from .layout import (
+    ROLE_COLOURS,
+    BandElement,
+    BoxElement,
+    Element,
+    ImageElement,
+    Layout,
+    LineElement,
+    ListElement,
+    QrElement,
+    SignaturesElement,
+    TextElement,
+    load_layout,
+)
+from .qr import MIN_MODULE_MM, encode_qr, qr_path_operators
+from .text import ASCENT, DESCENT, fit_text, font_name, missing_glyphs, visual_line
+
+__all__ = [
+    "render_badges",
+    "render_calibration",
+    "render_certificates",
+    "render_kit_labels",
+]
+
+MM = 72.0 / 25.4  # points per millimetre
+CUT_MARK_MM = 5.0
+
+
+@dataclass
+class _Item:
+    """What one slot shows: text fields, lists, images, signatories, and a name for warnings."""
+
+    label: str
+    fields: Mapping[str, str]
+    lists: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    images: Mapping[str, ImageSource | None] = field(default_factory=dict)
+    signatories: Sequence[Signatory] = ()
+
+
+class _Page:
+    """The PDF being written: canvas, warnings, and images embedded once as forms."""
+
+    def __init__(self, layout: Layout, title: str) -> None:
+        self.layout = layout
+        self.buffer = BytesIO()
+        self.canvas = Canvas(
+            self.buffer,
+            pagesize=(layout.page_width * MM, layout.page_height * MM),
+            pageCompression=1,
+            invariant=1,
+        )
+        self.canvas.setTitle(title)
+        self.canvas.setCreator("kitmanager printouts")
+        self.warnings: list[str] = []
+        self.pages = 0
+        self._forms: dict[object, tuple[str, float]] = {}
+        self._colours: dict[str, HexColor] = {}
+
+    def colour(self, hex_code: str) -> HexColor:
+        colour = self._colours.get(hex_code)
+        if colour is None:
+            colour = self._colours[hex_code] = HexColor(hex_code)
+        return colour
+
+    def box(self, origin: tuple[float, float], element: Element) -> tuple[float, ...]:
+        """(left, bottom, width, height) in points of an element placed at ``origin`` (mm)."""
+        left = (origin[0] + element.x) * MM
+        bottom = (self.layout.page_height - origin[1] - element.y - element.height) * MM
+        return left, bottom, element.width * MM, element.height * MM
+
+    def image_form(self, source: ImageSource, what: str) -> tuple[str, float]:
+        """The form name of an image (embedded once per PDF) and its width/height ratio.
+
+        :raise ImageError: the image cannot be read.
+        """
+        key: object = source if isinstance(source, bytes) else ("path", str(source))
+        cached = self._forms.get(key)
+        if cached is not None:
+            return cached
+        image = _open_image(source, what)
+        digest = hashlib.sha1(image.tobytes(), usedforsecurity=False).hexdigest()[:16]
+        name = f"img{digest}"
+        self.canvas.beginForm(name, 0, 0, 1, 1)
+        self.canvas.drawImage(ImageReader(image), 0, 0, 1, 1, mask="auto")
+        self.canvas.endForm()
+        cached = self._forms[key] = (name, image.width / image.height)
+        return cached
+
+    def finish(self) -> RenderResult:
+        self.canvas.showPage()
+        self.pages += 1
+        self.canvas.save()
+        return RenderResult(pdf=self.buffer.getvalue(), warnings=self.warnings, pages=self.pages)
+
+
+def _open_image(source: ImageSource, what: str) -> Image.Image:
+    if isinstance(source, bytes):
+        data, shown = source, f"{what} image ({len(source)} bytes)"
+    else:
+        shown = f"{what} image {source}"
+        try:
+            data = Path(source).read_bytes()
+        except OSError as exc:
+            raise ImageError(f"{shown} cannot be read ({exc.strerror}); check the path") from None
+    try:
+        image = Image.open(BytesIO(data))
+        image.load()
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        raise ImageError(f"{shown} is not a readable PNG or JPEG; give a PNG or JPEG") from None
+    if image.mode not in ("RGB", "RGBA", "L", "LA"):
+        image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
+    return image
+
+
+# --- element drawers ------------------------------------------------------------------------
+
+
+def _draw_lines(
+    page: _Page,
+    lines: Sequence[str],
+    style: str,
+    size: float,
+    box: tuple[float, ...],
+    align: str,
+    colour: str,
+) -> None:
+    """Draw lines centred vertically in ``box`` (points), aligned horizontally."""
+    left, bottom, width, height = box
+    line_height = size * (ASCENT + DESCENT + 0.08)
+    block = line_height * len(lines) - size * 0.08
+    baseline = bottom + height - (height - block) / 2 - ASCENT * size
+    pdf_font = font_name(style)
+    canvas = page.canvas
+    canvas.setFont(pdf_font, size)
+    canvas.setFillColor(page.colour(colour))
+    for line in lines:
+        shown = visual_line(line)
+        if align == "left":
+            x = left
+        else:
+            spare = width - pdfmetrics.stringWidth(shown, pdf_font, size)
+            x = left + (spare / 2 if align == "center" else spare)
+        canvas.drawString(x, baseline, shown)
+        baseline -= line_height
+
+
+def _fit_and_draw(
+    page: _Page,
+    item: _Item,
+    text: str,
+    style: str,
+    box: tuple[float, ...],
+    size: float,
+    min_size: float,
+    max_lines: int,
+    align: str,
+    colour: str,
+) -> None:
+    """Fit ``text`` to ``box`` and draw it, warning about missing glyphs or tiny text."""
+    missing = missing_glyphs(text, style)
+    if missing:
+        listed = ", ".join(f"'{ch}' (U+{ord(ch):04X})" for ch in missing)
+        page.warnings.append(
+            f"{item.label}: the font has no glyph for {listed} in {text!r}; they print as "
+            "empty boxes, so give a Latin-script spelling (e.g. badge_name)"
+        )
+    fitted = fit_text(text, style, box[2], box[3], size, min_size, max_lines)
+    if fitted.shrunk_below_min:
+        page.warnings.append(
+            f"{item.label}: {text!r} is too long for its box and prints at "
+            f"{fitted.size:.1f} pt, below the layout minimum of {min_size:g} pt; shorten it"
+        )
+    _draw_lines(page, fitted.lines, style, fitted.size, box, align, colour)
+
+
+def _draw_text(page: _Page, el: TextElement, origin: tuple[float, float], item: _Item) -> None:
+    if el.field is not None:
+        text = item.fields.get(el.field, "")
+    else:
+        if any(not item.fields.get(name) for name in el.fields_used()):
+            return  # a sentence about a missing value is left out entirely
+        text = (el.text or "").format_map(item.fields)
+    if not text or not text.strip():
+        return
+    box = page.box(origin, el)
+    _fit_and_draw(
+        page, item, text, el.font, box, el.size, el.min_size, el.max_lines, el.align, el.colour
+    )
+
+
+def _draw_qr(page: _Page, el: QrElement, origin: tuple[float, float], item: _Item) -> None:
+    value = item.fields.get(el.field, "")
+    if not value:
+        raise PrintoutError(f"{item.label}: the {el.field} for its QR code is empty; give one")
+    symbol = encode_qr(value, el.error_correction)
+    module = el.width / symbol.size_with_quiet_zone
+    if module < MIN_MODULE_MM:
+        need = symbol.size_with_quiet_zone * MIN_MODULE_MM
+        raise LayoutError(
+            f"{item.label}: the QR code of a {len(value)}-character {el.field} needs "
+            f"{symbol.size_with_quiet_zone} modules with its quiet zone, so {need:.1f} mm, "
+            f"but layout {page.layout.id} gives it {el.width:g} mm; shorten the URL or "
+            "choose a layout with a larger QR box"
+        )
+    left, bottom, width, _ = page.box(origin, el)
+    page.canvas.addLiteral(qr_path_operators(symbol, left, bottom, width))
+
+
+def _place_form(
+    page: _Page, name: str, ratio: float, box: tuple[float, ...], cover: bool = False
+) -> None:
+    """Draw an image form inside ``box`` keeping its proportions, centred; ``cover`` fills
+    the box and crops what overflows instead of leaving margins."""
+    left, bottom, width, height = box
+    scale_by_width = (width / ratio >= height) if cover else (width / ratio <= height)
+    w, h = (width, width / ratio) if scale_by_width else (height * ratio, height)
+    canvas = page.canvas
+    canvas.saveState()
+    if cover:
+        path = canvas.beginPath()
+        path.rect(left, bottom, width, height)
+        canvas.clipPath(path, stroke=0, fill=0)
+    canvas.translate(left + (width - w) / 2, bottom + (height - h) / 2)
+    canvas.scale(w, h)
+    canvas.doForm(name)
+    canvas.restoreState()
+
+
+def _draw_image(page: _Page, el: ImageElement, origin: tuple[float, float], item: _Item) -> None:
+    source = item.images.get(el.field)
+    if source is None:
+        return
+    name, ratio = page.image_form(source, el.field)
+    _place_form(page, name, ratio, page.box(origin, el), cover=el.field == "background")
+
+
+def _draw_line(page: _Page, el: LineElement, origin: tuple[float, float], item: _Item) -> None:
+    canvas = page.canvas
+    canvas.setStrokeColor(page.colour(el.colour))
+    canvas.setLineWidth(el.thickness * MM)
+    top = page.layout.page_height - origin[1]
+    canvas.line(
+        (origin[0] + el.x) * MM,
+        (top - el.y) * MM,
+        (origin[0] + el.x + el.width) * MM,
+        (top - el.y - el.height) * MM,
+    )
+
+
+def _draw_box(page: _Page, el: BoxElement, origin: tuple[float, float], item: _Item) -> None:
+    canvas = page.canvas
+    left, bottom, width, height = page.box(origin, el)
+    canvas.setStrokeColor(page.colour(el.colour))
+    canvas.setLineWidth(el.thickness * MM)
+    if el.fill:
+        canvas.setFillColor(page.colour(el.fill))
+    stroke = 1 if el.thickness > 0 else 0
+    canvas.roundRect(left, bottom, width, height, el.radius * MM, stroke=stroke, fill=bool(el.fill))
+
+
+def _draw_band(page: _Page, el: BandElement, origin: tuple[float, float], item: _Item) -> None:
+    role = item.fields.get("role", "participant")
+    box = page.box(origin, el)
+    page.canvas.setFillColor(page.colour(dict(el.colours)[role]))
+    page.canvas.rect(*box, stroke=0, fill=1)
+    inner = (box[0] + 1 * MM, box[1], box[2] - 2 * MM, box[3])
+    text = role.upper()
+    fitted = fit_text(text, el.font, inner[2], inner[3], el.size, el.min_size, 1)
+    _draw_lines(page, fitted.lines, el.font, fitted.size, inner, "center", "#ffffff")
+
+
+def _draw_list(page: _Page, el: ListElement, origin: tuple[float, float], item: _Item) -> None:
+    entries = [e.strip() for e in item.lists.get(el.field, ()) if e and e.strip()]
+    if not entries:
+        return
+    left, bottom, width, height = page.box(origin, el)
+    pdf_font = font_name(el.font)
+    column_width = width / el.columns
+    per_size = ASCENT + DESCENT + 0.08
+
+    def rows_for(count: int) -> int:
+        return math.ceil(count / el.columns)
+
+    size = min(el.size, height / (rows_for(len(entries)) * per_size))
+    if size < el.min_size:
+        # keep what fits at the minimum size and say how many are left off
+        capacity = max(1, int(height / (el.min_size * per_size))) * el.columns
+        if capacity < len(entries):
+            left_off = len(entries) - capacity + 1
+            entries = [*entries[: capacity - 1], f"+ {left_off} more"]
+            page.warnings.append(
+                f"{item.label}: {left_off} of its components do not fit on the label and are "
+                "summed up as '+ N more'; use a larger label or shorter names"
+            )
+        size = min(el.min_size, height / (rows_for(len(entries)) * per_size))
+    shown = [el.bullet + e for e in entries]
+    widest = max(pdfmetrics.stringWidth(visual_line(s), pdf_font, 1.0) for s in shown)
+    size = min(size, column_width / widest)
+    for text in entries:
+        missing = missing_glyphs(text, el.font)
+        if missing:
+            page.warnings.append(
+                f"{item.label}: the font has no glyph for "
+                + ", ".join(f"'{ch}' (U+{ord(ch):04X})" for ch in missing)
+                + f" in {text!r}; they print as empty boxes"
+            )
+    rows = rows_for(len(shown))
+    canvas = page.canvas
+    canvas.setFont(pdf_font, size)
+    canvas.setFillColor(page.colour("#000000"))
+    top = bottom + height
+    for index, text in enumerate(shown):
+        col, row = index // rows, index % rows
+        baseline = top - row * size * per_size - ASCENT * size
+        canvas.drawString(left + col * column_width, baseline, visual_line(text))
+
+
+def _draw_signatures(
+    page: _Page, el: SignaturesElement, origin: tuple[float, float], item: _Item
+) -> None:
+    people = list(item.signatories)
+    if not people:
+        return
+    if len(people) > el.max_signatories:
+        raise PrintoutError(
+            f"{item.label}: {len(people)} signatories given but the layout has room for "
+            f"{el.max_signatories}; give at most {el.max_signatories}"
+        )
+    left, bottom, width, height = page.box(origin, el)
+    block = width / el.max_signatories
+    start = left + (width - block * len(people)) / 2  # centre the group
+    pad = 3 * MM
+    name_h = el.name_size * 1.3
+    title_h = el.title_size * 1.3
+    line_y = bottom + name_h + title_h + 1 * MM
+    canvas = page.canvas
+    for i, person in enumerate(people):
+        x = start + i * block + pad
+        inner = block - 2 * pad
+        if person.signature is not None:
+            name, ratio = page.image_form(person.signature, f"signature of {person.name}")
+            image_box = (x, line_y + 1 * MM, inner, bottom + height - line_y - 1 * MM)
+            _place_form(page, name, ratio, image_box)
+        canvas.setStrokeColor(page.colour("#000000"))
+        canvas.setLineWidth(0.3 * MM)
+        canvas.line(x, line_y, x + inner, line_y)
+        name_box = (x, bottom + title_h, inner, name_h)
+        _fit_and_draw(
+            page, item, person.name, "bold", name_box, el.name_size, el.min_size, 1,
+            "center", "#000000",
+        )  # fmt: skip
+        if person.title:
+            title_box = (x, bottom, inner, title_h)
+            _fit_and_draw(
+                page, item, person.title, el.font, title_box, el.title_size, el.min_size, 1,
+                "center", "#333333",
+            )  # fmt: skip
+
+
+_DRAWERS: dict[type, Callable[[_Page, Element, tuple[float, float], _Item], None]] = {
+    TextElement: _draw_text,
+    QrElement: _draw_qr,
+    ImageElement: _draw_image,
+    LineElement: _draw_line,
+    BoxElement: _draw_box,
+    BandElement: _draw_band,
+    ListElement: _draw_list,
+    SignaturesElement: _draw_signatures,
+}
+
+
+# --- pages, slots, cut marks -----------------------------------------------------------------
+
+
+def _draw_cut_marks(page: _Page) -> None:
+    """Short lines on every cut line: in the page margin where there is one, else on the
+    cut line itself 3 mm in from the page edge, and crosses where touching labels meet."""
+    lay = page.layout
+    lefts = [lay.slot_box(s)[0] for s in range(1, lay.columns + 1)]
+    xs = sorted({round(x, 3) for x in lefts} | {round(x + lay.label_width, 3) for x in lefts})
+    tops = [lay.slot_box(1 + r * lay.columns)[1] for r in range(lay.rows)]
+    ys = sorted({round(y, 3) for y in tops} | {round(y + lay.label_height, 3) for y in tops})
+    pw, ph = lay.page_width, lay.page_height
+    right_margin = pw - xs[-1]
+    bottom_margin = ph - ys[-1]
+    segments: list[tuple[float, float, float, float]] = []
+
+    def span(margin: float) -> tuple[float, float]:
+        """Distance from the page edge where a mark starts and ends."""
+        if margin >= 3:
+            return max(0.5, margin - 1 - CUT_MARK_MM), margin - 1
+        return 3.0, 3.0 + CUT_MARK_MM
+
+    for x in xs:
+        if 0.5 < x < pw - 0.5:
+            a, b = span(lay.margin_top)
+            segments.append((x, a, x, b))
+            a, b = span(bottom_margin)
+            segments.append((x, ph - a, x, ph - b))
+    for y in ys:
+        if 0.5 < y < ph - 0.5:
+            a, b = span(lay.margin_left)
+            segments.append((a, y, b, y))
+            a, b = span(right_margin)
+            segments.append((pw - a, y, pw - b, y))
+    if lay.gap_x == 0 and lay.gap_y == 0:
+        arm = 3.0
+        for x in xs[1:-1]:
+            for y in ys[1:-1]:
+                segments.append((x - arm, y, x + arm, y))
+                segments.append((x, y - arm, x, y + arm))
+    canvas = page.canvas
+    canvas.setStrokeColor(page.colour("#000000"))
+    canvas.setLineWidth(0.25)
+    canvas.lines([(a * MM, (ph - b) * MM, c * MM, (ph - d) * MM) for a, b, c, d in segments])
+
+
+def _resolve(layout: str | Path | Layout, kind: str) -> Layout:
+    lay = load_layout(layout)
+    if kind not in lay.kinds:
+        from .layout import list_layouts
+
+        fitting = ", ".join(x.id for x in list_layouts(kind))
+        raise LayoutError(
+            f"layout {lay.id!r} prints {', '.join(lay.kinds)}, not {kind}s; use one of: {fitting}"
+        )
+    return lay
+
+
+def _render(
+    kind: str,
+    items: Iterable[_Item],
+    layout: str | Path | Layout,
+    *,
+    start_slot: int = 1,
+    cut_marks: bool | None = None,
+    title: str,
+) -> RenderResult:
+    lay = _resolve(layout, kind)
+    per_page = lay.slots_per_page
+    if not 1 <= start_slot <= per_page:
+        raise PrintoutError(
+            f"start slot {start_slot} is not on a {lay.id} sheet; use 1 to {per_page}"
+        )
+    page = _Page(lay, title)
+    elements = [(_DRAWERS[type(el)], el) for el in lay.elements[kind]]
+    marks = lay.cut_marks if cut_marks is None else cut_marks
+    slot = start_slot - 1
+    count = 0
+    for item in items:
+        if slot == per_page:
+            if marks:
+                _draw_cut_marks(page)
+            page.canvas.showPage()
+            page.pages += 1
+            slot = 0
+        x, y, _, _ = lay.slot_box(slot + 1)
+        for draw, el in elements:
+            draw(page, el, (x, y), item)
+        slot += 1
+        count += 1
+    if count == 0:
+        raise PrintoutError(f"nothing to print: give at least one {kind}")
+    if marks:
+        _draw_cut_marks(page)
+    return page.finish()
+
+
+def _check_type(items: Iterable[object], expected: type, what: str) -> list:
+    listed = list(items)
+    for index, obj in enumerate(listed, start=1):
+        if not isinstance(obj, expected):
+            raise PrintoutError(
+                f"{what} {index} is a {type(obj).__name__}, not a {expected.__name__}; "
+                f"build it with printouts.{expected.__name__}(...)"
+            )
+    return listed
+
+
+def render_badges(
+    badges: Iterable[BadgeData],
+    layout: str | Path | Layout = "avery-l7160",
+    *,
+    start_slot: int = 1,
+    cut_marks: bool | None = None,
+    logo: ImageSource | None = None,
+    background: ImageSource | None = None,
+) -> RenderResult:
+    """A PDF of badges, one per slot, starting at ``start_slot`` (1-based) of the first
+    sheet so a partly used sheet can be finished. ``cut_marks`` None follows the layout.
+
+    :raise PrintoutError: unknown layout or role, unreadable image, QR box too small, ...
+    """
+    listed = _check_type(badges, BadgeData, "badge")
+    images = {"logo": logo, "background": background}
+    items = []
+    for index, badge in enumerate(listed, start=1):
+        label = f"badge {index} ({badge.name})"
+        if badge.role not in ROLE_COLOURS:
+            raise PrintoutError(
+                f"{label}: role {badge.role!r} is unknown; use one of {', '.join(ROLE_COLOURS)}"
+            )
+        items.append(_Item(label, badge.fields(), images=images))
+    return _render(
+        "badge", items, layout, start_slot=start_slot, cut_marks=cut_marks, title="Badges"
+    )
+
+
+def render_kit_labels(
+    labels: Iterable[KitLabelData],
+    layout: str | Path | Layout = "avery-l7160",
+    *,
+    start_slot: int = 1,
+    cut_marks: bool | None = None,
+    logo: ImageSource | None = None,
+) -> RenderResult:
+    """A PDF of kit labels (code, kit type, QR of the label URL, components).
+
+    :raise PrintoutError: unknown layout, QR box too small for a URL, unreadable logo, ...
+    """
+    listed = _check_type(labels, KitLabelData, "kit label")
+    items = [
+        _Item(
+            f"kit label {i} ({kit.code})",
+            kit.fields(),
+            lists={"components": tuple(kit.components)},
+            images={"logo": logo},
+        )
+        for i, kit in enumerate(listed, start=1)
+    ]
+    return _render(
+        "kit-label", items, layout, start_slot=start_slot, cut_marks=cut_marks, title="Kit labels"
+    )
+
+
+def render_certificates(
+    certificates: Iterable[CertificateData], layout: str | Path | Layout = "certificate-a4"
+) -> RenderResult:
+    """A PDF with one certificate per page.
+
+    :raise PrintoutError: unknown layout, more signatories than the layout holds,
+        unreadable logo or signature image, ...
+    """
+    listed = _check_type(certificates, CertificateData, "certificate")
+    items = [
+        _Item(
+            f"certificate {i} ({cert.name})",
+            cert.fields(),
+            images={"logo": cert.logo},
+            signatories=tuple(cert.signatories),
+        )
+        for i, cert in enumerate(listed, start=1)
+    ]
+    return _render("certificate", items, layout, title="Certificates")
+
+
+def render_calibration(layout: str | Path | Layout) -> RenderResult:
+    """One page outlining every label of a sheet layout with its slot number and a 50 mm
+    scale bar: print it on plain paper at 100 % and hold it over a label sheet."""
+    lay = load_layout(layout)
+    page = _Page(lay, f"Calibration {lay.id}")
+    canvas = page.canvas
+    ph = lay.page_height
+    canvas.setLineWidth(0.3)
+    for slot in range(1, lay.slots_per_page + 1):
+        x, y, w, h = lay.slot_box(slot)
+        canvas.setStrokeColor(page.colour("#000000"))
+        canvas.roundRect(x * MM, (ph - y - h) * MM, w * MM, h * MM, lay.corner_radius * MM)
+        number_box = (x * MM, (ph - y - h * 0.65) * MM, w * MM, h * 0.3 * MM)
+        _draw_lines(page, [str(slot)], "bold", min(14.0, h * 0.3 * MM / 1.3), number_box,
+                    "center", "#000000")  # fmt: skip
+    x, y, w, h = lay.slot_box(1)
+    if w >= 56:
+        bar_y = (ph - y - h * 0.85) * MM
+        canvas.setLineWidth(0.6)
+        canvas.line((x + 3) * MM, bar_y, (x + 53) * MM, bar_y)
+        for tick in range(0, 51, 10):
+            canvas.line((x + 3 + tick) * MM, bar_y, (x + 3 + tick) * MM, bar_y + 1.5 * MM)
+    if lay.cut_marks:
+        _draw_cut_marks(page)
+    canvas.setFillColor(white)
+    return page.finish()
