@@ -78,7 +78,9 @@ def serve_command(host: str, port: int, threads: int) -> None:
 
     click.echo(f"kitmanager is running. Data folder: {app.config['DATA_DIR']}")
     click.echo(f"  On this laptop:  http://127.0.0.1:{port}/")
-    if lan_ip() != "127.0.0.1" and host != "127.0.0.1":
+    if host.startswith("127.") or host in ("localhost", "::1"):
+        click.echo(f"  Listening on this laptop only (--host {host}): phones cannot join.")
+    elif lan_ip() != "127.0.0.1":
         click.echo(f"  On the Wi-Fi:    {lan}/   (phones: scan this)")
         _print_terminal_qr(lan + "/")
     else:
@@ -95,8 +97,8 @@ def serve_command(host: str, port: int, threads: int) -> None:
     sys.stdout.flush()
 
     def _stop(signum: int, frame: Any) -> None:
-        # Closing from another thread lets waitress finish the requests in flight.
-        threading.Thread(target=server.close, daemon=True).start()
+        # A service manager's SIGTERM stops the server the same clean way as Ctrl-C.
+        raise KeyboardInterrupt
 
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _stop)
@@ -141,6 +143,8 @@ def main(argv: list[str] | None = None) -> Any:
         set_debug_flag=False,
         params=[data_dir],
     )
+    # FlaskGroup's --app/--env-file/--debug make no sense for an installed app.
+    group.params = [p for p in group.params if p.name not in ("app", "env_file", "debug")]
     group = click.version_option(__version__, prog_name="kitmanager")(group)
     return group.main(args=argv, prog_name="kitmanager")
 
