@@ -147,6 +147,9 @@ _NOT_CSV_SIGNATURES = (
     (b"%PDF", "a PDF document"),
     (b"\x89PNG", "a PNG image"),
     (b"\xff\xd8\xff", "a JPEG image"),
+    (b"<!doctype html", "a web page (HTML)"),
+    (b"<html", "a web page (HTML)"),
+    (b"<?xml", "an XML file (perhaps an Excel XML spreadsheet)"),
 )
 
 _SAVE_AS_CSV = 'In your spreadsheet choose "Save as" > "CSV UTF-8" and import that file.'
@@ -154,8 +157,9 @@ _SAVE_AS_CSV = 'In your spreadsheet choose "Save as" > "CSV UTF-8" and import th
 
 def _decode(data: bytes) -> tuple[str, str]:
     """Return ``(text, encoding)``; :raise CsvError: when the bytes are not text."""
+    start = data[:32].lstrip().lower()
     for signature, kind in _NOT_CSV_SIGNATURES:
-        if data.startswith(signature):
+        if start.startswith(signature.lower()):
             raise CsvError(f"This file is {kind}, not a CSV file. {_SAVE_AS_CSV}")
     for bom, encoding in _BOMS:
         if data.startswith(bom):
@@ -422,8 +426,9 @@ def _check_last_quote_closed(text: str, delimiter: str, last_start: int) -> None
 
 
 @functools.lru_cache(maxsize=4096)
-def _normalise_header(text: str) -> str:
-    """Lower-case, accents removed, punctuation as spaces: "Adresse e-mail" -> "adresse e mail"."""
+def _comparable(text: str) -> str:
+    """A header or answer reduced for comparison: lower-case, no accents, punctuation as
+    spaces ("Adresse e-mail" -> "adresse e mail", "Invité(e)" -> "invite e")."""
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return " ".join(re.sub(r"[^0-9a-z]+", " ", bare).split())
@@ -433,7 +438,7 @@ def _normalise_header(text: str) -> str:
 # header such as a form question "Quel est votre nom complet ?")
 _SYNONYMS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "full_name": (
-        ("name", "nom", "nom s", "noms", "participant", "student", "eleve", "attendee"),
+        ("name", "nom", "nom s", "noms", "participant", "student", "eleve"),
         (
             "full name", "nom complet", "nom et prenom", "nom et prenoms", "noms et prenoms",
             "prenom et nom", "prenoms et nom", "nom prenom", "prenom nom", "your name",
@@ -511,7 +516,7 @@ def _header_candidates(header: str) -> list[tuple[int, int, str, str]]:
 
     kind 2: the header is a synonym; kind 1: it contains one. weight: words in the synonym.
     """
-    norm = _normalise_header(header)
+    norm = _comparable(header)
     padded = f" {norm} "
     found = []
     for field, (whole, inside) in _SYNONYMS.items():
@@ -636,6 +641,10 @@ def _clean(value: str, *, multiline: bool = False) -> str:
     return " ".join(part.strip() for part in _LINE_BREAKS.split(text) if part.strip())
 
 
+def _too_long(label: str, value: str, limit: int) -> str:
+    return f"The {label} is {len(value)} characters long; the limit is {limit}. Shorten it."
+
+
 class _RowReader:
     """Reads the mapped cells of one row and collects that row's errors."""
 
@@ -651,7 +660,10 @@ class _RowReader:
         return "" if index is None else self.row.cells[index]
 
     def fail(self, field: str, value: str, message: str) -> None:
-        self.errors.append(RowError(self.row.line, self.column(field), value, message))
+        self.fail_in(self.column(field), value, message)
+
+    def fail_in(self, column: str, value: str, message: str) -> None:
+        self.errors.append(RowError(self.row.line, column, value, message))
 
     def text(self, field: str, *, multiline: bool = False) -> str:
         raw = self.raw(field)
@@ -666,12 +678,7 @@ class _RowReader:
                 'a quote (") is probably not closed. Fix the quotes and import again.',
             )
         elif len(value) > limit:
-            self.fail(
-                field,
-                value,
-                f"The {_FIELD_LABEL[field]} is {len(value)} characters long; the limit is "
-                f"{limit}. Shorten it.",
-            )
+            self.fail(field, value, _too_long(_FIELD_LABEL[field], value, limit))
         return value
 
     def full_name(self) -> str:
@@ -684,18 +691,15 @@ class _RowReader:
         columns = " / ".join(
             self.column(f) for f in ("full_name", "first_name", "last_name") if f in self.mapping
         )
-        limit = _MAX_LENGTH["full_name"]
         if not name:
-            message = "The name is empty. Fill it in or delete this line."
-            self.errors.append(RowError(self.row.line, columns, "", message))
-        elif len(name) > limit:
-            message = f"The name is {len(name)} characters long; the limit is {limit}. Shorten it."
-            self.errors.append(RowError(self.row.line, columns, name, message))
+            self.fail_in(columns, "", "The name is empty. Fill it in or delete this line.")
+        elif len(name) > _MAX_LENGTH["full_name"]:
+            self.fail_in(columns, name, _too_long("name", name, _MAX_LENGTH["full_name"]))
         return name
 
     def email(self) -> str | None:
         value = self.text("email")
-        if not value or value.casefold() in _NO_EMAIL:
+        if not value or value.casefold() in _NO_EMAIL or len(value) > _MAX_LENGTH["email"]:
             return None
         named = _NAMED_EMAIL.fullmatch(value)  # "Ada Lovelace <ada@example.org>" from a mail app
         address = named.group(1).strip() if named else value
@@ -717,7 +721,7 @@ class _RowReader:
         value = self.text_no_limit("role")
         if not value:
             return "participant"
-        role = _ROLE_WORDS.get(_normalise_header(value))
+        role = _ROLE_WORDS.get(_comparable(value))
         if role is None:
             self.fail(
                 "role",
@@ -733,7 +737,7 @@ class _RowReader:
         value = self.text_no_limit("photo_consent")
         if not value:
             return None
-        words = _normalise_header(value)
+        words = _comparable(value)
         if not words:
             return None  # "-", "?": no answer
         consent = _CONSENT_WORDS.get(words)

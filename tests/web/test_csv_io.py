@@ -252,6 +252,20 @@ def test_guess_mapping_understands_english_and_french_headers(header: str, field
     assert guess_mapping(["Horodateur", header]) == {field: 1}
 
 
+def test_eventbrite_attendee_report_headers():
+    headers = [
+        "Order #", "Order Date", "First Name", "Last Name", "Email", "Quantity", "Ticket Type",
+        "Attendee #", "Barcode #", "Job Title", "Company", "Attendee Status",
+    ]  # fmt: skip
+    assert guess_mapping(headers) == {
+        "first_name": 2,
+        "last_name": 3,
+        "email": 4,
+        "organisation": 10,
+        "external_id": 7,
+    }
+
+
 def test_nom_next_to_prenom_is_the_family_name_but_alone_it_is_the_full_name():
     assert guess_mapping(["Nom", "Prénom"]) == {"first_name": 1, "last_name": 0}
     assert guess_mapping(["Nom", "Email"]) == {"full_name": 0, "email": 1}
@@ -500,6 +514,7 @@ def test_mapping_to_a_missing_column_or_unknown_field_is_refused():
         (b"PK\x03\x04\x14\x00\x06\x00" + b"\x00" * 64, "Excel workbook"),
         (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 64, "Excel workbook"),
         (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", "PDF"),
+        (b"\r\n<!DOCTYPE html><html><body><table>", "web page"),
         (b'Name,Notes\nAda,"ok"\nBo,"never closed\nCy,x\nDee,y\n', "Line 3"),
     ],
 )
