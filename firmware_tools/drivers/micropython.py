@@ -20,6 +20,7 @@ import serial
 
 from firmware_tools.base import BoardError, FlashReport, ProgressCallback, Reason
 from firmware_tools.protocol import rawrepl
+from firmware_tools.transport import open_port
 
 __all__ = ["BoardFile", "MicroPythonBoard", "collect_files"]
 
@@ -102,13 +103,7 @@ class MicroPythonBoard:
         self._in_raw = False
         self._window: int | bool | None = False  # False: raw paste not tried yet
         self._pending = b""  # read past the last marker, kept for the next read
-        try:
-            self._serial = serial.serial_for_url(port, baudrate=baudrate, timeout=0.05)
-        except (serial.SerialException, OSError, ValueError) as exc:
-            raise BoardError(
-                f"cannot open {port} ({exc}): check the port name and that nothing else uses it",
-                reason=Reason.PORT,
-            ) from None
+        self._serial = open_port(port, baudrate=baudrate, timeout=0.05)
 
     # -- public operations -------------------------------------------------------------
 

@@ -1,0 +1,350 @@
+"""``firmware-tools``: list ports, flash, verify and health-check many boards at once.
+
+A thin layer over :mod:`firmware_tools.operations`: parse arguments, pick the ports, show a
+live line per board on stderr, print a summary table (or ``--json``) on stdout. Exit code 0
+when every board passed or warned, 1 when any board failed, 2 for a usage error (bad firmware
+file, no ports).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from typing import TextIO
+
+from firmware_tools.base import BoardError
+from firmware_tools.operations import (
+    RESET_MODES,
+    BatchResult,
+    BoardContext,
+    BoardJob,
+    BoardResult,
+    Firmware,
+    ProgressEvent,
+    check_job,
+    flash_job,
+    load_firmware,
+    run_batch,
+    verify_board,
+)
+from firmware_tools.ports import FAMILIES, PortInfo, list_board_ports
+from firmware_tools.protocol.healthcheck import ExpectedFirmware
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_BOARD_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """A mistake on the command line; the message says what to do."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (also usable from Python and tests)."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args))
+    except (UsageError, BoardError) as error:
+        print(f"firmware-tools: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("firmware-tools: stopped", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="firmware-tools",
+        description="Flash, verify and health-check workshop robot boards, many at once.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    ports = commands.add_parser("ports", help="list USB serial ports and guess the board on each")
+    ports.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    ports.set_defaults(run=_run_ports)
+
+    flash = commands.add_parser("flash", help="flash a firmware onto boards")
+    flash.add_argument(
+        "firmware",
+        nargs="+",
+        help="Intel .hex (AVR), .bin (ESP, with --address), or MicroPython .py files/folder",
+    )
+    _add_board_options(flash, timeout=180.0)
+    flash.add_argument("--address", type=lambda v: int(v, 0), help="where a .bin goes (0x10000)")
+    flash.add_argument("--chip", help="target chip of a .hex/.bin (default atmega328p / esp32)")
+    flash.add_argument("--no-verify", action="store_true", help="skip the read-back")
+    flash.add_argument(
+        "--sync-timeout",
+        type=float,
+        help="seconds to keep trying to reach the bootloader (time to press reset)",
+    )
+    flash.add_argument("--check", action="store_true", help="health-check each board after")
+    _add_expect_options(flash)
+    flash.set_defaults(run=_run_flash)
+
+    verify = commands.add_parser("verify", help="check that boards hold a firmware")
+    verify.add_argument("firmware", nargs="+", help="the firmware the boards should hold")
+    _add_board_options(verify, timeout=120.0)
+    verify.add_argument("--address", type=lambda v: int(v, 0), help="where a .bin goes")
+    verify.add_argument("--chip", help="target chip of a .hex/.bin")
+    verify.set_defaults(run=_run_verify)
+
+    check = commands.add_parser("check", help="health-check boards: bootloader, firmware, parts")
+    _add_board_options(check, timeout=60.0)
+    _add_expect_options(check)
+    check.add_argument(
+        "--hello-timeout",
+        type=float,
+        default=8.0,
+        help="seconds the firmware gets to answer hello (default 8)",
+    )
+    check.set_defaults(run=_run_check)
+    return parser
+
+
+def _add_board_options(parser: argparse.ArgumentParser, *, timeout: float) -> None:
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--all", action="store_true", help="every USB serial port found")
+    which.add_argument(
+        "--port",
+        action="append",
+        metavar="PORT",
+        help="a port: device path, pty or pyserial URL (socket://, rfc2217://); repeatable",
+    )
+    parser.add_argument("--board", choices=FAMILIES, help="board family when the port can't tell")
+    parser.add_argument(
+        "--reset",
+        choices=RESET_MODES,
+        default="auto",
+        help="how to reset into the bootloader; 'none': press reset on the board yourself",
+    )
+    parser.add_argument("--baud", type=int, help="bootloader baud rate (default: try each)")
+    parser.add_argument("--concurrency", type=int, default=8, help="boards at once (default 8)")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=timeout,
+        help=f"seconds per board and attempt (default {timeout:.0f})",
+    )
+    parser.add_argument("--retries", type=int, default=1, help="retries with a fresh reset")
+    parser.add_argument("--json", action="store_true", help="print results as JSON")
+    parser.add_argument("--quiet", action="store_true", help="no live progress lines")
+
+
+def _add_expect_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--expect-fw", default="kitbot", help="firmware name (default kitbot)")
+    parser.add_argument("--expect-version", help="firmware version the boards must run")
+
+
+# -- commands ---------------------------------------------------------------------------
+
+
+def _run_ports(args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    ports = list_board_ports()
+    if args.json:
+        print(json.dumps([port.to_dict() for port in ports], indent=2))
+        return EXIT_OK
+    if not ports:
+        print("no USB serial ports found: plug a board in (and use a data cable, not charge-only)")
+        return EXIT_OK
+    print(_ports_table(ports))
+    print(f"{len(ports)} port(s) in {time.monotonic() - started:.2f} s")
+    return EXIT_OK
+
+
+def _ports_table(ports: list[PortInfo]) -> str:
+    rows = [("DEVICE", "VID:PID", "SERIAL", "LOCATION", "FAMILY", "BOARD / PRODUCT")]
+    for port in ports:
+        family = port.family if port.family_sure or port.family == "unknown" else port.family + "?"
+        product = port.board or " ".join(p for p in (port.manufacturer, port.product) if p)
+        rows.append(
+            (
+                port.device,
+                port.vid_pid,
+                port.serial_number or "",
+                port.location or "",
+                family,
+                product,
+            )
+        )
+    return _table(rows)
+
+
+def _run_flash(args: argparse.Namespace) -> int:
+    firmware = load_firmware(args.firmware, family=args.board, address=args.address, chip=args.chip)
+    ports = _select_ports(args, firmware)
+    expected = _expected(args) if args.check else None
+    job = flash_job(
+        firmware,
+        family=args.board,
+        reset=args.reset,
+        baudrate=args.baud,
+        verify=not args.no_verify,
+        sync_timeout=args.sync_timeout,
+        then_check=expected,
+    )
+    return _run_jobs(args, ports, job, f"flash {firmware.source} ({firmware.size} B)")
+
+
+def _run_verify(args: argparse.Namespace) -> int:
+    firmware = load_firmware(args.firmware, family=args.board, address=args.address, chip=args.chip)
+    ports = _select_ports(args, firmware)
+
+    def job(context: BoardContext) -> BoardResult:
+        return verify_board(
+            context.port,
+            firmware,
+            family=args.board,
+            reset=args.reset,
+            baudrate=args.baud,
+            progress=context.progress,
+            notice=context.notice,
+        )
+
+    return _run_jobs(args, ports, job, f"verify {firmware.source}")
+
+
+def _run_check(args: argparse.Namespace) -> int:
+    ports = _select_ports(args, None)
+    job = check_job(
+        family=args.board,
+        expected=_expected(args),
+        reset=args.reset,
+        baudrate=args.baud,
+        hello_timeout=args.hello_timeout,
+    )
+    return _run_jobs(args, ports, job, "check")
+
+
+def _expected(args: argparse.Namespace) -> ExpectedFirmware:
+    return ExpectedFirmware(fw=args.expect_fw, version=args.expect_version)
+
+
+def _select_ports(args: argparse.Namespace, firmware: Firmware | None) -> list[str]:
+    if args.port:
+        return list(args.port)
+    found = list_board_ports()
+    wanted = args.board or (firmware.family if firmware else None)
+    # leave out only ports that surely hold another family; unsure guesses are tried
+    chosen = [p.device for p in found if not (wanted and p.family_sure and p.family != wanted)]
+    if not chosen:
+        what = f"{wanted} " if wanted else ""
+        raise UsageError(f"no {what}boards found on USB: plug them in, or name ports with --port")
+    return chosen
+
+
+def _run_jobs(args: argparse.Namespace, ports: list[str], job: BoardJob, title: str) -> int:
+    if args.concurrency < 1 or args.timeout <= 0 or args.retries < 0:
+        raise UsageError("--concurrency must be at least 1, --timeout positive, --retries >= 0")
+    live = None if args.quiet else LiveProgress(ports, sys.stderr)
+    if live is not None:
+        print(f"{title}: {len(ports)} board(s)", file=sys.stderr)
+    batch = run_batch(
+        ports,
+        job,
+        concurrency=args.concurrency,
+        timeout=args.timeout,
+        retries=args.retries,
+        on_progress=live.update if live is not None else None,
+    )
+    if live is not None:
+        live.finish()
+    if args.json:
+        print(json.dumps(batch.to_dict(), indent=2))
+    else:
+        print(summary_table(batch))
+    return EXIT_OK if batch.ok else EXIT_BOARD_FAILED
+
+
+# -- output -----------------------------------------------------------------------------
+
+
+def summary_table(batch: BatchResult) -> str:
+    """The table printed after a batch: one row per board, then its steps when several."""
+    rows = [("PORT", "FAMILY", "RESULT", "TIME", "DETAIL")]
+    for board in batch.boards:
+        tries = f" ({board.attempts} tries)" if board.attempts > 1 else ""
+        rows.append(
+            (
+                board.port,
+                board.family,
+                board.status.value.upper(),
+                f"{board.duration_s:.1f}s",
+                board.summary + tries,
+            )
+        )
+    lines = [_table(rows)]
+    for board in batch.boards:
+        if len(board.steps) > 1:
+            lines.append(f"\n{board.port}:")
+            lines.extend(
+                f"  {step.outcome.value:<7} {step.name:<20} {step.detail}" for step in board.steps
+            )
+    counts = batch.counts()
+    lines.append(
+        f"\n{len(batch.boards)} board(s): {counts['pass']} passed, {counts['warn']} warned, "
+        f"{counts['fail']} failed in {batch.duration_s:.1f} s"
+    )
+    return "\n".join(lines)
+
+
+def _table(rows: list[tuple[str, ...]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    )
+
+
+class LiveProgress:
+    """One progress line per board on a terminal; on a pipe, a line per phase change."""
+
+    def __init__(self, ports: list[str], stream: TextIO) -> None:
+        self.ports = ports
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.lines = dict.fromkeys(ports, "waiting")
+        self._last_phase: dict[str, str] = {}
+        self._drawn = False
+
+    def update(self, event: ProgressEvent) -> None:
+        """Take one event (called under the batch's lock, from worker threads)."""
+        text = _event_text(event)
+        self.lines[event.port] = text
+        if self.tty:
+            self._redraw()
+        elif event.phase != self._last_phase.get(event.port) or event.message:
+            self._last_phase[event.port] = event.phase
+            print(f"{event.port}: {text}", file=self.stream, flush=True)
+
+    def _redraw(self) -> None:
+        width = max(len(port) for port in self.ports)
+        if self._drawn:
+            self.stream.write(f"\x1b[{len(self.ports)}F")
+        for port in self.ports:
+            self.stream.write(f"\x1b[2K{port.ljust(width)}  {self.lines[port]}\n")
+        self.stream.flush()
+        self._drawn = True
+
+    def finish(self) -> None:
+        if not self.tty:
+            return
+        self.stream.flush()
+
+
+def _event_text(event: ProgressEvent) -> str:
+    attempt = f" [try {event.attempt}]" if event.attempt > 1 else ""
+    if event.phase == "done":
+        return f"{event.message}{attempt}"
+    if event.phase in ("notice", "retry"):
+        prefix = "retrying: " if event.phase == "retry" else ""
+        return f"{prefix}{event.message}{attempt}"
+    if event.total:
+        percent = 100 * event.done // event.total
+        return f"{event.phase} {percent:3d}% ({event.done}/{event.total} B){attempt}"
+    return f"{event.phase}...{attempt}"
