@@ -166,8 +166,9 @@ def _decode(data: bytes) -> tuple[str, str]:
             try:
                 return data[len(bom) :].decode(encoding.replace("-sig", "")), encoding
             except UnicodeDecodeError:
+                family = encoding.upper().split("-")[1]  # "utf-16-le" -> "16"
                 raise CsvError(
-                    f"The file starts like {encoding.upper()} text but is damaged further on. "
+                    f"The file starts like UTF-{family} text but is damaged further on. "
                     f"{_SAVE_AS_CSV}"
                 ) from None
     utf16 = _bomless_utf16(data)
@@ -499,7 +500,7 @@ _SYNONYMS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "external_id": (
         (
             "id", "external id", "identifiant", "participant id", "registration id", "ticket id",
-            "attendee id", "attendee", "numero", "no", "ref", "reference", "response id",
+            "attendee id", "attendee", "numero", "no", "n", "ref", "reference", "response id",
         ),
         (),
     ),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import random
 import unicodedata
 from pathlib import Path
 
@@ -515,6 +516,7 @@ def test_mapping_to_a_missing_column_or_unknown_field_is_refused():
         (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 64, "Excel workbook"),
         (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", "PDF"),
         (b"\r\n<!DOCTYPE html><html><body><table>", "web page"),
+        (codecs.BOM_UTF16_LE + "Name\nAda".encode("utf-16-le") + b"\x00", "UTF-16 text but"),
         (b'Name,Notes\nAda,"ok"\nBo,"never closed\nCy,x\nDee,y\n', "Line 3"),
     ],
 )
@@ -523,6 +525,33 @@ def test_whole_file_problems_raise_one_message_that_says_what_to_do(data: bytes,
         read_table(data)
     message = str(caught.value)
     assert "Traceback" not in message and message.endswith(".")
+
+
+def test_damaged_files_give_a_message_or_a_table_never_a_traceback():
+    seeds = [path.read_bytes() for path in sorted(DATA.glob("*.csv"))]
+    seeds += [FRENCH_LIST.encode("cp1252"), FRENCH_LIST.encode("utf-16")]
+    noise = b',;\t"\r\n\x00\xff\xfe\xef\xbb\xbf=+-@ \xc3\xa9\x81'
+    rnd = random.Random(20240314)
+    outcomes = set()
+    for _ in range(400):
+        data = bytearray(rnd.choice(seeds))
+        for _ in range(rnd.randint(1, 6)):
+            at = rnd.randint(0, len(data))
+            if rnd.random() < 0.6:
+                data[at:at] = bytes(rnd.choice(noise) for _ in range(rnd.randint(1, 3)))
+            else:
+                del data[at : at + rnd.randint(1, 4)]
+        try:
+            table = read_table(bytes(data))
+            result = parse_participants(table, guess_mapping(table.headers))
+        except CsvError as error:
+            outcomes.add("refused")
+            assert str(error).endswith(".")
+            continue
+        outcomes.add("read")
+        for error in result.errors:
+            assert error.line >= 1 and error.column and error.message
+    assert outcomes == {"read", "refused"}
 
 
 def test_too_many_rows_is_refused_with_a_hint_to_split():
