@@ -4,15 +4,20 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import BooleanField, RadioField, SelectField, StringField, TextAreaField
+from wtforms.fields import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional
 
 ROLE_CHOICES = [
-    ("participant", _l("Participant")),
-    ("trainer", _l("Trainer")),
-    ("mentor", _l("Mentor")),
-    ("guest", _l("Guest")),
+    SelectChoice("participant", _l("Participant")),
+    SelectChoice("trainer", _l("Trainer")),
+    SelectChoice("mentor", _l("Mentor")),
+    SelectChoice("guest", _l("Guest")),
 ]
-CONSENT_CHOICES = [("", _l("Not asked")), ("yes", _l("Yes")), ("no", _l("No"))]
+CONSENT_CHOICES = [
+    SelectChoice("", _l("Not asked")),
+    SelectChoice("yes", _l("Yes")),
+    SelectChoice("no", _l("No")),
+]
 
 
 class ParticipantForm(FlaskForm):
@@ -44,7 +49,10 @@ class UploadForm(FlaskForm):
 class ImportOptionsForm(FlaskForm):
     on_duplicate = RadioField(
         _l("When someone is already registered"),
-        choices=[("skip", _l("Skip them")), ("update", _l("Update them from the file"))],
+        choices=[
+            SelectChoice("skip", _l("Skip them")),
+            SelectChoice("update", _l("Update them from the file")),
+        ],
         default="skip",
     )
     only_valid = BooleanField(_l("Import only the valid rows"))

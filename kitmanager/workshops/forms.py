@@ -10,9 +10,10 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
+from wtforms.fields import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 
-LANGUAGE_CHOICES = [("en", "English"), ("fr", "Français")]
+LANGUAGE_CHOICES = [SelectChoice("en", "English"), SelectChoice("fr", "Français")]
 
 
 class WorkshopForm(FlaskForm):
