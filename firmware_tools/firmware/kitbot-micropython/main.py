@@ -1,5 +1,5 @@
 # kitbot firmware for MicroPython boards: answers the health check on the REPL's serial line.
-# One JSON object per line in, one per line out (see kitbot-avr/PROTOCOL.md).
+# One JSON object per line in, one per line out: the protocol of kitbot-avr/PROTOCOL.md.
 import json
 import sys
 
@@ -14,7 +14,7 @@ def answer(request):
         return kitbot_selftest.hello(VERSION)
     if cmd == "selftest":
         return {"selftest": kitbot_selftest.selftest()}
-    return {"error": "unknown cmd", "cmd": cmd}
+    return {"error": "unknown command"}
 
 
 def serve():
@@ -31,7 +31,11 @@ def serve():
         except ValueError:
             print(json.dumps({"error": "bad json"}))
             continue
-        print(json.dumps(answer(request)))
+        try:
+            reply = answer(request)
+        except Exception as error:  # a failing sensor read must not stop the firmware
+            reply = {"error": repr(error)}
+        print(json.dumps(reply))
 
 
 serve()
