@@ -312,14 +312,16 @@ def _sniff_delimiter(text: str, preferred: tuple[str, ...]) -> str:
     return best_delimiter if best is not None else fewest_delimiter
 
 
+def _header_key(cell: str) -> str:
+    return cell.strip().lstrip("\ufeff").strip()
+
+
 def _unique_headers(raw: list[str]) -> list[str]:
     """Name empty headers "Column N" and number repeats "Email (2)", left to right."""
     headers: list[str] = []
     seen: set[str] = set()
     for index, cell in enumerate(raw, start=1):
-        name = (
-            unicodedata.normalize("NFC", cell.strip().lstrip("\ufeff").strip()) or f"Column {index}"
-        )
+        name = unicodedata.normalize("NFC", _header_key(cell)) or f"Column {index}"
         candidate, copy = name, 1
         while candidate.casefold() in seen:
             copy += 1
@@ -368,11 +370,18 @@ def read_table(data: bytes, *, max_rows: int = 50_000) -> Table:
         if not head:
             raise CsvError("The file is empty. Export the sign-up list again and import that file.")
         header_at = _header_index([cells for _, cells in head])
-        headers = _unique_headers(_strip_trailing_empty(head[header_at][1]))
+        header_cells = _strip_trailing_empty(head[header_at][1])
+        headers = _unique_headers(header_cells)
         width = len(headers)
+        repeated_header = [_header_key(cell) for cell in header_cells]
         last_start, last_cells = head[-1]
         for line, cells in itertools.chain(head[header_at + 1 :], records):
             last_start, last_cells = line, cells
+            if (
+                _header_key(cells[0]) == repeated_header[0]
+                and [_header_key(cell) for cell in _strip_trailing_empty(cells)] == repeated_header
+            ):
+                continue  # two exports pasted one after the other
             if len(cells) > width:
                 cells = _strip_trailing_empty(cells, keep=width)
             elif len(cells) < width:
@@ -613,7 +622,18 @@ _CONSENT_WORDS = {
     "yes": True, "y": True, "oui": True, "o": True, "true": True, "vrai": True, "1": True,
     "x": True, "no": False, "n": False, "non": False, "false": False, "faux": False, "0": False,
 }  # fmt: skip
-_CONSENT_SENTENCE_STARTS = frozenset({"yes", "oui", "no", "non"})
+# A form checkbox exports its label ("Oui, j'accepte"); refusals are checked first so
+# "I do not agree" is not read as "I ... agree".
+_CONSENT_PHRASES: tuple[tuple[str, bool], ...] = (
+    *((phrase, False) for phrase in (
+        "no", "non", "je refuse", "refuse", "i do not", "i don t", "i refuse", "je n accepte pas",
+        "je ne", "pas d accord",
+    )),
+    *((phrase, True) for phrase in (
+        "yes", "oui", "j accepte", "accepte", "i agree", "i accept", "i consent", "d accord",
+        "je consens", "j autorise", "i authorise", "i authorize",
+    )),
+)  # fmt: skip
 
 # What write_csv adds in front of a risky cell; removed again on import so exports round-trip.
 _NEUTRALISER = "'"
@@ -742,9 +762,11 @@ class _RowReader:
         if not words:
             return None  # "-", "?": no answer
         consent = _CONSENT_WORDS.get(words)
-        first = words.split(" ")[0]
-        if consent is None and first in _CONSENT_SENTENCE_STARTS:
-            consent = _CONSENT_WORDS[first]  # a form checkbox exports its label: "Oui, j'accepte"
+        if consent is None:
+            consent = next(
+                (yes for phrase, yes in _CONSENT_PHRASES if f"{words} ".startswith(f"{phrase} ")),
+                None,
+            )
         if consent is None:
             self.fail(
                 "photo_consent",

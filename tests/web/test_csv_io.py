@@ -321,6 +321,14 @@ def test_title_lines_above_the_header_of_a_hand_made_sheet_are_skipped():
     assert [(row.line, row.full_name, row.team) for row in rows] == [(5, "Ange Yao", "Rouge")]
 
 
+def test_header_repeated_by_pasting_two_exports_together_is_not_a_participant():
+    first = "Name,Email,\r\nAda,ada@example.org,\r\n".encode("utf-8-sig")
+    second = "Name,Email,\r\nBo,bo@example.org,\r\n".encode("utf-8-sig")
+    _, rows, errors = import_bytes(first + second)
+    assert errors == []
+    assert [(row.line, row.full_name) for row in rows] == [(2, "Ada"), (4, "Bo")]
+
+
 def test_trailing_empty_columns_are_ignored_and_short_rows_padded():
     table = read_table(b"Name;Email;;;\nAda;ada@example.org;;;\nBo\n")
     assert table.headers == ["Name", "Email"]
@@ -439,6 +447,10 @@ def test_roles_in_english_and_french(value: str, role: str):
         ("0", False),
         ("n", False),
         ("Non, merci", False),
+        ("J'accepte que mon enfant soit photographié", True),
+        ("I agree to be photographed", True),
+        ("I do not agree", False),
+        ("Je n'accepte pas", False),
         ("", None),
         ("-", None),
     ],
@@ -449,7 +461,7 @@ def test_photo_consent_answers(value: str, consent: bool | None):
     assert rows[0].photo_consent is consent
 
 
-@pytest.mark.parametrize("value", ["N/A", "maybe", "Yesterday", "peut-être"])
+@pytest.mark.parametrize("value", ["N/A", "maybe", "Yesterday", "peut-être", "Nope"])
 def test_photo_consent_that_is_not_a_yes_or_no_is_an_error(value: str):
     _, rows, errors = import_bytes(f"Name,Photo consent\nAda,{value}\n".encode())
     assert rows == []
