@@ -152,6 +152,7 @@ _NOT_CSV_SIGNATURES = (
     (b"<?xml", "an XML file (perhaps an Excel XML spreadsheet)"),
 )
 
+_EMPTY_FILE = "The file is empty. Export the sign-up list again and import that file."
 _SAVE_AS_CSV = 'In your spreadsheet choose "Save as" > "CSV UTF-8" and import that file.'
 
 
@@ -344,54 +345,23 @@ def read_table(data: bytes, *, max_rows: int = 50_000) -> Table:
     """Decode a CSV export and split it into a header and rows.
 
     Accepts UTF-8 (with or without BOM), UTF-16/UTF-32 with BOM (Excel "Unicode text"),
-    cp1252 (Excel on Windows), delimited by comma, semicolon or tab. The first non-blank record
-    is the header; fully blank rows are skipped; trailing empty columns are ignored.
+    cp1252 (Excel on Windows), delimited by comma, semicolon or tab (or as Excel's ``sep=``
+    first line says). The header is the first non-blank record, after at most a few title lines;
+    blank rows and a header repeated further down are skipped; trailing empty columns are
+    ignored.
 
     :raise CsvError: the file is empty, not text, has no data rows, more than ``max_rows``
         rows, or a quote that never closes.
     """
-    if not data.strip():
-        raise CsvError("The file is empty. Export the sign-up list again and import that file.")
     text, encoding = _decode(data)
     _check_is_text(text)
     if not text.strip():
-        raise CsvError("The file is empty. Export the sign-up list again and import that file.")
+        raise CsvError(_EMPTY_FILE)
     hinted, text = _excel_separator_hint(text)
     preferred = ("\t", ",", ";") if encoding.startswith("utf-16") else _DELIMITERS
     delimiter = hinted or _sniff_delimiter(text, preferred)
-
-    rows: list[TableRow] = []
-    last_start, last_cells = 0, []
     try:
-        records = (
-            (line, cells) for line, cells in _records(text, delimiter) if not _is_blank(cells)
-        )
-        head = list(itertools.islice(records, _TITLE_LINES + 1))
-        if not head:
-            raise CsvError("The file is empty. Export the sign-up list again and import that file.")
-        header_at = _header_index([cells for _, cells in head])
-        header_cells = _strip_trailing_empty(head[header_at][1])
-        headers = _unique_headers(header_cells)
-        width = len(headers)
-        repeated_header = [_header_key(cell) for cell in header_cells]
-        last_start, last_cells = head[-1]
-        for line, cells in itertools.chain(head[header_at + 1 :], records):
-            last_start, last_cells = line, cells
-            if (
-                _header_key(cells[0]) == repeated_header[0]
-                and [_header_key(cell) for cell in _strip_trailing_empty(cells)] == repeated_header
-            ):
-                continue  # two exports pasted one after the other
-            if len(cells) > width:
-                cells = _strip_trailing_empty(cells, keep=width)
-            elif len(cells) < width:
-                cells = cells + [""] * (width - len(cells))
-            rows.append(TableRow(line=line, cells=cells))
-            if len(rows) > max_rows:
-                raise CsvError(
-                    f"The file has more than {max_rows:,} rows. Split it into smaller files "
-                    "and import them one after the other."
-                )
+        headers, rows = _split_rows(text, delimiter, max_rows)
     except _RecordError as error:
         if "field larger than field limit" in str(error):
             raise CsvError(
@@ -401,14 +371,51 @@ def read_table(data: bytes, *, max_rows: int = 50_000) -> Table:
         raise CsvError(
             f"Line {error.line}: the file cannot be read as CSV ({error}). {_SAVE_AS_CSV}"
         ) from None
-    if any("\n" in cell or "\r" in cell for cell in last_cells):
-        _check_last_quote_closed(text, delimiter, last_start)
     if not rows:
         raise CsvError(
             "The file has a header line but no participants below it. "
             "Check you exported the responses, not just the form."
         )
     return Table(headers=headers, rows=rows, encoding=encoding, delimiter=delimiter)
+
+
+def _split_rows(text: str, delimiter: str, max_rows: int) -> tuple[list[str], list[TableRow]]:
+    """Return the unique headers and the data rows, padded to the header's width.
+
+    :raise CsvError: no record at all, too many rows, or a quote that never closes.
+    :raise _RecordError: the csv module cannot read a record.
+    """
+    records = ((line, cells) for line, cells in _records(text, delimiter) if not _is_blank(cells))
+    head = list(itertools.islice(records, _TITLE_LINES + 1))
+    if not head:
+        raise CsvError(_EMPTY_FILE)
+    header_at = _header_index([cells for _, cells in head])
+    header_cells = _strip_trailing_empty(head[header_at][1])
+    headers = _unique_headers(header_cells)
+    width = len(headers)
+    repeated_header = [_header_key(cell) for cell in header_cells]
+    rows: list[TableRow] = []
+    last_start, last_cells = head[-1]
+    for line, cells in itertools.chain(head[header_at + 1 :], records):
+        last_start, last_cells = line, cells
+        if (
+            _header_key(cells[0]) == repeated_header[0]
+            and [_header_key(cell) for cell in _strip_trailing_empty(cells)] == repeated_header
+        ):
+            continue  # two exports pasted one after the other
+        if len(cells) > width:
+            cells = _strip_trailing_empty(cells, keep=width)
+        elif len(cells) < width:
+            cells = cells + [""] * (width - len(cells))
+        rows.append(TableRow(line=line, cells=cells))
+        if len(rows) > max_rows:
+            raise CsvError(
+                f"The file has more than {max_rows:,} rows. Split it into smaller files "
+                "and import them one after the other."
+            )
+    if any("\n" in cell or "\r" in cell for cell in last_cells):
+        _check_last_quote_closed(text, delimiter, last_start)
+    return headers, rows
 
 
 def _check_last_quote_closed(text: str, delimiter: str, last_start: int) -> None:
