@@ -5,7 +5,7 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import BooleanField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields import SelectChoice
-from wtforms.validators import DataRequired, Email, Length, Optional
+from wtforms.validators import DataRequired, Length, Optional
 
 ROLE_CHOICES = [
     SelectChoice("participant", _l("Participant")),
@@ -23,7 +23,7 @@ CONSENT_CHOICES = [
 class ParticipantForm(FlaskForm):
     full_name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=200)])
     badge_name = StringField(_l("Name on badge"), validators=[Optional(), Length(max=60)])
-    email = StringField(_l("Email"), validators=[Optional(), Email(), Length(max=254)])
+    email = StringField(_l("Email"), validators=[Optional(), Length(max=254)])
     organisation = StringField(
         _l("Organisation or school"), validators=[Optional(), Length(max=200)]
     )

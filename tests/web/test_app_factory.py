@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-import stat
 import sqlite3
+import stat
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -61,9 +61,8 @@ def test_sqlite_runs_with_wal_foreign_keys_and_busy_timeout(app):
 
 def test_committed_migrations_match_the_models(app, data_dir):
     """A model change without its migration fails here, before it reaches a trainer's laptop."""
-    with app.app_context():
-        with db.engine.connect() as conn:
-            diff = compare_metadata(MigrationContext.configure(conn), db.metadata)
+    with app.app_context(), db.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), db.metadata)
     assert diff == []
     with sqlite3.connect(data_dir / "kitmanager.sqlite3") as conn:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
