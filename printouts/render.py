@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
+from reportlab import rl_config
 from reportlab.lib.colors import HexColor, white
 from reportlab.lib.utils import ImageReader
 from reportlab.pdfbase import pdfmetrics
@@ -44,6 +46,18 @@ __all__ = [
 
 MM = 72.0 / 25.4  # points per millimetre
 CUT_MARK_MM = 5.0
+
+
+@contextmanager
+def _binary_streams() -> Iterator[None]:
+    """Write compressed streams as binary, not ASCII85: reportlab's pure-Python ASCII85
+    encoder was a third of the time of a 1,000-badge sheet and makes the file 25 % larger."""
+    previous = rl_config.useA85
+    rl_config.useA85 = 0
+    try:
+        yield
+    finally:
+        rl_config.useA85 = previous
 
 
 @dataclass
@@ -462,28 +476,29 @@ def _render(
         raise PrintoutError(
             f"start slot {start_slot} is not on a {lay.id} sheet; use 1 to {per_page}"
         )
-    page = _Page(lay, title)
     elements = [(_DRAWERS[type(el)], el) for el in lay.elements[kind]]
     marks = lay.cut_marks if cut_marks is None else cut_marks
-    slot = start_slot - 1
-    count = 0
-    for item in items:
-        if slot == per_page:
-            if marks:
-                _draw_cut_marks(page)
-            page.canvas.showPage()
-            page.pages += 1
-            slot = 0
-        x, y, _, _ = lay.slot_box(slot + 1)
-        for draw, el in elements:
-            draw(page, el, (x, y), item)
-        slot += 1
-        count += 1
-    if count == 0:
-        raise PrintoutError(f"nothing to print: give at least one {kind}")
-    if marks:
-        _draw_cut_marks(page)
-    return page.finish()
+    with _binary_streams():
+        page = _Page(lay, title)
+        slot = start_slot - 1
+        count = 0
+        for item in items:
+            if slot == per_page:
+                if marks:
+                    _draw_cut_marks(page)
+                page.canvas.showPage()
+                page.pages += 1
+                slot = 0
+            x, y, _, _ = lay.slot_box(slot + 1)
+            for draw, el in elements:
+                draw(page, el, (x, y), item)
+            slot += 1
+            count += 1
+        if count == 0:
+            raise PrintoutError(f"nothing to print: give at least one {kind}")
+        if marks:
+            _draw_cut_marks(page)
+        return page.finish()
 
 
 def _check_type(items: Iterable[object], expected: type, what: str) -> list:

@@ -34,7 +34,9 @@ DESCENT = 0.24
 LINE_GAP = 0.08
 _RTL = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufeff]")
 _SPACES = re.compile(r"\s+")
+_BREAKS = re.compile(r"[^ \-]*-+|[^ \-]+ ?| ")
 _SMALLEST = 2.0  # points; below this nothing is legible anyway
+_EPSILON = 0.05  # points; rounding, not a real shortfall
 
 
 def font_name(style: str) -> str:
@@ -114,29 +116,32 @@ def _block_height(lines: int, size: float) -> float:
     return size * ((ASCENT + DESCENT) * lines + LINE_GAP * (lines - 1))
 
 
-def _wrap(words: list[str], pdf_font: str, limit: float) -> list[str]:
-    """Greedy wrap of words into lines no wider than ``limit`` (at 1 pt)."""
+def _tokens(text: str) -> list[str]:
+    """Break opportunities: each token keeps its trailing space, or the hyphen it ends on."""
+    return _BREAKS.findall(text)
+
+
+def _wrap(tokens: list[str], pdf_font: str, limit: float) -> list[str]:
+    """Greedy wrap of tokens into lines no wider than ``limit`` (at 1 pt)."""
     lines: list[str] = []
     current = ""
-    for word in words:
-        candidate = f"{current} {word}" if current else word
-        if current and _width(visual_line(candidate), pdf_font) > limit:
-            lines.append(current)
-            current = word
+    for token in tokens:
+        candidate = current + token
+        if current and _width(visual_line(candidate.rstrip()), pdf_font) > limit:
+            lines.append(current.rstrip())
+            current = token
         else:
             current = candidate
-    if current:
-        lines.append(current)
+    if current.strip():
+        lines.append(current.rstrip())
     return lines
 
 
-def _balanced_two_lines(words: list[str], pdf_font: str) -> tuple[str, str] | None:
+def _balanced_two_lines(tokens: list[str], pdf_font: str) -> tuple[str, str] | None:
     """The split into two lines whose longer line is shortest (names read better balanced)."""
-    if len(words) < 2:
-        return None
     best: tuple[float, tuple[str, str]] | None = None
-    for i in range(1, len(words)):
-        first, second = " ".join(words[:i]), " ".join(words[i:])
+    for i in range(1, len(tokens)):
+        first, second = "".join(tokens[:i]).rstrip(), "".join(tokens[i:]).rstrip()
         widest = max(_width(visual_line(first), pdf_font), _width(visual_line(second), pdf_font))
         if best is None or widest < best[0]:
             best = (widest, (first, second))
@@ -170,14 +175,14 @@ def fit_text(
     text = normalise(text)
     one_line = min(size, _fit_lines([text], pdf_font, width, height))
     if one_line >= min_size or max_lines == 1:
-        return FittedText((text,), one_line, shrunk_below_min=one_line < min_size)
-    words = text.split(" ")
+        return FittedText((text,), one_line, shrunk_below_min=one_line < min_size - _EPSILON)
+    words = _tokens(text)
     if max_lines == 2:
         pair = _balanced_two_lines(words, pdf_font)
         if pair is not None:
             two = min(size, _fit_lines(list(pair), pdf_font, width, height))
             if two >= min_size or two > one_line:
-                return FittedText(pair, two, shrunk_below_min=two < min_size)
+                return FittedText(pair, two, shrunk_below_min=two < min_size - _EPSILON)
         return FittedText((text,), one_line, shrunk_below_min=True)
     # paragraphs: try sizes from large to small, wrapping at each; below the minimum too,
     # because text must never leave its box
@@ -188,5 +193,5 @@ def fit_text(
         fits = len(lines) <= max_lines and _block_height(len(lines), current) <= height
         if fits or current <= _SMALLEST:
             fitted = min(current, _fit_lines(lines, pdf_font, width, height))
-            return FittedText(tuple(lines), fitted, shrunk_below_min=fitted < min_size)
+            return FittedText(tuple(lines), fitted, shrunk_below_min=fitted < min_size - _EPSILON)
         current = max(_SMALLEST, current - step)
