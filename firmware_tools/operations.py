@@ -493,8 +493,10 @@ def _check_bootloader(
     try:
         board = _driver(result.family, result.port, reset=reset, baudrate=baudrate, notice=notice)
         if result.family == "avr":
+            from firmware_tools.drivers.avr import chip_name
+
             signature = board.read_signature()
-            detail = f"answers, signature {signature.hex()}"
+            detail = f"{board.bootloader} answers: {chip_name(signature)} ({signature.hex()})"
         elif result.family == "micropython":
             about = board.identity()
             result.identity.update({f"micropython_{k}": v for k, v in about.items()})
@@ -502,6 +504,7 @@ def _check_bootloader(
             board.soft_reset()
         else:
             detail = f"{board.detect()} ROM bootloader answers"
+            board.restart()
         result.steps.append(StepResult("bootloader", Outcome.PASS, detail))
     except BoardError as error:
         if error.reason is Reason.PORT:

@@ -1,0 +1,298 @@
+"""ESP32 / ESP8266 boards through esptool's documented Python API.
+
+``esptool.cmds.detect_chip`` connects (reset into the ROM bootloader by DTR/RTS, or by the
+trainer holding BOOT and pressing RESET with ``reset="none"``), then the stub flasher writes
+the image compressed (``write_flash``, which checks the flash MD5 afterwards) and the chip is
+hard-reset so the new firmware starts. An image whose MD5 already matches the flash is not
+written again.
+
+esptool reports progress through one process-wide logger. :class:`BoardLog` replaces it with
+one that hands each message and progress update to the board whose worker thread is running,
+so many ESP boards can be flashed at once with a live line each.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import serial
+from esp_pylib.logger import EspLog, EspLogBase
+from esptool.cmds import attach_flash, detect_chip, reset_chip, write_flash
+from esptool.util import FatalError
+
+from firmware_tools.base import BoardError, FlashReport, ProgressCallback, Reason
+from firmware_tools.images import FirmwareImage
+
+__all__ = ["ROUTER", "SECTOR", "BoardLog", "EspBoard", "check_image"]
+
+logger = logging.getLogger(__name__)
+
+SECTOR = 0x1000  # esptool erases and writes whole 4 KB flash sectors
+_IMAGE_MAGIC = 0xE9
+_CONNECT_MODES = {"auto": "default-reset", "dtr": "default-reset", "rts": "default-reset"}
+
+
+def check_image(image: FirmwareImage, chip_id: int | None = None) -> None:
+    """Refuse an image that cannot go on an ESP, before any byte is written.
+
+    ``chip_id`` is the connected chip's ``IMAGE_CHIP_ID`` (None for the ESP8266, whose images
+    carry none): an app image built for another ESP32 variant is refused.
+
+    :raise BoardError: BAD_IMAGE (not an ESP image, address off a sector boundary) or
+        WRONG_CHIP (built for another ESP32 variant).
+    """
+    if not image.chip.startswith("esp"):
+        raise BoardError(
+            f"{image.source or 'the image'} is built for {image.chip}, not an ESP board",
+            reason=Reason.BAD_IMAGE,
+        )
+    if image.address % SECTOR:
+        raise BoardError(
+            f"address 0x{image.address:X} is not on a 4 KB flash sector boundary: use the "
+            "address from the build (0x1000, 0x8000, 0x10000, ...)",
+            reason=Reason.BAD_IMAGE,
+        )
+    data = image.data
+    if chip_id is not None and len(data) >= 24 and data[0] == _IMAGE_MAGIC:
+        built_for = int.from_bytes(data[12:14], "little")
+        if built_for != chip_id:
+            raise BoardError(
+                f"{image.source or 'the image'} is built for ESP chip id {built_for}, the board "
+                f"is chip id {chip_id}: build it for this board's chip",
+                reason=Reason.WRONG_CHIP,
+            )
+
+
+class BoardLog(EspLogBase):
+    """esptool's logger, routing progress and warnings to the board of the calling thread.
+
+    esptool 5 logs through esp-pylib's process-wide ``EspLog.instance``; an ``EspLogBase``
+    subclass installed with ``EspLog.set_logger`` is the documented way to redirect it.
+    """
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def install(self) -> BoardLog:
+        """Make this esptool's logger (again, if another tool replaced it) and return it."""
+        if EspLog.instance is not self:
+            EspLog.set_logger(self)
+        return self
+
+    @contextlib.contextmanager
+    def bind(
+        self, progress: ProgressCallback, notice: Callable[[str], None], phase: str = "write"
+    ) -> Iterator[None]:
+        """Send what esptool reports in this thread to ``progress`` and ``notice``."""
+        self._local.target = (progress, notice, phase)
+        try:
+            yield
+        finally:
+            self._local.target = None
+
+    def _target(self) -> tuple[ProgressCallback, Callable[[str], None], str] | None:
+        return getattr(self._local, "target", None)
+
+    def progress_bar(
+        self,
+        cur_iter: int,
+        total_iters: int,
+        prefix: str = "",
+        suffix: str = "",
+        bar_length: int = 30,
+    ) -> None:
+        target = self._target()
+        if target is not None:
+            target[0](target[2], cur_iter, total_iters)
+
+    def _say(self, message: str) -> None:
+        target = self._target()
+        if target is not None:
+            target[1](message)
+        else:
+            logger.warning("esptool: %s", message)
+
+    def print(self, *args: Any, **kwargs: Any) -> None:
+        logger.debug("esptool: %s", " ".join(str(a) for a in args))
+
+    def note(self, *args: Any) -> None:
+        logger.debug("esptool: %s", " ".join(str(a) for a in args))
+
+    def hint(self, *args: Any) -> None:
+        logger.debug("esptool: %s", " ".join(str(a) for a in args))
+
+    def debug(self, *args: Any) -> None:
+        logger.debug("esptool: %s", " ".join(str(a) for a in args))
+
+    def warn(self, *args: Any, suggestion: str | None = None) -> None:
+        self._say(" ".join(str(a) for a in args))
+
+    def err(self, *args: Any, suggestion: str | None = None) -> None:
+        self._say(" ".join(str(a) for a in args))
+
+    # the older names, which esptool still calls
+    def warning(self, message: str, suggestion: str | None = None) -> None:
+        self._say(message)
+
+    def error(self, message: str, suggestion: str | None = None) -> None:
+        self._say(message)
+
+    def set_verbosity(self, mode: int | str) -> None:
+        return None
+
+
+ROUTER = BoardLog()
+
+
+class EspBoard:
+    """One ESP32/ESP8266 board on ``port``; same shape as the other drivers.
+
+    ``reset`` "auto"/"dtr"/"rts" resets into the ROM bootloader through the USB-serial
+    chip's DTR/RTS; "none" asks the trainer to hold BOOT and press RESET. ``baudrate`` is the
+    speed after connecting (default 460800); connecting is always at 115200.
+    """
+
+    family = "esp"
+
+    def __init__(
+        self,
+        port: str,
+        *,
+        baudrate: int | None = None,
+        reset: str = "auto",
+        connect_attempts: int = 3,
+        notice: Callable[[str], None] | None = None,
+    ) -> None:
+        self.port = port
+        self.baudrate = baudrate or 460800
+        self.connect_mode = _CONNECT_MODES.get(reset, "no-reset")
+        self.connect_attempts = connect_attempts
+        self._notice = notice or logger.warning
+        self._log = ROUTER.install()
+        self._esp: Any = None
+        if reset == "none":
+            self._notice(f"Hold BOOT and press RESET on the board at {port} now")
+
+    def detect(self) -> str:
+        """Connect and return the chip's description (``"ESP32-D0WD-V3 (revision v3.1)"``).
+
+        :raise BoardError: NO_RESPONSE when no ESP ROM bootloader answers, PORT when the port
+            cannot be opened.
+        """
+        with self._log.bind(lambda _phase, _done, _total: None, self._notice):
+            esp = self._connect()
+        with contextlib.suppress(Exception):
+            return str(esp.get_chip_description())
+        return str(esp.CHIP_NAME)
+
+    def flash(
+        self,
+        image: FirmwareImage,
+        *,
+        verify: bool = True,
+        progress: ProgressCallback | None = None,
+    ) -> FlashReport:
+        """Write ``image`` compressed, check the flash MD5, hard-reset the chip.
+
+        esptool always compares the MD5 after writing, so ``verify=False`` saves nothing
+        and is accepted for the common driver shape.
+
+        :raise BoardError: BAD_IMAGE / WRONG_CHIP before writing; NO_RESPONSE, DISCONNECTED
+            (``needs_reflash``), VERIFY_MISMATCH (``needs_reflash``) or PROTOCOL.
+        """
+        report = progress or (lambda _phase, _done, _total: None)
+        check_image(image)
+        started = time.monotonic()
+        with self._log.bind(report, self._notice):
+            esp = self._connect()
+            chip_id = None if esp.CHIP_NAME == "ESP8266" else getattr(esp, "IMAGE_CHIP_ID", None)
+            check_image(image, chip_id)
+            written = 0
+            try:
+                esp = self._esp = esp.run_stub()
+                if self.baudrate != 115200:
+                    esp.change_baud(self.baudrate)
+                attach_flash(esp)
+                wanted = hashlib.md5(image.data).hexdigest()  # noqa: S324 - esptool's own check
+                unchanged = esp.flash_md5sum(image.address, len(image.data)) == wanted
+                if not unchanged:
+                    write_flash(esp, [(image.address, image.data)], compress=True)
+                    written = len(image.data)
+                reset_chip(esp, "hard-reset")
+            except FatalError as exc:
+                raise self._flash_error(exc) from None
+            except (serial.SerialException, OSError) as exc:
+                raise BoardError(
+                    f"{self.port} went away while flashing ({exc}): plug it in and flash again",
+                    reason=Reason.DISCONNECTED,
+                    needs_reflash=True,
+                ) from None
+        return FlashReport(
+            port=self.port,
+            family=self.family,
+            bytes_written=written,
+            bytes_verified=len(image.data),
+            skipped_unchanged=unchanged,
+            duration_s=time.monotonic() - started,
+            details={"chip": esp.CHIP_NAME, "address": image.address},
+        )
+
+    def restart(self) -> None:
+        """Hard-reset the chip (after :meth:`detect`) so its firmware runs again."""
+        if self._esp is not None:
+            quiet = self._log.bind(lambda _phase, _done, _total: None, self._notice)
+            with quiet, contextlib.suppress(FatalError, serial.SerialException, OSError):
+                reset_chip(self._esp, "hard-reset")
+
+    def close(self) -> None:
+        """Close the port."""
+        if self._esp is not None:
+            with contextlib.suppress(Exception):
+                self._esp._port.close()
+            self._esp = None
+
+    def _connect(self) -> Any:
+        if self._esp is not None:
+            return self._esp
+        try:
+            self._esp = detect_chip(
+                self.port,
+                baud=115200,
+                connect_mode=self.connect_mode,
+                connect_attempts=self.connect_attempts,
+            )
+        except FatalError as exc:
+            text = str(exc)
+            if "Could not open" in text:
+                raise BoardError(
+                    f"cannot open {self.port}: check the port name and that nothing else uses it",
+                    reason=Reason.PORT,
+                ) from None
+            raise BoardError(
+                f"no ESP bootloader answers on {self.port}: hold BOOT, press RESET, and try "
+                "again; or check it is an ESP board and the right port",
+                reason=Reason.NO_RESPONSE,
+            ) from None
+        except (serial.SerialException, OSError) as exc:
+            raise BoardError(
+                f"cannot open {self.port} ({exc}): check the port name", reason=Reason.PORT
+            ) from None
+        return self._esp
+
+    def _flash_error(self, exc: FatalError) -> BoardError:
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "MD5" in text or "empty" in text:
+            return BoardError(
+                f"{self.port}: the flash does not hold what was written ({text}): flash again",
+                reason=Reason.VERIFY_MISMATCH,
+                needs_reflash=True,
+            )
+        return BoardError(
+            f"{self.port}: esptool stopped: {text}", reason=Reason.PROTOCOL, needs_reflash=True
+        )
