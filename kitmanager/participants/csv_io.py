@@ -476,7 +476,10 @@ _SYNONYMS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("badge", "preferred name", "nickname", "surnom"),
     ),
     "email": (
-        ("email address", "adresse email", "adresse e mail", "adresse mail"),
+        (
+            "email address", "adresse email", "adresse e mail", "adresse mail",
+            "adresse de messagerie",
+        ),
         ("email", "e mail", "courriel", "adresse electronique", "mail"),
     ),
     "organisation": (
@@ -550,6 +553,19 @@ def _header_candidates(header: str) -> list[tuple[int, int, str, str]]:
     return found
 
 
+_FORM_END_TIME = frozenset({"completion time", "heure de fin"})
+_FORM_ACCOUNT = frozenset({"email", "name", "adresse de messagerie", "nom"})
+
+
+def _form_account_columns(normalised: list[str]) -> set[int]:
+    """Indices of the account columns right after a Microsoft Forms "Completion time"."""
+    ends = [index for index, header in enumerate(normalised) if header in _FORM_END_TIME]
+    if not ends:
+        return set()
+    after = range(ends[0] + 1, min(ends[0] + 3, len(normalised)))
+    return {index for index in after if normalised[index] in _FORM_ACCOUNT}
+
+
 def guess_mapping(headers: Sequence[str]) -> dict[str, int]:
     """Propose ``field -> column index`` from English or French headers.
 
@@ -557,12 +573,15 @@ def guess_mapping(headers: Sequence[str]) -> dict[str, int]:
     that merely contains it ("Nom complet" beats "Quel est votre nom complet ?"); among those, the
     longer phrase wins; a remaining tie goes to the leftmost column, so duplicate headers map
     deterministically. Each column feeds at most one field. Unknown columns (timestamps, ...)
-    are left out.
+    are left out. The respondent-account "Email"/"Name" columns of a Microsoft Forms export
+    only win when no question asks for the same thing (they say "anonymous" otherwise).
     """
+    account = _form_account_columns([_comparable(header) for header in headers])
     candidates = []
     for index, header in enumerate(headers):
         for kind, weight, field, synonym in _header_candidates(header):
-            candidates.append((-kind, -weight, index, FIELDS.index(field), field, synonym))
+            rank = 0 if index in account else kind
+            candidates.append((-rank, -weight, index, FIELDS.index(field), field, synonym))
     candidates.sort()
     mapping: dict[str, int] = {}
     matched_by: dict[str, str] = {}

@@ -205,6 +205,15 @@ def test_microsoft_forms_export_prefers_the_questions_over_the_account_columns()
     ]
 
 
+def test_microsoft_forms_name_question_beats_the_empty_account_name_column():
+    headers = ["ID", "Start time", "Completion time", "Email", "Name", "What is your name?"]
+    assert guess_mapping(headers) == {"full_name": 5, "email": 3, "external_id": 0}
+    french = ["ID", "Heure de début", "Heure de fin", "Adresse de messagerie", "Nom", "Votre nom"]
+    assert guess_mapping(french) == {"full_name": 5, "email": 3, "external_id": 0}
+    # Without a name question, the account name (a form requiring sign-in) is the name.
+    assert guess_mapping(headers[:5]) == {"full_name": 4, "email": 3, "external_id": 0}
+
+
 def test_microsoft_forms_anonymous_account_email_is_no_email():
     _, rows, errors = import_bytes(b"ID,Email,Name,Full name\n1,anonymous,,Juma Otieno\n")
     assert errors == []
