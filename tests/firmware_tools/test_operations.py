@@ -1,0 +1,217 @@
+"""Operations: one board (flash, verify, check) and many boards at once (run_batch)."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+
+import pytest
+
+from firmware_tools.base import BoardError, Outcome, Reason, StepResult
+from firmware_tools.operations import (
+    BoardContext,
+    BoardResult,
+    check_board,
+    flash_board,
+    load_firmware,
+    port_has_modem_lines,
+    resolve_family,
+    run_batch,
+    verify_board,
+)
+from firmware_tools.protocol.healthcheck import ExpectedFirmware
+from tests.firmware_tools.micropython_board import running_board
+
+KITBOT_MICROPYTHON = "firmware_tools/firmware/kitbot-micropython"
+HEALTHY_KIT = {
+    "motors_ma": [249, 251],
+    "distance_mv": 1197,
+    "line": [409, 511, 613],
+    "battery_mv": 7398,
+}
+
+
+@pytest.fixture
+def micropython_board(tmp_path):
+    yield from running_board(tmp_path)
+
+
+@pytest.fixture
+def kitbot_board(micropython_board):
+    """A MicroPython board with the kitbot firmware flashed and running."""
+    micropython_board.file("kit_sim.json").write_text(json.dumps(HEALTHY_KIT))
+    firmware = load_firmware([KITBOT_MICROPYTHON])
+    assert flash_board(micropython_board.port, firmware).ok
+    return micropython_board
+
+
+@pytest.fixture
+def silent_port():
+    """A pty with nothing behind it: a board without firmware, or the wrong port."""
+    controller, device = os.openpty()
+    yield os.ttyname(device)
+    os.close(controller)
+    os.close(device)
+
+
+def passing(context: BoardContext) -> BoardResult:
+    context.progress("write", 1, 1)
+    return BoardResult(context.port, "avr", "flash", [StepResult("flash", Outcome.PASS, "ok")])
+
+
+def failing(reason: Reason):
+    def job(context: BoardContext) -> BoardResult:
+        error = BoardError(f"{context.port} failed", reason=reason)
+        return BoardResult(context.port, "avr", "flash").fail(error, "flash")
+
+    return job
+
+
+# -- run_batch ----------------------------------------------------------------------------
+
+
+def test_batch_runs_at_most_concurrency_boards_at_once_and_keeps_port_order():
+    active, peak = 0, 0
+    lock = threading.Lock()
+
+    def job(context):
+        nonlocal active, peak
+        with lock:
+            active += 1
+            peak = max(peak, active)
+        time.sleep(0.05)
+        with lock:
+            active -= 1
+        return passing(context)
+
+    ports = [f"port{i}" for i in range(7)]
+    batch = run_batch(ports, job, concurrency=3, timeout=5, retries=0)
+    assert peak == 3
+    assert [board.port for board in batch.boards] == ports
+    assert batch.ok and batch.counts() == {"pass": 7, "warn": 0, "fail": 0}
+
+
+def test_a_passing_failure_is_retried_and_a_wrong_chip_is_not():
+    calls: dict[str, int] = {}
+
+    def job(context):
+        calls[context.port] = calls.get(context.port, 0) + 1
+        if context.port == "flaky" and context.attempt == 1:
+            return failing(Reason.NO_RESPONSE)(context)
+        if context.port == "wrong-chip":
+            return failing(Reason.WRONG_CHIP)(context)
+        return passing(context)
+
+    events = []
+    batch = run_batch(["flaky", "wrong-chip"], job, retries=2, on_progress=events.append)
+    flaky, wrong = batch.boards
+    assert (flaky.ok, flaky.attempts, calls["flaky"]) == (True, 2, 2)
+    assert (wrong.ok, wrong.attempts, calls["wrong-chip"]) == (False, 1, 1)
+    assert any(e.port == "flaky" and e.phase == "retry" for e in events)
+    assert not batch.ok
+
+
+def test_a_board_over_its_time_fails_alone_with_timeout():
+    def job(context):
+        if context.port == "stuck":
+            while True:  # a driver that keeps reporting progress but never finishes
+                context.progress("sync", 0, 0)
+                time.sleep(0.01)
+        return passing(context)
+
+    started = time.monotonic()
+    batch = run_batch(["stuck", "fine"], job, concurrency=2, timeout=0.5, retries=1)
+    stuck, fine = batch.boards
+    assert fine.ok
+    assert stuck.reason is Reason.TIMEOUT and stuck.attempts == 2
+    assert "raise --timeout" in stuck.message
+    assert time.monotonic() - started < 5
+
+
+def test_a_job_that_crashes_fails_only_its_board():
+    def job(context):
+        if context.port == "bad":
+            raise ValueError("boom")
+        return passing(context)
+
+    batch = run_batch(["bad", "good"], job)
+    bad, good = batch.boards
+    assert good.ok
+    assert bad.status is Outcome.FAIL and "boom" in bad.message
+    assert json.loads(json.dumps(batch.to_dict()))["counts"] == {"pass": 1, "warn": 0, "fail": 1}
+
+
+# -- firmware and family ------------------------------------------------------------------
+
+
+def test_firmware_family_comes_from_the_files(tmp_path):
+    assert load_firmware([KITBOT_MICROPYTHON]).family == "micropython"
+    assert load_firmware(["firmware_tools/firmware/kitbot-avr/kitbot.hex"]).family == "avr"
+    odd = tmp_path / "firmware.elf"
+    odd.write_bytes(b"\x7fELF")
+    with pytest.raises(BoardError) as caught:
+        load_firmware([odd])
+    assert "--board" in str(caught.value)
+
+
+def test_a_pty_without_board_option_cannot_be_guessed(silent_port):
+    with pytest.raises(BoardError) as caught:
+        resolve_family(silent_port)
+    assert "--board" in str(caught.value)
+    assert resolve_family(silent_port, "micropython") == "micropython"
+
+
+def test_a_pty_has_no_modem_lines(silent_port):
+    assert port_has_modem_lines(silent_port) is False
+
+
+# -- MicroPython boards end to end ----------------------------------------------------------
+
+
+@pytest.mark.micropython
+def test_check_runs_the_kitbot_selftest_on_a_micropython_board(kitbot_board):
+    result = check_board(
+        kitbot_board.port, family="micropython", expected=ExpectedFirmware("kitbot", "1.2.0")
+    )
+    steps = {step.name: step for step in result.steps}
+    assert result.status is Outcome.PASS, result.summary
+    assert steps["bootloader"].detail.startswith("MicroPython 1.")
+    assert steps["firmware"].detail == "kitbot 1.2.0 on unix"
+    assert steps["selftest:motors"].detail == "left 249 mA, right 251 mA; ma=[249, 251]"
+    assert result.identity["fw"] == "kitbot"
+
+
+@pytest.mark.micropython
+def test_check_reports_a_flat_battery_and_an_old_version(kitbot_board):
+    kitbot_board.file("kit_sim.json").write_text(json.dumps({**HEALTHY_KIT, "battery_mv": 6000}))
+    result = check_board(
+        kitbot_board.port, family="micropython", expected=ExpectedFirmware("kitbot", "1.3.0")
+    )
+    steps = {step.name: step for step in result.steps}
+    assert result.status is Outcome.FAIL
+    assert result.reason is Reason.WRONG_FIRMWARE
+    assert "expected version 1.3.0" in result.message
+    assert steps["selftest:battery"].outcome is Outcome.FAIL
+    assert "battery flat" in steps["selftest:battery"].detail
+    assert steps["selftest:line"].outcome is Outcome.PASS
+
+
+@pytest.mark.micropython
+def test_verify_compares_hashes_without_writing(kitbot_board):
+    firmware = load_firmware([KITBOT_MICROPYTHON])
+    assert verify_board(kitbot_board.port, firmware).ok
+    kitbot_board.file("main.py").write_text("print('changed')\n")
+    result = verify_board(kitbot_board.port, firmware)
+    assert result.reason is Reason.VERIFY_MISMATCH
+    assert "main.py" in result.steps[-1].detail
+
+
+def test_check_of_a_silent_board_says_what_to_do(silent_port):
+    result = check_board(silent_port, family="avr", hello_timeout=1.0)
+    steps = {step.name: step for step in result.steps}
+    assert steps["port"].outcome is Outcome.PASS
+    assert steps["bootloader"].outcome is Outcome.SKIPPED  # a pty cannot be reset from here
+    assert result.reason is Reason.NO_RESPONSE
+    assert "flash the kit firmware" in result.message
