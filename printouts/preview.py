@@ -24,14 +24,18 @@ def render_sample(layout: str | Path | Layout, kind: str | None = None) -> Rende
     """
     lay = load_layout(layout)
     kind = kind or lay.kinds[0]
+    if kind not in lay.kinds:
+        raise LayoutError(
+            f"layout {lay.id!r} prints {', '.join(lay.kinds)}, not {kind}s; pick one of those"
+        )
     count = min(lay.slots_per_page, 8) if lay.slots_per_page > 1 else 1
-    if kind == "badge":
-        return render_badges(sample_badges(count), lay, logo=sample_logo_png())
-    if kind == "kit-label":
-        return render_kit_labels(sample_kit_labels(count), lay)
     if kind == "certificate":
         return render_certificates(sample_certificates(1), lay)
-    raise LayoutError(f"unknown kind {kind!r}; layout {lay.id} prints {', '.join(lay.kinds)}")
+    shows_logo = any(getattr(el, "field", None) == "logo" for el in lay.elements[kind])
+    logo = sample_logo_png() if shows_logo else None
+    if kind == "badge":
+        return render_badges(sample_badges(count), lay, logo=logo)
+    return render_kit_labels(sample_kit_labels(count), lay, logo=logo)
 
 
 def pdf_page_to_png(pdf: bytes, page_index: int = 0, dpi: float = 96) -> bytes:

@@ -469,6 +469,7 @@ def _render(
     start_slot: int = 1,
     cut_marks: bool | None = None,
     title: str,
+    images: Mapping[str, ImageSource | None] | None = None,
 ) -> RenderResult:
     lay = _resolve(layout, kind)
     per_page = lay.slots_per_page
@@ -480,6 +481,14 @@ def _render(
     marks = lay.cut_marks if cut_marks is None else cut_marks
     with _binary_streams():
         page = _Page(lay, title)
+        placed = {el.field for el in lay.elements[kind] if isinstance(el, ImageElement)}
+        images = images or {}
+        for name in sorted(set(images) - placed):
+            if images[name] is not None:
+                page.warnings.append(
+                    f"layout {lay.id} has no place for a {name} image on a {kind}, so it is "
+                    "left out; choose a layout that shows one"
+                )
         slot = start_slot - 1
         count = 0
         for item in items:
@@ -537,7 +546,13 @@ def render_badges(
             )
         items.append(_Item(label, badge.fields(), images=images))
     return _render(
-        "badge", items, layout, start_slot=start_slot, cut_marks=cut_marks, title="Badges"
+        "badge",
+        items,
+        layout,
+        start_slot=start_slot,
+        cut_marks=cut_marks,
+        title="Badges",
+        images=images,
     )
 
 
@@ -564,7 +579,13 @@ def render_kit_labels(
         for i, kit in enumerate(listed, start=1)
     ]
     return _render(
-        "kit-label", items, layout, start_slot=start_slot, cut_marks=cut_marks, title="Kit labels"
+        "kit-label",
+        items,
+        layout,
+        start_slot=start_slot,
+        cut_marks=cut_marks,
+        title="Kit labels",
+        images={"logo": logo},
     )
 
 

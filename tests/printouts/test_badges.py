@@ -198,6 +198,15 @@ def test_logo_and_background_images_are_printed(fmt, tmp_path):
     assert result.pdf.count(b"/Subtype /Image") == 2  # each image embedded once
 
 
+def test_a_logo_the_layout_cannot_show_is_reported():
+    badge = BadgeData("Wanjiru Kamau", "https://k.org/b/1")
+    result = render_badges([badge], "avery-l7160", logo=_image_bytes((0, 160, 0), "PNG"))
+    assert result.warnings == [
+        "layout avery-l7160 has no place for a logo image on a badge, so it is left out; "
+        "choose a layout that shows one"
+    ]
+
+
 def test_an_unreadable_image_is_named_in_the_error(tmp_path):
     badge = BadgeData("Wanjiru Kamau", "https://k.org/b/1")
     broken = tmp_path / "logo.png"

@@ -56,7 +56,7 @@ def test_a_user_error_is_one_line_on_stderr_and_exit_2(capsys, tmp_path):
     assert err.count("\n") == 1 and "unknown layout 'avery-l7161'; use one of:" in err
     assert "Traceback" not in err
     assert main(["sample", "certificate-a4", "--kind", "badge", "-o", str(tmp_path / "x")]) == 2
-    assert "prints certificate, not badges" in capsys.readouterr().err
+    assert "prints certificate, not badges; pick one of those" in capsys.readouterr().err
 
 
 def test_runs_as_a_module():

@@ -12,7 +12,7 @@ import qrcode
 from qrcode.constants import ERROR_CORRECT_H, ERROR_CORRECT_M, ERROR_CORRECT_Q
 from reportlab.pdfgen.canvas import Canvas
 
-from printouts import PrintoutError
+from printouts import BadgeData, PrintoutError, render_badges
 from printouts.qr import FIXED_MASK, encode_qr, qr_path_operators
 
 from .reading import read_pdf
@@ -63,6 +63,19 @@ def test_vector_codes_of_every_size_decode_from_a_printed_page():
     decoded = [code.text for page in pages for code in page.codes]
     assert sorted(decoded) == sorted(urls)
     assert {code.ec_level for page in pages for code in page.codes} == {"M"}
+
+
+def test_every_badge_code_decodes_at_the_smallest_module_size():
+    # avery-5160 has the smallest QR box (23 mm, about 0.5 mm modules): 120 random tokens
+    rng = random.Random(2026)
+    alphabet = string.ascii_letters + string.digits + "-_"
+    urls = [
+        "https://kit.example.org/b/" + "".join(rng.choice(alphabet) for _ in range(32))
+        for _ in range(120)
+    ]
+    badges = [BadgeData(f"Participant {i}", url) for i, url in enumerate(urls)]
+    pages = read_pdf(render_badges(badges, "avery-5160").pdf, dpi=200)
+    assert sorted(code.text for page in pages for code in page.codes) == sorted(urls)
 
 
 def test_codes_are_rectangles_in_the_content_stream_not_images():
