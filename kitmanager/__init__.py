@@ -49,9 +49,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     init_i18n(app, babel)
     init_security(app)
 
-    from kitmanager import api, auth, participants, public, workshops
+    from kitmanager import api, auth, participants, printing, public, workshops
 
-    for feature in (auth, workshops, participants, public, api):
+    for feature in (auth, workshops, participants, printing, public, api):
         feature.init_app(app)
 
     from kitmanager.cli import register_commands

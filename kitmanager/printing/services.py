@@ -1,0 +1,133 @@
+"""Badge sheets for a workshop: participants -> printouts.BadgeData -> PDF, with an audit row."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from kitmanager.audit import Actor, record_event
+from kitmanager.extensions import db
+from kitmanager.models import Participant, Workshop
+from kitmanager.participants.services import badge_url, list_participants
+from printouts import BadgeData, Layout, PrintoutError, RenderResult, list_layouts, render_badges
+
+__all__ = [
+    "DEFAULT_BADGE_LAYOUT",
+    "BadgePrintError",
+    "BadgeSheet",
+    "badge_data",
+    "badge_layouts",
+    "print_badges",
+]
+
+DEFAULT_BADGE_LAYOUT = "avery-l7160"
+
+
+class BadgePrintError(ValueError):
+    """The badges cannot be printed as asked; the message says what to change."""
+
+
+@dataclass
+class BadgeSheet:
+    pdf: bytes
+    count: int
+    pages: int
+    layout: Layout
+    warnings: list[str]
+
+
+def badge_layouts() -> list[Layout]:
+    return list_layouts("badge")
+
+
+def badge_data(participant: Participant, base_url: str, workshop_title: str) -> BadgeData:
+    return BadgeData(
+        name=participant.full_name,
+        url=badge_url(base_url, participant),
+        badge_name=participant.badge_name or None,
+        organisation=participant.organisation,
+        role=participant.role,
+        team=participant.team.name if participant.team else "",
+        workshop=workshop_title,
+    )
+
+
+def _select(workshop: Workshop, ids: Sequence[int] | None) -> list[Participant]:
+    if not ids:
+        return list_participants(workshop)
+    chosen = list(
+        db.session.scalars(
+            select(Participant)
+            .where(
+                Participant.workshop_id == workshop.id,
+                Participant.id.in_(ids),
+                Participant.deleted_at.is_(None),
+            )
+            .order_by(Participant.full_name, Participant.id)
+        )
+    )
+    missing = set(ids) - {p.id for p in chosen}
+    if missing:
+        raise BadgePrintError(
+            f"No participant with id {', '.join(map(str, sorted(missing)))} in this workshop: "
+            "check the list and choose again."
+        )
+    return chosen
+
+
+def print_badges(
+    actor: Actor,
+    workshop: Workshop,
+    base_url: str,
+    *,
+    layout: str = DEFAULT_BADGE_LAYOUT,
+    start_slot: int = 1,
+    cut_marks: bool | None = None,
+    participant_ids: Sequence[int] | None = None,
+) -> BadgeSheet:
+    """Render badges for everyone (or the chosen participants) of a workshop.
+
+    :raise BadgePrintError: nobody to print, unknown ids, or a printout error (bad layout,
+        start slot off the sheet), with a message that says what to do.
+    """
+    participants = _select(workshop, participant_ids)
+    if not participants:
+        raise BadgePrintError("Nobody to print: add or import participants first.")
+    valid = {lay.id: lay for lay in badge_layouts()}
+    if layout not in valid:
+        raise BadgePrintError(
+            f"Unknown badge layout '{layout}': choose one of {', '.join(sorted(valid))}."
+        )
+    chosen = valid[layout]
+    if not 1 <= start_slot <= chosen.slots_per_page:
+        raise BadgePrintError(
+            f"Start slot {start_slot} is not on a {chosen.title} sheet: "
+            f"choose 1 to {chosen.slots_per_page}."
+        )
+    data = [badge_data(p, base_url, workshop.title) for p in participants]
+    try:
+        result: RenderResult = render_badges(
+            data, chosen, start_slot=start_slot, cut_marks=cut_marks
+        )
+    except PrintoutError as exc:
+        raise BadgePrintError(str(exc)) from None
+    record_event(
+        actor,
+        "badges.printed",
+        "workshop",
+        workshop.id,
+        count=len(data),
+        layout=layout,
+        start_slot=start_slot,
+        participant_ids=[p.id for p in participants] if participant_ids else None,
+    )
+    db.session.flush()
+    return BadgeSheet(
+        pdf=result.pdf,
+        count=len(data),
+        pages=result.pages,
+        layout=chosen,
+        warnings=list(result.warnings),
+    )

@@ -1,0 +1,159 @@
+from __future__ import annotations
+
+import json
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+
+from kitmanager.extensions import db
+from kitmanager.models import Role
+from kitmanager.network import base_url
+from kitmanager.printing import bp
+from kitmanager.printing.services import (
+    DEFAULT_BADGE_LAYOUT,
+    BadgePrintError,
+    badge_layouts,
+    print_badges,
+)
+from kitmanager.security import current_actor, require_role
+from kitmanager.workshops.views import load_workshop
+from printouts import PrintoutError, render_preview_png
+
+KEEP_SHEETS = 10
+
+
+def _selected_ids() -> list[int]:
+    ids = request.values.getlist("id")
+    try:
+        return sorted({int(value) for value in ids})
+    except ValueError:
+        abort(400)
+
+
+def _sheet_path(file_id: str) -> Path:
+    # Only sheets this browser session made: a PDF of badges is a list of personal data.
+    if not file_id.isalnum() or file_id not in session.get("badge_sheets", []):
+        abort(404)
+    path = Path(current_app.config["DATA_DIR"]) / "generated" / f"badges-{file_id}.pdf"
+    if not path.is_file():
+        abort(404)
+    return path
+
+
+@bp.route("/workshops/<slug>/badges", methods=["GET", "POST"])
+@require_role(Role.TRAINER)
+def badges(slug: str):
+    workshop = load_workshop(slug)
+    layouts = badge_layouts()
+    ids = _selected_ids()
+    if request.method == "POST":
+        try:
+            start_slot = int(request.form.get("start_slot", "1") or 1)
+        except ValueError:
+            start_slot = 0
+        cut = request.form.get("cut_marks", "")
+        try:
+            sheet = print_badges(
+                current_actor(),
+                workshop,
+                base_url(),
+                layout=request.form.get("layout", DEFAULT_BADGE_LAYOUT),
+                start_slot=start_slot,
+                cut_marks={"yes": True, "no": False}.get(cut),
+                participant_ids=ids or None,
+            )
+        except BadgePrintError as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+        else:
+            db.session.commit()
+            file_id = secrets.token_hex(16)
+            folder = Path(current_app.config["DATA_DIR"]) / "generated"
+            (folder / f"badges-{file_id}.pdf").write_bytes(sheet.pdf)
+            session["badge_sheets"] = [
+                *session.get("badge_sheets", [])[-(KEEP_SHEETS - 1) :],
+                file_id,
+            ]
+            session["badge_sheet_info"] = {
+                "id": file_id,
+                "count": sheet.count,
+                "pages": sheet.pages,
+                "layout": sheet.layout.title,
+                "warnings": sheet.warnings[:50],
+            }
+            flash(
+                _(
+                    "%(count)s badges ready on %(pages)s page(s).",
+                    count=sheet.count,
+                    pages=sheet.pages,
+                ),
+                "success",
+            )
+            return redirect(url_for("printing.badge_sheet", slug=slug, file_id=file_id))
+    from kitmanager.participants.services import list_participants
+
+    people = list_participants(workshop)
+    chosen = [p for p in people if p.id in ids] if ids else people
+    return render_template(
+        "printing/badges.html",
+        workshop=workshop,
+        layouts=layouts,
+        default_layout=request.form.get("layout", DEFAULT_BADGE_LAYOUT),
+        chosen=chosen,
+        ids=ids,
+        total=len(people),
+    )
+
+
+@bp.route("/workshops/<slug>/badges/<file_id>")
+@require_role(Role.TRAINER)
+def badge_sheet(slug: str, file_id: str):
+    workshop = load_workshop(slug)
+    path = _sheet_path(file_id)
+    try:
+        info = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        info = {"warnings": []}
+    return render_template("printing/sheet.html", workshop=workshop, info=info, file_id=file_id)
+
+
+@bp.route("/workshops/<slug>/badges/<file_id>.pdf")
+@require_role(Role.TRAINER)
+def badge_sheet_pdf(slug: str, file_id: str):
+    workshop = load_workshop(slug)
+    path = _sheet_path(file_id)
+    return send_file(
+        path,
+        mimetype="application/pdf",
+        download_name=f"{workshop.slug}-badges.pdf",
+        max_age=0,
+    )
+
+
+@lru_cache(maxsize=32)
+def _preview(layout_id: str) -> bytes:
+    return render_preview_png(layout_id, dpi=72)
+
+
+@bp.route("/printouts/preview/<layout_id>.png")
+def preview(layout_id: str):
+    """A PNG of a layout filled with sample data, to choose a sheet before printing."""
+    try:
+        png = _preview(layout_id)
+    except PrintoutError:
+        abort(404)
+    return Response(png, mimetype="image/png", headers={"Cache-Control": "max-age=3600"})
