@@ -123,7 +123,9 @@ def _add_board_options(parser: argparse.ArgumentParser, *, timeout: float) -> No
         help="how to reset into the bootloader; 'none': press reset on the board yourself",
     )
     parser.add_argument("--baud", type=int, help="bootloader baud rate (default: try each)")
-    parser.add_argument("--concurrency", type=int, default=8, help="boards at once (default 8)")
+    parser.add_argument(
+        "--concurrency", type=int, default=32, help="boards at once (default 32: a full hub)"
+    )
     parser.add_argument(
         "--timeout",
         type=float,
@@ -311,13 +313,17 @@ class LiveProgress:
         self.lines = dict.fromkeys(ports, "waiting")
         self._last_phase: dict[str, str] = {}
         self._drawn = False
+        self._drawn_at = 0.0
 
     def update(self, event: ProgressEvent) -> None:
         """Take one event (called under the batch's lock, from worker threads)."""
         text = _event_text(event)
         self.lines[event.port] = text
         if self.tty:
-            self._redraw()
+            # at most ten redraws a second: 24 boards report thousands of pages
+            urgent = event.phase in ("notice", "retry", "done")
+            if urgent or time.monotonic() - self._drawn_at >= 0.1:
+                self._redraw()
         elif event.phase != self._last_phase.get(event.port) or event.message:
             self._last_phase[event.port] = event.phase
             print(f"{event.port}: {text}", file=self.stream, flush=True)
@@ -330,11 +336,12 @@ class LiveProgress:
             self.stream.write(f"\x1b[2K{port.ljust(width)}  {self.lines[port]}\n")
         self.stream.flush()
         self._drawn = True
+        self._drawn_at = time.monotonic()
 
     def finish(self) -> None:
-        if not self.tty:
-            return
-        self.stream.flush()
+        """Draw the final state of every line."""
+        if self.tty:
+            self._redraw()
 
 
 def _event_text(event: ProgressEvent) -> str:

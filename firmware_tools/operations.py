@@ -723,7 +723,7 @@ def run_batch(
     ports: Iterable[str],
     job: BoardJob,
     *,
-    concurrency: int = 8,
+    concurrency: int = 32,
     timeout: float = 120.0,
     retries: int = 1,
     on_progress: Callable[[ProgressEvent], None] | None = None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from firmware_tools import cli
-from firmware_tools.operations import flash_board, load_firmware
+from firmware_tools.operations import ProgressEvent, flash_board, load_firmware
 from tests.firmware_tools.micropython_board import MicroPythonPty, micropython_available
 
 KITBOT_MICROPYTHON = "firmware_tools/firmware/kitbot-micropython"
@@ -139,3 +140,21 @@ def test_all_without_boards_says_to_plug_them_in(monkeypatch, capsys):
 def test_a_port_needs_a_board_family_when_it_cannot_tell(silent_port, capsys):
     assert cli.main(["check", "--port", silent_port, "--quiet"]) == 1
     assert "pass --board" in capsys.readouterr().out
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_live_progress_keeps_one_line_per_board_on_a_terminal():
+    screen = Terminal()
+    live = cli.LiveProgress(["/dev/ttyUSB0", "/dev/ttyUSB1"], screen)
+    live.update(ProgressEvent("/dev/ttyUSB1", 1, "write", 16128, 32256))
+    live.update(ProgressEvent("/dev/ttyUSB0", 1, "notice", message="Press the reset button"))
+    live.update(ProgressEvent("/dev/ttyUSB1", 2, "done", message="pass"))
+    frames = screen.getvalue().split("\x1b[2F")  # each redraw moves up over the two lines
+    assert len(frames) == 3
+    last = frames[-1].replace("\x1b[2K", "").splitlines()
+    assert last == ["/dev/ttyUSB0  Press the reset button", "/dev/ttyUSB1  pass [try 2]"]
+    assert "write  50% (16128/32256 B)" in frames[0]
