@@ -13,7 +13,7 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 from reportlab import rl_config
-from reportlab.lib.colors import HexColor, white
+from reportlab.lib.colors import HexColor
 from reportlab.lib.utils import ImageReader
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen.canvas import Canvas
@@ -32,10 +32,11 @@ from .layout import (
     QrElement,
     SignaturesElement,
     TextElement,
+    list_layouts,
     load_layout,
 )
 from .qr import MIN_MODULE_MM, encode_qr, qr_path_operators
-from .text import ASCENT, DESCENT, fit_text, font_name, missing_glyphs, visual_line
+from .text import ASCENT, DESCENT, fit_text, font_name, missing_glyphs, normalise, visual_line
 
 __all__ = [
     "render_badges",
@@ -178,6 +179,18 @@ def _draw_lines(
         baseline -= line_height
 
 
+def _warn_missing_glyphs(page: _Page, item: _Item, text: str, style: str) -> None:
+    """Name every character the font cannot draw (checked after Arabic shaping, since the
+    shaped letter forms are what is drawn), so no empty box goes out unnoticed."""
+    missing = missing_glyphs(visual_line(normalise(text)), style)
+    if missing:
+        listed = ", ".join(f"'{ch}' (U+{ord(ch):04X})" for ch in missing)
+        page.warnings.append(
+            f"{item.label}: the font has no glyph for {listed} in {text!r}; they print as "
+            "empty boxes, so give a Latin-script spelling (e.g. badge_name)"
+        )
+
+
 def _fit_and_draw(
     page: _Page,
     item: _Item,
@@ -191,13 +204,7 @@ def _fit_and_draw(
     colour: str,
 ) -> None:
     """Fit ``text`` to ``box`` and draw it, warning about missing glyphs or tiny text."""
-    missing = missing_glyphs(text, style)
-    if missing:
-        listed = ", ".join(f"'{ch}' (U+{ord(ch):04X})" for ch in missing)
-        page.warnings.append(
-            f"{item.label}: the font has no glyph for {listed} in {text!r}; they print as "
-            "empty boxes, so give a Latin-script spelling (e.g. badge_name)"
-        )
+    _warn_missing_glyphs(page, item, text, style)
     fitted = fit_text(text, style, box[2], box[3], size, min_size, max_lines)
     if fitted.shrunk_below_min:
         page.warnings.append(
@@ -331,13 +338,7 @@ def _draw_list(page: _Page, el: ListElement, origin: tuple[float, float], item: 
     widest = max(pdfmetrics.stringWidth(visual_line(s), pdf_font, 1.0) for s in shown)
     size = min(size, column_width / widest)
     for text in entries:
-        missing = missing_glyphs(text, el.font)
-        if missing:
-            page.warnings.append(
-                f"{item.label}: the font has no glyph for "
-                + ", ".join(f"'{ch}' (U+{ord(ch):04X})" for ch in missing)
-                + f" in {text!r}; they print as empty boxes"
-            )
+        _warn_missing_glyphs(page, item, text, el.font)
     rows = rows_for(len(shown))
     canvas = page.canvas
     canvas.setFont(pdf_font, size)
@@ -452,8 +453,6 @@ def _draw_cut_marks(page: _Page) -> None:
 def _resolve(layout: str | Path | Layout, kind: str) -> Layout:
     lay = load_layout(layout)
     if kind not in lay.kinds:
-        from .layout import list_layouts
-
         fitting = ", ".join(x.id for x in list_layouts(kind))
         raise LayoutError(
             f"layout {lay.id!r} prints {', '.join(lay.kinds)}, not {kind}s; use one of: {fitting}"
@@ -634,5 +633,4 @@ def render_calibration(layout: str | Path | Layout) -> RenderResult:
             canvas.line((x + 3 + tick) * MM, bar_y, (x + 3 + tick) * MM, bar_y + 1.5 * MM)
     if lay.cut_marks:
         _draw_cut_marks(page)
-    canvas.setFillColor(white)
     return page.finish()

@@ -21,6 +21,7 @@ __all__ = [
     "fit_text",
     "font_name",
     "missing_glyphs",
+    "normalise",
     "register_fonts",
     "visual_line",
 ]
