@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -49,16 +50,29 @@ MM = 72.0 / 25.4  # points per millimetre
 CUT_MARK_MM = 5.0
 
 
+_streams_lock = threading.Lock()
+_streams_users = 0
+_streams_previous: object = None
+
+
 @contextmanager
 def _binary_streams() -> Iterator[None]:
     """Write compressed streams as binary, not ASCII85: reportlab's pure-Python ASCII85
-    encoder was a third of the time of a 1,000-badge sheet and makes the file 25 % larger."""
-    previous = rl_config.useA85
-    rl_config.useA85 = 0
+    encoder was a third of the time of a 1,000-badge sheet and makes the file 25 % larger.
+    The setting is global in reportlab, so it is restored when the last render ends."""
+    global _streams_users, _streams_previous
+    with _streams_lock:
+        if _streams_users == 0:
+            _streams_previous = rl_config.useA85
+            rl_config.useA85 = 0
+        _streams_users += 1
     try:
         yield
     finally:
-        rl_config.useA85 = previous
+        with _streams_lock:
+            _streams_users -= 1
+            if _streams_users == 0:
+                rl_config.useA85 = _streams_previous
 
 
 @dataclass

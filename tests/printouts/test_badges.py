@@ -248,3 +248,11 @@ def test_a_url_too_long_for_the_qr_box_is_refused_with_the_sizes():
         render_badges([badge], "avery-5160")
     message = str(caught.value)
     assert "avery-5160 gives it 23 mm" in message and "shorten the URL" in message
+
+
+def test_reportlab_settings_are_left_as_found():
+    from reportlab import rl_config
+
+    before = rl_config.useA85
+    render_badges([BadgeData("A", "https://k.org/b/1")])
+    assert rl_config.useA85 == before
