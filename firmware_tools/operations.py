@@ -19,12 +19,20 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import serial
 
-from firmware_tools.base import BoardError, FlashReport, Outcome, Reason, StepResult
+from firmware_tools.base import (
+    BoardError,
+    FlashReport,
+    Outcome,
+    ProgressCallback,
+    Reason,
+    StepResult,
+)
 from firmware_tools.drivers.micropython import BoardFile, MicroPythonBoard, collect_files
+from firmware_tools.images import FirmwareImage, load_image
 from firmware_tools.ports import FAMILIES, find_port
 from firmware_tools.protocol import healthcheck
 from firmware_tools.protocol.healthcheck import ExpectedFirmware, Identity
@@ -181,7 +189,7 @@ class Firmware:
 
     family: str
     source: str
-    image: Any = None  # images.FirmwareImage for avr and esp
+    image: FirmwareImage | None = None  # for avr and esp
     files: tuple[BoardFile, ...] = ()
 
     @property
@@ -218,8 +226,6 @@ def load_firmware(
         raise BoardError(
             f"an {family} board takes one firmware file, not {len(paths)}", reason=Reason.BAD_IMAGE
         )
-    from firmware_tools.images import load_image
-
     default_chip = "atmega328p" if family == "avr" else "esp32"
     image = load_image(paths[0], chip=chip or default_chip, address=address)
     return Firmware(family, str(paths[0]), image=image)
@@ -263,10 +269,6 @@ def resolve_family(port: str, given: str | None = None, firmware: Firmware | Non
 
 
 # -- one board ---------------------------------------------------------------------------
-
-
-class _Progress(Protocol):
-    def __call__(self, phase: str, done: int, total: int) -> None: ...
 
 
 def _no_progress(_phase: str, _done: int, _total: int) -> None:
@@ -324,7 +326,7 @@ def flash_board(
     baudrate: int | None = None,
     verify: bool = True,
     sync_timeout: float | None = None,
-    progress: _Progress = _no_progress,
+    progress: ProgressCallback = _no_progress,
     notice: Callable[[str], None] = _no_notice,
 ) -> BoardResult:
     """Flash ``firmware`` onto the board on ``port`` and start it.
@@ -381,7 +383,7 @@ def verify_board(
     family: str | None = None,
     reset: str = "auto",
     baudrate: int | None = None,
-    progress: _Progress = _no_progress,
+    progress: ProgressCallback = _no_progress,
     notice: Callable[[str], None] = _no_notice,
 ) -> BoardResult:
     """Check that the board holds ``firmware`` without writing anything.
@@ -436,7 +438,7 @@ def check_board(
     baudrate: int | None = None,
     hello_timeout: float = 8.0,
     bootloader: bool = True,
-    progress: _Progress = _no_progress,
+    progress: ProgressCallback = _no_progress,
     notice: Callable[[str], None] = _no_notice,
 ) -> BoardResult:
     """Health-check the board on ``port``: port, bootloader, firmware identity, self-test.
@@ -518,7 +520,7 @@ def _check_bootloader(
 
 
 def _ask_firmware(
-    port: str, hello_timeout: float, progress: _Progress
+    port: str, hello_timeout: float, progress: ProgressCallback
 ) -> tuple[Identity, list[StepResult]]:
     link = open_port(port, baudrate=HEALTH_BAUDRATE, timeout=0.05)
     try:
@@ -536,7 +538,7 @@ def _ask(
     cmd: str,
     key: str,
     timeout: float,
-    progress: _Progress,
+    progress: ProgressCallback,
     *,
     resend: bool = True,
 ) -> dict[str, Any]:
