@@ -37,6 +37,7 @@ __all__ = [
     "Table",
     "TableRow",
     "guess_mapping",
+    "is_email_address",
     "neutralise_cell",
     "parse_participants",
     "read_table",
@@ -670,6 +671,13 @@ _EMAIL = re.compile(
     r"(?:[^\W\d_]{2,63}|xn--[a-z0-9-]{1,59})"
 )
 _NAMED_EMAIL = re.compile(r"[^<>]*<([^<>]+)>")
+
+
+def is_email_address(address: str) -> bool:
+    """True when ``address`` looks like one deliverable address (the one rule for the whole app)."""
+    return _EMAIL.fullmatch(address) is not None
+
+
 # MS Forms puts this in its own Email column for responses collected without sign-in.
 _NO_EMAIL = frozenset({"anonymous", "anonyme"})
 _LINE_BREAKS = re.compile(r"[\r\n\t\v\f\u2028\u2029]+")
@@ -752,7 +760,7 @@ class _RowReader:
         address = named.group(1).strip() if named else value
         if address.casefold().startswith("mailto:"):
             address = address[len("mailto:") :]
-        if _EMAIL.fullmatch(address) is None:
+        if not is_email_address(address):
             several = [part for part in re.split(r"[\s,;/]+", address) if "@" in part]
             hint = (
                 "Put only one address in the cell."

@@ -6,18 +6,24 @@ adds every planned row or raises before touching the database.
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from flask_babel import gettext, ngettext
 from sqlalchemy import func, insert, select
 
 from kitmanager.audit import Actor, record_event
 from kitmanager.extensions import db
 from kitmanager.models import Participant, ParticipantRole, Team, Workshop, new_token, utcnow
-from kitmanager.participants.csv_io import ParseResult, ParticipantRow, RowError, write_csv
+from kitmanager.participants.csv_io import (
+    ParseResult,
+    ParticipantRow,
+    RowError,
+    is_email_address,
+    write_csv,
+)
 
 __all__ = [
     "Duplicate",
@@ -37,7 +43,6 @@ __all__ = [
     "update_participant",
 ]
 
-EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 DuplicateChoice = Literal["skip", "update"]
 
 
@@ -95,26 +100,36 @@ class ParticipantFields:
 def _clean_fields(fields: ParticipantFields) -> ParticipantFields:
     full_name = _nfc(fields.full_name)
     if not full_name:
-        raise ParticipantError("The participant needs a full name.")
+        raise ParticipantError(gettext("The participant needs a full name."))
     if len(full_name) > 200:
-        raise ParticipantError("The full name is too long: keep it under 200 characters.")
+        raise ParticipantError(gettext("The full name is too long: keep it under 200 characters."))
     badge_name = _nfc(fields.badge_name)
     if len(badge_name) > 60:
-        raise ParticipantError("The badge name is too long: keep it under 60 characters.")
+        raise ParticipantError(gettext("The badge name is too long: keep it under 60 characters."))
     email = _nfc(fields.email) or None
     if email is not None:
-        if not EMAIL_RE.match(email) or len(email) > 254:
-            raise ParticipantError(f"'{email}' is not an email address: fix it or leave it empty.")
+        if not is_email_address(email) or len(email) > 254:
+            raise ParticipantError(
+                gettext(
+                    "'%(email)s' is not an email address: fix it or leave it empty.", email=email
+                )
+            )
         local, _, domain = email.rpartition("@")
         email = f"{local}@{domain.lower()}"
     try:
         role = ParticipantRole(fields.role).value
     except ValueError:
         choices = ", ".join(r.value for r in ParticipantRole)
-        raise ParticipantError(f"Unknown role '{fields.role}': choose one of {choices}.") from None
+        raise ParticipantError(
+            gettext(
+                "Unknown role '%(role)s': choose one of %(choices)s.",
+                role=fields.role,
+                choices=choices,
+            )
+        ) from None
     team = _nfc(fields.team) or None
     if team is not None and len(team) > 100:
-        raise ParticipantError("The team name is too long: keep it under 100 characters.")
+        raise ParticipantError(gettext("The team name is too long: keep it under 100 characters."))
     return ParticipantFields(
         full_name=full_name,
         badge_name=badge_name,
@@ -295,11 +310,16 @@ def apply_import(
     if plan.errors and not only_valid:
         lines = len({e.line for e in plan.errors})
         raise ImportRefused(
-            f"{lines} row(s) have errors, so nothing was imported. Fix them and import again, "
-            "or choose to import only the valid rows."
+            ngettext(
+                "%(num)s row(s) have errors, so nothing was imported. Fix them and import again, "
+                "or choose to import only the valid rows.",
+                "%(num)s row(s) have errors, so nothing was imported. Fix them and import again, "
+                "or choose to import only the valid rows.",
+                lines,
+            )
         )
     if on_duplicate not in ("skip", "update"):
-        raise ParticipantError("Choose 'skip' or 'update' for duplicates.")
+        raise ParticipantError(gettext("Choose 'skip' or 'update' for duplicates."))
     summary = ImportSummary(invalid_skipped=len({e.line for e in plan.errors}))
     teams: dict[str, int] = {
         team.name: team.id
