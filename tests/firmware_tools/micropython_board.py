@@ -41,9 +41,14 @@ def micropython_available() -> bool:
 
 
 class MicroPythonPty:
-    """Start a MicroPython board in ``workdir``; ``.port`` is its pty path."""
+    """Start a MicroPython board in ``workdir``; ``.port`` is its pty path.
 
-    def __init__(self, workdir: Path, *, files: dict[str, str] | None = None) -> None:
+    ``restart=False`` runs micropython once, so a soft reset ends it and the pty closes.
+    """
+
+    def __init__(
+        self, workdir: Path, *, files: dict[str, str] | None = None, restart: bool = True
+    ) -> None:
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
         for name, text in (files or {}).items():
@@ -52,11 +57,13 @@ class MicroPythonPty:
         env = {**os.environ, "MP": MICROPYTHON}
         loop = workdir.parent / f"{workdir.name}.sh"
         loop.write_text(_LOOP)
+        # without restart the pty goes away with the process, as the bare unix port does
+        command = f"sh {loop}" if restart else MICROPYTHON
         self._process = subprocess.Popen(
             [
                 "socat",
                 f"PTY,link={self.port},raw,echo=0",
-                f"EXEC:sh {loop},pty,setsid,ctty,echo=0,onlcr=0",
+                f"EXEC:{command},pty,setsid,ctty,echo=0,onlcr=0",
             ],
             cwd=workdir,
             env=env,

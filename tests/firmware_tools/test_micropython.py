@@ -130,3 +130,20 @@ def test_collect_files_takes_a_folder_and_refuses_nothing_to_copy(tmp_path):
         with pytest.raises(BoardError) as caught:
             collect_files(bad)
         assert caught.value.reason is Reason.BAD_IMAGE
+
+
+def test_a_soft_reset_that_ends_the_unix_port_process_is_not_an_error(tmp_path):
+    # The bare unix port exits on a soft reset, taking the pty with it: the reset itself
+    # succeeds, and the next operation says the board went away.
+    board_pty = MicroPythonPty(tmp_path / "board", restart=False)
+    try:
+        with MicroPythonBoard(board_pty.port) as board:
+            board.identity()
+            board.soft_reset()
+            time.sleep(0.3)
+            with pytest.raises(BoardError) as caught:
+                board.identity()
+    finally:
+        board_pty.stop()
+    assert caught.value.reason is Reason.DISCONNECTED
+    assert "plug the board in again" in str(caught.value)
