@@ -330,7 +330,8 @@ def _draw_list(page: _Page, el: ListElement, origin: tuple[float, float], item: 
         return
     left, bottom, width, height = page.box(origin, el)
     pdf_font = font_name(el.font)
-    column_width = width / el.columns
+    gutter = 2 * MM  # between columns, so a long entry never runs into the next column
+    column_width = (width - gutter * (el.columns - 1)) / el.columns
     per_size = ASCENT + DESCENT + 0.08
 
     def rows_for(count: int) -> int:
@@ -361,7 +362,7 @@ def _draw_list(page: _Page, el: ListElement, origin: tuple[float, float], item: 
     for index, text in enumerate(shown):
         col, row = index // rows, index % rows
         baseline = top - row * size * per_size - ASCENT * size
-        canvas.drawString(left + col * column_width, baseline, visual_line(text))
+        canvas.drawString(left + col * (column_width + gutter), baseline, visual_line(text))
 
 
 def _draw_signatures(

@@ -66,3 +66,16 @@ def test_a_label_without_parts_or_type_prints_code_and_qr_only():
     (page,) = read_pdf(render_kit_labels([kit], "brother-ql-62").pdf, dpi=200)
     assert page.flat_text.strip() == "KIT-900"
     assert all_codes([page]) == [kit.url]
+
+
+def test_parts_in_two_columns_do_not_touch():
+    lay = load_layout("avery-l7163")
+    (page,) = read_pdf(render_kit_labels(_kits(1), lay).pdf, decode=False)
+    (parts,) = [e for e in lay.elements["kit-label"] if e.type == "list"]
+    x, y, _, _ = lay.slot_box(1)
+    middle = x + parts.x + parts.width / 2
+    bullets = [c for c in page.chars if c.ch == "•"]
+    right_column = min(c.box_mm[0] for c in bullets if c.box_mm[0] > middle - 2)
+    left_column_chars = [c for c in page.chars if c.box_mm[1] > y + parts.y - 0.5
+                         and c.box_mm[0] < right_column - 0.1]  # fmt: skip
+    assert max(c.box_mm[2] for c in left_column_chars) < right_column - 1.5
