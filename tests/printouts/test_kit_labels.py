@@ -70,7 +70,8 @@ def test_a_label_without_parts_or_type_prints_code_and_qr_only():
 
 def test_parts_in_two_columns_do_not_touch():
     lay = load_layout("avery-l7163")
-    (page,) = read_pdf(render_kit_labels(_kits(1), lay).pdf, decode=False)
+    widest_first = ["HC-SR04 ultrasonic distance sensor", "USB cable", "Motor", "Wheel"]
+    (page,) = read_pdf(render_kit_labels(_kits(1, widest_first), lay).pdf, decode=False)
     (parts,) = [e for e in lay.elements["kit-label"] if e.type == "list"]
     x, y, _, _ = lay.slot_box(1)
     middle = x + parts.x + parts.width / 2
