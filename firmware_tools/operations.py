@@ -485,7 +485,8 @@ def _check_bootloader(
     baudrate: int | None,
     notice: Callable[[str], None],
 ) -> None:
-    if result.family == "avr" and (reset == "none" or not modem):
+    # AVR and ESP bootloaders run only after a reset; a MicroPython REPL needs none
+    if result.family in ("avr", "esp") and (reset == "none" or not modem):
         why = "--reset none" if reset == "none" else "the port has no reset line (DTR/RTS)"
         result.steps.append(
             StepResult("bootloader", Outcome.SKIPPED, f"not checked: {why}; firmware checked")
