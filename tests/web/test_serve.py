@@ -1,0 +1,292 @@
+"""`kitmanager serve` and the CLI as a user meets them: real processes, a real port, real HTTP."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import sqlite3
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kitmanager.config import DATABASE_FILE, SECRET_KEY_FILE
+from tests.web.e2e import STOPPED_LINE, Browser, Server, kitmanager_exe, run_kitmanager
+
+PASSWORD_LINE = re.compile(r"log in as '([^']+)' with password: (\S+)")
+# Half blocks of a terminal QR code; ASCII-only consoles would not show them.
+QR_BLOCKS = ("█", "▀", "▄")
+
+
+def assert_no_traceback(*outputs: str) -> None:
+    for output in outputs:
+        assert "Traceback" not in output, output
+
+
+def first_password(output: str) -> tuple[str, str]:
+    match = PASSWORD_LINE.search(output)
+    assert match, f"no first-start password in:\n{output}"
+    return match.group(1), match.group(2)
+
+
+def test_first_start_creates_the_data_dir_and_prints_a_password_that_logs_in(tmp_path: Path):
+    data_dir = tmp_path / "new" / "kitmanager-data"
+    with Server(data_dir) as server:
+        username, password = first_password(server.stdout)
+        assert server.stdout.count(password) == 1
+        assert f"http://127.0.0.1:{server.port}/" in server.stdout
+        assert str(data_dir) in server.stdout
+
+        database = data_dir / DATABASE_FILE
+        with sqlite3.connect(database) as conn:
+            assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        secret = data_dir / SECRET_KEY_FILE
+        assert stat.S_IMODE(secret.stat().st_mode) == 0o600
+        key = secret.read_text()
+
+        browser = Browser(server.url)
+        wrong = browser.login(username, password + "x")
+        assert wrong.status == 401
+        assert not browser.logged_in()
+        page = browser.login(username, password)
+        assert page.status == 200 and page.url.endswith("/workshops/")
+        assert browser.logged_in()
+        assert server.stop() == 0
+
+    with Server(data_dir, port=server.port) as again:
+        assert PASSWORD_LINE.search(again.stdout) is None
+        assert "password" not in again.stdout.lower()
+        assert secret.read_text() == key
+        # Same key, so the cookie signed by the first run still holds the session.
+        assert browser.logged_in()
+        assert again.stop() == 0
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_and_sigterm_stop_the_server_cleanly(tmp_path: Path, sig: int):
+    with Server(tmp_path / "data") as server:
+        assert Browser(server.url).get("/healthz").status == 200
+        code = server.stop(sig)
+        assert code == 0, server.stderr
+        assert server.stdout.rstrip().endswith(STOPPED_LINE)
+        assert_no_traceback(server.stdout, server.stderr)
+        # The port is free again at once.
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", server.port), timeout=1).close()
+
+
+def test_ctrl_c_while_a_request_is_open_still_stops_cleanly(tmp_path: Path):
+    with Server(tmp_path / "data") as server:
+        # A half-sent request keeps a connection open in the server.
+        sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+        try:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            code = server.stop(signal.SIGINT)
+        finally:
+            sock.close()
+        assert code == 0
+        assert STOPPED_LINE in server.stdout
+        assert_no_traceback(server.stdout, server.stderr)
+
+
+UNSHARE = shutil.which("unshare")
+IP = shutil.which("ip") or "/usr/sbin/ip"
+# A private network namespace whose only way out is a fake "Wi-Fi" address on its own loopback:
+# the server may listen on 0.0.0.0 there without being reachable from any real network.
+NAMESPACE_SETUP = (
+    f"{IP} link set lo up && {IP} addr add 10.77.0.2/32 dev lo && "
+    f"{IP} route add default dev lo src 10.77.0.2"
+)
+
+
+def _namespaces_work() -> bool:
+    if UNSHARE is None or os.geteuid() != 0:
+        return False
+    probe = subprocess.run(
+        [UNSHARE, "-n", "sh", "-c", NAMESPACE_SETUP],
+        capture_output=True,
+        timeout=10,
+        check=False,
+    )
+    return probe.returncode == 0
+
+
+def test_listening_on_every_interface_prints_the_lan_url_and_a_terminal_qr(tmp_path: Path):
+    if not _namespaces_work():
+        pytest.skip("needs root and `unshare -n` to listen on every interface of a private network")
+    port = 5000
+    setup_then = f'{NAMESPACE_SETUP} && exec "$0" "$@"'
+    expected = subprocess.run(
+        [
+            UNSHARE,
+            "-n",
+            "sh",
+            "-c",
+            setup_then,
+            sys.executable,
+            "-c",
+            f"from kitmanager.network import lan_url; print(lan_url({port}))",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    ).stdout.strip()
+    assert expected == f"http://10.77.0.2:{port}"
+
+    server = Server(
+        tmp_path / "data", host="0.0.0.0", port=port, prefix=[UNSHARE, "-n", "sh", "-c", setup_then]
+    )
+    try:
+        server.start()
+        lan_lines = [line for line in server.stdout.splitlines() if "On the Wi-Fi" in line]
+        assert len(lan_lines) == 1, server.stdout
+        assert f"{expected}/" in lan_lines[0]
+        assert f"Badges point to: {expected}" in server.stdout
+        qr_lines = [
+            line for line in server.stdout.splitlines() if any(b in line for b in QR_BLOCKS)
+        ]
+        # A QR code of a short URL is at least 21 modules high, two modules per text line.
+        assert len(qr_lines) >= 11
+        assert len({len(line.rstrip("\n")) for line in qr_lines}) == 1, "QR rows differ in width"
+        assert server.stop() == 0
+        assert_no_traceback(server.stdout, server.stderr)
+    finally:
+        server.kill()
+
+
+def test_port_already_in_use_is_a_clear_error(tmp_path: Path):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run(
+            [
+                str(kitmanager_exe()),
+                "--data-dir",
+                str(tmp_path / "data"),
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode != 0
+    assert f"127.0.0.1:{port}" in result.stderr
+    assert "--port" in result.stderr
+    assert_no_traceback(result.stdout, result.stderr)
+    # Nothing claims it is running, and no password is burned on a start that failed.
+    assert "kitmanager is running" not in result.stdout
+
+
+def test_accounts_and_tokens_made_with_the_cli_work_against_the_running_server(tmp_path: Path):
+    data_dir = tmp_path / "data"
+    with Server(data_dir) as server:
+        created = run_kitmanager(
+            data_dir,
+            "users",
+            "create",
+            "amina",
+            "--role",
+            "trainer",
+            "--password-stdin",
+            stdin="Sokoine-Robotics-2026\n",
+        )
+        assert created.returncode == 0, created.stderr
+        assert "Sokoine-Robotics-2026" not in created.stdout
+
+        browser = Browser(server.url)
+        assert browser.login("amina", "Sokoine-Robotics-2026").status == 200
+        assert browser.logged_in()
+
+        reset = run_kitmanager(data_dir, "users", "reset-password", "amina")
+        assert reset.returncode == 0, reset.stderr
+        new_password = reset.stdout.strip().split()[-1]
+        # Resetting ends open sessions; the old password no longer works, the new one does.
+        assert not browser.logged_in()
+        assert Browser(server.url).login("amina", "Sokoine-Robotics-2026").status == 401
+        assert Browser(server.url).login("amina", new_password).status == 200
+
+        made = run_kitmanager(data_dir, "tokens", "create", "door-scanner", "--role", "volunteer")
+        assert made.returncode == 0, made.stderr
+        secret = made.stdout.strip().splitlines()[-1]
+        bearer = {"Authorization": f"Bearer {secret}"}
+        me = Browser(server.url).get("/api/v1/me", headers=bearer)
+        assert me.status == 200, me.body
+        assert '"role":"volunteer"' in me.body.replace(" ", "")
+        listed = run_kitmanager(data_dir, "tokens", "list")
+        assert "door-scanner" in listed.stdout and secret not in listed.stdout
+
+        revoked = run_kitmanager(data_dir, "tokens", "revoke", "door-scanner")
+        assert revoked.returncode == 0, revoked.stderr
+        assert Browser(server.url).get("/api/v1/me", headers=bearer).status == 401
+        assert server.stop() == 0
+
+
+def test_workshop_sessions_and_an_import_with_a_bad_row_from_the_cli(tmp_path: Path):
+    data_dir = tmp_path / "data"
+    made = run_kitmanager(
+        data_dir,
+        "workshops",
+        "create",
+        "Atelier robotique Abidjan",
+        "--slug",
+        "abidjan",
+        "--starts",
+        "2026-12-05",
+        "--ends",
+        "2026-12-06",
+        "--timezone",
+        "Africa/Abidjan",
+    )
+    assert made.returncode == 0, made.stderr
+    session = run_kitmanager(
+        data_dir,
+        "sessions",
+        "add",
+        "abidjan",
+        "Capteurs",
+        "--starts",
+        "2026-12-05 09:00",
+        "--ends",
+        "2026-12-05 12:00",
+    )
+    assert session.returncode == 0, session.stderr
+    assert "2026-12-05 09:00 (Africa/Abidjan)" in session.stdout
+
+    signups = tmp_path / "inscriptions.csv"
+    signups.write_bytes(
+        "Nom;Prénom;Adresse e-mail\n"
+        "Koné;Awa;awa.kone@example.ci\n"
+        "N'Guessan;Kouassi;pas-une-adresse\n"
+        "Traoré;Fatou;fatou@example.ci\n".encode("cp1252")
+    )
+    refused = run_kitmanager(data_dir, "participants", "import", "abidjan", str(signups))
+    assert refused.returncode != 0
+    assert "line 3" in refused.stderr
+    assert_no_traceback(refused.stdout, refused.stderr)
+    listed = run_kitmanager(data_dir, "participants", "list", "abidjan")
+    assert listed.returncode == 0 and listed.stdout.strip() == ""
+    workshops = run_kitmanager(data_dir, "workshops", "list")
+    assert re.search(r"abidjan\s+2026-12-05\s+0 participants", workshops.stdout), workshops.stdout
+
+
+def test_unwritable_data_dir_is_a_clear_error(tmp_path: Path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    for args in (["workshops", "list"], ["serve", "--host", "127.0.0.1", "--port", "1"]):
+        result = run_kitmanager(blocker / "data", *args)
+        assert result.returncode != 0
+        assert str(blocker / "data") in result.stderr
+        assert "--data-dir" in result.stderr
+        assert_no_traceback(result.stdout, result.stderr)
