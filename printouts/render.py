@@ -86,7 +86,7 @@ class _Item:
     signatories: Sequence[Signatory] = ()
 
 
-class _Page:
+class _Pdf:
     """The PDF being written: canvas, warnings, and images embedded once as forms."""
 
     def __init__(self, layout: Layout, title: str) -> None:
@@ -128,11 +128,14 @@ class _Page:
             return cached
         image = _open_image(source, what)
         digest = hashlib.sha1(image.tobytes(), usedforsecurity=False).hexdigest()[:16]
-        name = f"img{digest}"
-        self.canvas.beginForm(name, 0, 0, 1, 1)
-        self.canvas.drawImage(ImageReader(image), 0, 0, 1, 1, mask="auto")
-        self.canvas.endForm()
-        cached = self._forms[key] = (name, image.width / image.height)
+        cached = self._forms.get(digest)  # the same picture given as a path and as bytes
+        if cached is None:
+            name = f"img{digest}"
+            self.canvas.beginForm(name, 0, 0, 1, 1)
+            self.canvas.drawImage(ImageReader(image), 0, 0, 1, 1, mask="auto")
+            self.canvas.endForm()
+            cached = self._forms[digest] = (name, image.width / image.height)
+        self._forms[key] = cached
         return cached
 
     def finish(self) -> RenderResult:
@@ -165,7 +168,7 @@ def _open_image(source: ImageSource, what: str) -> Image.Image:
 
 
 def _draw_lines(
-    page: _Page,
+    pdf: _Pdf,
     lines: Sequence[str],
     style: str,
     size: float,
@@ -179,9 +182,9 @@ def _draw_lines(
     block = line_height * len(lines) - size * 0.08
     baseline = bottom + height - (height - block) / 2 - ASCENT * size
     pdf_font = font_name(style)
-    canvas = page.canvas
+    canvas = pdf.canvas
     canvas.setFont(pdf_font, size)
-    canvas.setFillColor(page.colour(colour))
+    canvas.setFillColor(pdf.colour(colour))
     for line in lines:
         shown = visual_line(line)
         if align == "left":
@@ -193,20 +196,20 @@ def _draw_lines(
         baseline -= line_height
 
 
-def _warn_missing_glyphs(page: _Page, item: _Item, text: str, style: str) -> None:
+def _warn_missing_glyphs(pdf: _Pdf, item: _Item, text: str, style: str) -> None:
     """Name every character the font cannot draw (checked after Arabic shaping, since the
     shaped letter forms are what is drawn), so no empty box goes out unnoticed."""
     missing = missing_glyphs(visual_line(normalise(text)), style)
     if missing:
         listed = ", ".join(f"'{ch}' (U+{ord(ch):04X})" for ch in missing)
-        page.warnings.append(
+        pdf.warnings.append(
             f"{item.label}: the font has no glyph for {listed} in {text!r}; they print as "
             "empty boxes, so give a Latin-script spelling (e.g. badge_name)"
         )
 
 
 def _fit_and_draw(
-    page: _Page,
+    pdf: _Pdf,
     item: _Item,
     text: str,
     style: str,
@@ -218,17 +221,17 @@ def _fit_and_draw(
     colour: str,
 ) -> None:
     """Fit ``text`` to ``box`` and draw it, warning about missing glyphs or tiny text."""
-    _warn_missing_glyphs(page, item, text, style)
+    _warn_missing_glyphs(pdf, item, text, style)
     fitted = fit_text(text, style, box[2], box[3], size, min_size, max_lines)
     if fitted.shrunk_below_min:
-        page.warnings.append(
+        pdf.warnings.append(
             f"{item.label}: {text!r} is too long for its box and prints at "
             f"{fitted.size:.1f} pt, below the layout minimum of {min_size:g} pt; shorten it"
         )
-    _draw_lines(page, fitted.lines, style, fitted.size, box, align, colour)
+    _draw_lines(pdf, fitted.lines, style, fitted.size, box, align, colour)
 
 
-def _draw_text(page: _Page, el: TextElement, origin: tuple[float, float], item: _Item) -> None:
+def _draw_text(pdf: _Pdf, el: TextElement, origin: tuple[float, float], item: _Item) -> None:
     if el.field is not None:
         text = item.fields.get(el.field, "")
     else:
@@ -237,13 +240,13 @@ def _draw_text(page: _Page, el: TextElement, origin: tuple[float, float], item: 
         text = (el.text or "").format_map(item.fields)
     if not text or not text.strip():
         return
-    box = page.box(origin, el)
+    box = pdf.box(origin, el)
     _fit_and_draw(
-        page, item, text, el.font, box, el.size, el.min_size, el.max_lines, el.align, el.colour
+        pdf, item, text, el.font, box, el.size, el.min_size, el.max_lines, el.align, el.colour
     )
 
 
-def _draw_qr(page: _Page, el: QrElement, origin: tuple[float, float], item: _Item) -> None:
+def _draw_qr(pdf: _Pdf, el: QrElement, origin: tuple[float, float], item: _Item) -> None:
     value = item.fields.get(el.field, "")
     if not value:
         raise PrintoutError(f"{item.label}: the {el.field} for its QR code is empty; give one")
@@ -254,22 +257,22 @@ def _draw_qr(page: _Page, el: QrElement, origin: tuple[float, float], item: _Ite
         raise LayoutError(
             f"{item.label}: the QR code of a {len(value)}-character {el.field} needs "
             f"{symbol.size_with_quiet_zone} modules with its quiet zone, so {need:.1f} mm, "
-            f"but layout {page.layout.id} gives it {el.width:g} mm; shorten the URL or "
+            f"but layout {pdf.layout.id} gives it {el.width:g} mm; shorten the URL or "
             "choose a layout with a larger QR box"
         )
-    left, bottom, width, _ = page.box(origin, el)
-    page.canvas.addLiteral(qr_path_operators(symbol, left, bottom, width))
+    left, bottom, width, _ = pdf.box(origin, el)
+    pdf.canvas.addLiteral(qr_path_operators(symbol, left, bottom, width))
 
 
 def _place_form(
-    page: _Page, name: str, ratio: float, box: tuple[float, ...], cover: bool = False
+    pdf: _Pdf, name: str, ratio: float, box: tuple[float, ...], cover: bool = False
 ) -> None:
     """Draw an image form inside ``box`` keeping its proportions, centred; ``cover`` fills
     the box and crops what overflows instead of leaving margins."""
     left, bottom, width, height = box
     scale_by_width = (width / ratio >= height) if cover else (width / ratio <= height)
     w, h = (width, width / ratio) if scale_by_width else (height * ratio, height)
-    canvas = page.canvas
+    canvas = pdf.canvas
     canvas.saveState()
     if cover:
         path = canvas.beginPath()
@@ -281,19 +284,19 @@ def _place_form(
     canvas.restoreState()
 
 
-def _draw_image(page: _Page, el: ImageElement, origin: tuple[float, float], item: _Item) -> None:
+def _draw_image(pdf: _Pdf, el: ImageElement, origin: tuple[float, float], item: _Item) -> None:
     source = item.images.get(el.field)
     if source is None:
         return
-    name, ratio = page.image_form(source, el.field)
-    _place_form(page, name, ratio, page.box(origin, el), cover=el.field == "background")
+    name, ratio = pdf.image_form(source, el.field)
+    _place_form(pdf, name, ratio, pdf.box(origin, el), cover=el.field == "background")
 
 
-def _draw_line(page: _Page, el: LineElement, origin: tuple[float, float], item: _Item) -> None:
-    canvas = page.canvas
-    canvas.setStrokeColor(page.colour(el.colour))
+def _draw_line(pdf: _Pdf, el: LineElement, origin: tuple[float, float], item: _Item) -> None:
+    canvas = pdf.canvas
+    canvas.setStrokeColor(pdf.colour(el.colour))
     canvas.setLineWidth(el.thickness * MM)
-    top = page.layout.page_height - origin[1]
+    top = pdf.layout.page_height - origin[1]
     canvas.line(
         (origin[0] + el.x) * MM,
         (top - el.y) * MM,
@@ -302,33 +305,33 @@ def _draw_line(page: _Page, el: LineElement, origin: tuple[float, float], item: 
     )
 
 
-def _draw_box(page: _Page, el: BoxElement, origin: tuple[float, float], item: _Item) -> None:
-    canvas = page.canvas
-    left, bottom, width, height = page.box(origin, el)
-    canvas.setStrokeColor(page.colour(el.colour))
+def _draw_box(pdf: _Pdf, el: BoxElement, origin: tuple[float, float], item: _Item) -> None:
+    canvas = pdf.canvas
+    left, bottom, width, height = pdf.box(origin, el)
+    canvas.setStrokeColor(pdf.colour(el.colour))
     canvas.setLineWidth(el.thickness * MM)
     if el.fill:
-        canvas.setFillColor(page.colour(el.fill))
+        canvas.setFillColor(pdf.colour(el.fill))
     stroke = 1 if el.thickness > 0 else 0
     canvas.roundRect(left, bottom, width, height, el.radius * MM, stroke=stroke, fill=bool(el.fill))
 
 
-def _draw_band(page: _Page, el: BandElement, origin: tuple[float, float], item: _Item) -> None:
+def _draw_band(pdf: _Pdf, el: BandElement, origin: tuple[float, float], item: _Item) -> None:
     role = item.fields.get("role", "participant")
-    box = page.box(origin, el)
-    page.canvas.setFillColor(page.colour(dict(el.colours)[role]))
-    page.canvas.rect(*box, stroke=0, fill=1)
+    box = pdf.box(origin, el)
+    pdf.canvas.setFillColor(pdf.colour(dict(el.colours)[role]))
+    pdf.canvas.rect(*box, stroke=0, fill=1)
     inner = (box[0] + 1 * MM, box[1], box[2] - 2 * MM, box[3])
     text = role.upper()
     fitted = fit_text(text, el.font, inner[2], inner[3], el.size, el.min_size, 1)
-    _draw_lines(page, fitted.lines, el.font, fitted.size, inner, "center", "#ffffff")
+    _draw_lines(pdf, fitted.lines, el.font, fitted.size, inner, "center", "#ffffff")
 
 
-def _draw_list(page: _Page, el: ListElement, origin: tuple[float, float], item: _Item) -> None:
+def _draw_list(pdf: _Pdf, el: ListElement, origin: tuple[float, float], item: _Item) -> None:
     entries = [e.strip() for e in item.lists.get(el.field, ()) if e and e.strip()]
     if not entries:
         return
-    left, bottom, width, height = page.box(origin, el)
+    left, bottom, width, height = pdf.box(origin, el)
     pdf_font = font_name(el.font)
     gutter = 2 * MM  # between columns, so a long entry never runs into the next column
     column_width = (width - gutter * (el.columns - 1)) / el.columns
@@ -344,7 +347,7 @@ def _draw_list(page: _Page, el: ListElement, origin: tuple[float, float], item: 
         if capacity < len(entries):
             left_off = len(entries) - capacity + 1
             entries = [*entries[: capacity - 1], f"+ {left_off} more"]
-            page.warnings.append(
+            pdf.warnings.append(
                 f"{item.label}: {left_off} of its components do not fit on the label and are "
                 "summed up as '+ N more'; use a larger label or shorter names"
             )
@@ -353,11 +356,11 @@ def _draw_list(page: _Page, el: ListElement, origin: tuple[float, float], item: 
     widest = max(pdfmetrics.stringWidth(visual_line(s), pdf_font, 1.0) for s in shown)
     size = min(size, column_width / widest)
     for text in entries:
-        _warn_missing_glyphs(page, item, text, el.font)
+        _warn_missing_glyphs(pdf, item, text, el.font)
     rows = rows_for(len(shown))
-    canvas = page.canvas
+    canvas = pdf.canvas
     canvas.setFont(pdf_font, size)
-    canvas.setFillColor(page.colour("#000000"))
+    canvas.setFillColor(pdf.colour("#000000"))
     top = bottom + height
     for index, text in enumerate(shown):
         col, row = index // rows, index % rows
@@ -366,7 +369,7 @@ def _draw_list(page: _Page, el: ListElement, origin: tuple[float, float], item: 
 
 
 def _draw_signatures(
-    page: _Page, el: SignaturesElement, origin: tuple[float, float], item: _Item
+    pdf: _Pdf, el: SignaturesElement, origin: tuple[float, float], item: _Item
 ) -> None:
     people = list(item.signatories)
     if not people:
@@ -376,38 +379,38 @@ def _draw_signatures(
             f"{item.label}: {len(people)} signatories given but the layout has room for "
             f"{el.max_signatories}; give at most {el.max_signatories}"
         )
-    left, bottom, width, height = page.box(origin, el)
+    left, bottom, width, height = pdf.box(origin, el)
     block = width / el.max_signatories
     start = left + (width - block * len(people)) / 2  # centre the group
     pad = 3 * MM
     name_h = el.name_size * 1.3
     title_h = el.title_size * 1.3
     line_y = bottom + name_h + title_h + 1 * MM
-    canvas = page.canvas
+    canvas = pdf.canvas
     for i, person in enumerate(people):
         x = start + i * block + pad
         inner = block - 2 * pad
         if person.signature is not None:
-            name, ratio = page.image_form(person.signature, f"signature of {person.name}")
+            name, ratio = pdf.image_form(person.signature, f"signature of {person.name}")
             image_box = (x, line_y + 1 * MM, inner, bottom + height - line_y - 1 * MM)
-            _place_form(page, name, ratio, image_box)
-        canvas.setStrokeColor(page.colour("#000000"))
+            _place_form(pdf, name, ratio, image_box)
+        canvas.setStrokeColor(pdf.colour("#000000"))
         canvas.setLineWidth(0.3 * MM)
         canvas.line(x, line_y, x + inner, line_y)
         name_box = (x, bottom + title_h, inner, name_h)
         _fit_and_draw(
-            page, item, person.name, "bold", name_box, el.name_size, el.min_size, 1,
+            pdf, item, person.name, "bold", name_box, el.name_size, el.min_size, 1,
             "center", "#000000",
         )  # fmt: skip
         if person.title:
             title_box = (x, bottom, inner, title_h)
             _fit_and_draw(
-                page, item, person.title, el.font, title_box, el.title_size, el.min_size, 1,
+                pdf, item, person.title, el.font, title_box, el.title_size, el.min_size, 1,
                 "center", "#333333",
             )  # fmt: skip
 
 
-_DRAWERS: dict[type, Callable[[_Page, Element, tuple[float, float], _Item], None]] = {
+_DRAWERS: dict[type, Callable[[_Pdf, Element, tuple[float, float], _Item], None]] = {
     TextElement: _draw_text,
     QrElement: _draw_qr,
     ImageElement: _draw_image,
@@ -422,10 +425,10 @@ _DRAWERS: dict[type, Callable[[_Page, Element, tuple[float, float], _Item], None
 # --- pages, slots, cut marks -----------------------------------------------------------------
 
 
-def _draw_cut_marks(page: _Page) -> None:
+def _draw_cut_marks(pdf: _Pdf) -> None:
     """Short lines on every cut line: in the page margin where there is one, else on the
     cut line itself 3 mm in from the page edge, and crosses where touching labels meet."""
-    lay = page.layout
+    lay = pdf.layout
     lefts = [lay.slot_box(s)[0] for s in range(1, lay.columns + 1)]
     xs = sorted({round(x, 3) for x in lefts} | {round(x + lay.label_width, 3) for x in lefts})
     tops = [lay.slot_box(1 + r * lay.columns)[1] for r in range(lay.rows)]
@@ -459,8 +462,8 @@ def _draw_cut_marks(page: _Page) -> None:
             for y in ys[1:-1]:
                 segments.append((x - arm, y, x + arm, y))
                 segments.append((x, y - arm, x, y + arm))
-    canvas = page.canvas
-    canvas.setStrokeColor(page.colour("#000000"))
+    canvas = pdf.canvas
+    canvas.setStrokeColor(pdf.colour("#000000"))
     canvas.setLineWidth(0.25)
     canvas.lines([(a * MM, (ph - b) * MM, c * MM, (ph - d) * MM) for a, b, c, d in segments])
 
@@ -494,12 +497,12 @@ def _render(
     elements = [(_DRAWERS[type(el)], el) for el in lay.elements[kind]]
     marks = lay.cut_marks if cut_marks is None else cut_marks
     with _binary_streams():
-        page = _Page(lay, title)
+        pdf = _Pdf(lay, title)
         placed = {el.field for el in lay.elements[kind] if isinstance(el, ImageElement)}
         images = images or {}
         for name in sorted(set(images) - placed):
             if images[name] is not None:
-                page.warnings.append(
+                pdf.warnings.append(
                     f"layout {lay.id} has no place for a {name} image on a {kind}, so it is "
                     "left out; choose a layout that shows one"
                 )
@@ -508,20 +511,20 @@ def _render(
         for item in items:
             if slot == per_page:
                 if marks:
-                    _draw_cut_marks(page)
-                page.canvas.showPage()
-                page.pages += 1
+                    _draw_cut_marks(pdf)
+                pdf.canvas.showPage()
+                pdf.pages += 1
                 slot = 0
             x, y, _, _ = lay.slot_box(slot + 1)
             for draw, el in elements:
-                draw(page, el, (x, y), item)
+                draw(pdf, el, (x, y), item)
             slot += 1
             count += 1
         if count == 0:
             raise PrintoutError(f"nothing to print: give at least one {kind}")
         if marks:
-            _draw_cut_marks(page)
-        return page.finish()
+            _draw_cut_marks(pdf)
+        return pdf.finish()
 
 
 def _check_type(items: Iterable[object], expected: type, what: str) -> list:
@@ -628,16 +631,16 @@ def render_calibration(layout: str | Path | Layout) -> RenderResult:
     """One page outlining every label of a sheet layout with its slot number and a 50 mm
     scale bar: print it on plain paper at 100 % and hold it over a label sheet."""
     lay = load_layout(layout)
-    page = _Page(lay, f"Calibration {lay.id}")
-    canvas = page.canvas
+    pdf = _Pdf(lay, f"Calibration {lay.id}")
+    canvas = pdf.canvas
     ph = lay.page_height
     canvas.setLineWidth(0.3)
     for slot in range(1, lay.slots_per_page + 1):
         x, y, w, h = lay.slot_box(slot)
-        canvas.setStrokeColor(page.colour("#000000"))
+        canvas.setStrokeColor(pdf.colour("#000000"))
         canvas.roundRect(x * MM, (ph - y - h) * MM, w * MM, h * MM, lay.corner_radius * MM)
         number_box = (x * MM, (ph - y - h * 0.65) * MM, w * MM, h * 0.3 * MM)
-        _draw_lines(page, [str(slot)], "bold", min(14.0, h * 0.3 * MM / 1.3), number_box,
+        _draw_lines(pdf, [str(slot)], "bold", min(14.0, h * 0.3 * MM / 1.3), number_box,
                     "center", "#000000")  # fmt: skip
     x, y, w, h = lay.slot_box(1)
     if w >= 56:
@@ -647,5 +650,5 @@ def render_calibration(layout: str | Path | Layout) -> RenderResult:
         for tick in range(0, 51, 10):
             canvas.line((x + 3 + tick) * MM, bar_y, (x + 3 + tick) * MM, bar_y + 1.5 * MM)
     if lay.cut_marks:
-        _draw_cut_marks(page)
-    return page.finish()
+        _draw_cut_marks(pdf)
+    return pdf.finish()

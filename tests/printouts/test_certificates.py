@@ -99,3 +99,15 @@ def test_a_very_long_body_text_is_wrapped_inside_its_box():
         el.x - 0.3 <= c.box_mm[0] and c.box_mm[2] <= el.x + el.width + 0.3 for c in body_chars
     )
     assert max(c.box_mm[3] for c in body_chars) <= el.y + el.height + 0.3
+
+
+def test_one_logo_given_as_a_path_and_as_bytes_is_embedded_once(tmp_path):
+    logo = _png((200, 30, 30))
+    path = tmp_path / "logo.png"
+    path.write_bytes(logo)
+    certificates = [_certificate("Ana", 5, logo=logo), _certificate("Ben", 6, logo=path)]
+    result = render_certificates(certificates)
+    pages = read_pdf(result.pdf, dpi=72)
+    assert [c.text for p in pages for c in p.codes] == [c.verification_url for c in certificates]
+    # the logo and one signature image, each stored once for both certificates
+    assert result.pdf.count(b"/Subtype /Image") == 2
