@@ -116,8 +116,11 @@ class ImageElement(Element):
 
 @dataclass(frozen=True)
 class LineElement(Element):
+    """A straight line across its box; ``rising`` lines go from bottom-left to top-right."""
+
     thickness: float = 0.3
     colour: str = "#000000"
+    rising: bool = False
 
 
 @dataclass(frozen=True)
@@ -322,7 +325,11 @@ def _element(reader: _Reader, kind: str, label_w: float, label_h: float) -> Elem
             max_lines=reader.integer("max_lines", 1),
             colour=reader.colour("colour", "#000000") or "#000000",
         )
-        for used in element.fields_used():
+        try:
+            used_fields = element.fields_used()
+        except ValueError as exc:
+            reader.fail(reader.name("text"), f"is not a valid template ({exc})")
+        for used in used_fields:
             if used not in kind_fields["text"]:
                 allowed = ", ".join(sorted(kind_fields["text"]))
                 reader.fail(reader.name("text"), f"uses {{{used}}}; a {kind} offers {allowed}")
@@ -342,6 +349,7 @@ def _element(reader: _Reader, kind: str, label_w: float, label_h: float) -> Elem
             *box,
             thickness=reader.number("thickness", 0.3, minimum=0.05),
             colour=reader.colour("colour", "#000000") or "#000000",
+            rising=(x2 - x1) * (y2 - y1) < 0,
         )
     if etype == "box":
         return BoxElement(

@@ -296,13 +296,11 @@ def _draw_line(pdf: _Pdf, el: LineElement, origin: tuple[float, float], item: _I
     canvas = pdf.canvas
     canvas.setStrokeColor(pdf.colour(el.colour))
     canvas.setLineWidth(el.thickness * MM)
-    top = pdf.layout.page_height - origin[1]
-    canvas.line(
-        (origin[0] + el.x) * MM,
-        (top - el.y) * MM,
-        (origin[0] + el.x + el.width) * MM,
-        (top - el.y - el.height) * MM,
-    )
+    left, bottom, width, height = pdf.box(origin, el)
+    if el.rising:
+        canvas.line(left, bottom, left + width, bottom + height)
+    else:
+        canvas.line(left, bottom + height, left + width, bottom)
 
 
 def _draw_box(pdf: _Pdf, el: BoxElement, origin: tuple[float, float], item: _Item) -> None:

@@ -118,6 +118,11 @@ def test_a_custom_layout_file_is_loaded_by_path_and_prints(tmp_path):
     assert "Wanjiru Kamau" in read_pdf(result.pdf, decode=False)[0].text
 
 
+def _replace_field_by_text(element: dict, text: str) -> None:
+    del element["field"]
+    element["text"] = text
+
+
 @pytest.mark.parametrize(
     ("change", "field", "problem"),
     [
@@ -136,6 +141,8 @@ def test_a_custom_layout_file_is_loaded_by_path_and_prints(tmp_path):
         (lambda d: d.update(kinds=["poster"]), "kinds", "badge, kit-label, certificate"),
         (lambda d: d["elements"]["badge"][1].update(colours={"speaker": "#ff0000"}),
          "elements.badge[1].colours.speaker", "is not a role"),
+        (lambda d: _replace_field_by_text(d["elements"]["badge"][4], "{organisation"),
+         "elements.badge[4].text", "is not a valid template"),
     ],
 )  # fmt: skip
 def test_a_broken_layout_file_is_reported_by_file_and_field(tmp_path, change, field, problem):
@@ -157,3 +164,20 @@ def test_a_file_that_is_not_json_is_reported_with_its_line(tmp_path):
 def test_a_missing_layout_file_is_reported(tmp_path):
     with pytest.raises(LayoutError, match="cannot be read"):
         load_layout(tmp_path / "absent.json")
+
+
+def test_a_line_element_goes_from_its_first_point_to_its_second(tmp_path):
+    from printouts import KitLabelData, render_kit_labels
+
+    data = json.loads(_shipped_text("brother-ql-62"))
+    data["id"] = "diagonal"
+    data["elements"]["kit-label"].append(
+        {"type": "line", "x1": 5, "y1": 95, "x2": 55, "y2": 70, "thickness": 1}
+    )
+    path = tmp_path / "diagonal.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    kit = KitLabelData("KIT-1", "https://k.org/k/1")
+    (page,) = read_pdf(render_kit_labels([kit], path).pdf, dpi=100)
+    assert page.pixel(6, 94.5) < (100, 100, 100)  # near (x1, y1)
+    assert page.pixel(54, 70.5) < (100, 100, 100)  # near (x2, y2)
+    assert page.pixel(6, 70.5) > (200, 200, 200)  # the other diagonal stays blank
