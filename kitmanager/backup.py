@@ -60,16 +60,42 @@ def backup_database(target: Path) -> Path:
     return target
 
 
+def _read_only_uri(path: Path) -> str:
+    # as_uri() percent-encodes '#', '?' and spaces, which would otherwise end the file name.
+    return path.resolve().as_uri() + "?mode=ro"
+
+
+def _expected_size(header: bytes) -> int | None:
+    """The file size the SQLite header promises, or None when the header does not say."""
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    page_count = int.from_bytes(header[28:32], "big")
+    # The page count is only trusted when the change counters match (SQLite >= 3.7.0 writers).
+    if page_count == 0 or header[24:28] != header[92:96]:
+        return None
+    return page_size * page_count
+
+
 def check_backup(path: Path) -> None:
     """:raise BackupError: unless ``path`` is a readable, intact kitmanager backup."""
     try:
         with path.open("rb") as handle:
-            header = handle.read(16)
+            header = handle.read(100)
+        size = path.stat().st_size
     except OSError as exc:
         raise BackupError(f"Cannot read {path}: {exc.strerror}.") from None
-    if header != b"SQLite format 3\x00":
+    if header[:16] != b"SQLite format 3\x00":
         raise BackupError(f"{path} is not a kitmanager backup (not an SQLite database).")
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    expected = _expected_size(header) if len(header) == 100 else None
+    if len(header) < 100 or (expected is not None and size < expected):
+        raise BackupError(
+            f"{path} is damaged (cut short: {size} of {expected or 'at least 100'} bytes); "
+            "copy it again from where it was saved, or use another backup."
+        )
+    try:
+        conn = sqlite3.connect(_read_only_uri(path), uri=True)
+    except sqlite3.Error as exc:
+        raise BackupError(f"Cannot open {path} ({exc}).") from None
     try:
         app_id = conn.execute("PRAGMA application_id").fetchone()[0]
         tables = {
@@ -84,7 +110,7 @@ def check_backup(path: Path) -> None:
         if status != "ok":
             raise BackupError(f"{path} is damaged ({status}); use another backup.")
     except sqlite3.DatabaseError as exc:
-        raise BackupError(f"{path} cannot be read as a database ({exc}).") from None
+        raise BackupError(f"{path} is damaged ({exc}); use another backup.") from None
     finally:
         conn.close()
 
@@ -95,7 +121,7 @@ def restore_database(source: Path) -> None:
     live = _sqlite_path()
     db.session.remove()
     db.engine.dispose()
-    backup = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    backup = sqlite3.connect(_read_only_uri(source), uri=True)
     try:
         target = sqlite3.connect(live)
         try:
