@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Debian packages the test suite needs: a real browser, a simulated AVR running the real
-# bootloaders, the AVR toolchain for the reference firmware, socat for ptys, poppler for previews.
+# bootloaders, the AVR toolchain for the reference firmware, socat for ptys, poppler for
+# previews, and a PostgreSQL server: the app runs on it as a central server too.
 set -euo pipefail
 PACKAGES=(
   chromium
   simavr libsimavr-dev libsimavrparts1 arduino-core-avr
   gcc-avr avr-libc binutils-avr
   socat poppler-utils build-essential pkg-config
+  postgresql
 )
 if ! command -v apt-get >/dev/null 2>&1; then
   echo "apt-get not found: install these packages with your system's package manager: ${PACKAGES[*]}" >&2

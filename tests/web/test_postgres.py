@@ -1,0 +1,133 @@
+"""The same app and migrations on a real PostgreSQL server (a central server for many trainers).
+
+The fixture starts a throwaway PostgreSQL cluster from Debian's ``postgresql`` package on
+127.0.0.1 and a free port, and stops it at the end.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import select, text
+
+from kitmanager import create_app
+from kitmanager.audit import cli_actor
+from kitmanager.auth.services import create_user
+from kitmanager.database import upgrade_database
+from kitmanager.extensions import db
+from kitmanager.models import Participant
+from tests.web.conftest import csrf_token
+
+pytest.importorskip("psycopg", reason="psycopg is in the test extra: pip install -e '.[test]'")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _as_postgres(args: list[str], **kwargs) -> subprocess.CompletedProcess:
+    # PostgreSQL refuses to run as root; the Debian package creates the 'postgres' user.
+    if os.geteuid() == 0:
+        args = ["runuser", "-u", "postgres", "--", *args]
+    return subprocess.run(args, check=True, capture_output=True, text=True, timeout=60, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def postgres_url() -> Iterator[str]:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not found:
+        pytest.skip("PostgreSQL server binaries not found: apt-get install postgresql")
+    bindir = Path(found[-1]).parent
+    # Not under pytest's tmp dir: that one is private to root, and the server runs as postgres.
+    base = Path(tempfile.mkdtemp(prefix="kitmanager-pg-"))
+    if os.geteuid() == 0:
+        shutil.chown(base, "postgres", "postgres")
+    datadir = base / "cluster"
+    port = _free_port()
+    pg_ctl = str(bindir / "pg_ctl")
+    _as_postgres([str(bindir / "initdb"), "-D", str(datadir), "-A", "trust", "-U", "postgres"])
+    server_options = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off"
+    _as_postgres(
+        [pg_ctl, "-D", str(datadir), "-w", "-l", str(base / "log"), "-o", server_options, "start"]
+    )
+    try:
+        createdb = [str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres"]
+        _as_postgres([*createdb, "kit"])
+        yield f"postgresql://postgres@127.0.0.1:{port}/kit"
+    finally:
+        _as_postgres([pg_ctl, "-D", str(datadir), "-m", "fast", "stop"])
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def pg_app(postgres_url, tmp_path, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", postgres_url)
+    app = create_app({"DATA_DIR": tmp_path, "TESTING": True, "BASE_URL": "http://kit.test"})
+    upgrade_database(app)
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_migrations_build_the_same_schema_on_postgresql(pg_app):
+    with pg_app.app_context():
+        assert db.engine.dialect.name == "postgresql"
+        assert db.engine.url.drivername == "postgresql+psycopg"
+        with db.engine.connect() as conn:
+            assert compare_metadata(MigrationContext.configure(conn), db.metadata) == []
+            version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    assert version == "0001_foundation"
+
+
+def test_the_app_works_on_postgresql(pg_app, tmp_path):
+    with pg_app.app_context():
+        create_user(cli_actor(), "pgadmin", "organiser", "postgres-password-1")
+        db.session.commit()
+    runner = pg_app.test_cli_runner()
+    result = runner.invoke(
+        args=[
+            "workshops",
+            "create",
+            "Central server",
+            "--slug",
+            "central",
+            "--starts",
+            "2026-12-01",
+            "--timezone",
+            "Africa/Nairobi",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    csv_file = tmp_path / "people.csv"
+    csv_file.write_text(
+        "Name,Email,Team\nWanjiru Mwangi,w@example.org,Lions\n"
+        "Nguyễn Thị Hồng Nhung,n@example.org,Lions\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(args=["participants", "import", "central", str(csv_file)])
+    assert result.exit_code == 0, result.output
+
+    client = pg_app.test_client()
+    token = csrf_token(client, "/login")
+    client.post(
+        "/login",
+        data={"username": "pgadmin", "password": "postgres-password-1", "csrf_token": token},
+    )
+    page = client.get("/workshops/central/participants/").get_data(as_text=True)
+    assert "Nguyễn Thị Hồng Nhung" in page and "Wanjiru Mwangi" in page
+    with pg_app.app_context():
+        names = set(db.session.scalars(select(Participant.full_name)))
+    assert names >= {"Wanjiru Mwangi", "Nguyễn Thị Hồng Nhung"}
