@@ -11,6 +11,7 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from flask import Flask, abort, g, jsonify, redirect, request, url_for
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
@@ -86,7 +87,8 @@ def _require_login() -> Any:
         return None
     if _wants_json():
         response = jsonify(
-            error="authentication required", hint="send Authorization: Bearer <token>"
+            error=gettext("authentication required"),
+            hint=gettext("send Authorization: Bearer <token>"),
         )
         response.status_code = 401
         response.headers["WWW-Authenticate"] = 'Bearer realm="kitmanager"'

@@ -4,6 +4,7 @@ from datetime import date, datetime
 from typing import Any
 
 from flask import abort, jsonify, request
+from flask_babel import gettext
 from werkzeug.exceptions import HTTPException
 
 from kitmanager.api import bp
@@ -33,7 +34,7 @@ def _writes_need_a_token():
     if request.method not in ("GET", "HEAD", "OPTIONS") and not request.headers.get(
         "Authorization", ""
     ).startswith("Bearer "):
-        response = jsonify(error="writes to the API need 'Authorization: Bearer <token>'")
+        response = jsonify(error=gettext("writes to the API need 'Authorization: Bearer <token>'"))
         response.status_code = 401
         return response
     return None
@@ -49,7 +50,7 @@ def _json_error(exc: HTTPException):
 def _body() -> dict[str, Any]:
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
-        abort(400, description="send a JSON object with Content-Type: application/json")
+        abort(400, description=gettext("send a JSON object with Content-Type: application/json"))
     return data
 
 
@@ -86,7 +87,7 @@ def _participant_json(participant: Participant, base: str) -> dict[str, Any]:
 def _workshop_or_404(slug: str) -> Workshop:
     workshop = get_workshop(slug)
     if workshop is None:
-        abort(404, description=f"no workshop with slug '{slug}'")
+        abort(404, description=gettext("no workshop with slug '%(slug)s'", slug=slug))
     return workshop
 
 

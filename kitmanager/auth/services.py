@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
+from flask_babel import gettext
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -65,8 +66,11 @@ def _check_username(username: str) -> str:
     username = username.strip()
     if not USERNAME_RE.match(username):
         raise AuthError(
-            f"'{username}' is not a valid user name: use 2-80 letters, digits, dots, "
-            "dashes or underscores, starting with a letter or digit."
+            gettext(
+                "'%(username)s' is not a valid user name: use 2-80 letters, digits, dots, "
+                "dashes or underscores, starting with a letter or digit.",
+                username=username,
+            )
         )
     return username
 
@@ -74,7 +78,10 @@ def _check_username(username: str) -> str:
 def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise AuthError(
-            f"The password is too short: use at least {MIN_PASSWORD_LENGTH} characters."
+            gettext(
+                "The password is too short: use at least %(min)s characters.",
+                min=MIN_PASSWORD_LENGTH,
+            )
         )
 
 
@@ -83,7 +90,11 @@ def _role(value: str | Role) -> Role:
         return Role(value)
     except ValueError:
         names = ", ".join(r.value for r in Role)
-        raise AuthError(f"Unknown role '{value}': choose one of {names}.") from None
+        raise AuthError(
+            gettext(
+                "Unknown role '%(role)s': choose one of %(choices)s.", role=value, choices=names
+            )
+        ) from None
 
 
 def create_user(
@@ -101,7 +112,12 @@ def create_user(
     _check_password(password)
     taken = db.session.scalar(select(User.id).where(func.lower(User.username) == username.lower()))
     if taken is not None:
-        raise AuthError(f"A user named '{username}' already exists: choose another name.")
+        raise AuthError(
+            gettext(
+                "A user named '%(username)s' already exists: choose another name.",
+                username=username,
+            )
+        )
     user = User(
         username=username,
         display_name=display_name or username,
@@ -136,7 +152,12 @@ def reset_password(actor: Actor, username: str) -> str:
     """Give the user a new generated password and return it (shown once)."""
     user = find_user(username)
     if user is None:
-        raise AuthError(f"No user named '{username}'. `kitmanager users list` shows them.")
+        raise AuthError(
+            gettext(
+                "No user named '%(username)s'. `kitmanager users list` shows them.",
+                username=username,
+            )
+        )
     password = generate_password()
     set_password(actor, user, password)
     return password
@@ -193,19 +214,27 @@ def authenticate(username: str, password: str, address: str = "") -> User:
     wait = ip_throttle.blocked_for(address)
     if wait:
         raise LoginThrottled(
-            f"Too many failed logins from this device. Try again in {wait} s.", wait
+            gettext(
+                "Too many failed logins from this device. Try again in %(seconds)s s.",
+                seconds=wait,
+            ),
+            wait,
         )
     user = find_user(username)
     now = utcnow()
     if user is not None and user.locked_until and user.locked_until > now:
         wait = int((user.locked_until - now).total_seconds()) + 1
         raise LoginThrottled(
-            f"Too many failed logins for this account. Try again in {wait} s.", wait
+            gettext(
+                "Too many failed logins for this account. Try again in %(seconds)s s.",
+                seconds=wait,
+            ),
+            wait,
         )
     if user is None or not user.is_active:
         check_password_hash(_DUMMY_HASH, password)
         ip_throttle.fail(address)
-        raise AuthError("Wrong user name or password.")
+        raise AuthError(gettext("Wrong user name or password."))
     if not check_password_hash(user.password_hash, password):
         ip_throttle.fail(address)
         user.failed_logins += 1
@@ -216,7 +245,7 @@ def authenticate(username: str, password: str, address: str = "") -> User:
             seconds = min(current_app.config["LOGIN_LOCK_SECONDS"] * factor, 900)
             user.locked_until = now + timedelta(seconds=seconds)
         db.session.flush()
-        raise AuthError("Wrong user name or password.")
+        raise AuthError(gettext("Wrong user name or password."))
     user.failed_logins = 0
     user.locked_until = None
     user.last_login_at = now
@@ -265,7 +294,12 @@ def create_token(actor: Actor, name: str, role: str | Role) -> tuple[ApiToken, s
     name = _check_username(name)
     role = _role(role)
     if db.session.scalar(select(ApiToken.id).where(ApiToken.name == name)) is not None:
-        raise AuthError(f"A token named '{name}' already exists: revoke it or choose another name.")
+        raise AuthError(
+            gettext(
+                "A token named '%(name)s' already exists: revoke it or choose another name.",
+                name=name,
+            )
+        )
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(
         name=name, role=role.value, token_hash=_hash_token(secret), created_by_id=actor.user_id
@@ -279,7 +313,9 @@ def create_token(actor: Actor, name: str, role: str | Role) -> tuple[ApiToken, s
 def revoke_token(actor: Actor, name: str) -> ApiToken:
     token = db.session.scalar(select(ApiToken).where(ApiToken.name == name))
     if token is None:
-        raise AuthError(f"No token named '{name}'. `kitmanager tokens list` shows them.")
+        raise AuthError(
+            gettext("No token named '%(name)s'. `kitmanager tokens list` shows them.", name=name)
+        )
     if token.revoked_at is None:
         token.revoked_at = utcnow()
         record_event(actor, "token.revoked", "api_token", token.id, name=name)

@@ -9,6 +9,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from flask_babel import gettext
 from sqlalchemy import func, select
 
 from kitmanager.audit import Actor, record_event
@@ -65,8 +66,11 @@ def _zone(name: str) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise WorkshopError(
-            f"Unknown time zone '{name}': use a name like Africa/Nairobi, Africa/Abidjan "
-            "or America/New_York."
+            gettext(
+                "Unknown time zone '%(name)s': use a name like Africa/Nairobi, Africa/Abidjan "
+                "or America/New_York.",
+                name=name,
+            )
         ) from None
 
 
@@ -97,19 +101,28 @@ class WorkshopFields:
 def _validate(fields: WorkshopFields) -> tuple[str, date, str]:
     title = fields.title.strip()
     if not title:
-        raise WorkshopError("The workshop needs a title.")
+        raise WorkshopError(gettext("The workshop needs a title."))
     if len(title) > 200:
-        raise WorkshopError("The title is too long: keep it under 200 characters.")
+        raise WorkshopError(gettext("The title is too long: keep it under 200 characters."))
     ends_on = fields.ends_on or fields.starts_on
     if ends_on < fields.starts_on:
         raise WorkshopError(
-            f"The workshop ends ({ends_on:%Y-%m-%d}) before it starts "
-            f"({fields.starts_on:%Y-%m-%d}): check the dates."
+            gettext(
+                "The workshop ends (%(ends)s) before it starts (%(starts)s): check the dates.",
+                ends=f"{ends_on:%Y-%m-%d}",
+                starts=f"{fields.starts_on:%Y-%m-%d}",
+            )
         )
     if fields.language not in LANGUAGES:
-        raise WorkshopError(f"Unknown language '{fields.language}': choose {', '.join(LANGUAGES)}.")
+        raise WorkshopError(
+            gettext(
+                "Unknown language '%(language)s': choose %(choices)s.",
+                language=fields.language,
+                choices=", ".join(LANGUAGES),
+            )
+        )
     if fields.capacity is not None and fields.capacity <= 0:
-        raise WorkshopError("The capacity must be a positive number, or left empty.")
+        raise WorkshopError(gettext("The capacity must be a positive number, or left empty."))
     zone = fields.timezone or local_timezone_name()
     _zone(zone)
     return title, ends_on, zone
@@ -119,14 +132,21 @@ def _check_slug(slug: str, exclude_id: int | None = None) -> str:
     slug = slug.strip().lower()
     if not SLUG_RE.match(slug):
         raise WorkshopError(
-            f"'{slug}' is not a valid slug: use lowercase letters, digits and dashes (max 60)."
+            gettext(
+                "'%(slug)s' is not a valid slug: use lowercase letters, digits and dashes "
+                "(max 60).",
+                slug=slug,
+            )
         )
     query = select(Workshop.id).where(Workshop.slug == slug)
     if exclude_id is not None:
         query = query.where(Workshop.id != exclude_id)
     if db.session.scalar(query) is not None:
         raise WorkshopError(
-            f"The slug '{slug}' is already used by another workshop: choose another."
+            gettext(
+                "The slug '%(slug)s' is already used by another workshop: choose another.",
+                slug=slug,
+            )
         )
     return slug
 
@@ -205,7 +225,11 @@ def _session_times(
 ) -> tuple[datetime, datetime]:
     if ends <= starts:
         raise WorkshopError(
-            f"The session ends ({ends:%Y-%m-%d %H:%M}) before it starts ({starts:%Y-%m-%d %H:%M})."
+            gettext(
+                "The session ends (%(ends)s) before it starts (%(starts)s).",
+                ends=f"{ends:%Y-%m-%d %H:%M}",
+                starts=f"{starts:%Y-%m-%d %H:%M}",
+            )
         )
     return local_to_utc(starts, workshop.timezone), local_to_utc(ends, workshop.timezone)
 
@@ -216,7 +240,7 @@ def add_session(
     """Add a session; ``starts``/``ends`` are wall-clock times in the workshop's time zone."""
     title = title.strip()
     if not title:
-        raise WorkshopError("The session needs a title.")
+        raise WorkshopError(gettext("The session needs a title."))
     starts_utc, ends_utc = _session_times(workshop, starts, ends)
     session = WorkshopSession(
         workshop=workshop,
@@ -241,7 +265,7 @@ def update_session(
 ) -> WorkshopSession:
     title = title.strip()
     if not title:
-        raise WorkshopError("The session needs a title.")
+        raise WorkshopError(gettext("The session needs a title."))
     session.starts_at, session.ends_at = _session_times(session.workshop, starts, ends)
     session.title = title[:200]
     session.room = room.strip()
