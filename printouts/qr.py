@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import cache
+from operator import itemgetter
 
 from qrcode import util as _qr_util
 from qrcode.base import rs_blocks as _rs_blocks
@@ -38,24 +39,30 @@ _EC_LEVELS = {
     "Q": ERROR_CORRECT_Q,
     "H": ERROR_CORRECT_H,
 }
-_DARK_RUN = re.compile(b"\x01+")
+_DARK_RUN = re.compile("1+")
 
 
 @dataclass(frozen=True)
 class QrSymbol:
-    """A QR symbol: ``rows`` is a tuple of bytes (1 = dark) without the quiet zone."""
+    """A QR symbol without its quiet zone, as ``size`` rows of "0"/"1" characters (1 = dark)
+    joined by a "0" separator, so one scan of ``flat`` finds every run of dark modules."""
 
     version: int
-    rows: tuple[bytes, ...]
+    size: int
+    flat: str
 
     @property
-    def size(self) -> int:
-        """Modules per side, quiet zone excluded."""
-        return len(self.rows)
+    def rows(self) -> tuple[bytes, ...]:
+        """The modules row by row, as bytes of 0 and 1."""
+        stride = self.size + 1
+        return tuple(
+            bytes(int(ch) for ch in self.flat[r * stride : r * stride + self.size])
+            for r in range(self.size)
+        )
 
     @property
     def size_with_quiet_zone(self) -> int:
-        return len(self.rows) + 2 * QUIET_ZONE_MODULES
+        return self.size + 2 * QUIET_ZONE_MODULES
 
 
 # --- Galois field GF(256), primitive polynomial 0x11D --------------------------------------
@@ -80,8 +87,9 @@ def _gf_mul(a: int, b: int) -> int:
 
 
 @cache
-def _ec_table(ec_count: int) -> tuple[tuple[int, ...], ...]:
-    """For each possible feedback byte, the products with the generator's coefficients."""
+def _ec_table(ec_count: int) -> tuple[int, ...]:
+    """For each feedback byte, its products with the generator's coefficients, packed
+    big-endian into one int so a division step is a shift and an XOR."""
     generator = [1]
     for i in range(ec_count):
         # multiply by (x - alpha^i); subtraction is XOR in GF(256)
@@ -91,17 +99,18 @@ def _ec_table(ec_count: int) -> tuple[tuple[int, ...], ...]:
             nxt[j + 1] ^= _gf_mul(coef, _EXP[i])
         generator = nxt
     tail = generator[1:]
-    return tuple(tuple(_gf_mul(c, f) for c in tail) for f in range(256))
+    return tuple(int.from_bytes(bytes(_gf_mul(c, f) for c in tail), "big") for f in range(256))
 
 
-def _ec_codewords(data: bytes, ec_count: int) -> list[int]:
+def _ec_codewords(data: bytes, ec_count: int) -> bytes:
+    """Reed-Solomon error-correction codewords: the remainder of data(x) * x^n / g(x)."""
     table = _ec_table(ec_count)
-    remainder = [0] * ec_count
+    shift = 8 * (ec_count - 1)
+    keep = (1 << (8 * ec_count)) - 1
+    remainder = 0
     for byte in data:
-        row = table[byte ^ remainder[0]]
-        remainder.append(0)
-        remainder = [r ^ t for r, t in zip(remainder[1:], row, strict=True)]
-    return remainder
+        remainder = ((remainder << 8) & keep) ^ table[byte ^ (remainder >> shift)]
+    return remainder.to_bytes(ec_count, "big")
 
 
 # --- symbol layout per version ---------------------------------------------------------------
@@ -183,8 +192,9 @@ def _mask_bit(mask: int, r: int, c: int) -> bool:
 
 
 @cache
-def _masked_template(version: int, ec: int, mask: int) -> tuple[tuple[bytes, ...], int]:
-    """Template rows with format information, and the mask as an int over data positions."""
+def _masked_template(version: int, ec: int, mask: int) -> tuple[tuple[int, ...], int]:
+    """For every cell of the flat symbol (rows plus a separator each), the index of the
+    character it takes from ``data bits + "01"``; and the mask as an int over data bits."""
     template = _template(version)
     n = version * 4 + 17
     rows = [bytearray(line) for line in template.rows]
@@ -193,10 +203,19 @@ def _masked_template(version: int, ec: int, mask: int) -> tuple[tuple[bytes, ...
         bit = (bits >> i) & 1
         rows[i if i < 6 else (i + 1 if i < 8 else n - 15 + i)][8] = bit
         rows[8][n - i - 1 if i < 8 else (15 - i if i == 8 else 14 - i)] = bit
+    count = len(template.positions)
+    data_index = {pos: i for i, pos in enumerate(template.positions)}
+    light, dark = count, count + 1
+    cells: list[int] = []
+    for r in range(n):
+        for c in range(n):
+            index = data_index.get((r, c))
+            cells.append(index if index is not None else (dark if rows[r][c] else light))
+        cells.append(light)
     mask_value = 0
     for r, c in template.positions:
         mask_value = (mask_value << 1) | int(_mask_bit(mask, r, c))
-    return tuple(bytes(line) for line in rows), mask_value
+    return tuple(cells), mask_value
 
 
 def _data_capacity(version: int, ec: int) -> int:
@@ -246,7 +265,7 @@ def encode_qr(text: str, error_correction: str = "M") -> QrSymbol:
         pad ^= 0xEC ^ 0x11
 
     data_blocks: list[bytes] = []
-    ec_blocks: list[list[int]] = []
+    ec_blocks: list[bytes] = []
     offset = 0
     for block in _rs_blocks(version, ec):
         chunk = bytes(codewords[offset : offset + block.data_count])
@@ -259,16 +278,36 @@ def encode_qr(text: str, error_correction: str = "M") -> QrSymbol:
     for i in range(len(ec_blocks[0])):
         final.extend(b[i] for b in ec_blocks)
 
-    template = _template(version)
-    base_rows, mask_value = _masked_template(version, ec, FIXED_MASK)
-    npos = len(template.positions)
+    cells, mask_value = _masked_template(version, ec, FIXED_MASK)
+    npos = len(_template(version).positions)
     stream = int.from_bytes(final, "big") << (npos - 8 * len(final))  # remainder bits are 0
-    bits = format(stream ^ mask_value, f"0{npos}b")
-    rows = [bytearray(line) for line in base_rows]
-    for (r, c), bit in zip(template.positions, bits, strict=True):
-        if bit == "1":
-            rows[r][c] = 1
-    return QrSymbol(version=version, rows=tuple(bytes(line) for line in rows))
+    source = format(stream ^ mask_value, f"0{npos}b") + "01"
+    flat = "".join(itemgetter(*cells)(source))
+    return QrSymbol(version=version, size=version * 4 + 17, flat=flat)
+
+
+class _RectOperators(dict):
+    """The "col row width 1 re" operator of each run of dark modules, by its span in the
+    flat symbol; most runs recur between codes of one size, so formatting is done once."""
+
+    LIMIT = 200_000  # entries; beyond this, large symbols are formatted without caching
+
+    def __init__(self, stride: int) -> None:
+        super().__init__()
+        self.stride = stride
+
+    def __missing__(self, span: tuple[int, int]) -> str:
+        start, end = span
+        row, col = divmod(start, self.stride)
+        text = f"{col} {row} {end - start} 1 re"
+        if len(self) < self.LIMIT:
+            self[span] = text
+        return text
+
+
+@cache
+def _rect_operators(stride: int) -> _RectOperators:
+    return _RectOperators(stride)
 
 
 def qr_path_operators(symbol: QrSymbol, x: float, y: float, size: float) -> str:
@@ -286,9 +325,7 @@ def qr_path_operators(symbol: QrSymbol, x: float, y: float, size: float) -> str:
         f"{module:.5f} 0 0 {-module:.5f} {x + QUIET_ZONE_MODULES * module:.3f} "
         f"{y + size - QUIET_ZONE_MODULES * module:.3f} cm 0 g",
     ]
-    for r, line in enumerate(symbol.rows):
-        for run in _DARK_RUN.finditer(line):
-            start, end = run.span()
-            parts.append(f"{start} {r} {end - start} 1 re")
+    rects = _rect_operators(symbol.size + 1)
+    parts.extend(map(rects.__getitem__, map(re.Match.span, _DARK_RUN.finditer(symbol.flat))))
     parts.append("f Q")
     return "\n".join(parts)
