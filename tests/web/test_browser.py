@@ -1,0 +1,279 @@
+"""A real Chromium against a real `kitmanager serve`: the pages as a trainer meets them."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.web.e2e import Server, run_kitmanager
+
+CHROMIUM = Path("/usr/bin/chromium")
+# Offline and as root: no sandbox, and nothing that tries to reach the internet.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOT = Path("/tmp/kitmanager-participants-375px.png")
+ORGANISER = ("olga", "Abidjan-Nairobi-2026")
+NAMES = ("Adébáyọ̀ Ọlápọ̀", "Nguyễn Thị Hồng Nhung", "Awa Koné", "Kouassi N'Guessan")
+
+# A sign-up export as a French spreadsheet saves it: semicolons, UTF-8 with a BOM, CRLF.
+# Line 4 has a broken email; line 6 is Awa signing up twice.
+SIGNUP_CSV = (
+    "\ufeffNom complet;Adresse e-mail;École;Équipe\r\n"
+    "Adébáyọ̀ Ọlápọ̀;adebayo@example.ng;Lycée Sainte-Marie de Cocody;Les Éclaireurs\r\n"
+    "Nguyễn Thị Hồng Nhung;nhung@example.vn;École Internationale, Abidjan;Robots du Sud\r\n"
+    "Yao Kouadio;yao.kouadio@;Collège Moderne d'Abobo;Robots du Sud\r\n"
+    "Awa Koné;awa.kone@example.ci;Lycée Sainte-Marie de Cocody;Les Éclaireurs\r\n"
+    "Awa Koné;awa.kone@example.ci;Lycée Sainte-Marie de Cocody;Les Éclaireurs\r\n"
+    "Kouassi N'Guessan;;Collège Moderne d'Abobo;Robots du Sud\r\n"
+).encode()
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is not installed"),
+]
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    data_dir = tmp_path / "data"
+    username, password = ORGANISER
+    made = run_kitmanager(
+        data_dir, "users", "create", username, "--role", "organiser", "--password-stdin",
+        stdin=password + "\n",
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    with Server(data_dir) as running:
+        yield running
+        assert running.stop() == 0
+
+
+class PageProblems:
+    """Console errors (CSP violations among them) and uncaught script errors of a page."""
+
+    def __init__(self, page) -> None:
+        self.messages: list[str] = []
+        page.on(
+            "console",
+            lambda message: (
+                self.messages.append(f"console {message.type}: {message.text}")
+                if message.type in ("error", "warning")
+                else None
+            ),
+        )
+        page.on("pageerror", lambda error: self.messages.append(f"page error: {error}"))
+
+    def csp_violations(self) -> list[str]:
+        return [m for m in self.messages if "Content Security Policy" in m]
+
+
+@pytest.fixture
+def page(chromium, server: Server):
+    context = chromium.new_context(base_url=server.url, locale="en-GB")
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    page.problems = PageProblems(page)
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+def log_in(page) -> None:
+    username, password = ORGANISER
+    page.goto("/login")
+    page.get_by_label("User name").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(re.compile(r"/workshops/$"))
+
+
+def create_workshop(page, title: str, slug: str) -> None:
+    page.get_by_role("link", name="New workshop").first.click()
+    page.get_by_label("Title").fill(title)
+    page.get_by_label("Short name in links").fill(slug)
+    page.get_by_label("First day").fill("2026-12-05")
+    page.get_by_label("Last day").fill("2026-12-06")
+    page.get_by_label("Time zone").fill("Africa/Abidjan")
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_url(re.compile(rf"/workshops/{slug}/$"))
+
+
+def test_organiser_imports_a_french_signup_export_through_the_pages(page, tmp_path: Path):
+    from playwright.sync_api import expect
+
+    log_in(page)
+    create_workshop(page, "Atelier robotique Abidjan", "abidjan")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Atelier robotique Abidjan")
+
+    page.get_by_role("link", name="Open list").click()
+    expect(page.get_by_text("Nobody registered yet")).to_be_visible()
+    page.get_by_role("link", name="Import CSV").click()
+    upload = tmp_path / "inscriptions-atelier.csv"
+    upload.write_bytes(SIGNUP_CSV)
+    page.locator("input[type=file]").set_input_files(str(upload))
+    page.get_by_role("button", name="Upload and check").click()
+
+    # The preview: the broken row with its line number, the duplicate, the people to add.
+    page.wait_for_url(re.compile(r"/import/[0-9a-f]+$"))
+    problems = page.locator("#row-errors")
+    expect(problems).to_be_visible()
+    bad_row = problems.locator("tbody tr")
+    expect(bad_row).to_have_count(1)
+    expect(bad_row.locator("td").first).to_have_text("4")
+    expect(bad_row).to_contain_text("yao.kouadio@")
+    duplicate = page.locator("#duplicates tbody tr")
+    expect(duplicate).to_have_count(1)
+    expect(duplicate.locator("td").first).to_have_text("6")
+    preview = page.locator("#preview tbody tr")
+    expect(preview).to_have_count(4)
+    for name in NAMES:
+        expect(page.locator("#preview")).to_contain_text(name)
+
+    # Without ticking the box, the bad row blocks everything.
+    page.get_by_role("button", name="Import now").click()
+    expect(page.locator(".flash-error")).to_be_visible()
+    page.get_by_label("Import only the valid rows").check()
+    page.get_by_role("button", name="Import now").click()
+
+    page.wait_for_url(re.compile(r"/workshops/abidjan/participants/$"))
+    expect(page.locator(".flash-success")).to_contain_text("4 added")
+    listing = page.locator("table.list tbody")
+    expect(listing.locator("tr")).to_have_count(4)
+    for name in NAMES:
+        expect(listing.get_by_role("link", name=name, exact=True)).to_be_visible()
+    expect(listing).not_to_contain_text("Yao Kouadio")
+    assert page.problems.csp_violations() == [], page.problems.messages
+
+
+def test_participant_list_fits_a_375px_phone_without_sideways_scrolling(
+    chromium, server: Server, tmp_path: Path
+):
+    signups = tmp_path / "signups.csv"
+    signups.write_bytes(SIGNUP_CSV)
+    assert run_kitmanager(
+        server.data_dir, "workshops", "create", "Atelier robotique Abidjan", "--slug", "abidjan",
+        "--starts", "2026-12-05",
+    ).returncode == 0  # fmt: skip
+    imported = run_kitmanager(
+        server.data_dir, "participants", "import", "abidjan", str(signups), "--only-valid"
+    )
+    assert imported.returncode == 0, imported.stderr
+
+    context = chromium.new_context(
+        base_url=server.url,
+        viewport={"width": 375, "height": 740},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+    )
+    try:
+        page = context.new_page()
+        problems = PageProblems(page)
+        log_in(page)
+        page.goto("/workshops/abidjan/participants/")
+        assert page.locator("table.list tbody tr").count() == 4
+        page.screenshot(path=str(SCREENSHOT), full_page=True)
+        widths = page.evaluate(
+            "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+        )
+        assert widths[0] <= 375, f"page is {widths[0]} px wide on a 375 px screen"
+        assert problems.csp_violations() == [], problems.messages
+    finally:
+        context.close()
+
+
+def focused(page) -> dict[str, str]:
+    return page.evaluate(
+        """() => {
+            const el = document.activeElement;
+            return {tag: el.tagName.toLowerCase(), name: el.getAttribute("name") || "",
+                    text: (el.innerText || el.value || "").trim()};
+        }"""
+    )
+
+
+def tab_to(page, matches, limit: int = 30) -> dict[str, str]:
+    """Press Tab until the focused element ``matches``; fail if it is never reached."""
+    seen = []
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        element = focused(page)
+        if matches(element):
+            return element
+        seen.append(element)
+    pytest.fail(f"never reached by Tab; focus went through {seen}")
+
+
+def test_login_and_navigation_work_with_the_keyboard_alone(page, server: Server):
+    from playwright.sync_api import expect
+
+    assert run_kitmanager(
+        server.data_dir, "workshops", "create", "Nairobi Robotics", "--slug", "nairobi",
+        "--starts", "2026-12-01",
+    ).returncode == 0  # fmt: skip
+    username, password = ORGANISER
+    page.goto("/login")
+
+    # The first Tab reaches the skip link, so keyboard users can jump past the header.
+    page.keyboard.press("Tab")
+    assert focused(page)["text"] == "Skip to content"
+    tab_to(page, lambda el: el["name"] == "username")
+    page.keyboard.type(username)
+    page.keyboard.press("Tab")
+    assert focused(page)["name"] == "password"
+    page.keyboard.type(password)
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/workshops/$"))
+
+    tab_to(page, lambda el: el["tag"] == "a" and el["text"] == "Nairobi Robotics")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/workshops/nairobi/$"))
+    tab_to(page, lambda el: el["tag"] == "a" and el["text"] == "Open list")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/workshops/nairobi/participants/$"))
+    tab_to(page, lambda el: el["tag"] == "a" and el["text"] == "Add")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/participants/new$"))
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+
+    # Log out by keyboard as well.
+    tab_to(page, lambda el: el["tag"] == "button" and el["text"] == "Log out")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/login"))
+    assert page.problems.csp_violations() == [], page.problems.messages
+
+
+def test_the_browser_enforces_the_content_security_policy(page):
+    log_in(page)
+    # An injected inline script is what the policy exists to stop: it must not run.
+    page.evaluate(
+        """() => {
+            const script = document.createElement("script");
+            script.textContent = "window.injected = true";
+            document.head.appendChild(script);
+        }"""
+    )
+    page.wait_for_timeout(200)
+    assert page.evaluate("() => window.injected === undefined")
+    assert page.problems.csp_violations(), page.problems.messages
