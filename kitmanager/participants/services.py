@@ -18,6 +18,7 @@ from kitmanager.audit import Actor, record_event
 from kitmanager.extensions import db
 from kitmanager.models import Participant, ParticipantRole, Team, Workshop, new_token, utcnow
 from kitmanager.participants.csv_io import (
+    FIELDS,
     ParseResult,
     ParticipantRow,
     RowError,
@@ -392,19 +393,8 @@ def _row_values(workshop: Workshop, fields: ParticipantFields, team_id, now) -> 
     }
 
 
-EXPORT_HEADER = (
-    "full_name",
-    "badge_name",
-    "email",
-    "organisation",
-    "role",
-    "team",
-    "guardian_contact",
-    "photo_consent",
-    "notes",
-    "external_id",
-    "badge_url",
-)
+# The importable fields, one column each, then the URL each badge QR carries.
+EXPORT_HEADER = (*(f for f in FIELDS if f not in ("first_name", "last_name")), "badge_url")
 
 
 def export_participants_csv(workshop: Workshop, base_url: str) -> bytes:

@@ -132,62 +132,38 @@ def archive(slug: str):
     return redirect(url_for("workshops.detail", slug=workshop.slug))
 
 
-@bp.route("/<slug>/sessions/new", methods=["GET", "POST"])
+@bp.route("/<slug>/sessions/new", methods=["GET", "POST"], endpoint="session_create")
+@bp.route(
+    "/<slug>/sessions/<int:session_id>/edit", methods=["GET", "POST"], endpoint="session_edit"
+)
 @require_role(Role.TRAINER)
-def session_create(slug: str):
+def session_form(slug: str, session_id: int | None = None):
+    """Add a session, or edit one; times are typed in the workshop's time zone."""
     workshop = load_workshop(slug)
+    session = None
+    if session_id is not None:
+        session = db.session.get(WorkshopSession, session_id)
+        if session is None or session.workshop_id != workshop.id:
+            abort(404)
     form = SessionForm()
-    if form.validate_on_submit():
-        try:
-            add_session(
-                current_actor(),
-                workshop,
-                form.title.data,
-                form.starts.data,
-                form.ends.data,
-                form.room.data or "",
-            )
-        except WorkshopError as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
-        else:
-            db.session.commit()
-            flash(_("Session added."), "success")
-            return redirect(url_for("workshops.detail", slug=workshop.slug))
-    return render_template(
-        "workshops/session_form.html", form=form, workshop=workshop, session=None
-    )
-
-
-@bp.route("/<slug>/sessions/<int:session_id>/edit", methods=["GET", "POST"])
-@require_role(Role.TRAINER)
-def session_edit(slug: str, session_id: int):
-    workshop = load_workshop(slug)
-    session = db.session.get(WorkshopSession, session_id)
-    if session is None or session.workshop_id != workshop.id:
-        abort(404)
-    form = SessionForm()
-    if request.method == "GET":
+    if request.method == "GET" and session is not None:
         form.title.data = session.title
         form.starts.data = utc_to_local(session.starts_at, workshop.timezone)
         form.ends.data = utc_to_local(session.ends_at, workshop.timezone)
         form.room.data = session.room
     if form.validate_on_submit():
+        values = (form.title.data, form.starts.data, form.ends.data, form.room.data or "")
         try:
-            update_session(
-                current_actor(),
-                session,
-                form.title.data,
-                form.starts.data,
-                form.ends.data,
-                form.room.data or "",
-            )
+            if session is None:
+                add_session(current_actor(), workshop, *values)
+            else:
+                update_session(current_actor(), session, *values)
         except WorkshopError as exc:
             db.session.rollback()
             flash(str(exc), "error")
         else:
             db.session.commit()
-            flash(_("Session saved."), "success")
+            flash(_("Session added.") if session is None else _("Session saved."), "success")
             return redirect(url_for("workshops.detail", slug=workshop.slug))
     return render_template(
         "workshops/session_form.html", form=form, workshop=workshop, session=session
