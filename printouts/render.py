@@ -555,6 +555,8 @@ def render_badges(
     items = []
     for index, badge in enumerate(listed, start=1):
         label = f"badge {index} ({badge.name})"
+        if not (badge.badge_name or badge.name).strip():
+            raise PrintoutError(f"badge {index} has no name; give it a name or a badge_name")
         if badge.role not in ROLE_COLOURS:
             raise PrintoutError(
                 f"{label}: role {badge.role!r} is unknown; use one of {', '.join(ROLE_COLOURS)}"
@@ -584,6 +586,14 @@ def render_kit_labels(
     :raise PrintoutError: unknown layout, QR box too small for a URL, unreadable logo, ...
     """
     listed = _check_type(labels, KitLabelData, "kit label")
+    for index, kit in enumerate(listed, start=1):
+        if not kit.code.strip():
+            raise PrintoutError(f"kit label {index} has no code; give it one such as KIT-017")
+        if isinstance(kit.components, str):
+            raise PrintoutError(
+                f"kit label {index} ({kit.code}): components is one string; give a list of "
+                "component names"
+            )
     items = [
         _Item(
             f"kit label {i} ({kit.code})",
@@ -613,6 +623,9 @@ def render_certificates(
         unreadable logo or signature image, ...
     """
     listed = _check_type(certificates, CertificateData, "certificate")
+    for index, cert in enumerate(listed, start=1):
+        if not cert.name.strip():
+            raise PrintoutError(f"certificate {index} ({cert.code}) has no name; give one")
     items = [
         _Item(
             f"certificate {i} ({cert.name})",

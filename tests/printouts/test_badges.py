@@ -238,6 +238,8 @@ def test_bad_input_gets_one_line_errors_that_say_what_to_do():
         render_badges([])
     with pytest.raises(PrintoutError, match="QR code is empty"):
         render_badges([BadgeData("A", "")])
+    with pytest.raises(PrintoutError, match="badge 1 has no name; give it a name or a badge_name"):
+        render_badges([BadgeData(" ", "https://k.org/b/1")])
     with pytest.raises(PrintoutError, match="badge 1 is a dict, not a BadgeData"):
         render_badges([{"name": "A"}])
 

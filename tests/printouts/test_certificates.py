@@ -87,6 +87,11 @@ def test_more_signatories_than_the_layout_holds_is_refused():
         render_certificates([_certificate("Ana", 3, signatories=people)])
 
 
+def test_a_certificate_without_a_name_is_refused():
+    with pytest.raises(PrintoutError, match=r"certificate 1 \(C26-00009\) has no name"):
+        render_certificates([_certificate("", 9)])
+
+
 def test_a_very_long_body_text_is_wrapped_inside_its_box():
     body = "Took part in every session and helped other teams debug their robots. " * 6
     result = render_certificates([_certificate("Ana", 4, body_text=body)])

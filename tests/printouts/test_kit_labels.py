@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from printouts import KitLabelData, load_layout, render_kit_labels
+from printouts import KitLabelData, PrintoutError, load_layout, render_kit_labels
 
 from .reading import all_codes, read_pdf
 
@@ -80,3 +80,10 @@ def test_parts_in_two_columns_do_not_touch():
     left_column_chars = [c for c in page.chars if c.box_mm[1] > y + parts.y - 0.5
                          and c.box_mm[0] < right_column - 0.1]  # fmt: skip
     assert max(c.box_mm[2] for c in left_column_chars) < right_column - 1.5
+
+
+def test_labels_without_a_code_or_with_parts_as_one_string_are_refused():
+    with pytest.raises(PrintoutError, match="kit label 1 has no code; give it one such as KIT-017"):
+        render_kit_labels([KitLabelData(code=" ", url="https://k.org/k/1")])
+    with pytest.raises(PrintoutError, match="components is one string; give a list"):
+        render_kit_labels([KitLabelData("KIT-1", "https://k.org/k/1", components="motor, wheel")])
