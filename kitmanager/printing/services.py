@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from flask_babel import gettext
 from sqlalchemy import select
 
 from kitmanager.audit import Actor, record_event
@@ -71,8 +72,10 @@ def _select(workshop: Workshop, ids: Sequence[int] | None) -> list[Participant]:
     missing = set(ids) - {p.id for p in chosen}
     if missing:
         raise BadgePrintError(
-            f"No participant with id {', '.join(map(str, sorted(missing)))} in this workshop: "
-            "check the list and choose again."
+            gettext(
+                "No participant with id %(ids)s in this workshop: check the list and choose again.",
+                ids=", ".join(map(str, sorted(missing))),
+            )
         )
     return chosen
 
@@ -94,17 +97,25 @@ def print_badges(
     """
     participants = _select(workshop, participant_ids)
     if not participants:
-        raise BadgePrintError("Nobody to print: add or import participants first.")
+        raise BadgePrintError(gettext("Nobody to print: add or import participants first."))
     valid = {lay.id: lay for lay in badge_layouts()}
     if layout not in valid:
         raise BadgePrintError(
-            f"Unknown badge layout '{layout}': choose one of {', '.join(sorted(valid))}."
+            gettext(
+                "Unknown badge layout '%(layout)s': choose one of %(choices)s.",
+                layout=layout,
+                choices=", ".join(sorted(valid)),
+            )
         )
     chosen = valid[layout]
     if not 1 <= start_slot <= chosen.slots_per_page:
         raise BadgePrintError(
-            f"Start slot {start_slot} is not on a {chosen.title} sheet: "
-            f"choose 1 to {chosen.slots_per_page}."
+            gettext(
+                "Start slot %(slot)s is not on a %(layout)s sheet: choose 1 to %(last)s.",
+                slot=start_slot,
+                layout=chosen.title,
+                last=chosen.slots_per_page,
+            )
         )
     data = [badge_data(p, base_url, workshop.title) for p in participants]
     try:
