@@ -353,6 +353,11 @@ def _draw_list(pdf: _Pdf, el: ListElement, origin: tuple[float, float], item: _I
     shown = [el.bullet + e for e in entries]
     widest = max(pdfmetrics.stringWidth(visual_line(s), pdf_font, 1.0) for s in shown)
     size = min(size, column_width / widest)
+    if size < el.min_size - 0.05:
+        pdf.warnings.append(
+            f"{item.label}: a component name is too long for the label and prints at "
+            f"{size:.1f} pt, below the layout minimum of {el.min_size:g} pt; shorten it"
+        )
     for text in entries:
         _warn_missing_glyphs(pdf, item, text, el.font)
     rows = rows_for(len(shown))

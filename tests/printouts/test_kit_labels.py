@@ -87,3 +87,14 @@ def test_labels_without_a_code_or_with_parts_as_one_string_are_refused():
         render_kit_labels([KitLabelData(code=" ", url="https://k.org/k/1")])
     with pytest.raises(PrintoutError, match="components is one string; give a list"):
         render_kit_labels([KitLabelData("KIT-1", "https://k.org/k/1", components="motor, wheel")])
+
+
+def test_a_very_long_part_name_is_shrunk_inside_the_label_and_reported():
+    parts = ["Ultrasonic distance sensor HC-SR04 with mounting bracket and four screws"]
+    result = render_kit_labels(_kits(1, parts), "avery-l7160")
+    (page,) = read_pdf(result.pdf, decode=False)
+    lay = load_layout("avery-l7160")
+    x, _, w, _ = lay.slot_box(1)
+    assert "mounting bracket" in page.flat_text
+    assert all(c.box_mm[2] <= x + w + 0.3 for c in page.chars)
+    assert any("component name is too long" in w for w in result.warnings)
