@@ -97,6 +97,8 @@ class _Pdf:
             pagesize=(layout.page_width * MM, layout.page_height * MM),
             pageCompression=1,
             invariant=1,
+            # the shipped font from the start, so no page refers to a non-embedded Helvetica
+            initialFontName=font_name("regular"),
         )
         self.canvas.setTitle(title)
         self.canvas.setCreator("kitmanager printouts")

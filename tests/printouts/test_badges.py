@@ -4,6 +4,7 @@ is there in its own script, long names stay inside their box, options do what th
 from __future__ import annotations
 
 import io
+import re
 import unicodedata
 
 import pytest
@@ -42,6 +43,10 @@ def test_every_code_scans_and_every_name_is_printed(layout, unicode_badges):
     for badge in unicode_badges:
         assert unicodedata.normalize("NFC", badge.name) in text
     assert result.warnings == []
+    assert b"/Subtype /Image" not in result.pdf  # codes are vector paths, not pictures
+    fonts = re.findall(rb"/BaseFont /([\w+-]+)", result.pdf)
+    assert fonts and all(b"+DejaVuSans" in f for f in fonts)  # only embedded subsets
+    assert result.pdf.count(b"/FontFile2") == len(fonts)
 
 
 def test_names_stay_inside_their_box_and_codes_sit_in_their_slot(unicode_badges):
