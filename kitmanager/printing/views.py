@@ -144,16 +144,17 @@ def badge_sheet_pdf(slug: str, file_id: str):
     )
 
 
-@lru_cache(maxsize=32)
-def _preview(layout_id: str) -> bytes:
-    return render_preview_png(layout_id, dpi=72)
+@lru_cache(maxsize=64)
+def _preview(layout_id: str, kind: str | None) -> bytes:
+    return render_preview_png(layout_id, dpi=72, kind=kind)
 
 
 @bp.route("/printouts/preview/<layout_id>.png")
 def preview(layout_id: str):
-    """A PNG of a layout filled with sample data, to choose a sheet before printing."""
+    """A PNG of a layout filled with sample data (``?kind=badge``), to choose a sheet."""
+    kind = request.args.get("kind") or None
     try:
-        png = _preview(layout_id)
+        png = _preview(layout_id, kind)
     except PrintoutError:
         abort(404)
     return Response(png, mimetype="image/png", headers={"Cache-Control": "max-age=3600"})

@@ -5,7 +5,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from kitmanager.extensions import db
-from kitmanager.models import Participant, Role, Workshop, WorkshopSession
+from kitmanager.models import Participant, Role, Team, Workshop, WorkshopSession
 from kitmanager.security import current_actor, require_role
 from kitmanager.workshops import bp
 from kitmanager.workshops.forms import ConfirmForm, SessionForm, WorkshopForm
@@ -84,6 +84,16 @@ def detail(slug: str):
             .group_by(Participant.role)
         ).all()
     )
+    teams = db.session.execute(
+        select(Team.name, func.count(Participant.id))
+        .outerjoin(
+            Participant,
+            (Participant.team_id == Team.id) & Participant.deleted_at.is_(None),
+        )
+        .where(Team.workshop_id == workshop.id)
+        .group_by(Team.id)
+        .order_by(Team.name)
+    ).all()
     sessions = [
         (
             s,
@@ -98,6 +108,7 @@ def detail(slug: str):
         sessions=sessions,
         counts=counts,
         total=sum(counts.values()),
+        teams=teams,
         confirm=ConfirmForm(),
     )
 

@@ -49,3 +49,9 @@ def test_demo_workshop_shows_a_full_screen(runner, organiser):
     assert "40" in page and "Team challenge" in page
     listing = organiser.get("/workshops/demo/participants/").get_data(as_text=True)
     assert listing.count("<tr>") >= 41
+
+
+def test_workshop_page_lists_teams_with_their_sizes(runner, organiser):
+    runner.invoke(args=["demo", "--participants", "16"])
+    page = organiser.get("/workshops/demo/").get_data(as_text=True)
+    assert "Baobabs · 2" in page and "Éléphants · 2" in page
