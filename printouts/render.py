@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 from reportlab import rl_config
 from reportlab.lib.colors import HexColor
 from reportlab.lib.utils import ImageReader
@@ -48,6 +48,7 @@ __all__ = [
 
 MM = 72.0 / 25.4  # points per millimetre
 CUT_MARK_MM = 5.0
+MAX_IMAGE_PIXELS = 2000  # longest side of an embedded image
 
 
 _streams_lock = threading.Lock()
@@ -161,8 +162,12 @@ def _open_image(source: ImageSource, what: str) -> Image.Image:
         image.load()
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
         raise ImageError(f"{shown} is not a readable PNG or JPEG; give a PNG or JPEG") from None
+    image = ImageOps.exif_transpose(image)  # phone photos carry their rotation in EXIF
     if image.mode not in ("RGB", "RGBA", "L", "LA"):
         image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
+    if max(image.size) > MAX_IMAGE_PIXELS:
+        # 2,000 pixels is over 300 dpi on an A6 badge; more only makes the PDF heavy
+        image.thumbnail((MAX_IMAGE_PIXELS, MAX_IMAGE_PIXELS), Image.Resampling.LANCZOS)
     return image
 
 

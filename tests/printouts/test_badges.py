@@ -203,6 +203,17 @@ def test_logo_and_background_images_are_printed(fmt, tmp_path):
     assert result.pdf.count(b"/Subtype /Image") == 2  # each image embedded once
 
 
+def test_a_huge_photo_background_is_scaled_down_before_embedding():
+    photo = Image.linear_gradient("L").resize((4000, 3000)).convert("RGB")
+    out = io.BytesIO()
+    photo.save(out, format="JPEG")
+    badge = BadgeData("Wanjiru Kamau", "https://k.org/b/1")
+    result = render_badges([badge], "a6-badge", background=out.getvalue())
+    sizes = re.findall(rb"/Height (\d+)[^>]*/Width (\d+)", result.pdf)
+    assert sizes == [(b"1500", b"2000")]
+    assert all_codes(read_pdf(result.pdf, dpi=100)) == ["https://k.org/b/1"]
+
+
 def test_a_logo_the_layout_cannot_show_is_reported():
     badge = BadgeData("Wanjiru Kamau", "https://k.org/b/1")
     result = render_badges([badge], "avery-l7160", logo=_image_bytes((0, 160, 0), "PNG"))
