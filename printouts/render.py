@@ -37,7 +37,16 @@ from .layout import (
     load_layout,
 )
 from .qr import MIN_MODULE_MM, encode_qr, qr_path_operators
-from .text import ASCENT, DESCENT, fit_text, font_name, missing_glyphs, normalise, visual_line
+from .text import (
+    ASCENT,
+    DESCENT,
+    fit_text,
+    font_name,
+    missing_glyphs,
+    normalise,
+    starts_right_to_left,
+    visual_line,
+)
 
 __all__ = [
     "render_badges",
@@ -183,8 +192,11 @@ def _draw_lines(
     align: str,
     colour: str,
 ) -> None:
-    """Draw lines centred vertically in ``box`` (points), aligned horizontally."""
+    """Draw lines centred vertically in ``box`` (points), aligned horizontally; left and
+    right swap for Arabic and Hebrew, which start at the right."""
     left, bottom, width, height = box
+    if align != "center" and lines and starts_right_to_left(lines[0]):
+        align = "right" if align == "left" else "left"
     line_height = size * (ASCENT + DESCENT + 0.08)
     block = line_height * len(lines) - size * 0.08
     baseline = bottom + height - (height - block) / 2 - ASCENT * size

@@ -23,6 +23,7 @@ __all__ = [
     "missing_glyphs",
     "normalise",
     "register_fonts",
+    "starts_right_to_left",
     "visual_line",
 ]
 
@@ -84,6 +85,14 @@ def missing_glyphs(text: str, style: str = "regular") -> list[str]:
 def normalise(text: str) -> str:
     """NFC form with runs of white space folded to one space."""
     return _SPACES.sub(" ", unicodedata.normalize("NFC", text)).strip()
+
+
+def starts_right_to_left(text: str) -> bool:
+    """True when the first letter of ``text`` belongs to a right-to-left script."""
+    for ch in text:
+        if ch.isalpha():
+            return bool(_RTL.match(ch))
+    return False
 
 
 @lru_cache(maxsize=4096)

@@ -122,6 +122,16 @@ def test_arabic_names_are_shaped_and_run_right_to_left():
     assert first_letter.box_mm[0] > last_letter.box_mm[0]  # first letter is rightmost
 
 
+def test_left_aligned_arabic_starts_at_the_right_of_its_box():
+    name = UNICODE_NAMES["arabic"]
+    (page,) = read_pdf(render_badges([BadgeData(name, "https://k.org/b/ar")], "cr80-badge").pdf,
+                       decode=False)  # fmt: skip
+    x, _, w, _ = _element_box("cr80-badge", 1, "name")
+    letters = [c for c in page.chars if c.ch in name and c.ch != " "]
+    assert x + w - 1.0 < max(c.box_mm[2] for c in letters) <= x + w + 0.3
+    assert min(c.box_mm[0] for c in letters) > x + 5
+
+
 def test_a_character_the_font_lacks_is_named_in_a_warning():
     badge = BadgeData("李小龍", "https://k.org/b/zh", organisation="Nairobi Makers")
     result = render_badges([badge])
