@@ -7,6 +7,8 @@ catalogs: no mocks.
 
 from __future__ import annotations
 
+import html
+import io
 import re
 from collections import Counter
 from pathlib import Path
@@ -152,7 +154,8 @@ def _log_in(client: FlaskClient, name: str, **headers: str):
 
 
 def _text(response) -> str:
-    return response.get_data(as_text=True)
+    """The page as a reader sees it: HTML entities such as &#39; decoded."""
+    return html.unescape(response.get_data(as_text=True))
 
 
 def test_french_user_sees_french_pages_and_english_user_english(app, runner):
@@ -229,7 +232,7 @@ def test_login_errors_are_in_french_for_a_french_browser(client):
         headers=french,
     )
     assert response.status_code == 401
-    assert "Nom d&#39;utilisateur ou mot de passe incorrect." in _text(response)
+    assert "Nom d'utilisateur ou mot de passe incorrect." in _text(response)
 
     # An empty form: the field errors come from WTForms' own French catalog.
     response = client.post("/login", data={"csrf_token": token}, headers=french)
@@ -255,11 +258,59 @@ def test_french_organiser_gets_flash_and_form_errors_in_french(app, runner):
     assert "Lettres minuscules, chiffres et tirets." in page  # a form validator's message
 
     page = _text(client.post("/workshops/new", data={**fields, "ends_on": "2026-11-30"}))
-    assert "L&#39;atelier se termine (2026-11-30) avant de commencer (2026-12-01)" in page
+    assert "L'atelier se termine (2026-11-30) avant de commencer (2026-12-01)" in page
 
     page = _text(client.post("/workshops/new", data=fields, follow_redirects=True))
     assert "Atelier « Défi IA Jeunesse » créé." in page
     assert "<h2>Séances</h2>" in page and "Aucune séance pour l'instant." in page
+
+
+def test_french_import_review_refusal_and_summary(app, runner):
+    _create_user(runner, "adjoa", "trainer", "fr")
+    make_workshop(app, slug="abidjan", title="Défi IA Abidjan", language="fr")
+    client = app.test_client()
+    _log_in(client, "adjoa")
+    signup = (
+        "Prénom\tNom\tCourriel\n"
+        "Aya\tKoné\taya@example.org\n"
+        "Yao\tKouassi\tyao@example.org\n"
+        "Kofi\tMensah\tkofi@@example\n"
+    )
+    token = csrf_token(client, "/workshops/abidjan/participants/import")
+    response = client.post(
+        "/workshops/abidjan/participants/import",
+        data={"csrf_token": token, "file": (io.BytesIO(signup.encode()), "inscriptions.csv")},
+        content_type="multipart/form-data",
+    )
+    review_url = response.headers["Location"]
+    page = _text(client.get(review_url))
+    assert "<h1>Vérifier l'import</h1>" in page
+    assert "3 lignes" in page and "séparateur <code>tabulation</code>" in page
+    assert "<h2>1 problème</h2>" in page and "<h2>2 nouveaux participants</h2>" in page
+
+    mapping = {"map_first_name": "0", "map_last_name": "1", "map_email": "2"}
+    refused = _text(
+        client.post(review_url, data={"csrf_token": token, "action": "import", **mapping})
+    )
+    # French takes the singular for one row (and for none), in a message raised by a service.
+    assert "1 ligne contient des erreurs, donc rien n'a été importé." in refused
+
+    done = client.post(
+        review_url,
+        data={"csrf_token": token, "action": "import", "only_valid": "y", **mapping},
+        follow_redirects=True,
+    )
+    assert "Import terminé : 2 ajout(s), 0 mise(s) à jour, 1 ignoré(s)." in _text(done)
+
+
+def test_badge_printing_errors_are_in_french(app, runner):
+    _create_user(runner, "ibrahim", "trainer", "fr")
+    make_workshop(app, slug="vide", title="Atelier vide", language="fr")
+    client = app.test_client()
+    _log_in(client, "ibrahim")
+    token = csrf_token(client, "/workshops/vide/badges")
+    page = _text(client.post("/workshops/vide/badges", data={"csrf_token": token}))
+    assert "Personne à imprimer : ajoutez ou importez d'abord des participants." in page
 
 
 def test_plural_forms_follow_french_rules(app, runner):
