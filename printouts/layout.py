@@ -276,9 +276,33 @@ class _Reader:
         return value
 
 
+_BOX_KEYS = {"type", "x", "y", "width", "height"}
+_ALLOWED_KEYS = {
+    "text": _BOX_KEYS
+    | {"field", "text", "font", "size", "min_size", "align", "max_lines", "colour"},
+    "qr": {"type", "x", "y", "size", "field", "error_correction"},
+    "image": _BOX_KEYS | {"field"},
+    "line": {"type", "x1", "y1", "x2", "y2", "thickness", "colour"},
+    "box": _BOX_KEYS | {"thickness", "colour", "fill", "radius"},
+    "band": _BOX_KEYS | {"field", "font", "size", "min_size", "colours"},
+    "list": _BOX_KEYS | {"field", "font", "size", "min_size", "columns"},
+    "signatures": _BOX_KEYS | {"font", "name_size", "title_size", "min_size", "max_signatories"},
+}
+
+
+def _check_keys(reader: _Reader, allowed: set[str], what: str) -> None:
+    """Refuse settings the renderer would ignore (a typo such as 'min_szie')."""
+    for key in reader.data:
+        if key not in allowed:
+            reader.fail(
+                reader.name(key), f"is not a setting of {what}; use {', '.join(sorted(allowed))}"
+            )
+
+
 def _element(reader: _Reader, kind: str, label_w: float, label_h: float) -> Element:
     kind_fields = FIELDS[kind]
     etype = reader.text("type", choices=_ELEMENT_TYPES)
+    _check_keys(reader, _ALLOWED_KEYS[etype], f"a {etype} element")
     if etype == "line":
         x1, y1 = reader.number("x1"), reader.number("y1")
         x2, y2 = reader.number("x2"), reader.number("y2")
@@ -412,13 +436,18 @@ _ELEMENT_TYPES = ("text", "qr", "image", "line", "box", "band", "list", "signatu
 def parse_layout(data: Any, path: str) -> Layout:
     """Validate a layout's JSON data. :raise LayoutError: naming ``path`` and the field."""
     top = _Reader(path, data, "")
+    _check_keys(top, {"id", "title", "kinds", "source", "page", "grid", "cut_marks", "elements"},
+                "a layout")  # fmt: skip
     layout_id = top.text("id")
     kinds = data.get("kinds")
     if not isinstance(kinds, list) or not kinds or any(k not in KINDS for k in kinds):
         top.fail("kinds", f"must be a non-empty list of {', '.join(KINDS)}")
     page = _Reader(path, data.get("page"), "page")
+    _check_keys(page, {"width", "height"}, "the page")
     page_w, page_h = page.number("width", minimum=10), page.number("height", minimum=10)
     grid = _Reader(path, data.get("grid", {}), "grid")
+    grid_keys = {"columns", "rows", "label_width", "label_height", "margin_left", "margin_top"}
+    _check_keys(grid, grid_keys | {"gap_x", "gap_y", "corner_radius"}, "the grid")
     columns, rows = grid.integer("columns", 1), grid.integer("rows", 1)
     label_w = grid.number("label_width", page_w, minimum=1)
     label_h = grid.number("label_height", page_h, minimum=1)

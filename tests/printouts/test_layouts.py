@@ -143,6 +143,9 @@ def _replace_field_by_text(element: dict, text: str) -> None:
          "elements.badge[1].colours.speaker", "is not a role"),
         (lambda d: _replace_field_by_text(d["elements"]["badge"][4], "{organisation"),
          "elements.badge[4].text", "is not a valid template"),
+        (lambda d: d["elements"]["badge"][3].update(min_szie=6),
+         "elements.badge[3].min_szie", "is not a setting of a text element; use align"),
+        (lambda d: d["grid"].update(gap=2), "grid.gap", "is not a setting of the grid"),
     ],
 )  # fmt: skip
 def test_a_broken_layout_file_is_reported_by_file_and_field(tmp_path, change, field, problem):
