@@ -74,7 +74,7 @@ def _parser() -> argparse.ArgumentParser:
         help="Intel .hex (AVR), .bin (ESP, with --address), or MicroPython .py files/folder",
     )
     _add_board_options(flash, timeout=180.0)
-    flash.add_argument("--address", type=lambda v: int(v, 0), help="where a .bin goes (0x10000)")
+    flash.add_argument("--address", type=_address, help="where a .bin goes (0x10000)")
     flash.add_argument("--chip", help="target chip of a .hex/.bin (default atmega328p / esp32)")
     flash.add_argument("--no-verify", action="store_true", help="skip the read-back")
     flash.add_argument(
@@ -89,7 +89,7 @@ def _parser() -> argparse.ArgumentParser:
     verify = commands.add_parser("verify", help="check that boards hold a firmware")
     verify.add_argument("firmware", nargs="+", help="the firmware the boards should hold")
     _add_board_options(verify, timeout=120.0)
-    verify.add_argument("--address", type=lambda v: int(v, 0), help="where a .bin goes")
+    verify.add_argument("--address", type=_address, help="where a .bin goes")
     verify.add_argument("--chip", help="target chip of a .hex/.bin")
     verify.set_defaults(run=_run_verify)
 
@@ -104,6 +104,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     check.set_defaults(run=_run_check)
     return parser
+
+
+def _address(text: str) -> int:
+    try:
+        return int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an address: write e.g. 0x10000"
+        ) from None
 
 
 def _add_board_options(parser: argparse.ArgumentParser, *, timeout: float) -> None:
@@ -132,7 +141,9 @@ def _add_board_options(parser: argparse.ArgumentParser, *, timeout: float) -> No
         default=timeout,
         help=f"seconds per board and attempt (default {timeout:.0f})",
     )
-    parser.add_argument("--retries", type=int, default=1, help="retries with a fresh reset")
+    parser.add_argument(
+        "--retries", type=int, default=1, help="retries with a fresh reset (default 1)"
+    )
     parser.add_argument("--json", action="store_true", help="print results as JSON")
     parser.add_argument("--quiet", action="store_true", help="no live progress lines")
 
