@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import flash, redirect, render_template, request, session, url_for
+from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
@@ -57,7 +58,11 @@ def login():
 
 @bp.route("/logout", methods=["POST"])
 def logout():
+    language = str(get_locale() or "")
     logout_user()
     session.clear()
+    # The next page (the login form) stays in the language the person was using.
+    if language in current_app.config["LANGUAGES"]:
+        session["language"] = language
     flash(_("You are logged out."), "success")
     return redirect(url_for("auth.login"))

@@ -344,3 +344,29 @@ def test_command_line_stays_english(runner):
     )
     assert result.exit_code != 0
     assert "is not a valid user name" in result.output
+
+
+def test_logging_out_keeps_the_language_of_the_page(client, runner):
+    result = runner.invoke(
+        args=[
+            "users",
+            "create",
+            "awa",
+            "--role",
+            "volunteer",
+            "--language",
+            "fr",
+            "--password-stdin",
+        ],
+        input="mot-de-passe-long-1\n",
+    )
+    assert result.exit_code == 0, result.output
+    token = csrf_token(client, "/login")
+    client.post(
+        "/login", data={"username": "awa", "password": "mot-de-passe-long-1", "csrf_token": token}
+    )
+    token = csrf_token(client, "/workshops/")
+    page = client.post("/logout", data={"csrf_token": token}, follow_redirects=True)
+    text = page.get_data(as_text=True)
+    assert 'lang="fr"' in text
+    assert "Se connecter" in text
