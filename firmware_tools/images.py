@@ -8,6 +8,7 @@ or would land on the bootloader, is refused with a one-line reason.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -157,7 +158,7 @@ def _is_hex(raw: bytes) -> bool:
 def _parse_hex(path: Path, raw: bytes) -> tuple[int, bytes]:
     hexfile = IntelHex()
     try:
-        hexfile.loadhex(raw.decode("ascii").splitlines())
+        hexfile.loadhex(io.StringIO(raw.decode("ascii")))
     except UnicodeDecodeError:
         raise _refuse(path, "is not a text Intel HEX file") from None
     except IntelHexError as exc:
