@@ -116,8 +116,11 @@ class AvrBoard:
             changed, checked = self._before_writing(
                 lambda: self._plan(image, target, pages, report)
             )
+            planned = time.monotonic()
             written = self._write_pages(changed, pages, report)
+            wrote = time.monotonic()
             verified = self._verify_pages(changed, pages, report) if verify else 0
+            checked_back = time.monotonic()
             self._command(stk.leave_progmode())
             self._writing = False
             finished = time.monotonic()
@@ -135,6 +138,9 @@ class AvrBoard:
                 "baudrate": self._baud,
                 "chip": target.name,
                 "sync_s": round(synced - started, 3),
+                "compare_s": round(planned - synced, 3),
+                "write_s": round(wrote - planned, 3),
+                "verify_s": round(checked_back - wrote, 3),
                 "program_s": round(finished - synced, 3),
             },
         )
@@ -163,6 +169,7 @@ class AvrBoard:
             if not self._sync_until(time.monotonic() + RESET_WINDOW, bytearray()):
                 raise
             self._command(stk.enter_progmode())
+            self._next_read = -1
             return step()
 
     def _plan(
@@ -175,8 +182,8 @@ class AvrBoard:
         """Check the chip, then find the pages to write; return them and the bytes confirmed.
 
         Reading all of flash first costs as much as the verify (about 2.9 s for a full Uno at
-        115200) and would make every real change 40% slower. Two 256-byte reads at both ends
-        of the image (about 45 ms) catch almost every change (vectors at the start, constants
+        115200) and would make every real change 40% slower. Reading one page at both ends
+        of the image (about 25 ms) catch almost every change (vectors at the start, constants
         and .data at the end), so the full read is done only when both ends already match, and
         then it doubles as the verify of the pages it finds unchanged.
         """
@@ -190,7 +197,7 @@ class AvrBoard:
                 reason=Reason.BAD_IMAGE,
             )
         addresses = sorted(pages)
-        ends = [addresses[:2], addresses[-2:]]
+        ends = [addresses[:1], addresses[-1:]]
         if not all(self._read_equal(group, pages) for group in ends):
             return addresses, 0
         total = len(addresses) * target.page_size
@@ -226,6 +233,7 @@ class AvrBoard:
         return total
 
     def _write_page(self, address: int, data: bytes) -> None:
+        self._next_read = -1
         # LOAD_ADDRESS and PROG_PAGE go out together: the bootloader reads both back to back.
         command = stk.load_address(address) + stk.prog_page(data)
         reply = self._exchange(command, 2 * stk.reply_length(), extra_s=PAGE_WRITE_S)
@@ -254,13 +262,23 @@ class AvrBoard:
         return all(found[a] == pages[a] for a in addresses)
 
     def _read_block(self, address: int, length: int) -> bytes:
-        command = stk.load_address(address) + stk.read_page(length)
-        reply = self._exchange(command, stk.reply_length() + stk.reply_length(length))
+        # optiboot's READ_PAGE leaves its address after the bytes read, so a read that goes on
+        # where the last one ended needs no LOAD_ADDRESS (6 bytes and a turnaround per block);
+        # ATmegaBOOT needs it every time.
+        chained = self.bootloader == "optiboot" and address == self._next_read
+        load = b"" if chained else stk.load_address(address)
+        reply = self._exchange(
+            load + stk.read_page(length), (0 if chained else 2) + stk.reply_length(length)
+        )
+        self._next_read = -1
         try:
-            stk.parse_reply(reply[:2])
-            return stk.parse_reply(reply[2:], length)
+            if not chained:
+                stk.parse_reply(reply[:2])
+            data = stk.parse_reply(reply[len(reply) - stk.reply_length(length) :], length)
         except stk.StkReplyError as exc:
             raise self._protocol_error(exc, f"reading 0x{address:04X}") from None
+        self._next_read = address + length
+        return data
 
     # -- entering the bootloader -------------------------------------------------------------
 
@@ -392,6 +410,7 @@ class AvrBoard:
         self.close()
         self._serial = open_port(self.port, baudrate=baud, timeout=1.0)
         self._baud = baud
+        self._next_read = -1
         return self._serial
 
     def _port(self) -> serial.SerialBase:
@@ -422,7 +441,9 @@ class AvrBoard:
         """
         ser = self._port()
         line_s = 10 / (self._baud or 115200)
-        ser.timeout = 2 * (len(command) + size) * line_s + extra_s + REPLY_SLACK_S
+        timeout = round(2 * (len(command) + size) * line_s + extra_s + REPLY_SLACK_S, 2)
+        if ser.timeout != timeout:  # pyserial reconfigures the port on every change
+            ser.timeout = timeout
         self._write(command)
         reply = self._read(size)
         if len(reply) < size and not quiet:
@@ -469,6 +490,7 @@ class AvrBoard:
         )
 
     _baud: int | None = None
+    _next_read = -1  # where optiboot's address points after the last read
     _page_size = 128
 
 
