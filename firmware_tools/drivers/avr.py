@@ -145,6 +145,28 @@ class AvrBoard:
             },
         )
 
+    def verify(self, image: FirmwareImage, *, progress: ProgressCallback | None = None) -> int:
+        """Read the board's flash back and compare it with ``image``; write nothing.
+
+        Returns the bytes compared.
+
+        :raise BoardError: VERIFY_MISMATCH (``needs_reflash``) naming the first address that
+            differs, WRONG_CHIP, or any sync failure.
+        """
+        target = chip_for(image.chip)
+        self._page_size = target.page_size
+        pages = dict(image.pages(target.page_size))
+        try:
+            self._enter_bootloader()
+            self._before_writing(
+                lambda: self._check_signature(self._command(stk.read_sign(), 3), target)
+            )
+            checked = self._verify_pages(sorted(pages), pages, progress or _no_progress)
+            self._command(stk.leave_progmode())
+            return checked
+        finally:
+            self.close()
+
     def close(self) -> None:
         """Close the port; safe to call more than once."""
         if self._serial is not None:
@@ -225,8 +247,8 @@ class AvrBoard:
             if back[address] != pages[address]:
                 offset = _first_difference(back[address], pages[address])
                 raise BoardError(
-                    f"flash at 0x{address + offset:04X} on {self.port} reads back different "
-                    "from what was written: flash again; if it repeats, replace the board",
+                    f"flash at 0x{address + offset:04X} on {self.port} differs from the "
+                    "image: flash it again; if that repeats after a flash, replace the board",
                     reason=Reason.VERIFY_MISMATCH,
                     needs_reflash=True,
                 )

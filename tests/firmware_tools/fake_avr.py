@@ -57,7 +57,7 @@ class Faults:
 
     silent: bool = False  # nothing ever answers: wrong port, no bootloader
     sketch_text: bytes | None = None  # a sketch printing this line every 0.1 s; reset missed
-    drop_byte: int | None = None  # the n-th byte from the host (from 0) is lost on the line
+    drop_in_page: int | None = None  # one byte of the n-th page written is lost on the line
     stuck_address: int | None = None  # this flash byte keeps its old value when written
     vanish_in_page: int | None = None  # the board disappears while the n-th page arrives
 
@@ -84,7 +84,6 @@ class FakeAvr:
         self._slave = slave  # held open so the host may close and reopen the port
         self._rx: collections.deque[tuple[int, float]] = collections.deque()
         self._rx_clock = 0.0
-        self._rx_count = 0
         self._tx_clock = 0.0
         self._busy: list[tuple[float, float]] = []
         self._pending: collections.deque[tuple[float, bytes]] = collections.deque()
@@ -213,10 +212,15 @@ class FakeAvr:
             self._need(length // 2)
             self._vanish()
             return False
-        data = self._take(length)
-        if data is None:
-            return False
-        if not self._eop():
+        if page_index == self.faults.drop_in_page:
+            self.faults.drop_in_page = None
+            self._need(length // 2)
+            self._need()  # this byte never made it: the rest of the frame slips by one
+            self._need(length - length // 2)
+            data = b""
+        else:
+            data = self._take(length) or b""
+        if not self._eop() or not data:
             return False
         self._send(bytes((INSYNC,)))
         self._mark_busy(self.page_write_s)
@@ -299,10 +303,8 @@ class FakeAvr:
         now = time.monotonic()
         garble = self._host_baud() != self.model.baudrate
         for b in chunk:
-            index = self._rx_count
-            self._rx_count += 1
             self._rx_clock = max(self._rx_clock, now) + (self.byte_s if self.rate_limited else 0)
-            if index == self.faults.drop_byte or not keep:
+            if not keep:
                 continue
             if self._overrun(self._rx_clock):
                 continue
