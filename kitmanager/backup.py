@@ -15,7 +15,15 @@ from flask.cli import with_appcontext
 
 from kitmanager.extensions import db
 
-__all__ = ["APPLICATION_ID", "BackupError", "backup_database", "check_backup", "restore_database"]
+__all__ = [
+    "APPLICATION_ID",
+    "BackupError",
+    "backup_database",
+    "check_backup",
+    "known_revisions",
+    "newer_schema_message",
+    "restore_database",
+]
 
 # PRAGMA application_id of every kitmanager backup: "KITM".
 APPLICATION_ID = 0x4B49544D
@@ -24,6 +32,27 @@ REQUIRED_TABLES = {"alembic_version", "user", "workshop", "participant", "audit_
 
 class BackupError(Exception):
     """A backup or restore cannot be done; the message says why and what to do."""
+
+
+def known_revisions() -> frozenset[str]:
+    """The database schema revisions this version of kitmanager knows (its migrations)."""
+    from alembic.script import ScriptDirectory
+
+    scripts = ScriptDirectory(str(Path(__file__).resolve().parent / "migrations"))
+    return frozenset(script.revision for script in scripts.walk_revisions())
+
+
+def newer_schema_message(where: str, revisions: set[str] | frozenset[str]) -> str | None:
+    """Why ``where`` cannot be used if its schema ``revisions`` come from a newer kitmanager."""
+    unknown = sorted(set(revisions) - known_revisions())
+    if not unknown:
+        return None
+    from kitmanager import __version__
+
+    return (
+        f"{where} was made by a newer kitmanager (database revision {', '.join(unknown)}; "
+        f"this is kitmanager {__version__}). Update kitmanager to use it."
+    )
 
 
 def _sqlite_path() -> Path:
@@ -109,6 +138,11 @@ def check_backup(path: Path) -> None:
         status = conn.execute("PRAGMA integrity_check").fetchone()[0]
         if status != "ok":
             raise BackupError(f"{path} is damaged ({status}); use another backup.")
+        revisions = {row[0] for row in conn.execute("SELECT version_num FROM alembic_version")}
+        # Checked before anything is overwritten: this version could not open the result.
+        newer = newer_schema_message(str(path), revisions)
+        if newer:
+            raise BackupError(newer)
     except sqlite3.DatabaseError as exc:
         raise BackupError(f"{path} is damaged ({exc}); use another backup.") from None
     finally:

@@ -2,19 +2,52 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
+import socket
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 import click
 from flask import Flask, current_app
-from flask.cli import FlaskGroup, NoAppException, with_appcontext
+from flask.cli import FlaskGroup, NoAppException, ScriptInfo, with_appcontext
 
 from kitmanager.extensions import db
 
 __all__ = ["main", "register_commands"]
+
+
+def _open_database(app: Flask) -> None:
+    """Bring the database up to date, or explain in one line why it cannot be used.
+
+    :raise NoAppException: when the database is damaged or was made by a newer kitmanager.
+    """
+    from alembic.runtime.migration import MigrationContext
+    from sqlalchemy.exc import DatabaseError
+
+    from kitmanager.backup import newer_schema_message
+    from kitmanager.database import upgrade_database
+
+    with app.app_context():
+        url = db.engine.url
+        where = url.database if url.get_backend_name() == "sqlite" else url.render_as_string()
+        try:
+            with db.engine.connect() as connection:
+                revisions = set(MigrationContext.configure(connection).get_current_heads())
+        except DatabaseError as exc:
+            raise NoAppException(
+                f"Cannot open the database {where} ({exc.orig}). If it is damaged, move it out "
+                "of the data folder, then `kitmanager restore BACKUP` or start afresh."
+            ) from None
+        finally:
+            db.engine.dispose()
+    newer = newer_schema_message(f"The database {where}", revisions)
+    if newer:
+        raise NoAppException(newer)
+    upgrade_database(app)
 
 
 def _create_app_for_cli() -> Flask:
@@ -22,14 +55,50 @@ def _create_app_for_cli() -> Flask:
     from kitmanager.config import ConfigError
 
     try:
-        return create_app({"AUTO_UPGRADE_DB": True})
+        app = create_app()
     except ConfigError as exc:
         raise NoAppException(str(exc)) from None
+    _open_database(app)
+    return app
 
 
 def _set_data_dir(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
     if value:
-        os.environ["KITMANAGER_DATA_DIR"] = value
+        # Absolute, so the database (which Flask-SQLAlchemy would put relative to the app's
+        # instance folder) lands in the same folder as the secret key.
+        os.environ["KITMANAGER_DATA_DIR"] = str(Path(value).expanduser().absolute())
+
+
+class _KitmanagerGroup(FlaskGroup):
+    """FlaskGroup that stops with the app's error instead of adding "No such command"."""
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if click.Group.get_command(self, ctx, name) is None:
+            try:
+                ctx.ensure_object(ScriptInfo).load_app()
+            except NoAppException as exc:
+                raise click.ClickException(exc.format_message()) from None
+        return super().get_command(ctx, name)
+
+
+def _listen_error(exc: OSError, host: str, port: int) -> str:
+    """What to do when the server cannot listen on ``host``:``port``."""
+    if exc.errno == errno.EADDRINUSE:
+        return (
+            f"Port {port} is already in use on {host}. Is kitmanager already running? "
+            "Stop it, or try another port with --port."
+        )
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return (
+            f"Not allowed to listen on port {port} (ports below 1024 need administrator "
+            "rights). Choose another with --port, e.g. --port 5000."
+        )
+    if exc.errno == errno.EADDRNOTAVAIL or isinstance(exc, socket.gaierror):
+        return (
+            f"{host} is not an address of this laptop. Use --host 0.0.0.0 (phones on the "
+            "Wi-Fi can join) or --host 127.0.0.1 (this laptop only)."
+        )
+    return f"Cannot listen on {host}:{port} ({exc.strerror or exc}). Try another --port or --host."
 
 
 def _print_terminal_qr(url: str) -> None:
@@ -62,8 +131,6 @@ def serve_command(host: str, port: int, threads: int) -> None:
     from kitmanager.network import lan_ip, lan_url
 
     app = current_app._get_current_object()
-    created = ensure_first_organiser()
-    db.session.commit()
     app.config["SERVER_PORT"] = port
     lan = lan_url(port) if host in ("0.0.0.0", "::") else lan_url(port, host)  # noqa: S104
     if not app.config.get("BASE_URL"):
@@ -71,10 +138,10 @@ def serve_command(host: str, port: int, threads: int) -> None:
     try:
         server = create_server(app, host=host, port=port, threads=threads, ident="kitmanager")
     except OSError as exc:
-        raise click.ClickException(
-            f"Cannot listen on {host}:{port} ({exc.strerror}). Is kitmanager already running? "
-            "Try another port with --port."
-        ) from None
+        raise click.ClickException(_listen_error(exc, host, port)) from None
+    # Only once the port is ours: a start that fails must not use up the one-time password.
+    created = ensure_first_organiser()
+    db.session.commit()
 
     click.echo(f"kitmanager is running. Data folder: {app.config['DATA_DIR']}")
     click.echo(f"  On this laptop:  http://127.0.0.1:{port}/")
@@ -100,15 +167,25 @@ def serve_command(host: str, port: int, threads: int) -> None:
         # A service manager's SIGTERM stops the server the same clean way as Ctrl-C.
         raise KeyboardInterrupt
 
-    if threading.current_thread() is threading.main_thread():
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    stop_signals = (signal.SIGINT, signal.SIGTERM)
+    previous = {sig: signal.getsignal(sig) for sig in stop_signals}
+    if in_main_thread:
         signal.signal(signal.SIGTERM, _stop)
     try:
         server.run()
     except KeyboardInterrupt:
         pass
     finally:
+        if in_main_thread:
+            # A second Ctrl-C while shutting down must not cut the clean stop short.
+            for sig in stop_signals:
+                signal.signal(sig, signal.SIG_IGN)
         server.close()
         db.engine.dispose()
+        if in_main_thread:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
     click.echo("kitmanager stopped.")
 
 
@@ -133,7 +210,7 @@ def main(argv: list[str] | None = None) -> Any:
         callback=_set_data_dir,
         type=click.Path(file_okay=False, path_type=str),
     )
-    group = FlaskGroup(
+    group = _KitmanagerGroup(
         name="kitmanager",
         help="Run hands-on robotics and AI workshops from one laptop.",
         create_app=_create_app_for_cli,

@@ -179,6 +179,13 @@ def scribbled_copy(backup: Path, path: Path) -> Path:
     return path
 
 
+def from_a_newer_version(backup: Path, path: Path) -> Path:
+    path.write_bytes(backup.read_bytes())
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '0999_from_the_future'")
+    return path
+
+
 def text_file(path: Path) -> Path:
     path.write_text("Nom;Prénom\nKoné;Awa\n", encoding="utf-8")
     return path
@@ -191,8 +198,9 @@ def text_file(path: Path) -> Path:
         (lambda backup, tmp: unrelated_sqlite(tmp / "photos.db"), "not a kitmanager backup"),
         (lambda backup, tmp: truncated_copy(backup, tmp / "cut.kitmanager"), "cut short"),
         (lambda backup, tmp: scribbled_copy(backup, tmp / "bad.kitmanager"), "is damaged"),
+        (lambda backup, tmp: from_a_newer_version(backup, tmp / "new.db"), "newer kitmanager"),
     ],
-    ids=["text-file", "other-sqlite-db", "truncated-backup", "scribbled-backup"],
+    ids=["text-file", "other-sqlite-db", "truncated-backup", "scribbled-backup", "newer-backup"],
 )
 def test_restore_refuses_what_is_not_a_good_backup_and_leaves_the_data_alone(
     app: Flask, runner, data_dir: Path, tmp_path: Path, good_backup: Path, make_file, message
