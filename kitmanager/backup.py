@@ -6,7 +6,9 @@ while `serve` is writing is still a consistent snapshot.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+import tempfile
 from pathlib import Path
 
 import click
@@ -66,26 +68,39 @@ def _sqlite_path() -> Path:
 
 
 def backup_database(target: Path) -> Path:
-    """Copy the live database to ``target`` (which must not exist) and mark it as ours."""
+    """Copy the live database to ``target`` (which must not exist) and mark it as ours.
+
+    :raise BackupError: when ``target`` exists or cannot be written.
+    """
     source_path = _sqlite_path()
     if target.exists():
         raise BackupError(f"{target} already exists: choose a new file name.")
-    target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".partial")
-    source = sqlite3.connect(source_path)
+    if target.parent.exists() and not target.parent.is_dir():
+        raise BackupError(f"{target.parent} is a file, not a folder: choose another place with -o.")
     try:
-        copy = sqlite3.connect(partial)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        source = sqlite3.connect(source_path)
         try:
-            source.backup(copy)
-            copy.execute(f"PRAGMA application_id={APPLICATION_ID}")
-            # A backup is one self-contained file: no -wal beside it.
-            copy.execute("PRAGMA journal_mode=DELETE")
-            copy.commit()
+            copy = sqlite3.connect(partial)
+            try:
+                source.backup(copy)
+                copy.execute(f"PRAGMA application_id={APPLICATION_ID}")
+                # A backup is one self-contained file: no -wal beside it.
+                copy.execute("PRAGMA journal_mode=DELETE")
+                copy.commit()
+            finally:
+                copy.close()
         finally:
-            copy.close()
-    finally:
-        source.close()
-    partial.replace(target)
+            source.close()
+        partial.replace(target)
+    except (OSError, sqlite3.Error) as exc:
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise BackupError(
+            f"Cannot write the backup to {target} ({reason}). Choose another place with -o."
+        ) from None
     return target
 
 
@@ -150,22 +165,40 @@ def check_backup(path: Path) -> None:
 
 
 def restore_database(source: Path) -> None:
-    """Replace the live database's content with a checked backup, then upgrade its schema."""
+    """Replace the live database's content with a checked backup, then upgrade its schema.
+
+    :raise BackupError: when ``source`` is not a good backup or the database cannot be written.
+    """
     check_backup(source)
     live = _sqlite_path()
     db.session.remove()
     db.engine.dispose()
-    backup = sqlite3.connect(_read_only_uri(source), uri=True)
     try:
-        target = sqlite3.connect(live)
-        try:
-            backup.backup(target)
-            target.execute("PRAGMA application_id=0")
-            target.commit()
-        finally:
-            target.close()
-    finally:
-        backup.close()
+        with tempfile.TemporaryDirectory(dir=live.parent, prefix=".restore-") as scratch:
+            backup = sqlite3.connect(_read_only_uri(source), uri=True)
+            try:
+                target = sqlite3.connect(live, timeout=30)
+                try:
+                    page_size = target.execute("PRAGMA page_size").fetchone()[0]
+                    if backup.execute("PRAGMA page_size").fetchone()[0] != page_size:
+                        # A WAL database only takes pages of its own size: repack the copy.
+                        resized = Path(scratch) / "resized.sqlite3"
+                        backup.execute(f"PRAGMA page_size={int(page_size)}")
+                        backup.execute("VACUUM INTO ?", (str(resized),))
+                        backup.close()
+                        backup = sqlite3.connect(resized)
+                    backup.backup(target)
+                    target.execute("PRAGMA application_id=0")
+                    target.commit()
+                finally:
+                    target.close()
+            finally:
+                backup.close()
+    except (OSError, sqlite3.Error) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise BackupError(
+            f"Cannot restore into {live} ({reason}). Stop the server and try again."
+        ) from None
     from kitmanager.database import upgrade_database
 
     upgrade_database(current_app._get_current_object())

@@ -304,3 +304,42 @@ def test_backup_and_restore_accept_any_file_name(app: Flask, runner, tmp_path: P
     assert sorted(p.name for p in target.parent.iterdir()) == [target.name]
     listed = runner.invoke(args=["workshops", "list"]).output
     assert "kisumu" in listed and "eldoret" not in listed
+
+
+@pytest.mark.parametrize(
+    "where",
+    ["under-a-file", "read-only-folder"],
+)
+def test_backup_to_a_place_that_cannot_hold_it_is_a_clear_error(runner, tmp_path: Path, where: str):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    # /proc refuses new files even for root, like a write-protected USB stick.
+    target = blocker / "backup.db" if where == "under-a-file" else Path("/proc/kitmanager.db")
+    result = runner.invoke(args=["backup", "-o", str(target)])
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit)
+    assert len(result.output.strip().splitlines()) == 1
+    assert str(target.parent if where == "under-a-file" else target) in result.output
+    assert "choose another place with -o" in result.output.lower()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "data"]
+
+
+def test_restore_takes_a_backup_with_another_page_size(
+    app: Flask, runner, data_dir: Path, tmp_path: Path, good_backup: Path
+):
+    # SQLite builds differ in their default page size; a WAL database only takes its own.
+    repacked = tmp_path / "from-another-laptop.kitmanager"
+    with sqlite3.connect(good_backup) as conn:
+        conn.execute("PRAGMA page_size=8192")
+        conn.execute("VACUUM INTO ?", (str(repacked),))
+    with sqlite3.connect(repacked) as conn:
+        assert conn.execute("PRAGMA page_size").fetchone()[0] == 8192
+    make_workshop(app, "mombasa", "Mombasa Robotics")
+
+    result = runner.invoke(args=["restore", "--yes", str(repacked)])
+
+    assert result.exit_code == 0, result.output
+    listed = runner.invoke(args=["workshops", "list"]).output
+    assert "nairobi" in listed and "mombasa" not in listed
+    assert "Nguyễn Thị Hồng Nhung" in participant_names(data_dir / DATABASE_FILE)
+    assert [p.name for p in data_dir.iterdir() if p.name.startswith(".restore-")] == []
