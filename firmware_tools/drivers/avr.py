@@ -25,6 +25,7 @@ __all__ = ["BAUD_RATES", "AvrBoard", "chip_name"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+Heard = dict[int, bytearray]  # bytes that were not a bootloader's answer, by baud rate
 
 #: optiboot first (Uno, current Nano), then the old ATmegaBOOT.
 BAUD_RATES = (115200, 57600)
@@ -188,7 +189,7 @@ class AvrBoard:
             if self._writing or exc.reason not in (Reason.NO_RESPONSE, Reason.PROTOCOL):
                 raise
             self._port().reset_input_buffer()
-            if not self._sync_until(time.monotonic() + RESET_WINDOW, bytearray()):
+            if not self._sync_until(time.monotonic() + RESET_WINDOW, {}):
                 raise
             self._command(stk.enter_progmode())
             self._next_read = -1
@@ -309,7 +310,7 @@ class AvrBoard:
         bauds = (self.baudrate,) if self.baudrate else BAUD_RATES
         ser = self._open(bauds[0])
         strategy = choose_reset(self.reset, ser, self.port, self.notice)
-        heard = bytearray()
+        heard: Heard = {}
         deadline = time.monotonic() + self.sync_timeout
         if strategy.manual:
             synced = self._sync_by_hand(strategy, bauds, deadline, heard)
@@ -323,7 +324,7 @@ class AvrBoard:
         self.bootloader = "optiboot" if major >= 4 else "atmegaboot"
 
     def _sync_by_line(
-        self, strategy: ResetStrategy, bauds: tuple[int, ...], deadline: float, heard: bytearray
+        self, strategy: ResetStrategy, bauds: tuple[int, ...], deadline: float, heard: Heard
     ) -> bool:
         while time.monotonic() < deadline:
             for baud in bauds:
@@ -337,7 +338,7 @@ class AvrBoard:
         return False
 
     def _sync_by_hand(
-        self, strategy: ResetStrategy, bauds: tuple[int, ...], deadline: float, heard: bytearray
+        self, strategy: ResetStrategy, bauds: tuple[int, ...], deadline: float, heard: Heard
     ) -> bool:
         # Bytes at the wrong speed derail a bootloader, so each rate gets its own press.
         strategy.reset(self._port())
@@ -353,9 +354,13 @@ class AvrBoard:
                 return True
         return False
 
-    def _sync_until(self, until: float, heard: bytearray) -> bool:
-        """Send GET_SYNC every SYNC_INTERVAL until the bootloader answers twice in a row."""
+    def _sync_until(self, until: float, heard: Heard) -> bool:
+        """Send GET_SYNC every SYNC_INTERVAL until the bootloader answers twice in a row.
+
+        Bytes that are not an answer are kept in ``heard``, by baud rate, for the diagnosis.
+        """
         ser = self._port()
+        noise = heard.setdefault(self._baud or 0, bytearray())
         while time.monotonic() < until:
             sent = time.monotonic()
             self._write(stk.get_sync())
@@ -366,41 +371,43 @@ class AvrBoard:
                 if got.endswith(bytes((stk.INSYNC, stk.OK))):
                     break
             if got.endswith(bytes((stk.INSYNC, stk.OK))):
-                heard += got[:-2]
+                noise += got[:-2]
                 # A first answer may come from bytes kept through the reset; confirm cleanly.
                 time.sleep(0.02)
                 ser.reset_input_buffer()
                 if self._exchange(stk.get_sync(), 2, quiet=True) == bytes((stk.INSYNC, stk.OK)):
                     return True
             else:
-                heard += got
+                noise += got
         return False
 
     def _sync_failure(
-        self, heard: bytes, bauds: tuple[int, ...], strategy: ResetStrategy
+        self, heard: Heard, bauds: tuple[int, ...], strategy: ResetStrategy
     ) -> BoardError:
-        if not heard:
-            heard = self._probe_program()
-        kind = stk.classify_noise(bytes(heard))
+        if not any(heard.values()):
+            heard = {self._baud or 0: bytearray(self._probe_program())}
+        kinds = {baud: stk.classify_noise(bytes(data)) for baud, data in heard.items()}
         speeds = " or ".join(str(b) for b in bauds)
-        if kind is stk.Noise.TEXT:
+        texts = [baud for baud, kind in kinds.items() if kind is stk.Noise.TEXT]
+        if texts:
             how = "press reset when told" if strategy.manual else "try --reset rts or none"
             return BoardError(
-                f"{self.port} answers like a running program ({_sample(heard)}), not a "
-                f"bootloader: the reset did not happen; {how}",
+                f"{self.port} answers like a running program ({_sample(heard[texts[0]])} at "
+                f"{texts[0]} baud), not a bootloader: the reset did not happen; {how}",
                 reason=Reason.SKETCH_RUNNING,
             )
-        if kind is stk.Noise.GARBAGE:
-            other = "" if self.baudrate is None else " or leave --baud out to try both speeds"
+        both = " or leave --baud out to try both" if self.baudrate else ""
+        if stk.Noise.GARBAGE in kinds.values():
             return BoardError(
                 f"{self.port} sends unreadable bytes at {speeds} baud: wrong speed for this "
-                f"bootloader (optiboot 115200, old Nano 57600){other}",
+                f"board (optiboot 115200, old Nano bootloader 57600); set --baud{both}",
                 reason=Reason.WRONG_BAUD,
             )
         press = " and press reset when told" if strategy.manual else ""
+        baud = f", or the wrong --baud{both}" if self.baudrate else ""
         return BoardError(
             f"no answer at all from {self.port} at {speeds} baud: check it is the right port, "
-            f"the USB cable carries data{press}, and the board has a bootloader",
+            f"the USB cable carries data{press}, and the board has a bootloader{baud}",
             reason=Reason.NO_RESPONSE,
         )
 
@@ -537,8 +544,8 @@ def _first_difference(a: bytes, b: bytes) -> int:
 
 
 def _sample(data: bytes) -> str:
-    text = bytes(data[:40]).decode("ascii", errors="replace").strip()
-    return repr(text) if text else f"{len(data)} bytes"
+    lines = bytes(data).decode("ascii", errors="replace").strip().splitlines()
+    return repr(lines[0].strip()[:40]) if lines else f"{len(data)} bytes"
 
 
 def _no_progress(phase: str, done: int, total: int) -> None:

@@ -7,8 +7,8 @@ keeps only 3 bytes while the firmware is busy (the rest are overrun and lost), a
 watchdog starts the sketch 1 s after the last byte or 16 ms after a bad command, as optiboot's
 does. The pty's baud rate is read from its termios: a host at the wrong speed gets garbage.
 
-Faults for the failure tests (:class:`Faults`): a silent port, a sketch that keeps running
-because the reset never arrives, dropped bytes, a flash cell that does not take a write, and
+Faults for the failure tests (:class:`Faults`): a silent port, a sketch that prints, a reset
+that never arrives, a byte lost on the line, a flash cell that does not take a write, and
 the board vanishing in the middle of a page.
 
 Run as a script it serves ``--count`` boards and prints ``pty PATH`` for each; a line
@@ -56,7 +56,8 @@ class Faults:
     """What goes wrong on this board."""
 
     silent: bool = False  # nothing ever answers: wrong port, no bootloader
-    sketch_text: bytes | None = None  # a sketch printing this line every 0.1 s; reset missed
+    sketch_text: bytes | None = None  # the sketch prints this line every 0.1 s while it runs
+    no_reset: bool = False  # the reset never reaches the chip (missing auto-reset capacitor)
     drop_in_page: int | None = None  # one byte of the n-th page written is lost on the line
     stuck_address: int | None = None  # this flash byte keeps its old value when written
     vanish_in_page: int | None = None  # the board disappears while the n-th page arrives
@@ -122,7 +123,7 @@ class FakeAvr:
             if self._reset.is_set():
                 self._reset.clear()
                 self.resets += 1
-                mode = "sketch" if self.faults.sketch_text is not None else "bootloader"
+                mode = "sketch" if self.faults.no_reset else "bootloader"
             if self.faults.silent:
                 self._drain(0.05)
             elif mode == "bootloader":
@@ -320,6 +321,8 @@ class FakeAvr:
 
     def _mark_busy(self, seconds: float) -> None:
         """The firmware does not read the UART for ``seconds`` (blink, page write)."""
+        if not self.rate_limited:
+            return
         now = time.monotonic()
         self._busy = [(s, e) for s, e in self._busy if e > now] + [(now, now + seconds)]
         self._wait_until(now + seconds)
