@@ -124,7 +124,7 @@ class Server:
         return "".join(self._stderr)
 
     def start(self, timeout: float = 60) -> Server:
-        """Start the server and wait until it says it is ready and answers on its port."""
+        """Start the server and wait until it prints that it is ready (it listens by then)."""
         self.process = subprocess.Popen(
             self.command,
             stdin=subprocess.DEVNULL,

@@ -113,7 +113,7 @@ def test_backup_while_the_server_writes_is_consistent_and_marked(tmp_path: Path)
         assert server.stop() == 0
 
     # The server kept writing while the backup ran, so the copy really was taken under load.
-    assert written_during > 0 or len(writer.committed) > len(committed_before)
+    assert written_during > 0
     conn = sqlite3.connect(f"file:{backup_file}?mode=ro", uri=True)
     try:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
