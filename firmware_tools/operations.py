@@ -412,8 +412,10 @@ def verify_board(
                 result.steps.append(StepResult("verify", Outcome.PASS, "all files match"))
             board.soft_reset()
         elif hasattr(board, "verify"):
-            board.verify(firmware.image, progress=progress)
-            result.steps.append(StepResult("verify", Outcome.PASS, "flash matches the image"))
+            compared = board.verify(firmware.image, progress=progress)
+            result.steps.append(
+                StepResult("verify", Outcome.PASS, f"flash matches the image ({compared} B)")
+            )
         else:
             raise BoardError(
                 f"verify alone is not available for {result.family} boards: use flash, which "

@@ -11,6 +11,8 @@ import pytest
 
 from firmware_tools import cli
 from firmware_tools.operations import ProgressEvent, flash_board, load_firmware
+from tests.firmware_tools.conftest import HEALTHY_KIT as AVR_HEALTHY_KIT
+from tests.firmware_tools.conftest import KITBOT_HEX, OPTIBOOT_HEX
 from tests.firmware_tools.micropython_board import MicroPythonPty, micropython_available
 
 KITBOT_MICROPYTHON = "firmware_tools/firmware/kitbot-micropython"
@@ -158,3 +160,17 @@ def test_live_progress_keeps_one_line_per_board_on_a_terminal():
     last = frames[-1].replace("\x1b[2K", "").splitlines()
     assert last == ["/dev/ttyUSB0  Press the reset button", "/dev/ttyUSB1  pass [try 2]"]
     assert "write  50% (16128/32256 B)" in frames[0]
+
+
+@pytest.mark.simavr
+def test_check_with_reset_none_on_a_simulated_uno_running_kitbot(sim_board, capsys):
+    board = sim_board(OPTIBOOT_HEX, app=KITBOT_HEX, adc=AVR_HEALTHY_KIT)
+    argv = ["check", "--port", board.port, "--board", "avr", "--reset", "none", "--quiet"]
+    code = cli.main([*argv, "--expect-version", "1.2.0"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert table_rows(out)[board.port][2] == "WARN"
+    assert "skipped bootloader           not checked: --reset none" in out
+    assert "pass    firmware             kitbot 1.2.0 on uno" in out
+    assert out.count("pass    selftest:") == 4
+    assert board.resets == 0  # nobody pressed reset: the running firmware was checked

@@ -14,7 +14,9 @@ from firmware_tools.operations import (
     BoardContext,
     BoardResult,
     check_board,
+    check_job,
     flash_board,
+    flash_job,
     load_firmware,
     port_has_modem_lines,
     resolve_family,
@@ -22,6 +24,16 @@ from firmware_tools.operations import (
     verify_board,
 )
 from firmware_tools.protocol.healthcheck import ExpectedFirmware
+from tests.firmware_tools.conftest import (
+    ATMEGABOOT_HEX,
+    KITBOT_HEX,
+    OPTIBOOT_HEX,
+    presser,
+)
+from tests.firmware_tools.conftest import (
+    HEALTHY_KIT as AVR_HEALTHY_KIT,
+)
+from tests.firmware_tools.fake_avr import Faults
 from tests.firmware_tools.micropython_board import running_board
 
 KITBOT_MICROPYTHON = "firmware_tools/firmware/kitbot-micropython"
@@ -215,3 +227,83 @@ def test_check_of_a_silent_board_says_what_to_do(silent_port):
     assert steps["bootloader"].outcome is Outcome.SKIPPED  # a pty cannot be reset from here
     assert result.reason is Reason.NO_RESPONSE
     assert "flash the kit firmware" in result.message
+
+
+# -- AVR boards: the real bootloaders and the kitbot firmware in simavr ---------------------
+
+
+def pressing_reset(boards):
+    """An on_progress callback acting as the trainer: presses reset when a board asks."""
+
+    def on_progress(event):
+        if event.phase == "notice" and "Press the reset button" in event.message:
+            threading.Timer(0.1, boards[event.port].press_reset).start()
+
+    return on_progress
+
+
+@pytest.mark.simavr
+def test_flash_kitbot_in_simavr_then_check_it_running(sim_board):
+    board = sim_board(OPTIBOOT_HEX, adc=AVR_HEALTHY_KIT)
+    firmware = load_firmware([KITBOT_HEX])
+    flashed = flash_board(board.port, firmware, notice=presser(board))
+    assert flashed.ok, flashed.message
+    assert flashed.flash.bytes_written == flashed.flash.bytes_verified > 2000
+    result = check_board(board.port, family="avr", expected=ExpectedFirmware("kitbot", "1.2.0"))
+    steps = {step.name: step for step in result.steps}
+    assert steps["bootloader"].outcome is Outcome.SKIPPED  # a pty has no DTR to reset with
+    assert steps["firmware"].outcome is Outcome.PASS
+    assert steps["firmware"].detail == "kitbot 1.2.0 on uno"
+    parts = [step for step in result.steps if step.name.startswith("selftest:")]
+    assert [(s.name, s.outcome) for s in parts] == [
+        ("selftest:motors", Outcome.PASS),
+        ("selftest:distance", Outcome.PASS),
+        ("selftest:line", Outcome.PASS),
+        ("selftest:battery", Outcome.PASS),
+    ]
+    assert result.status is Outcome.WARN  # the skipped bootloader, nothing else
+    assert result.ok
+
+
+@pytest.mark.simavr
+def test_check_names_the_failing_part_of_a_running_kitbot(sim_board):
+    flat_battery = {**AVR_HEALTHY_KIT, 0: 3000}  # 6.0 V on a 2-cell pack
+    board = sim_board(OPTIBOOT_HEX, app=KITBOT_HEX, adc=flat_battery)
+    result = check_board(board.port, family="avr", reset="none")
+    steps = {step.name: step for step in result.steps}
+    assert result.status is Outcome.FAIL
+    assert steps["selftest:battery"].outcome is Outcome.FAIL
+    assert "mv=" in steps["selftest:battery"].detail
+    assert steps["selftest:motors"].outcome is Outcome.PASS
+    assert result.reason is None  # the board works; a part of the kit does not
+
+
+@pytest.mark.simavr
+def test_batch_flashes_optiboot_and_atmegaboot_boards_while_a_dead_one_fails(sim_board, fake_board):
+    uno = sim_board(OPTIBOOT_HEX, adc=AVR_HEALTHY_KIT)
+    nano = sim_board(ATMEGABOOT_HEX, adc=AVR_HEALTHY_KIT)
+    dead = fake_board(faults=Faults(silent=True))
+    boards = {board.port: board for board in (uno, nano, dead)}
+    job = flash_job(load_firmware([KITBOT_HEX]), sync_timeout=6.0)
+    batch = run_batch(
+        list(boards), job, concurrency=3, timeout=60, retries=0, on_progress=pressing_reset(boards)
+    )
+    by_port = {result.port: result for result in batch.boards}
+    assert by_port[uno.port].ok, by_port[uno.port].summary
+    assert by_port[nano.port].ok, by_port[nano.port].summary
+    assert by_port[uno.port].flash.details["bootloader"] == "optiboot"
+    assert by_port[nano.port].flash.details["bootloader"] == "atmegaboot"
+    assert by_port[dead.port].reason is Reason.NO_RESPONSE
+    assert "no answer at all" in by_port[dead.port].message.lower()
+    assert not batch.ok
+    checked = run_batch([uno.port], check_job(family="avr", expected=ExpectedFirmware("kitbot")))
+    assert checked.boards[0].identity["fw"] == "kitbot"
+    assert checked.ok
+
+
+@pytest.mark.simavr
+def test_verify_reads_an_avr_board_back_without_writing(sim_board):
+    board = sim_board(OPTIBOOT_HEX, app=KITBOT_HEX, adc=AVR_HEALTHY_KIT)
+    result = verify_board(board.port, load_firmware([KITBOT_HEX]), notice=presser(board))
+    assert result.ok, result.message
+    assert "flash matches the image" in result.steps[-1].detail
