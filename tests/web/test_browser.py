@@ -207,10 +207,17 @@ def focused(page) -> dict[str, str]:
     return page.evaluate(
         """() => {
             const el = document.activeElement;
+            const style = getComputedStyle(el);
             return {tag: el.tagName.toLowerCase(), name: el.getAttribute("name") || "",
-                    text: (el.innerText || el.value || "").trim()};
+                    text: (el.innerText || el.value || "").trim(),
+                    outline: style.outlineStyle === "none" ? "" : style.outlineWidth};
         }"""
     )
+
+
+def assert_focus_is_visible(element: dict[str, str]) -> None:
+    # Someone on the keyboard must see where they are: at least a 2 px outline.
+    assert element["outline"] and float(element["outline"].removesuffix("px")) >= 2, element
 
 
 def tab_to(page, matches, limit: int = 30) -> dict[str, str]:
@@ -238,7 +245,7 @@ def test_login_and_navigation_work_with_the_keyboard_alone(page, server: Server)
     # The first Tab reaches the skip link, so keyboard users can jump past the header.
     page.keyboard.press("Tab")
     assert focused(page)["text"] == "Skip to content"
-    tab_to(page, lambda el: el["name"] == "username")
+    assert_focus_is_visible(tab_to(page, lambda el: el["name"] == "username"))
     page.keyboard.type(username)
     page.keyboard.press("Tab")
     assert focused(page)["name"] == "password"
@@ -246,7 +253,9 @@ def test_login_and_navigation_work_with_the_keyboard_alone(page, server: Server)
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r"/workshops/$"))
 
-    tab_to(page, lambda el: el["tag"] == "a" and el["text"] == "Nairobi Robotics")
+    assert_focus_is_visible(
+        tab_to(page, lambda el: el["tag"] == "a" and el["text"] == "Nairobi Robotics")
+    )
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r"/workshops/nairobi/$"))
     tab_to(page, lambda el: el["tag"] == "a" and el["text"] == "Open list")
@@ -258,7 +267,9 @@ def test_login_and_navigation_work_with_the_keyboard_alone(page, server: Server)
     expect(page.get_by_role("heading", level=1)).to_be_visible()
 
     # Log out by keyboard as well.
-    tab_to(page, lambda el: el["tag"] == "button" and el["text"] == "Log out")
+    assert_focus_is_visible(
+        tab_to(page, lambda el: el["tag"] == "button" and el["text"] == "Log out")
+    )
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r"/login"))
     assert page.problems.csp_violations() == [], page.problems.messages

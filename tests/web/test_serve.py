@@ -214,6 +214,7 @@ def test_accounts_and_tokens_made_with_the_cli_work_against_the_running_server(t
         made = run_kitmanager(data_dir, "tokens", "create", "door-scanner", "--role", "volunteer")
         assert made.returncode == 0, made.stderr
         secret = made.stdout.strip().splitlines()[-1]
+        assert len(secret) >= 32 and made.stdout.count(secret) == 1
         bearer = {"Authorization": f"Bearer {secret}"}
         me = Browser(server.url).get("/api/v1/me", headers=bearer)
         assert me.status == 200, me.body
