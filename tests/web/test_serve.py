@@ -167,6 +167,23 @@ def test_listening_on_every_interface_prints_the_lan_url_and_a_terminal_qr(tmp_p
         server.kill()
 
 
+def test_listening_everywhere_without_any_network_says_phones_cannot_join(tmp_path: Path):
+    if not _namespaces_work():
+        pytest.skip("needs root and `unshare -n` to listen on every interface of a private network")
+    # A private network namespace with nothing but loopback: a laptop with Wi-Fi switched off.
+    no_network = [UNSHARE, "-n", "sh", "-c", f'{IP} link set lo up && exec "$0" "$@"']
+    server = Server(tmp_path / "data", host="0.0.0.0", port=5000, prefix=no_network)
+    try:
+        server.start()
+        assert "No network found: phones cannot join" in server.stdout
+        assert "On the Wi-Fi" not in server.stdout
+        assert not any(block in server.stdout for block in QR_BLOCKS)
+        assert server.stop() == 0
+        assert_no_traceback(server.stdout, server.stderr)
+    finally:
+        server.kill()
+
+
 def test_port_already_in_use_is_a_clear_error_and_keeps_the_first_password(tmp_path: Path):
     data_dir = tmp_path / "data"
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as busy:
