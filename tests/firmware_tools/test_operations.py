@@ -307,3 +307,32 @@ def test_verify_reads_an_avr_board_back_without_writing(sim_board):
     result = verify_board(board.port, load_firmware([KITBOT_HEX]), notice=presser(board))
     assert result.ok, result.message
     assert "flash matches the image" in result.steps[-1].detail
+
+
+def test_a_missed_reset_is_retried_and_then_explained(fake_board):
+    board = fake_board(faults=Faults(sketch_text=b"distance 24 cm\r\n", no_reset=True))
+    events = []
+
+    def on_progress(event):
+        events.append(event)
+        pressing_reset({board.port: board})(event)
+
+    job = flash_job(load_firmware([KITBOT_HEX]), sync_timeout=2.0)
+    batch = run_batch([board.port], job, timeout=30, retries=1, on_progress=on_progress)
+    result = batch.boards[0]
+    assert result.reason is Reason.SKETCH_RUNNING
+    assert result.attempts == 2  # a fresh reset was tried once more
+    assert [e.phase for e in events].count("retry") == 1
+    assert board.resets == 2
+
+
+def test_a_board_gone_mid_flash_is_marked_for_reflash(fake_board):
+    board = fake_board(faults=Faults(vanish_in_page=3))
+    job = flash_job(load_firmware([KITBOT_HEX]), sync_timeout=3.0)
+    batch = run_batch(
+        [board.port], job, timeout=30, retries=0, on_progress=pressing_reset({board.port: board})
+    )
+    result = batch.boards[0]
+    assert result.reason is Reason.DISCONNECTED
+    assert result.needs_reflash and result.summary.endswith("(needs re-flash)")
+    assert result.to_dict()["needs_reflash"] is True
