@@ -37,7 +37,7 @@ RESET_WINDOW = 1.3
 # Time the chip needs to write one flash page, plus scheduling slack on a busy host.
 PAGE_WRITE_S = 0.0045
 REPLY_SLACK_S = 0.5
-BOOTLOADER_BAUD = {"optiboot": 115200, "atmegaboot": 57600}
+ATMEGABOOT_QUIET_S = 1.2
 
 
 def chip_name(signature: bytes) -> str:
@@ -90,7 +90,7 @@ class AvrBoard:
         try:
             self._enter_bootloader()
             signature = self._before_writing(lambda: self._command(stk.read_sign(), 3))
-            self._command(stk.leave_progmode())
+            self._leave_bootloader()
             return signature
         finally:
             self.close()
@@ -122,7 +122,7 @@ class AvrBoard:
             wrote = time.monotonic()
             verified = self._verify_pages(changed, pages, report) if verify else 0
             checked_back = time.monotonic()
-            self._command(stk.leave_progmode())
+            self._leave_bootloader()
             self._writing = False
             finished = time.monotonic()
         finally:
@@ -163,7 +163,7 @@ class AvrBoard:
                 lambda: self._check_signature(self._command(stk.read_sign(), 3), target)
             )
             checked = self._verify_pages(sorted(pages), pages, progress or _no_progress)
-            self._command(stk.leave_progmode())
+            self._leave_bootloader()
             return checked
         finally:
             self.close()
@@ -302,6 +302,18 @@ class AvrBoard:
             raise self._protocol_error(exc, f"reading 0x{address:04X}") from None
         self._next_read = address + length
         return data
+
+    def _leave_bootloader(self) -> None:
+        """Leave programming mode; return once the sketch is running.
+
+        optiboot resets into the sketch 16 ms after LEAVE_PROGMODE. ATmegaBOOT stays until its
+        receive timeout (about 0.9 s of silence); bytes sent meanwhile are read as commands
+        ("d" is a page write whose "length" of text overflows its buffer), so the port is kept
+        quiet until the sketch has started.
+        """
+        self._command(stk.leave_progmode())
+        if self.bootloader == "atmegaboot":
+            time.sleep(ATMEGABOOT_QUIET_S)
 
     # -- entering the bootloader -------------------------------------------------------------
 

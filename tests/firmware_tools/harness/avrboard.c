@@ -28,6 +28,7 @@
 
 #include <simavr/avr_adc.h>
 #include <simavr/avr_eeprom.h>
+#include <simavr/avr_uart.h>
 #include <simavr/parts/uart_pty.h>
 #include <simavr/sim_avr.h>
 
@@ -216,6 +217,13 @@ int main(int argc, char **argv)
 	uart_pty_t pty;
 	uart_pty_init(avr, &pty);
 	uart_pty_connect(&pty, '0');
+	/* simavr sleeps on every poll of an empty UART; that stretches count-based timeouts
+	 * (ATmegaBOOT's 1 s wait becomes a minute). Poll at full speed; the loop below keeps
+	 * the chip at real time instead. */
+	uint32_t uart_flags = 0;
+	avr_ioctl(avr, AVR_IOCTL_UART_GET_FLAGS('0'), &uart_flags);
+	uart_flags &= ~AVR_UART_FLAG_POLL_SLEEP;
+	avr_ioctl(avr, AVR_IOCTL_UART_SET_FLAGS('0'), &uart_flags);
 	printf("pty %s\n", pty.pty.slavename);
 	fflush(stdout);
 
