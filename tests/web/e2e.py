@@ -7,6 +7,7 @@ real TCP port on 127.0.0.1, cookies and CSRF tokens read from the pages.
 from __future__ import annotations
 
 import http.cookiejar
+import json
 import os
 import re
 import signal
@@ -26,6 +27,7 @@ __all__ = [
     "READY_LINE",
     "STOPPED_LINE",
     "Browser",
+    "ParticipantWriter",
     "Reply",
     "Server",
     "free_port",
@@ -36,6 +38,7 @@ __all__ = [
 READY_LINE = "Press Ctrl-C to stop."
 STOPPED_LINE = "kitmanager stopped."
 CSRF_PATTERN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+WRITE_SECONDS = 20  # upper bound on how long a ParticipantWriter keeps adding participants
 
 
 def kitmanager_exe() -> Path:
@@ -257,3 +260,47 @@ class Browser:
 
     def logged_in(self) -> bool:
         return self.get("/workshops/", follow=False).status == 200
+
+
+class ParticipantWriter(threading.Thread):
+    """Adds participants through the running server's API until told to stop."""
+
+    def __init__(self, base_url: str, token: str, slug: str, prefix: str = "Wanjiru Kamau") -> None:
+        super().__init__(daemon=True)
+        self.prefix = prefix
+        self.url = f"{base_url}/api/v1/workshops/{slug}/participants"
+        self.token = token
+        self.committed: list[str] = []  # names the server confirmed (201), in order
+        self.failures: list[str] = []
+        self.halt = threading.Event()
+
+    def run(self) -> None:
+        deadline = time.monotonic() + WRITE_SECONDS
+        number = 0
+        while not self.halt.is_set() and time.monotonic() < deadline:
+            number += 1
+            name = f"{self.prefix} {number:04d}"
+            request = urllib.request.Request(
+                self.url,
+                data=json.dumps({"full_name": name}).encode(),
+                headers={
+                    "Authorization": f"Bearer {self.token}",
+                    "Content-Type": "application/json",
+                },
+                method="POST",
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    if response.status == 201:
+                        self.committed.append(name)
+                    else:
+                        self.failures.append(f"{name}: HTTP {response.status}")
+            except (urllib.error.URLError, OSError) as exc:
+                self.failures.append(f"{name}: {exc}")
+
+    def wait_for(self, count: int, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while len(self.committed) < count:
+            assert not self.failures, self.failures
+            assert time.monotonic() < deadline, f"only {len(self.committed)} participants added"
+            time.sleep(0.02)

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
-import threading
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -21,10 +16,8 @@ from kitmanager.extensions import db
 from kitmanager.models import Participant
 from kitmanager.participants.services import delete_participant
 from kitmanager.workshops.services import get_workshop
-from tests.web.e2e import Browser, Server, run_kitmanager
+from tests.web.e2e import Browser, ParticipantWriter, Server, run_kitmanager
 from tests.web.helpers import add_people, make_workshop
-
-WRITE_SECONDS = 20  # upper bound on how long the writer keeps adding participants
 
 
 def participant_names(database: Path) -> set[str]:
@@ -39,49 +32,6 @@ def logical_dump(database: Path) -> str:
         return "\n".join(conn.iterdump())
     finally:
         conn.close()
-
-
-class ParticipantWriter(threading.Thread):
-    """Adds participants through the running server's API until told to stop."""
-
-    def __init__(self, base_url: str, token: str, slug: str) -> None:
-        super().__init__(daemon=True)
-        self.url = f"{base_url}/api/v1/workshops/{slug}/participants"
-        self.token = token
-        self.committed: list[str] = []  # names the server confirmed (201), in order
-        self.failures: list[str] = []
-        self.halt = threading.Event()
-
-    def run(self) -> None:
-        deadline = time.monotonic() + WRITE_SECONDS
-        number = 0
-        while not self.halt.is_set() and time.monotonic() < deadline:
-            number += 1
-            name = f"Wanjiru Kamau {number:04d}"
-            request = urllib.request.Request(
-                self.url,
-                data=json.dumps({"full_name": name}).encode(),
-                headers={
-                    "Authorization": f"Bearer {self.token}",
-                    "Content-Type": "application/json",
-                },
-                method="POST",
-            )
-            try:
-                with urllib.request.urlopen(request, timeout=10) as response:
-                    if response.status == 201:
-                        self.committed.append(name)
-                    else:
-                        self.failures.append(f"{name}: HTTP {response.status}")
-            except (urllib.error.URLError, OSError) as exc:
-                self.failures.append(f"{name}: {exc}")
-
-    def wait_for(self, count: int, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while len(self.committed) < count:
-            assert not self.failures, self.failures
-            assert time.monotonic() < deadline, f"only {len(self.committed)} participants added"
-            time.sleep(0.02)
 
 
 def test_backup_while_the_server_writes_is_consistent_and_marked(tmp_path: Path):

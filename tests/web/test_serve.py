@@ -19,6 +19,7 @@ from kitmanager.config import DATABASE_FILE, SECRET_KEY_FILE
 from tests.web.e2e import (
     STOPPED_LINE,
     Browser,
+    ParticipantWriter,
     Server,
     free_port,
     kitmanager_exe,
@@ -99,6 +100,41 @@ def test_ctrl_c_while_a_request_is_open_still_stops_cleanly(tmp_path: Path):
         assert code == 0
         assert STOPPED_LINE in server.stdout
         assert_no_traceback(server.stdout, server.stderr)
+
+
+def test_ctrl_c_during_a_rush_of_writes_stops_cleanly_and_keeps_every_confirmed_row(
+    tmp_path: Path,
+):
+    data_dir = tmp_path / "data"
+    assert run_kitmanager(
+        data_dir, "workshops", "create", "Nairobi Robotics", "--slug", "nairobi",
+        "--starts", "2026-12-01",
+    ).returncode == 0  # fmt: skip
+    made = run_kitmanager(data_dir, "tokens", "create", "desk", "--role", "trainer")
+    secret = made.stdout.strip().splitlines()[-1]
+    with Server(data_dir) as server:
+        writers = [
+            ParticipantWriter(server.url, secret, "nairobi", prefix)
+            for prefix in ("Achieng Otieno", "Baraka Mwangi", "Chebet Koech")
+        ]
+        for writer in writers:
+            writer.start()
+        try:
+            for writer in writers:
+                writer.wait_for(10)
+            code = server.stop(signal.SIGINT)
+        finally:
+            for writer in writers:
+                writer.halt.set()
+                writer.join(timeout=30)
+        assert code == 0, server.stderr
+        assert STOPPED_LINE in server.stdout
+        assert_no_traceback(server.stdout, server.stderr)
+    with sqlite3.connect(data_dir / DATABASE_FILE) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        stored = {row[0] for row in conn.execute("SELECT full_name FROM participant")}
+    confirmed = {name for writer in writers for name in writer.committed}
+    assert confirmed <= stored
 
 
 UNSHARE = shutil.which("unshare")
