@@ -37,7 +37,7 @@ RESET_WINDOW = 1.3
 # Time the chip needs to write one flash page, plus scheduling slack on a busy host.
 PAGE_WRITE_S = 0.0045
 REPLY_SLACK_S = 0.5
-ATMEGABOOT_QUIET_S = 1.2
+ATMEGABOOT_QUIET_S = 1.5  # its 0.9 s timeout, with room for a busy host or simulator
 
 
 def chip_name(signature: bytes) -> str:
