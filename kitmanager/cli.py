@@ -132,7 +132,11 @@ def serve_command(host: str, port: int, threads: int) -> None:
 
     app = current_app._get_current_object()
     app.config["SERVER_PORT"] = port
-    lan = lan_url(port) if host in ("0.0.0.0", "::") else lan_url(port, host)  # noqa: S104
+    everywhere = host in ("0.0.0.0", "::", "")  # noqa: S104
+    url_host = f"[{host}]" if ":" in host else host  # an IPv6 address needs brackets in a URL
+    lan = lan_url(port) if everywhere else lan_url(port, url_host)
+    # Bound to one address, the server answers only there, not on 127.0.0.1.
+    local = f"http://127.0.0.1:{port}" if everywhere else f"http://{url_host}:{port}"
     if not app.config.get("BASE_URL"):
         app.config["BASE_URL"] = lan
     try:
@@ -144,7 +148,7 @@ def serve_command(host: str, port: int, threads: int) -> None:
     db.session.commit()
 
     click.echo(f"kitmanager is running. Data folder: {app.config['DATA_DIR']}")
-    click.echo(f"  On this laptop:  http://127.0.0.1:{port}/")
+    click.echo(f"  On this laptop:  {local}/")
     if host.startswith("127.") or host in ("localhost", "::1"):
         click.echo(f"  Listening on this laptop only (--host {host}): phones cannot join.")
     elif lan_ip() != "127.0.0.1":

@@ -220,6 +220,33 @@ def test_listening_everywhere_without_any_network_says_phones_cannot_join(tmp_pa
         server.kill()
 
 
+@pytest.mark.parametrize("host", ["10.77.0.2", "::1"], ids=["lan-address", "ipv6-loopback"])
+def test_listening_on_one_address_prints_urls_that_answer_there(tmp_path: Path, host: str):
+    if not _namespaces_work() or shutil.which("nsenter") is None:
+        pytest.skip("needs root, `unshare -n` and `nsenter` to use a private network")
+    setup_then = f'{NAMESPACE_SETUP} && exec "$0" "$@"'
+    server = Server(
+        tmp_path / "data", host=host, port=5000, prefix=[UNSHARE, "-n", "sh", "-c", setup_then]
+    )
+    url = "http://[::1]:5000" if host == "::1" else f"http://{host}:5000"
+    try:
+        server.start()
+        assert f"On this laptop:  {url}/" in server.stdout
+        assert f"Badges point to: {url}" in server.stdout
+        assert "127.0.0.1" not in server.stdout
+        assert server.process is not None
+        # Ask from inside the server's private network whether the printed URL answers.
+        probe = subprocess.run(
+            ["nsenter", f"--net=/proc/{server.process.pid}/ns/net", sys.executable, "-c",
+             f"import urllib.request; print(urllib.request.urlopen('{url}/healthz').status)"],
+            capture_output=True, text=True, timeout=30, check=False,
+        )  # fmt: skip
+        assert probe.stdout.strip() == "200", probe.stderr
+        assert server.stop() == 0
+    finally:
+        server.kill()
+
+
 def test_port_already_in_use_is_a_clear_error_and_keeps_the_first_password(tmp_path: Path):
     data_dir = tmp_path / "data"
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as busy:
