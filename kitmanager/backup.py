@@ -232,4 +232,5 @@ def restore_command(file: Path, yes: bool) -> None:
         restore_database(file)
     except BackupError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"Restored from {file}. Restart the server if it is running.")
+    # A running server sees the restored data at its next request: no restart needed.
+    click.echo(f"Restored from {file}.")

@@ -293,3 +293,37 @@ def test_restore_takes_a_backup_with_another_page_size(
     assert "nairobi" in listed and "mombasa" not in listed
     assert "Nguyễn Thị Hồng Nhung" in participant_names(data_dir / DATABASE_FILE)
     assert [p.name for p in data_dir.iterdir() if p.name.startswith(".restore-")] == []
+
+
+def test_restore_while_the_server_runs_shows_the_backup_at_once(tmp_path: Path):
+    data_dir = tmp_path / "data"
+    assert run_kitmanager(
+        data_dir, "users", "create", "awa", "--role", "organiser", "--password-stdin",
+        stdin="Cocody-Robots-2026\n",
+    ).returncode == 0  # fmt: skip
+    assert run_kitmanager(
+        data_dir, "workshops", "create", "Atelier Abidjan", "--slug", "abidjan",
+        "--starts", "2026-12-05",
+    ).returncode == 0  # fmt: skip
+    backup = tmp_path / "abidjan.kitmanager"
+    assert run_kitmanager(data_dir, "backup", "-o", str(backup)).returncode == 0
+
+    with Server(data_dir) as server:
+        browser = Browser(server.url)
+        assert browser.login("awa", "Cocody-Robots-2026").status == 200
+        later = {"title": "Atelier Bouaké", "slug": "bouake", "starts_on": "2026-12-12"}
+        assert browser.submit("/workshops/new", {**later, "language": "en"}).status == 200
+        assert "Atelier Bouaké" in browser.get("/workshops/").body
+
+        restored = run_kitmanager(data_dir, "restore", "--yes", str(backup))
+        assert restored.returncode == 0, restored.stderr
+
+        page = browser.get("/workshops/").body
+        assert "Atelier Abidjan" in page and "Atelier Bouaké" not in page
+        # The server keeps working on the restored data.
+        again = {"title": "Atelier Yamoussoukro", "slug": "yamoussoukro", "starts_on": "2026-12-19"}
+        assert browser.submit("/workshops/new", {**again, "language": "en"}).status == 200
+        assert "Atelier Yamoussoukro" in browser.get("/workshops/").body
+        assert server.stop() == 0
+    listed = run_kitmanager(data_dir, "workshops", "list").stdout
+    assert "yamoussoukro" in listed and "bouake" not in listed
