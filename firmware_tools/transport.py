@@ -51,7 +51,7 @@ def open_port(port: str, *, baudrate: int = 115200, timeout: float = 1.0) -> ser
 
 def has_modem_lines(ser: serial.SerialBase) -> bool:
     """True when ``ser`` can drive DTR/RTS: a real serial adapter or an RFC 2217 server."""
-    if type(ser).__module__.endswith("protocol_rfc2217"):
+    if "rfc2217" in type(ser).__module__:  # the server drives the real lines
         return True
     fd = getattr(ser, "fd", None)
     if isinstance(fd, int) and fd >= 0:
