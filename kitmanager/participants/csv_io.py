@@ -1,6 +1,8 @@
 """Read participant lists from sign-up exports and write CSV files Excel opens correctly.
 
-Pure Python: no Flask, no database. The import is two steps so a trainer can check the
+No database and no request needed. Every message a trainer reads is translated with
+Flask-Babel into the language of the current request; outside a request (the command line, or
+no app at all) it stays English. The import is two steps so a trainer can check the
 column mapping in between:
 
 1. ``read_table(data)`` decodes the bytes (BOM, UTF-8, cp1252), finds the delimiter and returns
@@ -26,6 +28,11 @@ import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+
+from babel.numbers import format_decimal
+from flask_babel import get_locale, ngettext
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 __all__ = [
     "FIELDS",
@@ -143,18 +150,30 @@ _BOMS = (
 
 # Files people pick by mistake, recognised by their first bytes.
 _NOT_CSV_SIGNATURES = (
-    (b"PK\x03\x04", "an Excel workbook (.xlsx) or another zip file"),
-    (b"\xd0\xcf\x11\xe0", "an old Excel workbook (.xls)"),
-    (b"%PDF", "a PDF document"),
-    (b"\x89PNG", "a PNG image"),
-    (b"\xff\xd8\xff", "a JPEG image"),
-    (b"<!doctype html", "a web page (HTML)"),
-    (b"<html", "a web page (HTML)"),
-    (b"<?xml", "an XML file (perhaps an Excel XML spreadsheet)"),
+    (b"PK\x03\x04", _l("an Excel workbook (.xlsx) or another zip file")),
+    (b"\xd0\xcf\x11\xe0", _l("an old Excel workbook (.xls)")),
+    (b"%PDF", _l("a PDF document")),
+    (b"\x89PNG", _l("a PNG image")),
+    (b"\xff\xd8\xff", _l("a JPEG image")),
+    (b"<!doctype html", _l("a web page (HTML)")),
+    (b"<html", _l("a web page (HTML)")),
+    (b"<?xml", _l("an XML file (perhaps an Excel XML spreadsheet)")),
 )
 
-_EMPTY_FILE = "The file is empty. Export the sign-up list again and import that file."
-_SAVE_AS_CSV = 'In your spreadsheet choose "Save as" > "CSV UTF-8" and import that file.'
+
+def _number(value: int) -> str:
+    """``value`` with the reader's digit grouping (50,000 in English, 50 000 in French)."""
+    return format_decimal(value, locale=get_locale() or "en")
+
+
+def _save_as_csv(problem: str) -> CsvError:
+    """A whole-file error: ``problem`` followed by how to export the file again as CSV."""
+    advice = _('In your spreadsheet choose "Save as" > "CSV UTF-8" and import that file.')
+    return CsvError(f"{problem} {advice}")
+
+
+def _empty_file() -> CsvError:
+    return CsvError(_("The file is empty. Export the sign-up list again and import that file."))
 
 
 def _decode(data: bytes) -> tuple[str, str]:
@@ -162,16 +181,18 @@ def _decode(data: bytes) -> tuple[str, str]:
     start = data[:32].lstrip().lower()
     for signature, kind in _NOT_CSV_SIGNATURES:
         if start.startswith(signature.lower()):
-            raise CsvError(f"This file is {kind}, not a CSV file. {_SAVE_AS_CSV}")
+            raise _save_as_csv(_("This file is %(kind)s, not a CSV file.", kind=kind))
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             try:
                 return data[len(bom) :].decode(encoding.replace("-sig", "")), encoding
             except UnicodeDecodeError:
                 family = encoding.upper().split("-")[1]  # "utf-16-le" -> "16"
-                raise CsvError(
-                    f"The file starts like UTF-{family} text but is damaged further on. "
-                    f"{_SAVE_AS_CSV}"
+                raise _save_as_csv(
+                    _(
+                        "The file starts like UTF-%(family)s text but is damaged further on.",
+                        family=family,
+                    )
                 ) from None
     utf16 = _bomless_utf16(data)
     if utf16 is not None:
@@ -185,9 +206,11 @@ def _decode(data: bytes) -> tuple[str, str]:
     try:
         return data.decode("cp1252"), "cp1252"
     except UnicodeDecodeError:
-        raise CsvError(
-            "The file is neither UTF-8 nor Windows (cp1252) text, so accents would come out "
-            f"wrong. {_SAVE_AS_CSV}"
+        raise _save_as_csv(
+            _(
+                "The file is neither UTF-8 nor Windows (cp1252) text, so accents would come out "
+                "wrong."
+            )
         ) from None
 
 
@@ -220,7 +243,7 @@ def _check_is_text(text: str) -> None:
 
 
 def _binary_error() -> CsvError:
-    return CsvError(f"This file is not a CSV file (it contains binary data). {_SAVE_AS_CSV}")
+    return _save_as_csv(_("This file is not a CSV file (it contains binary data)."))
 
 
 class _RecordError(Exception):
@@ -286,7 +309,7 @@ def _sniff_delimiter(text: str, preferred: tuple[str, ...]) -> str:
     fewest_delimiter = preferred[0]
     for rank, delimiter in enumerate(preferred):
         try:
-            records = [c for _, c in _records(sample, delimiter) if not _is_blank(c)]
+            records = [c for _line, c in _records(sample, delimiter) if not _is_blank(c)]
         except _RecordError:
             continue
         if truncated and len(records) > 1:
@@ -319,11 +342,14 @@ def _header_key(cell: str) -> str:
 
 
 def _unique_headers(raw: list[str]) -> list[str]:
-    """Name empty headers "Column N" and number repeats "Email (2)", left to right."""
+    """Name empty headers "Column N" (in the reader's language) and number repeats "Email (2)",
+    left to right."""
     headers: list[str] = []
     seen: set[str] = set()
     for index, cell in enumerate(raw, start=1):
-        name = unicodedata.normalize("NFC", _header_key(cell)) or f"Column {index}"
+        name = unicodedata.normalize("NFC", _header_key(cell)) or _(
+            "Column %(number)s", number=index
+        )
         candidate, copy = name, 1
         while candidate.casefold() in seen:
             copy += 1
@@ -357,7 +383,7 @@ def read_table(data: bytes, *, max_rows: int = 50_000) -> Table:
     text, encoding = _decode(data)
     _check_is_text(text)
     if not text.strip():
-        raise CsvError(_EMPTY_FILE)
+        raise _empty_file()
     hinted, text = _excel_separator_hint(text)
     preferred = ("\t", ",", ";") if encoding.startswith("utf-16") else _DELIMITERS
     delimiter = hinted or _sniff_delimiter(text, preferred)
@@ -366,16 +392,27 @@ def read_table(data: bytes, *, max_rows: int = 50_000) -> Table:
     except _RecordError as error:
         if "field larger than field limit" in str(error):
             raise CsvError(
-                f"Line {error.line}: a cell is longer than {csv.field_size_limit():,} characters, "
-                'so a quote (") is probably not closed. Fix that quote and import again.'
+                _(
+                    'Line %(line)s: a cell is longer than %(limit)s characters, so a quote (") is '
+                    "probably not closed. Fix that quote and import again.",
+                    line=error.line,
+                    limit=_number(csv.field_size_limit()),
+                )
             ) from None
-        raise CsvError(
-            f"Line {error.line}: the file cannot be read as CSV ({error}). {_SAVE_AS_CSV}"
+        # The csv module's own reason stays English: it names the exact fault for a helper.
+        raise _save_as_csv(
+            _(
+                "Line %(line)s: the file cannot be read as CSV (%(reason)s).",
+                line=error.line,
+                reason=str(error),
+            )
         ) from None
     if not rows:
         raise CsvError(
-            "The file has a header line but no participants below it. "
-            "Check you exported the responses, not just the form."
+            _(
+                "The file has a header line but no participants below it. "
+                "Check you exported the responses, not just the form."
+            )
         )
     return Table(headers=headers, rows=rows, encoding=encoding, delimiter=delimiter)
 
@@ -389,8 +426,8 @@ def _split_rows(text: str, delimiter: str, max_rows: int) -> tuple[list[str], li
     records = ((line, cells) for line, cells in _records(text, delimiter) if not _is_blank(cells))
     head = list(itertools.islice(records, _TITLE_LINES + 1))
     if not head:
-        raise CsvError(_EMPTY_FILE)
-    header_at = _header_index([cells for _, cells in head])
+        raise _empty_file()
+    header_at = _header_index([cells for _line, cells in head])
     header_cells = _strip_trailing_empty(head[header_at][1])
     headers = _unique_headers(header_cells)
     width = len(headers)
@@ -410,9 +447,16 @@ def _split_rows(text: str, delimiter: str, max_rows: int) -> tuple[list[str], li
             cells = cells + [""] * (width - len(cells))
         rows.append(TableRow(line=line, cells=cells))
         if len(rows) > max_rows:
+            # Not %(num)s: ngettext fills that with the bare count, without digit grouping.
             raise CsvError(
-                f"The file has more than {max_rows:,} rows. Split it into smaller files "
-                "and import them one after the other."
+                ngettext(
+                    "The file has more than %(rows)s row. Split it into smaller files "
+                    "and import them one after the other.",
+                    "The file has more than %(rows)s rows. Split it into smaller files "
+                    "and import them one after the other.",
+                    max_rows,
+                    rows=_number(max_rows),
+                )
             )
     if any("\n" in cell or "\r" in cell for cell in last_cells):
         _check_last_quote_closed(text, delimiter, last_start)
@@ -427,14 +471,17 @@ def _check_last_quote_closed(text: str, delimiter: str, last_start: int) -> None
     lines = io.StringIO(text, newline="").readlines()
     tail = "".join(lines[last_start - 1 :])
     try:
-        for _ in _records(tail, delimiter, strict=True):
+        for _record in _records(tail, delimiter, strict=True):
             pass
     except _RecordError as error:
         if "unexpected end of data" in str(error):
             raise CsvError(
-                f'Line {last_start}: a cell starts with a quote (") that is never closed, so '
-                "everything after it would be read as one cell. Remove that quote or add the "
-                "closing one, then import again."
+                _(
+                    'Line %(line)s: a cell starts with a quote (") that is never closed, so '
+                    "everything after it would be read as one cell. Remove that quote or add the "
+                    "closing one, then import again.",
+                    line=last_start,
+                )
             ) from None
 
 
@@ -587,7 +634,7 @@ def guess_mapping(headers: Sequence[str]) -> dict[str, int]:
     mapping: dict[str, int] = {}
     matched_by: dict[str, str] = {}
     used: set[int] = set()
-    for _, _, index, _, field, synonym in candidates:
+    for _rank, _weight, index, _order, field, synonym in candidates:
         if field in mapping or index in used:
             continue
         mapping[field] = index
@@ -616,16 +663,24 @@ _MAX_LENGTH = {
     "external_id": 200,
     "email": 254,
 }
-_FIELD_LABEL = {
-    "full_name": "name",
-    "badge_name": "badge name",
-    "organisation": "organisation",
-    "team": "team",
-    "guardian_contact": "guardian contact",
-    "notes": "notes",
-    "external_id": "id",
-    "email": "email",
+# One whole sentence per field, so a translation can agree with the field's gender and number.
+_TOO_LONG = {
+    "full_name": _l("The name is %(length)s characters long; the limit is %(limit)s. Shorten it."),
+    "badge_name": _l(
+        "The badge name is %(length)s characters long; the limit is %(limit)s. Shorten it."
+    ),
+    "organisation": _l(
+        "The organisation is %(length)s characters long; the limit is %(limit)s. Shorten it."
+    ),
+    "team": _l("The team is %(length)s characters long; the limit is %(limit)s. Shorten it."),
+    "guardian_contact": _l(
+        "The guardian contact is %(length)s characters long; the limit is %(limit)s. Shorten it."
+    ),
+    "notes": _l("The notes are %(length)s characters long; the limit is %(limit)s. Shorten them."),
+    "external_id": _l("The id is %(length)s characters long; the limit is %(limit)s. Shorten it."),
+    "email": _l("The email is %(length)s characters long; the limit is %(limit)s. Shorten it."),
 }
+_DELIMITER_NAMES = {"\t": _l("tab"), ",": _l("comma"), ";": _l("semicolon")}
 
 _ROLE_WORDS = {
     "participant": "participant",
@@ -696,8 +751,10 @@ def _clean(value: str, *, multiline: bool = False) -> str:
     return " ".join(part.strip() for part in _LINE_BREAKS.split(text) if part.strip())
 
 
-def _too_long(label: str, value: str, limit: int) -> str:
-    return f"The {label} is {len(value)} characters long; the limit is {limit}. Shorten it."
+def _too_long(field: str, value: str) -> str:
+    """The message for a ``field`` value over its length limit, in the reader's language."""
+    limit = _MAX_LENGTH[field]
+    return str(_TOO_LONG[field]) % {"length": len(value), "limit": limit}
 
 
 class _RowReader:
@@ -729,11 +786,14 @@ class _RowReader:
             self.fail(
                 field,
                 value,
-                f"This cell runs over several lines and contains the {self.delimiter_name()}: "
-                'a quote (") is probably not closed. Fix the quotes and import again.',
+                _(
+                    "This cell runs over several lines and contains the %(delimiter)s: "
+                    'a quote (") is probably not closed. Fix the quotes and import again.',
+                    delimiter=self.delimiter_name(),
+                ),
             )
         elif len(value) > limit:
-            self.fail(field, value, _too_long(_FIELD_LABEL[field], value, limit))
+            self.fail(field, value, _too_long(field, value))
         return value
 
     def full_name(self) -> str:
@@ -747,9 +807,9 @@ class _RowReader:
             self.column(f) for f in ("full_name", "first_name", "last_name") if f in self.mapping
         )
         if not name:
-            self.fail_in(columns, "", "The name is empty. Fill it in or delete this line.")
+            self.fail_in(columns, "", _("The name is empty. Fill it in or delete this line."))
         elif len(name) > _MAX_LENGTH["full_name"]:
-            self.fail_in(columns, name, _too_long("name", name, _MAX_LENGTH["full_name"]))
+            self.fail_in(columns, name, _too_long("full_name", name))
         return name
 
     def email(self) -> str | None:
@@ -762,12 +822,18 @@ class _RowReader:
             address = address[len("mailto:") :]
         if not is_email_address(address):
             several = [part for part in re.split(r"[\s,;/]+", address) if "@" in part]
-            hint = (
-                "Put only one address in the cell."
-                if len(several) > 1
-                else "Correct it (like name@example.org) or leave the cell empty."
-            )
-            self.fail("email", value, f'"{value}" is not a valid email address. {hint}')
+            if len(several) > 1:
+                message = _(
+                    '"%(value)s" is not a valid email address. Put only one address in the cell.',
+                    value=value,
+                )
+            else:
+                message = _(
+                    '"%(value)s" is not a valid email address. Correct it (like '
+                    "name@example.org) or leave the cell empty.",
+                    value=value,
+                )
+            self.fail("email", value, message)
             return None
         local, domain = address.rsplit("@", 1)
         return f"{local}@{domain.lower()}"
@@ -781,9 +847,12 @@ class _RowReader:
             self.fail(
                 "role",
                 value,
-                f'Unknown role "{value}". Use participant, trainer, mentor or guest (or in French '
-                "participant(e), formateur/formatrice, mentor(e), invité(e)), or leave it empty "
-                "for participant.",
+                _(
+                    'Unknown role "%(value)s". Use participant, trainer, mentor or guest (or in '
+                    "French participant(e), formateur/formatrice, mentor(e), invité(e)), or leave "
+                    "it empty for participant.",
+                    value=value,
+                ),
             )
             return "participant"
         return role
@@ -805,8 +874,11 @@ class _RowReader:
             self.fail(
                 "photo_consent",
                 value,
-                f'Photo consent "{value}" is neither yes nor no. Write yes/no (oui/non), '
-                "or leave it empty if unknown.",
+                _(
+                    'Photo consent "%(value)s" is neither yes nor no. Write yes/no (oui/non), '
+                    "or leave it empty if unknown.",
+                    value=value,
+                ),
             )
         return consent
 
@@ -817,7 +889,7 @@ class _RowReader:
         return self.text(field) or None
 
     def delimiter_name(self) -> str:
-        return {"\t": "tab", ",": "comma", ";": "semicolon"}[self.table.delimiter]
+        return str(_DELIMITER_NAMES[self.table.delimiter])
 
     def extra_cells(self) -> None:
         width = len(self.table.headers)
@@ -828,11 +900,19 @@ class _RowReader:
         self.errors.append(
             RowError(
                 self.row.line,
-                f"column {width + 1} (no header)",
+                _("column %(number)s (no header)", number=width + 1),
                 self.table.delimiter.join(self.row.cells[width:]),
-                f"This line has {len(self.row.cells)} cells but the header has {width}: a value "
-                f"probably contains a {delimiter}. Put that value in quotes or remove the "
-                f"{delimiter}.",
+                ngettext(
+                    "This line has %(num)s cell but the header has %(width)s: a value probably "
+                    "contains a %(delimiter)s. Put that value in quotes or remove the "
+                    "%(delimiter)s.",
+                    "This line has %(num)s cells but the header has %(width)s: a value probably "
+                    "contains a %(delimiter)s. Put that value in quotes or remove the "
+                    "%(delimiter)s.",
+                    len(self.row.cells),
+                    width=width,
+                    delimiter=delimiter,
+                ),
             )
         )
 
@@ -850,14 +930,26 @@ def parse_participants(table: Table, mapping: Mapping[str, int]) -> ParseResult:
     """
     unknown = sorted(set(mapping) - set(FIELDS))
     if unknown:
-        raise CsvError(f"Unknown field(s) in the column mapping: {', '.join(unknown)}.")
+        raise CsvError(
+            ngettext(
+                "Unknown field in the column mapping: %(fields)s.",
+                "Unknown fields in the column mapping: %(fields)s.",
+                len(unknown),
+                fields=", ".join(unknown),
+            )
+        )
     for field, index in mapping.items():
         if not 0 <= index < len(table.headers):
-            raise CsvError(f'The column chosen for "{field}" does not exist in this file.')
+            raise CsvError(
+                _('The column chosen for "%(field)s" does not exist in this file.', field=field)
+            )
     if not {"full_name", "first_name", "last_name"} & mapping.keys():
         raise CsvError(
-            'No column holds the participants\' names. Name a column "Name" (or "First name" '
-            'and "Last name"; in French "Nom", "Prénom"), or choose the name column by hand.'
+            _(
+                'No column holds the participants\' names. Name a column "Name" (or "First '
+                'name" and "Last name"; in French "Nom", "Prénom"), or choose the name column '
+                "by hand."
+            )
         )
     result = ParseResult(rows=[], errors=[])
     for row in table.rows:
