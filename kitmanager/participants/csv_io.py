@@ -399,7 +399,7 @@ def read_table(data: bytes, *, max_rows: int = 50_000) -> Table:
                     limit=_number(csv.field_size_limit()),
                 )
             ) from None
-        # The csv module's own reason stays English: it names the exact fault for a helper.
+        # The csv module's own reason has no translation; it still names the exact fault.
         raise _save_as_csv(
             _(
                 "Line %(line)s: the file cannot be read as CSV (%(reason)s).",

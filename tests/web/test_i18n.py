@@ -370,3 +370,176 @@ def test_logging_out_keeps_the_language_of_the_page(client, runner):
     text = page.get_data(as_text=True)
     assert 'lang="fr"' in text
     assert "Se connecter" in text
+
+
+# --- CSV import messages ------------------------------------------------------------------------
+
+# A French sign-up sheet with one problem per row below the first: a mistyped email, a role the
+# app does not know, and a value holding the separator (so the row has one cell too many).
+FRENCH_SIGNUP_WITH_PROBLEMS = (
+    "Nom;Courriel;Rôle\n"
+    "Aya Koné;aya@example.org;formatrice\n"
+    "Kofi Mensah;kofi@@example;participant\n"
+    "Yao Kouassi;yao@example.org;chef\n"
+    "Awa Traoré;awa@example.org;invitée;Plateau\n"
+)
+PDF_NAMED_CSV = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n"
+
+
+def _upload_signup(client: FlaskClient, slug: str, data: bytes, filename: str = "inscrits.csv"):
+    url = f"/workshops/{slug}/participants/import"
+    token = csrf_token(client, url)
+    return client.post(
+        url,
+        data={"csrf_token": token, "file": (io.BytesIO(data), filename)},
+        content_type="multipart/form-data",
+    )
+
+
+def _row(line: int, column: str, value: str, message: str) -> str:
+    """One row of the review page's problem table, as the reader sees it."""
+    return f"<tr><td>{line}</td><td>{column}</td><td>{value}</td><td>{message}</td></tr>"
+
+
+def test_french_trainer_reads_each_import_row_error_in_french(app, runner):
+    _create_user(runner, "aminata", "trainer", "fr")
+    make_workshop(app, slug="bouake", title="Robotique Bouaké", language="fr")
+    client = app.test_client()
+    _log_in(client, "aminata")
+
+    response = _upload_signup(client, "bouake", FRENCH_SIGNUP_WITH_PROBLEMS.encode("utf-8"))
+    assert response.status_code == 302
+    page = _text(client.get(response.headers["Location"]))
+
+    assert "<h2>3 problèmes</h2>" in page
+    # The column names are the file's own headers; only the explanations are translated.
+    assert (
+        _row(
+            3,
+            "Courriel",
+            "kofi@@example",
+            "« kofi@@example » n'est pas une adresse e-mail valide. Corrigez-la (comme "
+            "nom@example.org) ou laissez la cellule vide.",
+        )
+        in page
+    )
+    assert (
+        _row(
+            4,
+            "Rôle",
+            "chef",
+            "Rôle inconnu « chef ». Utilisez participant(e), formateur/formatrice, mentor(e) ou "
+            "invité(e) (ou en anglais participant, trainer, mentor, guest), ou laissez la cellule "
+            "vide pour participant.",
+        )
+        in page
+    )
+    assert (
+        _row(
+            5,
+            "colonne 4 (sans en-tête)",
+            "Plateau",
+            "Cette ligne a 4 cellules mais l'en-tête en a 3 : une valeur contient probablement un "
+            "séparateur (point-virgule). Mettez cette valeur entre guillemets ou retirez ce "
+            "séparateur.",
+        )
+        in page
+    )
+    for english in ("not a valid email address", "Unknown role", "no header", "semicolon"):
+        assert english not in page
+
+
+def test_french_trainer_is_told_in_french_that_a_file_is_not_csv(app, runner):
+    _create_user(runner, "aminata", "trainer", "fr")
+    _create_user(runner, "john", "trainer", "en")
+    make_workshop(app, slug="bouake", title="Robotique Bouaké", language="fr")
+    french, english = app.test_client(), app.test_client()
+    _log_in(french, "aminata")
+    _log_in(english, "john")
+    save_as_csv_fr = (
+        "Dans votre tableur, choisissez « Enregistrer sous » > « CSV UTF-8 » et importez ce "
+        "fichier."
+    )
+
+    # A PDF renamed to .csv: refused on the upload page, nothing kept for review.
+    response = _upload_signup(french, "bouake", PDF_NAMED_CSV)
+    assert response.status_code == 200
+    page = _text(response)
+    assert 'class="flash flash-error"' in page
+    assert f"Ce fichier est un document PDF, pas un fichier CSV. {save_as_csv_fr}" in page
+    assert "not a CSV file" not in page
+
+    # An Excel workbook saved under a .csv name.
+    workbook = b"PK\x03\x04\x14\x00\x06\x00" + b"\x00" * 64
+    page = _text(_upload_signup(french, "bouake", workbook))
+    assert (
+        "Ce fichier est un classeur Excel (.xlsx) ou un autre fichier zip, pas un fichier CSV. "
+        f"{save_as_csv_fr}" in page
+    )
+
+    # Random bytes: binary data, whatever the file is called.
+    page = _text(_upload_signup(french, "bouake", bytes(range(256)) * 8))
+    assert (
+        f"Ce fichier n'est pas un fichier CSV (il contient des données binaires). {save_as_csv_fr}"
+        in page
+    )
+
+    # The same PDF, the same French workshop: an English account reads English.
+    page = _text(_upload_signup(english, "bouake", PDF_NAMED_CSV))
+    assert (
+        'This file is a PDF document, not a CSV file. In your spreadsheet choose "Save as" > '
+        '"CSV UTF-8" and import that file.' in page
+    )
+
+
+def test_whole_file_import_errors_use_french_numbers_and_words(app):
+    """Every CsvError is translated where it is raised, with French digit grouping."""
+    from kitmanager.participants.csv_io import CsvError, parse_participants, read_table
+
+    too_many = b"Nom\n" + b"".join(b"Personne %d\n" % i for i in range(1_001))
+    unclosed = b'Nom;Notes\nAya;"ok"\nYao;"jamais ferm\xc3\xa9\nKofi;x\n'
+    with app.test_request_context("/", headers={"Accept-Language": "fr"}):
+        with pytest.raises(CsvError) as caught:
+            read_table(too_many, max_rows=1_000)
+        assert str(caught.value) == (
+            "Le fichier a plus de 1\u202f000 lignes. Découpez-le en fichiers plus petits et "
+            "importez-les l'un après l'autre."
+        )
+        with pytest.raises(CsvError, match=r"^Ligne 3 : une cellule commence par un guillemet"):
+            read_table(unclosed)
+        with pytest.raises(CsvError, match=r"^Le fichier est vide\. Exportez à nouveau"):
+            read_table(b"\r\n\r\n")
+
+        # An empty header gets a French name; a mapping without any name column is refused.
+        table = read_table("Nom;;Équipe\nAya;x;Lions\n".encode())
+        assert table.headers == ["Nom", "Colonne 2", "Équipe"]
+        with pytest.raises(CsvError) as caught:
+            parse_participants(table, {"team": 2})
+        assert str(caught.value).startswith("Aucune colonne ne contient le nom des participants.")
+
+        long_team = read_table(("Nom,Équipe\nAya," + "L" * 101 + "\n").encode())
+        errors = parse_participants(long_team, {"full_name": 0, "team": 1}).errors
+        assert [e.message for e in errors] == [
+            "Le nom de l'équipe fait 101 caractères ; la limite est de 100. Raccourcissez-le."
+        ]
+
+    # The same file outside any request (the command line): English, grouped the English way.
+    with app.app_context(), pytest.raises(CsvError) as caught:
+        read_table(too_many, max_rows=1_000)
+    assert str(caught.value).startswith("The file has more than 1,000 rows. Split it")
+
+
+def test_command_line_import_reports_row_errors_in_english_for_a_french_workshop(
+    app, runner, tmp_path
+):
+    make_workshop(app, slug="bouake", title="Robotique Bouaké", language="fr")
+    signup = tmp_path / "inscrits.csv"
+    signup.write_text(FRENCH_SIGNUP_WITH_PROBLEMS, encoding="utf-8")
+    result = runner.invoke(args=["participants", "import", "bouake", str(signup)])
+    assert result.exit_code != 0
+    assert (
+        "line 3, column 'Courriel': \"kofi@@example\" is not a valid email address."
+        in result.output
+    )
+    assert 'Unknown role "chef"' in result.output
+    assert "n'est pas une adresse e-mail" not in result.output
