@@ -8,6 +8,7 @@ import unicodedata
 from pathlib import Path
 
 import pytest
+from flask import has_app_context
 
 from kitmanager.participants.csv_io import (
     FIELDS,
@@ -541,6 +542,44 @@ def test_whole_file_problems_raise_one_message_that_says_what_to_do(data: bytes,
         read_table(data)
     message = str(caught.value)
     assert "Traceback" not in message and message.endswith(".")
+
+
+def test_messages_are_plain_english_without_any_flask_app():
+    """The command line, scripts and these tests use csv_io with no app: messages stay English,
+    with their values filled in and English digit grouping."""
+    assert not has_app_context()
+    with pytest.raises(CsvError) as caught:
+        read_table(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+    assert str(caught.value) == (
+        'This file is a PDF document, not a CSV file. In your spreadsheet choose "Save as" > '
+        '"CSV UTF-8" and import that file.'
+    )
+    with pytest.raises(CsvError) as caught:
+        read_table(b"Name\n" + b"P\n" * 1_001, max_rows=1_000)
+    assert str(caught.value) == (
+        "The file has more than 1,000 rows. Split it into smaller files and import them one "
+        "after the other."
+    )
+
+    table = read_table(b"Name;Role;\nAda;chef\nBo;guest;x;y\n")
+    assert table.headers == ["Name", "Role"]
+    errors = parse_participants(table, {"full_name": 0, "role": 1}).errors
+    assert [(e.line, e.column, e.message) for e in errors] == [
+        (
+            2,
+            "Role",
+            'Unknown role "chef". Use participant, trainer, mentor or guest (or in French '
+            "participant(e), formateur/formatrice, mentor(e), invité(e)), or leave it empty for "
+            "participant.",
+        ),
+        (
+            3,
+            "column 3 (no header)",
+            "This line has 4 cells but the header has 2: a value probably contains a semicolon. "
+            "Put that value in quotes or remove the semicolon.",
+        ),
+    ]
+    assert read_table(b"Name,,Team\nAda,x,Lions\n").headers == ["Name", "Column 2", "Team"]
 
 
 def test_damaged_files_give_a_message_or_a_table_never_a_traceback():
