@@ -53,7 +53,8 @@ __all__ = [
 
 
 class CsvError(Exception):
-    """The file as a whole cannot be imported; ``str(error)`` tells the user what to do."""
+    """The file as a whole cannot be imported; ``str(error)`` tells the user what to do, in the
+    language of the current request (English outside one)."""
 
 
 @dataclass
@@ -97,7 +98,10 @@ class ParticipantRow:
 
 @dataclass
 class RowError:
-    """A problem in one cell (or one row when ``column`` names no single header)."""
+    """A problem in one cell (or one row when ``column`` names no single header).
+
+    ``column`` is the file's own header; ``message`` is in the language of the current request.
+    """
 
     line: int
     column: str
