@@ -88,6 +88,7 @@ class FakeAvr:
         self._tx_clock = 0.0
         self._busy: list[tuple[float, float]] = []
         self._pending: collections.deque[tuple[float, bytes]] = collections.deque()
+        self._now = 0.0
         self._reset = threading.Event()
         self._stop = threading.Event()
         self._gone = False
@@ -147,6 +148,7 @@ class FakeAvr:
     def _bootloader(self) -> None:
         """optiboot's loop: serve commands until the watchdog or a bad byte starts the sketch."""
         self._rx.clear()
+        self._now = time.monotonic()
         self._mark_busy(self.model.blink_s)
         last = time.monotonic()
         while not self._stop.is_set() and not self._gone:
@@ -269,7 +271,7 @@ class FakeAvr:
             while self._rx and len(data) < count:
                 ch, arrives = self._rx.popleft()
                 data.append(ch)
-        self._wait_until(arrives)
+        self._now = max(self._now, arrives)
         return bytes(data)
 
     def _getch(self, timeout: float) -> int | None:
@@ -281,7 +283,7 @@ class FakeAvr:
                 return None
             self._drain(remaining, keep=True)
         ch, arrives = self._rx.popleft()
-        self._wait_until(arrives)
+        self._now = max(self._now, arrives)
         return ch
 
     def _drain(self, timeout: float, *, keep: bool = False) -> None:
@@ -323,16 +325,18 @@ class FakeAvr:
         """The firmware does not read the UART for ``seconds`` (blink, page write)."""
         if not self.rate_limited:
             return
-        now = time.monotonic()
-        self._busy = [(s, e) for s, e in self._busy if e > now] + [(now, now + seconds)]
-        self._wait_until(now + seconds)
+        start = self._clock()
+        self._busy = [(s, e) for s, e in self._busy if e > start] + [(start, start + seconds)]
+        self._now = start + seconds
 
-    def _wait_until(self, when: float) -> None:
-        """Let time pass, still taking the host's bytes so their arrival times stay true."""
-        if not self.rate_limited:
-            return
-        while (remaining := when - time.monotonic()) > 0 and not self._gone:
-            self._drain(remaining, keep=True)
+    def _clock(self) -> float:
+        """The firmware's own time: it runs ahead of the host's wall clock, never behind.
+
+        Every event is scheduled from this clock rather than from when this thread woke up,
+        so a late wake-up on a busy host does not pile up into a slower board.
+        """
+        self._now = max(self._now, time.monotonic() - 0.05)
+        return self._now
 
     def _send(self, data: bytes) -> None:
         """Send ``data`` at line rate: each chunk reaches the host when its last byte would.
@@ -345,7 +349,7 @@ class FakeAvr:
         if not self.rate_limited:
             self._write(data)
             return
-        start = time.monotonic()
+        start = self._clock()
         clock = max(self._tx_clock, start)
         for i in range(0, len(data), 32):
             piece = data[i : i + 32]
@@ -353,7 +357,8 @@ class FakeAvr:
             self._pending.append((clock, piece))
         self._tx_clock = clock
         self._busy = [(s, e) for s, e in self._busy if e > start] + [(start, clock)]
-        self._wait_until(clock - 2 * self.byte_s)
+        # putch returns once the last two bytes sit in the UART's buffer and shift register
+        self._now = max(start, clock - 2 * self.byte_s)
 
     def _flush_due(self) -> None:
         now = time.monotonic()
