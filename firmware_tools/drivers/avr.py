@@ -32,7 +32,7 @@ BAUD_RATES = (115200, 57600)
 # optiboot listens only after ~0.4 s of LED blinking and keeps 2-3 bytes meanwhile: a second
 # GET_SYNC sent during the blink would overrun its UART and derail it, so syncs are spaced.
 SYNC_INTERVAL = 0.5
-# After a DTR/RTS pulse the bootloader gives up 1 s after the last byte it received.
+# How long to try after one reset: optiboot blinks ~0.4 s, then waits 1 s for a byte.
 RESET_WINDOW = 1.3
 # Time the chip needs to write one flash page, plus scheduling slack on a busy host.
 PAGE_WRITE_S = 0.0045
@@ -108,7 +108,7 @@ class AvrBoard:
         """
         report = progress or _no_progress
         started = time.monotonic()
-        target = chip_for(image.chip)
+        target = self._target(image)
         self._page_size = target.page_size
         pages = dict(image.pages(target.page_size))
         try:
@@ -123,9 +123,9 @@ class AvrBoard:
             verified = self._verify_pages(changed, pages, report) if verify else 0
             checked_back = time.monotonic()
             self._leave_bootloader()
-            self._writing = False
             finished = time.monotonic()
         finally:
+            self._writing = False
             self.close()
         return FlashReport(
             port=self.port,
@@ -154,7 +154,7 @@ class AvrBoard:
         :raise BoardError: VERIFY_MISMATCH (``needs_reflash``) naming the first address that
             differs, WRONG_CHIP, or any sync failure.
         """
-        target = chip_for(image.chip)
+        target = self._target(image)
         self._page_size = target.page_size
         pages = dict(image.pages(target.page_size))
         try:
@@ -204,11 +204,12 @@ class AvrBoard:
     ) -> tuple[list[int], int]:
         """Check the chip, then find the pages to write; return them and the bytes confirmed.
 
-        Reading all of flash first costs as much as the verify (about 2.9 s for a full Uno at
-        115200) and would make every real change 40% slower. Reading one page at both ends
-        of the image (about 25 ms) catch almost every change (vectors at the start, constants
-        and .data at the end), so the full read is done only when both ends already match, and
-        then it doubles as the verify of the pages it finds unchanged.
+        Measured on the line-rate fake (benchmarks/flash.py): reading a full Uno image back
+        takes 2.9 s and writing it 4.2 s, so reading all of flash first would make every real
+        change 40% slower. One page read at each end of the image (about 25 ms) catches
+        almost every change (vectors at the start, constants and .data at the end), so the
+        full read is done only when both ends already match; it then doubles as the verify of
+        the pages it finds unchanged, and only the pages that differ are written.
         """
         self._check_signature(self._command(stk.read_sign(), 3), target)
         limit = target.max_app_size(self.bootloader)
@@ -302,6 +303,15 @@ class AvrBoard:
             raise self._protocol_error(exc, f"reading 0x{address:04X}") from None
         self._next_read = address + length
         return data
+
+    def _target(self, image: FirmwareImage) -> Chip:
+        if image.chip != self.chip.name:
+            raise BoardError(
+                f"{image.source or 'the image'} is built for the {image.chip}, but the board at "
+                f"{self.port} was given as an {self.chip.name}: use the firmware for this board",
+                reason=Reason.BAD_IMAGE,
+            )
+        return self.chip
 
     def _leave_bootloader(self) -> None:
         """Leave programming mode; return once the sketch is running.

@@ -148,6 +148,13 @@ def test_a_different_chip_is_refused_before_writing(fake_board: Factory) -> None
     assert fake.pages_written == 0
 
 
+def test_an_image_for_another_chip_than_the_board_is_refused(fake_board: Factory) -> None:
+    fake = fake_board(rate_limited=False)
+    error = failure(board_for(fake, chip="atmega168"), image_of(500))
+    assert error.reason is Reason.BAD_IMAGE and "given as an atmega168" in str(error)
+    assert fake.resets == 0  # refused before the board was touched
+
+
 def test_a_board_pulled_out_mid_page_needs_a_reflash(fake_board: Factory) -> None:
     fake = fake_board(rate_limited=False, faults=Faults(vanish_in_page=5))
     error = failure(board_for(fake), image_of(3000))
