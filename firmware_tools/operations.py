@@ -749,11 +749,20 @@ def run_batch(
             report(event)
 
     started = time.monotonic()
-    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+    stop = threading.Event()
+    pool = ThreadPoolExecutor(max_workers=max(1, concurrency))
+    try:
         futures = [
-            pool.submit(_run_port, port, job, timeout, retries, safe_report) for port in port_list
+            pool.submit(_run_port, port, job, timeout, retries, safe_report, stop)
+            for port in port_list
         ]
         boards = [future.result() for future in futures]
+    except BaseException:
+        # Ctrl-C: stop every board at its next step instead of waiting for all of them
+        stop.set()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
     return BatchResult(boards, time.monotonic() - started)
 
 
@@ -763,15 +772,17 @@ def _run_port(
     timeout: float,
     retries: int,
     report: Callable[[ProgressEvent], None],
+    stop: threading.Event,
 ) -> BoardResult:
     started = time.monotonic()
     attempt = 0
     while True:
         attempt += 1
         context = BoardContext(port, attempt, timeout, report)
-        result, finished = _attempt(context, job)
+        result, finished = _attempt(context, job, stop)
         result.attempts = attempt
-        if result.ok or result.reason not in RETRYABLE or attempt > retries or not finished:
+        again = result.reason in RETRYABLE and attempt <= retries and finished
+        if result.ok or not again or stop.is_set():
             break
         report(ProgressEvent(port, attempt, "retry", message=result.message))
     result.duration_s = time.monotonic() - started
@@ -779,7 +790,9 @@ def _run_port(
     return result
 
 
-def _attempt(context: BoardContext, job: BoardJob) -> tuple[BoardResult, bool]:
+def _attempt(
+    context: BoardContext, job: BoardJob, stop: threading.Event
+) -> tuple[BoardResult, bool]:
     """Run one attempt in its own thread; returns (result, whether the thread finished)."""
     box: list[BoardResult] = []
 
@@ -794,7 +807,8 @@ def _attempt(context: BoardContext, job: BoardJob) -> tuple[BoardResult, bool]:
 
     worker = threading.Thread(target=work, name=f"board {context.port}", daemon=True)
     worker.start()
-    worker.join(context.timeout)
+    while worker.is_alive() and time.monotonic() < context.deadline and not stop.is_set():
+        worker.join(0.1)
     if worker.is_alive():
         context.cancel()
         worker.join(5.0)  # closing the port ends a blocked read quickly

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import threading
 import time
 
@@ -336,3 +337,23 @@ def test_a_board_gone_mid_flash_is_marked_for_reflash(fake_board):
     assert result.reason is Reason.DISCONNECTED
     assert result.needs_reflash and result.summary.endswith("(needs re-flash)")
     assert result.to_dict()["needs_reflash"] is True
+
+
+def test_ctrl_c_stops_the_batch_without_waiting_for_every_board():
+    events = []
+
+    def slow(context):
+        while True:  # a long flash: it reports progress but would take a minute
+            context.progress("write", 0, 0)
+            time.sleep(0.01)
+
+    ctrl_c = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))  # the trainer's Ctrl-C
+    ctrl_c.start()
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        run_batch(["port0", "port1"], slow, timeout=60, on_progress=events.append)
+    assert time.monotonic() - started < 2
+    time.sleep(0.5)  # the boards' threads stop at their next progress report
+    seen = len(events)
+    time.sleep(0.3)
+    assert len(events) == seen
