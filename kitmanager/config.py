@@ -76,7 +76,8 @@ def build_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     :raise ConfigError: when the data dir cannot be created or written.
     """
     overrides = dict(overrides or {})
-    data_dir = Path(overrides.pop("DATA_DIR", None) or default_data_dir()).expanduser()
+    # Absolute, so the SQLite URL never ends up relative to Flask's instance folder.
+    data_dir = Path(overrides.pop("DATA_DIR", None) or default_data_dir()).expanduser().resolve()
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
         for sub in ("uploads", "generated"):

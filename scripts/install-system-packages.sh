@@ -9,6 +9,7 @@ PACKAGES=(
   gcc-avr avr-libc binutils-avr
   socat poppler-utils build-essential pkg-config
   postgresql
+  iproute2 util-linux
 )
 if ! command -v apt-get >/dev/null 2>&1; then
   echo "apt-get not found: install these packages with your system's package manager: ${PACKAGES[*]}" >&2

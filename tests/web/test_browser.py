@@ -290,12 +290,6 @@ def test_the_browser_enforces_the_content_security_policy(page):
     assert page.problems.csp_violations(), page.problems.messages
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="static/app.js submits the language form on every 'change' of the select, and "
-    "arrow keys fire 'change' on a closed select: a keyboard user browsing the options reloads "
-    "the page (WCAG 3.2.2 On Input)",
-)
 def test_browsing_the_language_choices_with_arrow_keys_does_not_reload_the_page(page):
     page.goto("/login")
     sent: list[str] = []

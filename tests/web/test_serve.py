@@ -428,11 +428,6 @@ def test_pressing_ctrl_c_twice_still_stops_cleanly(tmp_path: Path):
         assert_no_traceback(server.stdout, server.stderr)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kitmanager.config.build_config keeps a relative DATA_DIR relative, and "
-    "Flask-SQLAlchemy then puts the SQLite file under the app's instance folder, not DATA_DIR",
-)
 def test_create_app_with_a_relative_data_dir_keeps_the_database_in_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
