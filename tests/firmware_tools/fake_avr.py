@@ -61,6 +61,7 @@ class Faults:
     drop_in_page: int | None = None  # one byte of the n-th page written is lost on the line
     stuck_address: int | None = None  # this flash byte keeps its old value when written
     vanish_in_page: int | None = None  # the board disappears while the n-th page arrives
+    press_on_command: int | None = None  # reset is pressed as this command byte arrives (once)
 
 
 @dataclass
@@ -162,6 +163,10 @@ class FakeAvr:
             if ch is None:
                 continue
             last = time.monotonic()
+            if ch == self.faults.press_on_command:
+                self.faults.press_on_command = None
+                self.press_reset()  # a trainer pressing late: this command is lost
+                return
             if not self._command(ch):
                 self._mark_busy(0.016)
                 return  # bad command: optiboot lets the watchdog reset into the sketch

@@ -197,15 +197,20 @@ def test_verify_alone_compares_without_writing(fake_board: Factory) -> None:
 def test_a_late_reset_press_after_the_bootloader_answered_is_survived(
     fake_board: Factory,
 ) -> None:
-    fake = fake_board()  # rate limited: optiboot blinks 0.4 s after each reset
-    fake.press_reset()  # already in its bootloader when the tool starts
-    notice = presser(fake, delay=0.15)  # ...and the trainer still presses when told
-    report = board_for(fake, notice=notice).flash(image_of(1000))
+    # The press comes just after the sync, as the signature is asked: nothing written yet.
+    fake = fake_board(faults=Faults(press_on_command=0x75))
+    report = board_for(fake).flash(image_of(1000))
     assert fake.resets == 2
     assert fake.flash[:1000] == image_of(1000).data and report.bytes_verified == 1024
 
 
-def test_the_line_rate_is_kept(fake_board: Factory) -> None:
+def test_a_reset_press_in_the_middle_of_writing_needs_a_reflash(fake_board: Factory) -> None:
+    fake = fake_board(rate_limited=False, faults=Faults(press_on_command=0x64))
+    error = failure(board_for(fake), image_of(1000))
+    assert error.needs_reflash and error.reason is Reason.DISCONNECTED
+
+
+def test_the_fake_board_keeps_the_line_rate(fake_board: Factory) -> None:
     fake = fake_board()
     image = image_of(2560)  # 20 pages: 20 x (137 B + 4.5 ms) + 10 x 263 B read back
     report = board_for(fake).flash(image)
