@@ -122,8 +122,14 @@ def _print_terminal_qr(url: str) -> None:
 )
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64))
+@click.option(
+    "--base-url",
+    envvar="KITMANAGER_BASE_URL",
+    help="Address printed in badge QR codes (default: the Wi-Fi URL below), "
+    "e.g. https://kits.example.org behind a proxy.",
+)
 @with_appcontext
-def serve_command(host: str, port: int, threads: int) -> None:
+def serve_command(host: str, port: int, threads: int, base_url: str | None) -> None:
     """Run the app with waitress; phones on the same Wi-Fi join through the LAN URL."""
     from waitress import create_server
 
@@ -137,6 +143,13 @@ def serve_command(host: str, port: int, threads: int) -> None:
     lan = lan_url(port) if everywhere else lan_url(port, url_host)
     # Bound to one address, the server answers only there, not on 127.0.0.1.
     local = f"http://127.0.0.1:{port}" if everywhere else f"http://{url_host}:{port}"
+    if base_url:
+        if not base_url.startswith(("http://", "https://")):
+            raise click.BadParameter(
+                f"'{base_url}' is not a web address: start it with http:// or https://.",
+                param_hint="--base-url",
+            )
+        app.config["BASE_URL"] = base_url.rstrip("/")
     if not app.config.get("BASE_URL"):
         app.config["BASE_URL"] = lan
     try:

@@ -443,3 +443,31 @@ def test_create_app_with_a_relative_data_dir_keeps_the_database_in_it(
         with app.app_context():
             db.engine.dispose()
     assert (tmp_path / "relative-data" / DATABASE_FILE).is_file()
+
+
+def test_base_url_option_sets_the_address_in_badge_qr_codes(tmp_path: Path):
+    data_dir = tmp_path / "data"
+    for args in (
+        ("workshops", "create", "Proxy day", "--slug", "proxy", "--starts", "2026-12-01"),
+        ("participants", "add", "proxy", "Kamau Njoroge"),
+    ):
+        assert run_kitmanager(data_dir, *args).returncode == 0
+    made = run_kitmanager(data_dir, "tokens", "create", "script", "--role", "trainer")
+    bearer = {"Authorization": f"Bearer {made.stdout.strip().splitlines()[-1]}"}
+    with Server(data_dir, extra_args=["--base-url", "https://kits.example.org/"]) as server:
+        assert "Badges point to: https://kits.example.org" in server.stdout
+        people = Browser(server.url).get("/api/v1/workshops/proxy/participants", headers=bearer)
+        assert people.status == 200, people.body
+        assert re.search(r'"badge_url":\s*"https://kits\.example\.org/b/[\w-]{32}"', people.body)
+        assert server.stop() == 0
+
+    bad = subprocess.run(
+        [str(kitmanager_exe()), "--data-dir", str(data_dir), "serve", "--base-url", "kits.local"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert bad.returncode != 0
+    assert "start it with http:// or https://" in bad.stderr
+    assert_no_traceback(bad.stdout, bad.stderr)
