@@ -1,7 +1,7 @@
 # kitbot self-test: one result per kit part, the same parts, measurements and limits as the
 # AVR firmware (kitbot-avr/PROTOCOL.md). On a board the parts are measured through machine;
 # on the unix port (no hardware) the readings come from kit_sim.json in the working directory,
-# so a test can choose a failing part.
+# so a test can choose a failing part. No f-strings: older ports (micro:bit) lack them.
 import json
 import sys
 
@@ -19,7 +19,7 @@ BATTERY_NONE_MV, BATTERY_FLAT_MV, BATTERY_LOW_MV, BATTERY_MAX_MV = 1000, 6500, 7
 
 def board_id():
     if machine is not None and hasattr(machine, "unique_id"):
-        return "".join(f"{b:02x}" for b in machine.unique_id())
+        return "".join("%02x" % b for b in machine.unique_id())  # noqa: UP031
     return ""
 
 
@@ -75,7 +75,7 @@ def part(name, result, detail, **values):
 
 def check_motors(ma):
     left, right = ma
-    detail = f"left {left} mA, right {right} mA"
+    detail = "left " + str(left) + " mA, right " + str(right) + " mA"
     if min(ma) < MOTOR_MIN_MA:
         return part("motors", "fail", detail + ": a motor is unplugged", ma=ma)
     if max(ma) > MOTOR_MAX_MA:
@@ -89,7 +89,7 @@ def check_distance(mv):
     cm = int(27.86 * (mv / 1000) ** -1.15 + 0.5)
     if mv > DISTANCE_CLOSE_MV:
         return part("distance", "warn", "closer than 10 cm, or a wiring fault", mv=mv, cm=cm)
-    return part("distance", "pass", f"about {cm} cm", cm=cm, mv=mv)
+    return part("distance", "pass", "about " + str(cm) + " cm", cm=cm, mv=mv)
 
 
 def check_line(raw):
