@@ -37,6 +37,8 @@ RESET_WINDOW = 1.3
 # Time the chip needs to write one flash page, plus scheduling slack on a busy host.
 PAGE_WRITE_S = 0.0045
 REPLY_SLACK_S = 0.5
+# Speeds a running sketch is asked at when no bootloader answered: kit firmware, then common.
+PROBE_BAUD_RATES = (115200, 9600, 57600)
 ATMEGABOOT_QUIET_S = 1.5  # its 0.9 s timeout, with room for a busy host or simulator
 
 
@@ -407,7 +409,7 @@ class AvrBoard:
         self, heard: Heard, bauds: tuple[int, ...], strategy: ResetStrategy
     ) -> BoardError:
         if not any(heard.values()):
-            heard = {self._baud or 0: bytearray(self._probe_program())}
+            heard = self._probe_program()
         kinds = {baud: stk.classify_noise(bytes(data)) for baud, data in heard.items()}
         speeds = " or ".join(str(b) for b in bauds)
         texts = [baud for baud, kind in kinds.items() if kind is stk.Noise.TEXT]
@@ -433,18 +435,28 @@ class AvrBoard:
             reason=Reason.NO_RESPONSE,
         )
 
-    def _probe_program(self) -> bytes:
-        """Send one empty line: a line-based program answers it, a dead port stays silent."""
+    def _probe_program(self) -> Heard:
+        """Send one empty line at the usual sketch speeds; a line-based program answers it.
+
+        The sync bytes end no line, so a program such as the kit firmware stays silent through
+        them; an empty line makes it reply (kitbot: "unknown command") at its own speed.
+        """
         ser = self._port()
-        try:
-            ser.reset_input_buffer()
-            ser.write(b"\n")
-            ser.timeout = 0.3
-            first = ser.read(1)
-            ser.timeout = 0.05
-            return first + ser.read(256) if first else b""
-        except (serial.SerialException, OSError):
-            return b""
+        heard: Heard = {}
+        for baud in PROBE_BAUD_RATES:
+            try:
+                ser.baudrate = baud
+                ser.reset_input_buffer()
+                ser.write(b"\n")
+                ser.timeout = 0.3
+                first = ser.read(1)
+                ser.timeout = 0.05
+                heard[baud] = bytearray(first + ser.read(256) if first else b"")
+            except (serial.SerialException, OSError):
+                break
+            if stk.classify_noise(bytes(heard[baud])) is stk.Noise.TEXT:
+                break
+        return heard
 
     def _check_signature(self, signature: bytes, target: Chip) -> None:
         if signature != target.signature:
