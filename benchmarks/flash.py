@@ -5,7 +5,8 @@
 Figures, each printed with its target, ratio and PASS/FAIL (exit status 1 on any miss):
 1. a full Uno image (32,256 B) written and verified, against the line-rate floor
    2 x 32,256 B / 11,520 B/s (115200 baud 8N1): target ratio <= 1.3;
-2. 24 boards flashed at once, against one board alone in the same run: target <= 1.5;
+2. 24 boards flashed at once through firmware_tools.operations.run_batch (a thread per board
+   when that module is missing), against one board alone in the same run: target <= 1.5;
 3. `firmware-tools ports`, when that command exists: target < 0.5 s.
 Also printed, for the choice of how unchanged images are skipped: the time to find an image
 unchanged and to re-flash an image with one page changed.
@@ -70,6 +71,29 @@ def flash_one(boards: FakeBoards, index: int, image: FirmwareImage) -> dict:
     return {**report.details, "total_s": time.monotonic() - started, "report": report}
 
 
+def flash_many(boards: FakeBoards, image: FirmwareImage, count: int) -> tuple[float, str]:
+    """Flash ``count`` boards at once through the operations layer's batch, when it exists."""
+    started = time.monotonic()
+    try:
+        from firmware_tools.operations import Firmware, flash_job, run_batch
+    except ImportError:
+        with ThreadPoolExecutor(max_workers=count) as pool:
+            list(pool.map(lambda i: flash_one(boards, i, image), range(count)))
+        return time.monotonic() - started, "a thread per board"
+    index = {port: i for i, port in enumerate(boards.ports[:count])}
+
+    def on_progress(event: object) -> None:
+        if getattr(event, "phase", "") == "notice" and "Press the reset" in event.message:
+            boards.press_reset(index[event.port])
+
+    job = flash_job(Firmware("avr", "benchmark image", image=image), family="avr", reset="none")
+    batch = run_batch(list(index), job, concurrency=count, on_progress=on_progress)
+    if not batch.ok:
+        failed = [board.message for board in batch.boards if not board.ok]
+        raise SystemExit(f"batch flash failed: {failed[:3]}")
+    return time.monotonic() - started, "operations.run_batch"
+
+
 def line(name: str, value: float, unit: str, target: str, ratio: float, ok: bool) -> bool:
     verdict = "PASS" if ok else "FAIL"
     print(f"{name:<44} {value:8.3f} {unit:<3} target {target:<22} ratio {ratio:5.2f}  {verdict}")
@@ -112,15 +136,13 @@ def main(argv: list[str] | None = None) -> int:
         assert one["report"].bytes_written == 128
         print(f"{'  one page changed (only it written)':<44} {one['total_s']:8.3f} s")
 
-        started = time.monotonic()
-        with ThreadPoolExecutor(max_workers=args.boards) as pool:
-            many = list(pool.map(lambda i: flash_one(boards, i, image), range(args.boards)))
-        wall = time.monotonic() - started
+        # Every board gets a full write: an image none of them holds yet.
+        fresh = FirmwareImage(bytes(b ^ 0x55 for b in image.data), 0, "atmega328p")
+        wall, how = flash_many(boards, fresh, args.boards)
         alone = single["total_s"]
-        slowest = max(r["total_s"] for r in many)
         results.append(
             line(
-                f"{args.boards} boards at once (wall clock)",
+                f"{args.boards} boards at once ({how})",
                 wall,
                 "s",
                 f"<= 1.5 x {alone:.2f} s (1)",
@@ -128,7 +150,6 @@ def main(argv: list[str] | None = None) -> int:
                 wall <= 1.5 * alone,
             )
         )
-        print(f"{'  slowest single board among them':<44} {slowest:8.3f} s")
     finally:
         boards.close()
 
