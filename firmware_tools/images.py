@@ -20,7 +20,7 @@ from firmware_tools.base import BoardError, Reason
 __all__ = ["CHIPS", "Chip", "FirmwareImage", "chip_for", "load_image"]
 
 ERASED = 0xFF
-HEX_SUFFIXES = {".hex", ".ihx", ".ihex", ".eep"}
+HEX_SUFFIXES = {".hex", ".ihx", ".ihex"}
 
 
 @dataclass(frozen=True)
@@ -122,6 +122,8 @@ def load_image(
         raw = path.read_bytes()
     except OSError as exc:
         raise _refuse(path, f"cannot be read ({exc.strerror or exc})") from None
+    if path.suffix.lower() == ".eep":
+        raise _refuse(path, "holds EEPROM data, not a program: flash the sketch's .hex")
     if path.suffix.lower() in HEX_SUFFIXES or (path.suffix.lower() != ".bin" and _is_hex(raw)):
         if address is not None:
             raise _refuse(path, "is Intel HEX, which carries its own address: drop --address")

@@ -21,6 +21,9 @@ from firmware_tools.images import FirmwareImage
 from firmware_tools.transport import has_modem_lines, open_port
 from tests.firmware_tools.fake_avr import FakeAvr
 
+# pyserial's own RFC 2217 client still calls Thread.setDaemon/setName
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:serial.rfc2217")
+
 
 class ResetWiredToDtr:
     """The serial port the RFC 2217 server drives: the board's pty, DTR wired to its reset."""

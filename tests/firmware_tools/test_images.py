@@ -115,6 +115,11 @@ def test_a_missing_an_empty_and_a_non_text_file_are_refused(tmp_path: Path) -> N
     assert "Intel HEX" in refusal(binary)
 
 
+def test_an_eeprom_file_is_not_taken_for_a_program(tmp_path: Path) -> None:
+    path = write_hex(tmp_path / "kitbot.eep", hex_record(0, b"\x0b\xad"))
+    assert "EEPROM data" in refusal(path)
+
+
 def test_an_unknown_chip_is_named(tmp_path: Path) -> None:
     assert "unknown chip 'atmega2560'" in refusal(KITBOT_HEX, chip="atmega2560")
 
