@@ -461,7 +461,7 @@ def check_board(
         if bootloader:
             _check_bootloader(result, reset, modem, baudrate, notice)
         progress("hello", 0, 0)
-        identity, selftest = _ask_firmware(port, hello_timeout, progress)
+        identity, selftest = _ask_firmware(port, hello_timeout, progress, result.family)
         result.identity.update(identity.to_dict())
         step = healthcheck.compare_identity(identity, expected)
         result.steps.append(step)
@@ -523,10 +523,17 @@ def _check_bootloader(
 
 
 def _ask_firmware(
-    port: str, hello_timeout: float, progress: ProgressCallback
+    port: str, hello_timeout: float, progress: ProgressCallback, family: str
 ) -> tuple[Identity, list[StepResult]]:
     link = open_port(port, baudrate=HEALTH_BAUDRATE, timeout=0.05)
     try:
+        if family == "avr":
+            # Opening the port resets most AVR boards, and a board may have just been plugged
+            # in: the old ATmegaBOOT reads text sent in its first second as commands and then
+            # never starts the sketch, so stay quiet until any bootloader has handed over.
+            from firmware_tools.drivers.avr import ATMEGABOOT_QUIET_S
+
+            time.sleep(ATMEGABOOT_QUIET_S)
         hello = _ask(link, "hello", "fw", hello_timeout, progress)
         identity = healthcheck.parse_hello(hello)
         selftest = _ask(link, "selftest", "selftest", 10.0, progress, resend=False)

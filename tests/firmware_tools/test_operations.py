@@ -280,6 +280,17 @@ def test_check_names_the_failing_part_of_a_running_kitbot(sim_board):
 
 
 @pytest.mark.simavr
+def test_check_of_an_old_nano_just_powered_on_waits_for_its_bootloader(sim_board):
+    """ATmegaBOOT reads text sent in its first second as commands and never starts the sketch."""
+    nano = sim_board(ATMEGABOOT_HEX, app=KITBOT_HEX, adc=AVR_HEALTHY_KIT)
+    result = check_board(nano.port, family="avr", reset="none")
+    steps = {step.name: step for step in result.steps}
+    assert steps["firmware"].outcome is Outcome.PASS, result.to_dict()
+    assert steps["selftest:battery"].outcome is Outcome.PASS
+    assert result.status is Outcome.WARN  # only the skipped bootloader step
+
+
+@pytest.mark.simavr
 def test_batch_flashes_optiboot_and_atmegaboot_boards_while_a_dead_one_fails(sim_board, fake_board):
     uno = sim_board(OPTIBOOT_HEX, adc=AVR_HEALTHY_KIT)
     nano = sim_board(ATMEGABOOT_HEX, adc=AVR_HEALTHY_KIT)
@@ -297,8 +308,10 @@ def test_batch_flashes_optiboot_and_atmegaboot_boards_while_a_dead_one_fails(sim
     assert by_port[dead.port].reason is Reason.NO_RESPONSE
     assert "no answer at all" in by_port[dead.port].message.lower()
     assert not batch.ok
-    checked = run_batch([uno.port], check_job(family="avr", expected=ExpectedFirmware("kitbot")))
-    assert checked.boards[0].identity["fw"] == "kitbot"
+    checked = run_batch(
+        [uno.port, nano.port], check_job(family="avr", expected=ExpectedFirmware("kitbot"))
+    )
+    assert [board.identity["fw"] for board in checked.boards] == ["kitbot", "kitbot"]
     assert checked.ok
 
 
