@@ -37,11 +37,16 @@ def _fail(exc: Exception) -> None:
 @click.option("--role", type=ROLE_CHOICE, required=True, help="What the account may do.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @click.option("--language", type=click.Choice(["en", "fr"]), default=None)
-def users_create(name: str, role: str, password_stdin: bool, language: str | None) -> None:
+@click.option("--display-name", default="", help="Name shown in the app (default: NAME).")
+def users_create(
+    name: str, role: str, password_stdin: bool, language: str | None, display_name: str
+) -> None:
     """Create an account; without --password-stdin a password is generated and shown once."""
     password = sys.stdin.readline().rstrip("\r\n") if password_stdin else generate_password()
     try:
-        user = create_user(cli_actor(), name, role, password, language=language)
+        user = create_user(
+            cli_actor(), name, role, password, display_name=display_name, language=language
+        )
     except AuthError as exc:
         _fail(exc)
     db.session.commit()

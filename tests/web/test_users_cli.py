@@ -20,6 +20,28 @@ def test_create_user_with_password_on_stdin_then_log_in(runner, client):
     assert response.status_code == 302
 
 
+def test_display_name_is_shown_in_the_page_header(runner, client):
+    result = runner.invoke(
+        args=[
+            "users",
+            "create",
+            "awa",
+            "--role",
+            "trainer",
+            "--password-stdin",
+            "--display-name",
+            "Awa Ndiaye",
+        ],
+        input="a-long-password-456\n",
+    )
+    assert result.exit_code == 0, result.output
+    token = csrf_token(client, "/login")
+    client.post(
+        "/login", data={"username": "awa", "password": "a-long-password-456", "csrf_token": token}
+    )
+    assert "Awa Ndiaye (trainer)" in client.get("/workshops/").get_data(as_text=True)
+
+
 def test_create_user_without_stdin_prints_a_generated_password_once(runner):
     result = runner.invoke(args=["users", "create", "kofi", "--role", "volunteer"])
     assert result.exit_code == 0
