@@ -49,6 +49,17 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     init_i18n(app, babel)
     init_security(app)
 
+    from werkzeug.routing import IntegerConverter
+
+    class DatabaseIdConverter(IntegerConverter):
+        """``<int:...>`` capped at the largest id a database holds, so a huge one is a 404."""
+
+        def __init__(self, url_map: Any, *args: Any, **kwargs: Any) -> None:
+            kwargs.setdefault("max", 2**63 - 1)
+            super().__init__(url_map, *args, **kwargs)
+
+    app.url_map.converters["int"] = DatabaseIdConverter
+
     from kitmanager import api, auth, participants, printing, public, workshops
 
     for feature in (auth, workshops, participants, printing, public, api):

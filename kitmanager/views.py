@@ -42,6 +42,8 @@ def language():
 
 def _error(code: int):
     def handler(exc):
+        if code == 500:
+            db.session.rollback()  # the page below must not trip over a failed transaction
         if request.path.startswith("/api/"):
             return jsonify(error=getattr(exc, "description", str(exc))), code
         return render_template("errors.html", code=code, error=exc), code

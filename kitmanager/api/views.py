@@ -5,9 +5,11 @@ from typing import Any
 
 from flask import abort, jsonify, request
 from flask_babel import gettext
+from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
 from kitmanager.api import bp
+from kitmanager.auth.services import TokenPrincipal
 from kitmanager.extensions import db
 from kitmanager.models import Participant, Role, Workshop
 from kitmanager.network import base_url
@@ -20,6 +22,7 @@ from kitmanager.participants.services import (
 )
 from kitmanager.security import current_actor, require_role
 from kitmanager.workshops.services import (
+    MAX_CAPACITY,
     WorkshopError,
     WorkshopFields,
     create_workshop,
@@ -31,13 +34,15 @@ from kitmanager.workshops.services import (
 
 @bp.before_request
 def _writes_need_a_token():
-    if request.method not in ("GET", "HEAD", "OPTIONS") and not request.headers.get(
-        "Authorization", ""
-    ).startswith("Bearer "):
-        response = jsonify(error=gettext("writes to the API need 'Authorization: Bearer <token>'"))
-        response.status_code = 401
-        return response
-    return None
+    # A browser's session cookie must never be enough to write here (no CSRF on the API):
+    # the request itself has to be authenticated by a valid token.
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return None
+    if isinstance(current_user._get_current_object(), TokenPrincipal):
+        return None
+    response = jsonify(error=gettext("writes to the API need 'Authorization: Bearer <token>'"))
+    response.status_code = 401
+    return response
 
 
 @bp.errorhandler(HTTPException)
@@ -52,6 +57,40 @@ def _body() -> dict[str, Any]:
     if not isinstance(data, dict):
         abort(400, description=gettext("send a JSON object with Content-Type: application/json"))
     return data
+
+
+def _text(data: dict[str, Any], key: str, default: str | None = "") -> str | None:
+    """A string field of the body, or ``default`` when absent or null; 422 for another type."""
+    value = data.get(key)
+    if value is None:
+        return default
+    if not isinstance(value, str):
+        abort(422, description=gettext("'%(field)s' must be a string", field=key))
+    return value
+
+
+def _count(data: dict[str, Any], key: str) -> int | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_CAPACITY:
+        abort(
+            422,
+            description=gettext(
+                "'%(field)s' must be a whole number from 1 to %(max)s", field=key, max=MAX_CAPACITY
+            ),
+        )
+    return value
+
+
+def _day(data: dict[str, Any], key: str, required: bool = False) -> date | None:
+    value = _text(data, key, None)
+    if value is None and not required:
+        return None
+    try:
+        return date.fromisoformat(value or "")
+    except ValueError:
+        abort(422, description=gettext("'%(field)s' must be a date like 2026-12-01", field=key))
 
 
 def _workshop_json(workshop: Workshop, participants: int | None = None) -> dict[str, Any]:
@@ -107,19 +146,19 @@ def workshops():
 @require_role(Role.ORGANISER)
 def workshop_create():
     data = _body()
+    fields = WorkshopFields(
+        title=_text(data, "title") or "",
+        slug=_text(data, "slug", None),
+        starts_on=_day(data, "starts_on", required=True),  # type: ignore[arg-type]
+        ends_on=_day(data, "ends_on"),
+        venue=_text(data, "venue") or "",
+        language=_text(data, "language") or "en",
+        timezone=_text(data, "timezone", None),
+        capacity=_count(data, "capacity"),
+    )
     try:
-        fields = WorkshopFields(
-            title=str(data.get("title", "")),
-            slug=data.get("slug"),
-            starts_on=date.fromisoformat(str(data.get("starts_on", ""))),
-            ends_on=date.fromisoformat(data["ends_on"]) if data.get("ends_on") else None,
-            venue=str(data.get("venue", "")),
-            language=str(data.get("language", "en")),
-            timezone=data.get("timezone"),
-            capacity=data.get("capacity"),
-        )
         workshop = create_workshop(current_actor(), fields)
-    except (WorkshopError, ValueError) as exc:
+    except WorkshopError as exc:
         db.session.rollback()
         abort(422, description=str(exc))
     db.session.commit()
@@ -148,6 +187,7 @@ def workshop_detail(slug: str):
 
 
 @bp.get("/workshops/<slug>/participants")
+@require_role(Role.TRAINER)
 def participants(slug: str):
     workshop = _workshop_or_404(slug)
     base = base_url()
@@ -165,12 +205,12 @@ def participant_create(slug: str):
     workshop = _workshop_or_404(slug)
     data = _body()
     fields = ParticipantFields(
-        full_name=str(data.get("full_name", "")),
-        badge_name=str(data.get("badge_name", "") or ""),
-        email=data.get("email"),
-        organisation=str(data.get("organisation", "") or ""),
-        role=str(data.get("role", "participant")),
-        team=data.get("team"),
+        full_name=_text(data, "full_name") or "",
+        badge_name=_text(data, "badge_name") or "",
+        email=_text(data, "email", None),
+        organisation=_text(data, "organisation") or "",
+        role=_text(data, "role") or "participant",
+        team=_text(data, "team", None),
     )
     try:
         participant = create_participant(current_actor(), workshop, fields)

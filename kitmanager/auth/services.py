@@ -16,7 +16,7 @@ from datetime import timedelta
 
 from flask import current_app
 from flask_babel import gettext
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from kitmanager.audit import Actor, record_event
@@ -34,6 +34,7 @@ __all__ = [
     "generate_password",
     "load_session_user",
     "load_token_principal",
+    "login_attempt_lock",
     "reset_password",
     "revoke_token",
     "set_password",
@@ -205,6 +206,11 @@ class _IpThrottle:
 ip_throttle = _IpThrottle()
 
 
+# One login check at a time in this process, held by the caller until it has committed: a burst
+# of parallel guesses must not all pass the "too many failures?" test before any is counted.
+login_attempt_lock = threading.Lock()
+
+
 def authenticate(username: str, password: str, address: str = "") -> User:
     """Check a login. After repeated failures the account (and the address) wait, longer each time.
 
@@ -237,7 +243,14 @@ def authenticate(username: str, password: str, address: str = "") -> User:
         raise AuthError(gettext("Wrong user name or password."))
     if not check_password_hash(user.password_hash, password):
         ip_throttle.fail(address)
-        user.failed_logins += 1
+        # Counted in SQL, so concurrent failures (other processes too) are never lost.
+        db.session.execute(
+            update(User)
+            .where(User.id == user.id)
+            .values(failed_logins=User.failed_logins + 1)
+            .execution_options(synchronize_session=False)
+        )
+        db.session.refresh(user, ["failed_logins"])
         limit = current_app.config["LOGIN_MAX_FAILURES"]
         if user.failed_logins >= limit:
             # 1, 2, 4 ... times the base lock, capped at 15 minutes.

@@ -9,7 +9,12 @@ from flask_login import current_user, login_user, logout_user
 
 from kitmanager.auth import bp
 from kitmanager.auth.forms import LoginForm
-from kitmanager.auth.services import AuthError, LoginThrottled, authenticate
+from kitmanager.auth.services import (
+    AuthError,
+    LoginThrottled,
+    authenticate,
+    login_attempt_lock,
+)
 from kitmanager.extensions import db
 from kitmanager.security import public
 
@@ -31,26 +36,32 @@ def login():
     form = LoginForm()
     status = 200
     if form.validate_on_submit():
-        try:
-            user = authenticate(form.username.data, form.password.data, request.remote_addr or "")
-        except LoginThrottled as exc:
-            db.session.commit()
-            flash(
-                _("Too many failed logins. Try again in %(seconds)s s.", seconds=exc.retry_after),
-                "error",
-            )
-            status = 429
-        except AuthError:
-            db.session.commit()
-            flash(_("Wrong user name or password."), "error")
-            status = 401
-        else:
-            db.session.commit()
-            session.clear()
-            session.permanent = True
-            login_user(user)
-            flash(_("Welcome, %(name)s.", name=user.display_name), "success")
-            return redirect(_safe_next(request.args.get("next")))
+        with login_attempt_lock:
+            try:
+                user = authenticate(
+                    form.username.data, form.password.data, request.remote_addr or ""
+                )
+            except LoginThrottled as exc:
+                db.session.commit()
+                flash(
+                    _(
+                        "Too many failed logins. Try again in %(seconds)s s.",
+                        seconds=exc.retry_after,
+                    ),
+                    "error",
+                )
+                status = 429
+            except AuthError:
+                db.session.commit()
+                flash(_("Wrong user name or password."), "error")
+                status = 401
+            else:
+                db.session.commit()
+                session.clear()
+                session.permanent = True
+                login_user(user)
+                flash(_("Welcome, %(name)s.", name=user.display_name), "success")
+                return redirect(_safe_next(request.args.get("next")))
     elif request.method == "POST":
         status = 400
     return render_template("auth/login.html", form=form), status

@@ -46,6 +46,7 @@ __all__ = [
     "guess_mapping",
     "is_email_address",
     "neutralise_cell",
+    "normalise_email",
     "parse_participants",
     "read_table",
     "write_csv",
@@ -732,6 +733,13 @@ _EMAIL = re.compile(
 _NAMED_EMAIL = re.compile(r"[^<>]*<([^<>]+)>")
 
 
+def normalise_email(address: str) -> str:
+    """The address with its domain in lower case (ASCII letters only: "İ".lower() is two
+    characters, and would make a valid internationalised domain invalid)."""
+    local, _, domain = address.rpartition("@")
+    return f"{local}@{''.join(c.lower() if c.isascii() else c for c in domain)}"
+
+
 def is_email_address(address: str) -> bool:
     """True when ``address`` looks like one deliverable address (the one rule for the whole app)."""
     return _EMAIL.fullmatch(address) is not None
@@ -839,8 +847,7 @@ class _RowReader:
                 )
             self.fail("email", value, message)
             return None
-        local, domain = address.rsplit("@", 1)
-        return f"{local}@{domain.lower()}"
+        return normalise_email(address)
 
     def role(self) -> str:
         value = self.text_no_limit("role")

@@ -13,6 +13,7 @@ from typing import Literal
 
 from flask_babel import gettext, ngettext
 from sqlalchemy import func, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from kitmanager.audit import Actor, record_event
 from kitmanager.extensions import db
@@ -23,6 +24,7 @@ from kitmanager.participants.csv_io import (
     ParticipantRow,
     RowError,
     is_email_address,
+    normalise_email,
     write_csv,
 )
 
@@ -115,8 +117,7 @@ def _clean_fields(fields: ParticipantFields) -> ParticipantFields:
                     "'%(email)s' is not an email address: fix it or leave it empty.", email=email
                 )
             )
-        local, _, domain = email.rpartition("@")
-        email = f"{local}@{domain.lower()}"
+        email = normalise_email(email)
     try:
         role = ParticipantRole(fields.role).value
     except ValueError:
@@ -146,13 +147,19 @@ def _clean_fields(fields: ParticipantFields) -> ParticipantFields:
 
 
 def get_or_create_team(workshop: Workshop, name: str | None) -> Team | None:
+    """The workshop's team of that name, created if new (safe when two requests race)."""
     if not name:
         return None
-    team = db.session.scalar(select(Team).where(Team.workshop_id == workshop.id, Team.name == name))
+    query = select(Team).where(Team.workshop_id == workshop.id, Team.name == name)
+    team = db.session.scalar(query)
     if team is None:
-        team = Team(workshop_id=workshop.id, name=name)
-        db.session.add(team)
-        db.session.flush()
+        try:
+            with db.session.begin_nested():
+                team = Team(workshop_id=workshop.id, name=name)
+                db.session.add(team)
+                db.session.flush()
+        except IntegrityError:
+            team = db.session.scalar(query)  # another request created it a moment ago
     return team
 
 
@@ -331,10 +338,7 @@ def apply_import(
         if not name:
             return None
         if name not in teams:
-            team = Team(workshop_id=workshop.id, name=name)
-            db.session.add(team)
-            db.session.flush()
-            teams[name] = team.id
+            teams[name] = get_or_create_team(workshop, name).id  # type: ignore[union-attr]
         return teams[name]
 
     now = utcnow()

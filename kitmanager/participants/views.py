@@ -1,13 +1,11 @@
 from __future__ import annotations
 
 import secrets
-import time
 from pathlib import Path
 
 from flask import (
     Response,
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -35,7 +33,6 @@ from kitmanager.participants.forms import (
     UploadForm,
 )
 from kitmanager.participants.services import (
-    ImportRefused,
     ParticipantError,
     ParticipantFields,
     apply_import,
@@ -48,9 +45,11 @@ from kitmanager.participants.services import (
     update_participant,
 )
 from kitmanager.security import current_actor, require_role
+from kitmanager.storage import data_folder, forget_files_of, new_file_id, prune
 from kitmanager.workshops.views import load_workshop
 
-UPLOAD_MAX_AGE_S = 24 * 3600
+# Long enough to check a file and import it; the raw sign-up export should not linger.
+UPLOAD_MAX_AGE_S = 2 * 3600
 PREVIEW_ROWS = 50
 
 
@@ -77,6 +76,7 @@ def _fields(form: ParticipantForm) -> ParticipantFields:
 
 
 @bp.route("/")
+@require_role(Role.TRAINER)
 def index(slug: str):
     workshop = load_workshop(slug)
     search = request.args.get("q", "").strip()
@@ -148,6 +148,8 @@ def delete(slug: str, participant_id: int):
         name = participant.full_name
         delete_participant(current_actor(), participant)
         db.session.commit()
+        # Badge sheets printed with this person on them go too.
+        forget_files_of(data_folder("generated"), "badges-*.pdf", participant_id)
         flash(_("%(name)s deleted; their personal data is gone.", name=name), "success")
     return redirect(url_for("participants.index", slug=slug))
 
@@ -164,28 +166,15 @@ def export(slug: str):
     )
 
 
-def _uploads_dir() -> Path:
-    return Path(current_app.config["DATA_DIR"]) / "uploads"
-
-
 def _upload_path(upload_id: str) -> Path:
     # Only ids this browser session uploaded, so one trainer never sees another's file.
+    prune(data_folder("uploads"), "import-*", UPLOAD_MAX_AGE_S)
     if upload_id not in session.get("imports", []) or not upload_id.isalnum():
         abort(404)
-    path = _uploads_dir() / f"import-{upload_id}.csv"
+    path = data_folder("uploads") / f"import-{upload_id}.csv"
     if not path.is_file():
         abort(404)
     return path
-
-
-def _forget_old_uploads() -> None:
-    cutoff = time.time() - UPLOAD_MAX_AGE_S
-    for path in _uploads_dir().glob("import-*.csv"):
-        try:
-            if path.stat().st_mtime < cutoff:
-                path.unlink()
-        except OSError:
-            pass
 
 
 @bp.route("/import", methods=["GET", "POST"])
@@ -200,9 +189,10 @@ def import_upload(slug: str):
         except CsvError as exc:
             flash(str(exc), "error")
         else:
-            _forget_old_uploads()
-            upload_id = secrets.token_hex(16)
-            (_uploads_dir() / f"import-{upload_id}.csv").write_bytes(data)
+            folder = data_folder("uploads")
+            prune(folder, "import-*", UPLOAD_MAX_AGE_S)
+            upload_id = new_file_id()
+            (folder / f"import-{upload_id}.csv").write_bytes(data)
             session["imports"] = [*session.get("imports", [])[-9:], upload_id]
             return redirect(url_for("participants.import_review", slug=slug, upload_id=upload_id))
     elif request.method == "POST":
@@ -216,7 +206,7 @@ def _mapping_from_form(headers: list[str]) -> dict[str, int]:
     mapping: dict[str, int] = {}
     for name in FIELDS:
         value = request.form.get(f"map_{name}", "")
-        if value.isdigit() and int(value) < len(headers):
+        if value.isdecimal() and int(value) < len(headers):
             mapping[name] = int(value)
     return mapping
 
@@ -245,6 +235,13 @@ def import_review(slug: str, upload_id: str):
         plan = plan_import(workshop, parsed)
         wants_import = request.method == "POST" and request.form.get("action") == "import"
         if wants_import and options.validate_on_submit():
+            # Claim the file first: a double click (or two trainers) must not import it twice.
+            claimed = path.with_name(f"{path.stem}.importing-{secrets.token_hex(4)}")
+            try:
+                path.rename(claimed)
+            except FileNotFoundError:
+                flash(_("This file has already been imported."), "info")
+                return redirect(url_for("participants.index", slug=slug))
             try:
                 summary = apply_import(
                     current_actor(),
@@ -253,12 +250,13 @@ def import_review(slug: str, upload_id: str):
                     on_duplicate=options.on_duplicate.data,
                     only_valid=options.only_valid.data,
                 )
-            except ImportRefused as exc:
+            except ParticipantError as exc:  # ImportRefused, or a row the checks refused
                 db.session.rollback()
+                claimed.rename(path)
                 flash(str(exc), "error")
             else:
                 db.session.commit()
-                path.unlink(missing_ok=True)
+                claimed.unlink(missing_ok=True)
                 flash(
                     _(
                         "Imported: %(created)s added, %(updated)s updated, %(skipped)s skipped.",

@@ -37,6 +37,7 @@ class BadgeSheet:
     pages: int
     layout: Layout
     warnings: list[str]
+    participant_ids: list[int]
 
 
 def badge_layouts() -> list[Layout]:
@@ -141,4 +142,5 @@ def print_badges(
         pages=result.pages,
         layout=chosen,
         warnings=list(result.warnings),
+        participant_ids=[p.id for p in participants],
     )

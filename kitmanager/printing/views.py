@@ -1,14 +1,11 @@
 from __future__ import annotations
 
-import json
-import secrets
 from functools import lru_cache
 from pathlib import Path
 
 from flask import (
     Response,
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -30,25 +27,30 @@ from kitmanager.printing.services import (
     print_badges,
 )
 from kitmanager.security import current_actor, require_role
+from kitmanager.storage import data_folder, new_file_id, prune, read_info, write_info
 from kitmanager.workshops.views import load_workshop
 from printouts import PrintoutError, render_preview_png
 
 KEEP_SHEETS = 10
+# A sheet is printed right away; an hour later it is only a copy of people's data.
+SHEET_MAX_AGE_S = 3600
 
 
 def _selected_ids() -> list[int]:
-    ids = request.values.getlist("id")
     try:
-        return sorted({int(value) for value in ids})
+        ids = sorted({int(value) for value in request.values.getlist("id")})
     except ValueError:
         abort(400)
+    if any(not 0 < value < 2**63 for value in ids):
+        abort(400)
+    return ids
 
 
 def _sheet_path(file_id: str) -> Path:
     # Only sheets this browser session made: a PDF of badges is a list of personal data.
     if not file_id.isalnum() or file_id not in session.get("badge_sheets", []):
         abort(404)
-    path = Path(current_app.config["DATA_DIR"]) / "generated" / f"badges-{file_id}.pdf"
+    path = data_folder("generated") / f"badges-{file_id}.pdf"
     if not path.is_file():
         abort(404)
     return path
@@ -81,20 +83,23 @@ def badges(slug: str):
             flash(str(exc), "error")
         else:
             db.session.commit()
-            file_id = secrets.token_hex(16)
-            folder = Path(current_app.config["DATA_DIR"]) / "generated"
-            (folder / f"badges-{file_id}.pdf").write_bytes(sheet.pdf)
-            session["badge_sheets"] = [
-                *session.get("badge_sheets", [])[-(KEEP_SHEETS - 1) :],
-                file_id,
-            ]
-            session["badge_sheet_info"] = {
-                "id": file_id,
-                "count": sheet.count,
-                "pages": sheet.pages,
-                "layout": sheet.layout.title,
-                "warnings": sheet.warnings[:50],
-            }
+            folder = data_folder("generated")
+            prune(folder, "badges-*", SHEET_MAX_AGE_S)
+            file_id = new_file_id()
+            path = folder / f"badges-{file_id}.pdf"
+            path.write_bytes(sheet.pdf)
+            write_info(
+                path,
+                {
+                    "count": sheet.count,
+                    "pages": sheet.pages,
+                    "layout": sheet.layout.title,
+                    "warnings": sheet.warnings,
+                    "participant_ids": sheet.participant_ids,
+                },
+            )
+            recent = session.get("badge_sheets", [])[-(KEEP_SHEETS - 1) :]
+            session["badge_sheets"] = [*recent, file_id]
             flash(
                 _(
                     "%(count)s badges ready on %(pages)s page(s).",
@@ -123,11 +128,7 @@ def badges(slug: str):
 @require_role(Role.TRAINER)
 def badge_sheet(slug: str, file_id: str):
     workshop = load_workshop(slug)
-    path = _sheet_path(file_id)
-    try:
-        info = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        info = {"warnings": []}
+    info = read_info(_sheet_path(file_id))
     return render_template("printing/sheet.html", workshop=workshop, info=info, file_id=file_id)
 
 

@@ -13,6 +13,8 @@ from wtforms import (
 from wtforms.fields import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 
+from kitmanager.workshops.services import MAX_CAPACITY
+
 LANGUAGE_CHOICES = [SelectChoice("en", "English"), SelectChoice("fr", "Français")]
 
 
@@ -31,7 +33,9 @@ class WorkshopForm(FlaskForm):
     ends_on = DateField(_l("Last day"), validators=[Optional()])
     language = SelectField(_l("Language"), choices=LANGUAGE_CHOICES)
     timezone = StringField(_l("Time zone"), validators=[Optional(), Length(max=64)])
-    capacity = IntegerField(_l("Capacity"), validators=[Optional(), NumberRange(min=1)])
+    capacity = IntegerField(
+        _l("Capacity"), validators=[Optional(), NumberRange(min=1, max=MAX_CAPACITY)]
+    )
     notes = TextAreaField(_l("Notes"), validators=[Optional(), Length(max=5000)])
 
 

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from flask_babel import gettext
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from kitmanager.audit import Actor, record_event
 from kitmanager.config import LANGUAGES
@@ -33,6 +34,7 @@ __all__ = [
     "utc_to_local",
 ]
 
+MAX_CAPACITY = 100_000
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,59}$")
 
 
@@ -77,7 +79,12 @@ def _zone(name: str) -> ZoneInfo:
 def local_to_utc(value: datetime, zone_name: str) -> datetime:
     """A wall-clock time in the workshop's zone -> naive UTC for storage."""
     aware = value.replace(tzinfo=_zone(zone_name))
-    return aware.astimezone(timezone.utc).replace(tzinfo=None)
+    try:
+        return aware.astimezone(timezone.utc).replace(tzinfo=None)
+    except OverflowError:
+        raise WorkshopError(
+            gettext("%(time)s is too far in the past or future: check the year.", time=value)
+        ) from None
 
 
 def utc_to_local(value: datetime, zone_name: str) -> datetime:
@@ -121,11 +128,25 @@ def _validate(fields: WorkshopFields) -> tuple[str, date, str]:
                 choices=", ".join(LANGUAGES),
             )
         )
-    if fields.capacity is not None and fields.capacity <= 0:
-        raise WorkshopError(gettext("The capacity must be a positive number, or left empty."))
+    if fields.capacity is not None and not 0 < fields.capacity <= MAX_CAPACITY:
+        raise WorkshopError(
+            gettext(
+                "The capacity must be a number from 1 to %(max)s, or left empty.",
+                max=MAX_CAPACITY,
+            )
+        )
     zone = fields.timezone or local_timezone_name()
     _zone(zone)
     return title, ends_on, zone
+
+
+def _slug_taken(slug: str) -> WorkshopError:
+    return WorkshopError(
+        gettext(
+            "The slug '%(slug)s' is already used by another workshop: choose another.",
+            slug=slug,
+        )
+    )
 
 
 def _check_slug(slug: str, exclude_id: int | None = None) -> str:
@@ -142,12 +163,7 @@ def _check_slug(slug: str, exclude_id: int | None = None) -> str:
     if exclude_id is not None:
         query = query.where(Workshop.id != exclude_id)
     if db.session.scalar(query) is not None:
-        raise WorkshopError(
-            gettext(
-                "The slug '%(slug)s' is already used by another workshop: choose another.",
-                slug=slug,
-            )
-        )
+        raise _slug_taken(slug)
     return slug
 
 
@@ -166,8 +182,13 @@ def create_workshop(actor: Actor, fields: WorkshopFields) -> Workshop:
         capacity=fields.capacity,
         notes=fields.notes,
     )
-    db.session.add(workshop)
-    db.session.flush()
+    try:
+        # Two organisers may pick the same slug at the same moment: the database decides.
+        with db.session.begin_nested():
+            db.session.add(workshop)
+            db.session.flush()
+    except IntegrityError:
+        raise _slug_taken(slug) from None
     record_event(actor, "workshop.created", "workshop", workshop.id, slug=slug)
     return workshop
 

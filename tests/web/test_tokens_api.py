@@ -28,13 +28,18 @@ def test_token_is_shown_once_and_only_its_hash_is_stored(runner, data_dir):
 def test_bearer_token_reads_the_api_and_revoking_ends_it(app, client, runner):
     make_workshop(app)
     add_people(app, "nairobi", "Wanjiru Mwangi")
-    secret = _token(runner)
+    secret = _token(runner, "door-scanner", "trainer")
     headers = {"Authorization": f"Bearer {secret}"}
     me = client.get("/api/v1/me", headers=headers)
-    assert me.json == {"actor": "token:door-scanner", "role": "volunteer"}
+    assert me.json == {"actor": "token:door-scanner", "role": "trainer"}
     people = client.get("/api/v1/workshops/nairobi/participants", headers=headers).json
     assert [p["full_name"] for p in people["participants"]] == ["Wanjiru Mwangi"]
     assert people["participants"][0]["badge_url"].startswith("http://kit.test/b/")
+    # A volunteer scans badges; the list of everyone's personal data is not theirs to read.
+    volunteer = {"Authorization": f"Bearer {_token(runner, 'door-2', 'volunteer')}"}
+    assert (
+        client.get("/api/v1/workshops/nairobi/participants", headers=volunteer).status_code == 403
+    )
 
     result = runner.invoke(args=["tokens", "revoke", "door-scanner"])
     assert result.exit_code == 0

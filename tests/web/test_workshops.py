@@ -200,3 +200,4 @@ def test_volunteer_can_see_but_not_change_workshops(volunteer, app):
     assert volunteer.get("/workshops/nairobi/edit").status_code == 403
     assert volunteer.get("/workshops/nairobi/sessions/new").status_code == 403
     assert volunteer.get("/workshops/nairobi/participants/new").status_code == 403
+    assert volunteer.get("/workshops/nairobi/participants/").status_code == 403
