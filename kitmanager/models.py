@@ -32,6 +32,7 @@ from kitmanager.extensions import db
 __all__ = [
     "ApiToken",
     "AuditEvent",
+    "LoginSession",
     "Participant",
     "ParticipantRole",
     "Role",
@@ -114,6 +115,18 @@ class User(UserMixin, db.Model):
     @property
     def is_active(self) -> bool:
         return self.disabled_at is None
+
+
+class LoginSession(db.Model):
+    """One browser login. Logging out ends it here, so a copied cookie stops working too."""
+
+    __tablename__ = "login_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    nonce: Mapped[str] = mapped_column(String(64), unique=True, default=new_token)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class ApiToken(db.Model):

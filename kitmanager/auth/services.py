@@ -14,14 +14,14 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import timedelta
 
-from flask import current_app
+from flask import current_app, session
 from flask_babel import gettext
 from sqlalchemy import func, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from kitmanager.audit import Actor, record_event
 from kitmanager.extensions import db
-from kitmanager.models import ApiToken, Role, User, utcnow
+from kitmanager.models import ApiToken, LoginSession, Role, User, utcnow
 
 __all__ = [
     "AuthError",
@@ -30,6 +30,7 @@ __all__ = [
     "authenticate",
     "create_token",
     "create_user",
+    "end_login_session",
     "ensure_first_organiser",
     "generate_password",
     "load_session_user",
@@ -38,6 +39,7 @@ __all__ = [
     "reset_password",
     "revoke_token",
     "set_password",
+    "start_login_session",
 ]
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,79}$")
@@ -266,8 +268,31 @@ def authenticate(username: str, password: str, address: str = "") -> User:
     return user
 
 
+def start_login_session(user: User) -> str:
+    """Record a browser login; the returned nonce goes into the signed session cookie."""
+    login = LoginSession(user_id=user.id)
+    db.session.add(login)
+    db.session.flush()
+    return login.nonce
+
+
+def end_login_session(nonce: str | None) -> None:
+    """Log this browser out for good: its cookie, even copied elsewhere, no longer logs in."""
+    if not nonce:
+        return
+    db.session.execute(
+        update(LoginSession)
+        .where(LoginSession.nonce == nonce, LoginSession.ended_at.is_(None))
+        .values(ended_at=utcnow())
+    )
+
+
 def load_session_user(session_id: str) -> User | None:
-    """Flask-Login loader: ``<id>:<session_version>``, so a password reset ends old sessions."""
+    """Flask-Login loader: ``<id>:<session_version>`` plus the login's nonce in the session.
+
+    A password reset (new session_version) ends every session of the account; logging out ends
+    that one login.
+    """
     try:
         user_id, version = (int(part) for part in session_id.split(":", 1))
     except ValueError:
@@ -275,7 +300,15 @@ def load_session_user(session_id: str) -> User | None:
     user = db.session.get(User, user_id)
     if user is None or user.session_version != version or not user.is_active:
         return None
-    return user
+    nonce = session.get("login_nonce")
+    live = db.session.scalar(
+        select(LoginSession.id).where(
+            LoginSession.nonce == (nonce or ""),
+            LoginSession.user_id == user.id,
+            LoginSession.ended_at.is_(None),
+        )
+    )
+    return user if live is not None else None
 
 
 def _hash_token(token: str) -> str:

@@ -13,7 +13,9 @@ from kitmanager.auth.services import (
     AuthError,
     LoginThrottled,
     authenticate,
+    end_login_session,
     login_attempt_lock,
+    start_login_session,
 )
 from kitmanager.extensions import db
 from kitmanager.security import public
@@ -56,9 +58,11 @@ def login():
                 flash(_("Wrong user name or password."), "error")
                 status = 401
             else:
+                nonce = start_login_session(user)
                 db.session.commit()
                 session.clear()
                 session.permanent = True
+                session["login_nonce"] = nonce
                 login_user(user)
                 flash(_("Welcome, %(name)s.", name=user.display_name), "success")
                 return redirect(_safe_next(request.args.get("next")))
@@ -70,6 +74,8 @@ def login():
 @bp.route("/logout", methods=["POST"])
 def logout():
     language = str(get_locale() or "")
+    end_login_session(session.get("login_nonce"))
+    db.session.commit()
     logout_user()
     session.clear()
     # The next page (the login form) stays in the language the person was using.

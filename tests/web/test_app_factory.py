@@ -77,5 +77,5 @@ def test_migrations_create_a_database_from_nothing(tmp_path):
     upgrade_database(app)  # a second start is a no-op
     with sqlite3.connect(tmp_path / "kitmanager.sqlite3") as conn:
         version = conn.execute("SELECT version_num FROM alembic_version").fetchone()[0]
-    assert version == "0001_foundation"
+    assert version == "0002_login_sessions"
     assert os.path.getsize(tmp_path / "kitmanager.sqlite3") > 0

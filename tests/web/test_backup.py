@@ -318,6 +318,9 @@ def test_restore_while_the_server_runs_shows_the_backup_at_once(tmp_path: Path):
         restored = run_kitmanager(data_dir, "restore", "--yes", str(backup))
         assert restored.returncode == 0, restored.stderr
 
+        # Logins are data too: one made after the backup is gone with everything else.
+        assert "Log in" in browser.get("/workshops/").body
+        assert browser.login("awa", "Cocody-Robots-2026").status == 200
         page = browser.get("/workshops/").body
         assert "Atelier Abidjan" in page and "Atelier Bouaké" not in page
         # The server keeps working on the restored data.

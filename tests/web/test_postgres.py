@@ -89,7 +89,7 @@ def test_migrations_build_the_same_schema_on_postgresql(pg_app):
         with db.engine.connect() as conn:
             assert compare_metadata(MigrationContext.configure(conn), db.metadata) == []
             version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-    assert version == "0001_foundation"
+    assert version == "0002_login_sessions"
 
 
 def test_the_app_works_on_postgresql(pg_app, tmp_path):

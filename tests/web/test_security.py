@@ -81,6 +81,26 @@ def test_logout_ends_the_session(organiser):
     assert organiser.get("/workshops/").status_code == 302
 
 
+def test_a_cookie_copied_before_logout_no_longer_logs_in(app, organiser):
+    """On a shared Wi-Fi a cookie can be copied; logging out must end it everywhere."""
+    copied = organiser.get_cookie("kitmanager_session").value
+    token = csrf_token(organiser, "/workshops/")
+    organiser.post("/logout", data={"csrf_token": token})
+    replay = app.test_client()
+    replay.set_cookie("kitmanager_session", copied)
+    assert replay.get("/workshops/").status_code == 302
+
+
+def test_logging_out_one_browser_keeps_the_others(app, client):
+    phone = app.test_client()
+    login(client, "vera")
+    login(phone, "vera")
+    token = csrf_token(client, "/workshops/")
+    client.post("/logout", data={"csrf_token": token})
+    assert client.get("/workshops/").status_code == 302
+    assert phone.get("/workshops/").status_code == 200
+
+
 def test_wrong_password_is_refused_with_one_message(client):
     token = csrf_token(client, "/login")
     for username in ("olga", "nobody"):
