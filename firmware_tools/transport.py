@@ -11,6 +11,7 @@ import array
 import logging
 import sys
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 
 import serial
@@ -66,15 +67,16 @@ def has_modem_lines(ser: serial.SerialBase) -> bool:
     return sys.platform == "win32" and isinstance(ser, serial.Serial)
 
 
-class ResetStrategy:
+class ResetStrategy(ABC):
     """How the board is made to restart into its bootloader."""
 
     name = "base"
     #: True when the trainer has to press the button: the sync must then wait for a person.
     manual = False
 
+    @abstractmethod
     def reset(self, ser: serial.SerialBase) -> None:
-        raise NotImplementedError
+        """Restart the board on ``ser`` (or ask the trainer to)."""
 
 
 class LineReset(ResetStrategy):

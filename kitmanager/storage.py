@@ -11,9 +11,21 @@ import time
 from pathlib import Path
 from typing import Any
 
-from flask import current_app
+from flask import abort, current_app, session
 
-__all__ = ["data_folder", "forget_files_of", "new_file_id", "prune", "read_info", "write_info"]
+__all__ = [
+    "data_folder",
+    "forget_files_of",
+    "new_file_id",
+    "owned_file",
+    "prune",
+    "read_info",
+    "remember_file",
+    "write_info",
+]
+
+# How many recent files a browser session can open again (its upload, its badge sheets).
+KEEP_PER_SESSION = 10
 
 
 def data_folder(kind: str) -> Path:
@@ -23,6 +35,22 @@ def data_folder(kind: str) -> Path:
 
 def new_file_id() -> str:
     return secrets.token_hex(16)
+
+
+def remember_file(kind: str, file_id: str) -> None:
+    """Let this browser session open ``file_id`` of ``kind`` later (and only this session)."""
+    recent = session.get(kind, [])[-(KEEP_PER_SESSION - 1) :]
+    session[kind] = [*recent, file_id]
+
+
+def owned_file(kind: str, file_id: str, path: Path) -> Path:
+    """``path`` if this session made file ``file_id`` of ``kind`` and it still exists; else 404.
+
+    Uploads and badge sheets are lists of people: one trainer never opens another's.
+    """
+    if not file_id.isalnum() or file_id not in session.get(kind, []) or not path.is_file():
+        abort(404)
+    return path
 
 
 def prune(folder: Path, pattern: str, max_age_s: float) -> None:

@@ -10,7 +10,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
 from flask_babel import gettext as _
@@ -45,7 +44,14 @@ from kitmanager.participants.services import (
     update_participant,
 )
 from kitmanager.security import current_actor, require_role
-from kitmanager.storage import data_folder, forget_files_of, new_file_id, prune
+from kitmanager.storage import (
+    data_folder,
+    forget_files_of,
+    new_file_id,
+    owned_file,
+    prune,
+    remember_file,
+)
 from kitmanager.workshops.views import load_workshop
 
 # Long enough to check a file and import it; the raw sign-up export should not linger.
@@ -167,14 +173,9 @@ def export(slug: str):
 
 
 def _upload_path(upload_id: str) -> Path:
-    # Only ids this browser session uploaded, so one trainer never sees another's file.
-    prune(data_folder("uploads"), "import-*", UPLOAD_MAX_AGE_S)
-    if upload_id not in session.get("imports", []) or not upload_id.isalnum():
-        abort(404)
-    path = data_folder("uploads") / f"import-{upload_id}.csv"
-    if not path.is_file():
-        abort(404)
-    return path
+    folder = data_folder("uploads")
+    prune(folder, "import-*", UPLOAD_MAX_AGE_S)
+    return owned_file("imports", upload_id, folder / f"import-{upload_id}.csv")
 
 
 @bp.route("/import", methods=["GET", "POST"])
@@ -193,7 +194,7 @@ def import_upload(slug: str):
             prune(folder, "import-*", UPLOAD_MAX_AGE_S)
             upload_id = new_file_id()
             (folder / f"import-{upload_id}.csv").write_bytes(data)
-            session["imports"] = [*session.get("imports", [])[-9:], upload_id]
+            remember_file("imports", upload_id)
             return redirect(url_for("participants.import_review", slug=slug, upload_id=upload_id))
     elif request.method == "POST":
         for errors in form.errors.values():

@@ -11,7 +11,6 @@ from flask import (
     render_template,
     request,
     send_file,
-    session,
     url_for,
 )
 from flask_babel import gettext as _
@@ -27,11 +26,18 @@ from kitmanager.printing.services import (
     print_badges,
 )
 from kitmanager.security import current_actor, require_role
-from kitmanager.storage import data_folder, new_file_id, prune, read_info, write_info
+from kitmanager.storage import (
+    data_folder,
+    new_file_id,
+    owned_file,
+    prune,
+    read_info,
+    remember_file,
+    write_info,
+)
 from kitmanager.workshops.views import load_workshop
 from printouts import PrintoutError, render_preview_png
 
-KEEP_SHEETS = 10
 # A sheet is printed right away; an hour later it is only a copy of people's data.
 SHEET_MAX_AGE_S = 3600
 
@@ -47,13 +53,7 @@ def _selected_ids() -> list[int]:
 
 
 def _sheet_path(file_id: str) -> Path:
-    # Only sheets this browser session made: a PDF of badges is a list of personal data.
-    if not file_id.isalnum() or file_id not in session.get("badge_sheets", []):
-        abort(404)
-    path = data_folder("generated") / f"badges-{file_id}.pdf"
-    if not path.is_file():
-        abort(404)
-    return path
+    return owned_file("badge_sheets", file_id, data_folder("generated") / f"badges-{file_id}.pdf")
 
 
 @bp.route("/workshops/<slug>/badges", methods=["GET", "POST"])
@@ -98,8 +98,7 @@ def badges(slug: str):
                     "participant_ids": sheet.participant_ids,
                 },
             )
-            recent = session.get("badge_sheets", [])[-(KEEP_SHEETS - 1) :]
-            session["badge_sheets"] = [*recent, file_id]
+            remember_file("badge_sheets", file_id)
             flash(
                 _(
                     "%(count)s badges ready on %(pages)s page(s).",
