@@ -31,6 +31,7 @@ from kitmanager.extensions import db
 
 __all__ = [
     "ApiToken",
+    "AppSetting",
     "AuditEvent",
     "LoginSession",
     "Participant",
@@ -279,3 +280,17 @@ class AuditEvent(db.Model):
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     __table_args__ = (Index("ix_audit_event_object", "object_type", "object_id"),)
+
+
+class AppSetting(db.Model):
+    """One installation-wide setting an organiser changes in the app (the badge address, ...).
+
+    Stored as text under a key; the code that owns a setting parses and validates it.
+    """
+
+    __tablename__ = "app_setting"
+
+    key: Mapped[str] = mapped_column(String(60), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(120), default="")
