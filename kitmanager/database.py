@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from flask import Flask
 
-__all__ = ["upgrade_database"]
+__all__ = ["MIGRATIONS_DIR", "schema_head", "upgrade_database"]
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+def schema_head() -> str:
+    """The schema revision a database has after every migration of this version has run."""
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
+    assert head is not None, "kitmanager ships its migrations"
+    return head
 
 
 def upgrade_database(app: Flask) -> None:
