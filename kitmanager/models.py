@@ -33,10 +33,14 @@ __all__ = [
     "ApiToken",
     "AppSetting",
     "AuditEvent",
+    "CheckIn",
+    "CheckInSource",
     "LoginSession",
     "Participant",
     "ParticipantRole",
+    "RetiredBadgeToken",
     "Role",
+    "ScanRequest",
     "Team",
     "User",
     "Workshop",
@@ -294,3 +298,73 @@ class AppSetting(db.Model):
     value: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
     updated_by: Mapped[str] = mapped_column(String(120), default="")
+
+
+class CheckInSource(str, enum.Enum):
+    """How a check-in was recorded."""
+
+    SCAN = "scan"  # a badge scanned at a station, on /b/<token> or through the API
+    MANUAL = "manual"  # ticked by hand on the session roster
+
+
+class CheckIn(db.Model):
+    """A participant present at one session: at most one row per participant and session.
+
+    The unique constraint is what keeps a double scan from counting twice; writers insert with
+    ON CONFLICT DO NOTHING instead of checking first, so two scans at the same instant are safe.
+    """
+
+    __tablename__ = "check_in"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participant.id", ondelete="CASCADE"))
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("workshop_session.id", ondelete="CASCADE"), index=True
+    )
+    # When the scan happened (a queued offline scan keeps its own time), and when it arrived.
+    at: Mapped[datetime] = mapped_column(DateTime)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    by: Mapped[str] = mapped_column(String(120))
+    device: Mapped[str] = mapped_column(String(200), default="")
+    station: Mapped[str] = mapped_column(String(80), default="")
+    source: Mapped[str] = mapped_column(String(20), default=CheckInSource.SCAN.value)
+
+    participant: Mapped[Participant] = relationship()
+    session: Mapped[WorkshopSession] = relationship()
+
+    __table_args__ = (
+        UniqueConstraint("participant_id", "session_id"),
+        CheckConstraint("source in ('scan', 'manual')", name="source"),
+    )
+
+
+class ScanRequest(db.Model):
+    """The answer given to one scan, by the scanning device's ``client_id``.
+
+    A station that lost its connection sends the same scan again with the same client id; it
+    gets this stored answer back and nothing is applied twice.
+    """
+
+    __tablename__ = "scan_request"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64), unique=True)
+    actor: Mapped[str] = mapped_column(String(120))
+    received_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    outcome: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class RetiredBadgeToken(db.Model):
+    """A badge token that no longer opens anything (a lost badge was replaced).
+
+    Kept so a scan of the old badge says "replaced" instead of "unknown".
+    """
+
+    __tablename__ = "retired_badge_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    participant_id: Mapped[int] = mapped_column(
+        ForeignKey("participant.id", ondelete="CASCADE"), index=True
+    )
+    retired_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -6,7 +6,9 @@ from typing import Any
 from flask import abort, jsonify, request
 from flask_babel import gettext
 from flask_login import current_user
+from flask_wtf.csrf import validate_csrf
 from werkzeug.exceptions import HTTPException
+from wtforms.validators import ValidationError
 
 from kitmanager.api import bp
 from kitmanager.auth.services import TokenPrincipal
@@ -31,6 +33,9 @@ from kitmanager.workshops.services import (
     utc_to_local,
 )
 
+# Writes a logged-in browser page may make with a CSRF header instead of a token.
+BROWSER_WRITES = frozenset({"api.scan"})
+
 
 @bp.before_request
 def _writes_need_a_token():
@@ -40,6 +45,15 @@ def _writes_need_a_token():
         return None
     if isinstance(current_user._get_current_object(), TokenPrincipal):
         return None
+    if request.endpoint in BROWSER_WRITES and current_user.is_authenticated:
+        # The scan station page posts with its login cookie; the CSRF token it sends in a
+        # header is what a forged cross-site request cannot have.
+        try:
+            validate_csrf(request.headers.get("X-CSRFToken", ""))
+        except ValidationError:
+            pass
+        else:
+            return None
     response = jsonify(error=gettext("writes to the API need 'Authorization: Bearer <token>'"))
     response.status_code = 401
     return response

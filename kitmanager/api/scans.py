@@ -1,0 +1,97 @@
+"""Scans and attendance in the JSON API: ``POST /api/v1/scans`` and the attendance list."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import abort, jsonify
+from flask_babel import gettext
+
+from kitmanager.api import bp
+from kitmanager.api.views import _body, _text, _workshop_or_404
+from kitmanager.checkin.services import attendance, local_iso, record_scan
+from kitmanager.extensions import db
+from kitmanager.models import WorkshopSession
+from kitmanager.security import current_actor
+
+# Longest scanned text worth reading: a badge URL is well under this.
+MAX_CODE_LENGTH = 2000
+
+
+def _limited(data: dict, key: str, limit: int, default: str | None = "") -> str | None:
+    value = _text(data, key, default)
+    if value is not None and len(value) > limit:
+        abort(
+            422,
+            description=gettext(
+                "'%(field)s' is too long: at most %(max)s characters", field=key, max=limit
+            ),
+        )
+    return value
+
+
+def _session(data: dict) -> WorkshopSession | None:
+    value = data.get("session")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**31:
+        abort(422, description=gettext("'session' must be a session id or null"))
+    session = db.session.get(WorkshopSession, value)
+    if session is None:
+        abort(422, description=gettext("no session with id %(id)s", id=value))
+    return session
+
+
+def _time(data: dict) -> datetime | None:
+    value = _text(data, "scanned_at", None)
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        abort(
+            422,
+            description=gettext("'scanned_at' must be a time like 2026-12-01T09:14:00+03:00"),
+        )
+
+
+@bp.post("/scans")
+def scan():
+    """Apply one scanned code; the same ``client_id`` again answers the same, applied once."""
+    data = _body()
+    code = _limited(data, "code", MAX_CODE_LENGTH)
+    if not code:
+        abort(422, description=gettext("'code' is missing: send the scanned text"))
+    result, replayed = record_scan(
+        current_actor(),
+        code,
+        session=_session(data),
+        client_id=_limited(data, "client_id", 64, None) or None,
+        station=_limited(data, "station", 80) or "",
+        scanned_at=_time(data),
+    )
+    db.session.commit()
+    response = jsonify(result.to_json())
+    response.headers["X-Scan-Replayed"] = "1" if replayed else "0"
+    return response
+
+
+@bp.get("/workshops/<slug>/attendance")
+def workshop_attendance(slug: str):
+    """Every check-in of the workshop: who, which session, when (workshop's time), how."""
+    workshop = _workshop_or_404(slug)
+    return jsonify(
+        check_ins=[
+            {
+                "participant": row.participant_id,
+                "name": row.participant.full_name,
+                "team": row.participant.team.name if row.participant.team else None,
+                "session": row.session_id,
+                "at": local_iso(row.at, workshop),
+                "by": row.by,
+                "station": row.station,
+                "source": row.source,
+            }
+            for row in attendance(workshop)
+        ]
+    )

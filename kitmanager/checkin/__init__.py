@@ -1,0 +1,1 @@
+"""Check-in: scans of badges and attendance per session."""

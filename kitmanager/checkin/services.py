@@ -1,0 +1,428 @@
+"""Check-in: what a scanned code means, and recording who is present at which session.
+
+One service answers every way a badge reaches the app: the scan station, ``/b/<token>`` opened
+by a trainer's phone, ``POST /api/v1/scans`` and the roster's tick boxes. Writes are idempotent
+at the database: a check-in is inserted with ON CONFLICT DO NOTHING against the unique
+(participant, session) constraint, and a scan's ``client_id`` is claimed the same way before
+anything else, so a retried or replayed scan answers the same and applies nothing twice.
+
+Services take an explicit actor, flush, never commit; the caller commits once.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from flask_babel import format_time
+from flask_babel import gettext as _
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from kitmanager.audit import Actor, record_event
+from kitmanager.extensions import db
+from kitmanager.models import (
+    CheckIn,
+    CheckInSource,
+    Participant,
+    RetiredBadgeToken,
+    ScanRequest,
+    Workshop,
+    WorkshopSession,
+    new_token,
+    utcnow,
+)
+from kitmanager.workshops.services import utc_to_local
+
+__all__ = [
+    "BADGE_PATH",
+    "KIT_LABEL_PATH",
+    "CheckInError",
+    "Outcome",
+    "ScanResult",
+    "attendance",
+    "check_in",
+    "classify_code",
+    "local_iso",
+    "record_scan",
+    "replace_badge",
+    "running_session",
+    "undo_check_in",
+]
+
+# The path a badge QR carries (``<base URL>/b/<token>``) and the one kit labels will carry.
+BADGE_PATH = "/b/"
+KIT_LABEL_PATH = "/k/"
+
+# A scan may open a session a little early: people arrive before the start time.
+EARLY_ARRIVAL = timedelta(minutes=30)
+# A queued offline scan keeps its own time, unless that time is impossible.
+_FUTURE_SLACK = timedelta(minutes=5)
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
+
+
+class CheckInError(ValueError):
+    """A check-in request the user can fix; the message says how."""
+
+
+class Outcome(str, enum.Enum):
+    """What a scan did. The values are the API's ``outcome`` strings."""
+
+    CHECKED_IN = "checked_in"
+    ALREADY_CHECKED_IN = "already_checked_in"
+    UNKNOWN_CODE = "unknown_code"
+    REVOKED = "revoked"
+    NO_SESSION = "no_session"
+    WRONG_WORKSHOP = "wrong_workshop"
+    KIT_LABEL = "kit_label"
+
+
+@dataclass
+class ScanResult:
+    """The answer to one scan, as the API sends it and a station shows it."""
+
+    outcome: Outcome
+    message: str
+    participant: dict[str, Any] | None = None
+    session: dict[str, Any] | None = None
+    checked_in_at: str | None = None  # ISO time in the workshop's zone
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["outcome"] = self.outcome.value
+        data.update(data.pop("extra"))
+        return data
+
+
+@dataclass(frozen=True)
+class ScannedCode:
+    kind: str  # "badge", "kit_label" or "unknown"
+    token: str | None = None
+
+
+def classify_code(code: str) -> ScannedCode:
+    """What a scanned text is: a badge URL from any host, a bare badge token, a kit label.
+
+    Only the path counts, so badges printed with an old address of the laptop still work.
+    """
+    text = (code or "").strip()
+    path = urlsplit(text).path if "/" in text else ""
+    for prefix, kind in ((BADGE_PATH, "badge"), (KIT_LABEL_PATH, "kit_label")):
+        position = path.rfind(prefix)
+        if position >= 0:
+            token = path[position + len(prefix) :].rstrip("/")
+            if _TOKEN.fullmatch(token):
+                return ScannedCode(kind, token)
+    if _TOKEN.fullmatch(text):
+        return ScannedCode("badge", text)
+    return ScannedCode("unknown")
+
+
+def running_session(workshop: Workshop, now: datetime | None = None) -> WorkshopSession | None:
+    """The session a scan at ``now`` (UTC) belongs to: running, or starting within 30 minutes.
+
+    When two overlap, the one that started last wins (a late session took over the room).
+    """
+    now = now or utcnow()
+    return db.session.scalar(
+        select(WorkshopSession)
+        .where(
+            WorkshopSession.workshop_id == workshop.id,
+            WorkshopSession.starts_at <= now + EARLY_ARRIVAL,
+            WorkshopSession.ends_at > now,
+        )
+        .order_by(WorkshopSession.starts_at.desc())
+        .limit(1)
+    )
+
+
+def _insert_ignoring_conflicts(model: type[db.Model], **values: Any) -> bool:  # type: ignore[name-defined]
+    """INSERT ... ON CONFLICT DO NOTHING; True when the row was added, False when it existed.
+
+    The database decides, so two requests at the same instant cannot both win or fail.
+    """
+    table = model.__table__
+    if db.session.get_bind().dialect.name == "postgresql":
+        # psycopg reports no row count here; the returned key says whether a row went in.
+        statement = (
+            postgresql.insert(table)
+            .values(**values)
+            .on_conflict_do_nothing()
+            .returning(*table.primary_key.columns)
+        )
+        return db.session.execute(statement).first() is not None
+    statement = sqlite.insert(table).values(**values).on_conflict_do_nothing()
+    return db.session.execute(statement).rowcount == 1
+
+
+def local_iso(value: datetime, workshop: Workshop) -> str:
+    """Stored naive UTC as an ISO time with the workshop's UTC offset (what the API sends)."""
+    aware = value.replace(tzinfo=timezone.utc).astimezone(ZoneInfo(workshop.timezone))
+    return aware.isoformat(timespec="seconds")
+
+
+def _local_clock(value: datetime, workshop: Workshop) -> str:
+    return format_time(utc_to_local(value, workshop.timezone), "short")
+
+
+def _person(participant: Participant) -> dict[str, Any]:
+    """What a station may show about the person scanned: names and team, never contact data."""
+    return {
+        "id": participant.id,
+        "name": participant.full_name,
+        "badge_name": participant.display_badge_name,
+        "team": participant.team.name if participant.team else None,
+        "role": participant.role,
+    }
+
+
+def _session_json(session: WorkshopSession) -> dict[str, Any]:
+    return {
+        "id": session.id,
+        "title": session.title,
+        "starts": local_iso(session.starts_at, session.workshop),
+        "ends": local_iso(session.ends_at, session.workshop),
+    }
+
+
+def check_in(
+    actor: Actor,
+    participant: Participant,
+    session: WorkshopSession,
+    *,
+    at: datetime | None = None,
+    station: str = "",
+    source: CheckInSource = CheckInSource.SCAN,
+) -> tuple[bool, CheckIn]:
+    """Record ``participant`` present at ``session``; ``(added, row)``.
+
+    ``added`` is False when they were already checked in: the first row is kept unchanged.
+    :raise CheckInError: when the person is not registered for the session's workshop.
+    """
+    if participant.workshop_id != session.workshop_id:
+        raise CheckInError(_("This badge belongs to another workshop."))
+    if participant.deleted_at is not None:
+        raise CheckInError(_("This participant was removed from the workshop."))
+    added = _insert_ignoring_conflicts(
+        CheckIn,
+        participant_id=participant.id,
+        session_id=session.id,
+        at=at or utcnow(),
+        recorded_at=utcnow(),
+        by=actor.name[:120],
+        device=actor.device[:200],
+        station=station[:80],
+        source=source.value,
+    )
+    row = db.session.scalars(
+        select(CheckIn).where(
+            CheckIn.participant_id == participant.id, CheckIn.session_id == session.id
+        )
+    ).one()
+    if added:
+        record_event(
+            actor,
+            "checkin.add",
+            "participant",
+            participant.id,
+            session=session.id,
+            station=station,
+            source=source.value,
+        )
+    return added, row
+
+
+def undo_check_in(actor: Actor, participant: Participant, session: WorkshopSession) -> bool:
+    """Remove the check-in of ``participant`` at ``session``; False when there was none."""
+    result = db.session.execute(
+        delete(CheckIn).where(
+            CheckIn.participant_id == participant.id, CheckIn.session_id == session.id
+        )
+    )
+    if result.rowcount:
+        record_event(actor, "checkin.remove", "participant", participant.id, session=session.id)
+    return bool(result.rowcount)
+
+
+def replace_badge(actor: Actor, participant: Participant) -> str:
+    """Give ``participant`` a new badge token (a lost badge); the old one stops working.
+
+    A scan of the old badge then answers "replaced" instead of checking anyone in.
+    """
+    old = participant.badge_token
+    db.session.add(RetiredBadgeToken(token=old, participant_id=participant.id))
+    participant.badge_token = new_token()
+    db.session.flush()
+    record_event(actor, "participant.badge_replaced", "participant", participant.id)
+    return participant.badge_token
+
+
+def _scanned_at(value: datetime | None) -> datetime:
+    """The scan's own time in naive UTC; a time in the future (a wrong phone clock) is now."""
+    now = utcnow()
+    if value is None:
+        return now
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+    return now if value > now + _FUTURE_SLACK else value
+
+
+def _decide(
+    actor: Actor,
+    code: str,
+    session: WorkshopSession | None,
+    workshop: Workshop | None,
+    station: str,
+    at: datetime,
+) -> ScanResult:
+    scanned = classify_code(code)
+    if scanned.kind == "kit_label":
+        return ScanResult(
+            Outcome.KIT_LABEL,
+            _("This is a kit label, not a badge. Scan the participant's badge to check them in."),
+        )
+    participant = None
+    if scanned.token:
+        participant = db.session.scalar(
+            select(Participant).where(
+                Participant.badge_token == scanned.token, Participant.deleted_at.is_(None)
+            )
+        )
+    if participant is None:
+        if scanned.token and db.session.scalar(
+            select(func.count())
+            .select_from(RetiredBadgeToken)
+            .where(RetiredBadgeToken.token == scanned.token)
+        ):
+            return ScanResult(
+                Outcome.REVOKED,
+                _("This badge was replaced by a new one. Ask for the new badge."),
+            )
+        return ScanResult(
+            Outcome.UNKNOWN_CODE,
+            _("Not a badge of this workshop. Please ask a trainer."),
+        )
+    person = _person(participant)
+    scope = session.workshop if session is not None else workshop
+    if scope is not None and participant.workshop_id != scope.id:
+        return ScanResult(
+            Outcome.WRONG_WORKSHOP,
+            _(
+                "%(name)s is registered for another workshop (%(workshop)s).",
+                name=participant.full_name,
+                workshop=participant.workshop.title,
+            ),
+            participant=person,
+        )
+    if session is None:
+        session = running_session(participant.workshop, at)
+    if session is None:
+        return ScanResult(
+            Outcome.NO_SESSION,
+            _(
+                "No session is running now. Choose the session to check %(name)s in to.",
+                name=participant.full_name,
+            ),
+            participant=person,
+        )
+    added, row = check_in(actor, participant, session, at=at, station=station)
+    details = {
+        "participant": person,
+        "session": _session_json(session),
+        "checked_in_at": local_iso(row.at, session.workshop),
+    }
+    if added:
+        return ScanResult(
+            Outcome.CHECKED_IN,
+            _(
+                "%(name)s — checked in to %(session)s",
+                name=participant.full_name,
+                session=session.title,
+            ),
+            **details,
+        )
+    return ScanResult(
+        Outcome.ALREADY_CHECKED_IN,
+        _(
+            "%(name)s was already checked in at %(time)s",
+            name=participant.full_name,
+            time=_local_clock(row.at, session.workshop),
+        ),
+        **details,
+    )
+
+
+def record_scan(
+    actor: Actor,
+    code: str,
+    *,
+    session: WorkshopSession | None = None,
+    workshop: Workshop | None = None,
+    client_id: str | None = None,
+    station: str = "",
+    scanned_at: datetime | None = None,
+) -> tuple[ScanResult, bool]:
+    """Apply one scan; ``(result, replayed)``.
+
+    ``session`` None means the session running at the scan's time (in the badge's workshop, or
+    ``workshop`` when given: then a badge of another workshop is refused). With a
+    ``client_id`` seen before, nothing is applied and the first answer comes back with
+    ``replayed`` True.
+    """
+    if client_id:
+        claimed = _insert_ignoring_conflicts(
+            ScanRequest,
+            client_id=client_id,
+            actor=actor.name[:120],
+            received_at=utcnow(),
+            outcome={},
+        )
+        if not claimed:
+            stored = db.session.scalars(
+                select(ScanRequest).where(ScanRequest.client_id == client_id)
+            ).one()
+            return _stored_result(stored.outcome), True
+    result = _decide(actor, code, session, workshop, station, _scanned_at(scanned_at))
+    if client_id:
+        db.session.execute(
+            ScanRequest.__table__.update()
+            .where(ScanRequest.client_id == client_id)
+            .values(outcome=result.to_json())
+        )
+    return result, False
+
+
+def _stored_result(data: dict[str, Any]) -> ScanResult:
+    data = dict(data)
+    return ScanResult(
+        outcome=Outcome(data.pop("outcome")),
+        message=data.pop("message", ""),
+        participant=data.pop("participant", None),
+        session=data.pop("session", None),
+        checked_in_at=data.pop("checked_in_at", None),
+        extra=data,
+    )
+
+
+def attendance(workshop: Workshop) -> list[CheckIn]:
+    """Every check-in of ``workshop``, oldest first, with participant and session loaded."""
+    from sqlalchemy.orm import joinedload
+
+    return list(
+        db.session.scalars(
+            select(CheckIn)
+            .join(WorkshopSession, CheckIn.session_id == WorkshopSession.id)
+            .where(WorkshopSession.workshop_id == workshop.id)
+            .options(
+                joinedload(CheckIn.participant).joinedload(Participant.team),
+                joinedload(CheckIn.session),
+            )
+            .order_by(CheckIn.at, CheckIn.id)
+        )
+    )
