@@ -63,6 +63,7 @@ def _template_helpers(app: Flask) -> None:
     from flask_babel import lazy_gettext as _l
 
     from kitmanager.models import Role
+    from kitmanager.workshops.services import utc_to_local
 
     role_labels = {
         "organiser": _l("organiser"),
@@ -92,5 +93,7 @@ def _template_helpers(app: Flask) -> None:
         field_label=lambda value: field_labels.get(value, value),
         format_date=format_date,
         format_datetime=format_datetime,
+        # Stored UTC -> wall-clock time of the workshop: format with rebase=False.
+        workshop_time=lambda value, workshop: utc_to_local(value, workshop.timezone),
         current_locale=lambda: str(get_locale() or "en"),
     )

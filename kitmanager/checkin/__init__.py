@@ -1,1 +1,13 @@
-"""Check-in: scans of badges and attendance per session."""
+"""Check-in: scans of badges, the session roster and attendance per session."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask
+
+bp = Blueprint("checkin", __name__)
+
+
+def init_app(app: Flask) -> None:
+    from kitmanager.checkin import views  # noqa: F401  (registers routes)
+
+    app.register_blueprint(bp)

@@ -44,14 +44,18 @@ __all__ = [
     "KIT_LABEL_PATH",
     "CheckInError",
     "Outcome",
+    "RosterLine",
     "ScanResult",
     "attendance",
     "check_in",
     "classify_code",
+    "find_badge",
     "local_iso",
     "record_scan",
     "replace_badge",
+    "roster",
     "running_session",
+    "sessions_attended",
     "undo_check_in",
 ]
 
@@ -287,19 +291,9 @@ def _decide(
             Outcome.KIT_LABEL,
             _("This is a kit label, not a badge. Scan the participant's badge to check them in."),
         )
-    participant = None
-    if scanned.token:
-        participant = db.session.scalar(
-            select(Participant).where(
-                Participant.badge_token == scanned.token, Participant.deleted_at.is_(None)
-            )
-        )
+    participant, retired = find_badge(scanned.token) if scanned.token else (None, False)
     if participant is None:
-        if scanned.token and db.session.scalar(
-            select(func.count())
-            .select_from(RetiredBadgeToken)
-            .where(RetiredBadgeToken.token == scanned.token)
-        ):
+        if retired:
             return ScanResult(
                 Outcome.REVOKED,
                 _("This badge was replaced by a new one. Ask for the new badge."),
@@ -426,3 +420,67 @@ def attendance(workshop: Workshop) -> list[CheckIn]:
             .order_by(CheckIn.at, CheckIn.id)
         )
     )
+
+
+def find_badge(token: str) -> tuple[Participant | None, bool]:
+    """The participant a badge token opens, and whether the token is a replaced one."""
+    if not _TOKEN.fullmatch(token or ""):
+        return None, False
+    participant = db.session.scalar(
+        select(Participant).where(
+            Participant.badge_token == token, Participant.deleted_at.is_(None)
+        )
+    )
+    if participant is not None:
+        return participant, False
+    retired = db.session.scalar(
+        select(func.count()).select_from(RetiredBadgeToken).where(RetiredBadgeToken.token == token)
+    )
+    return None, bool(retired)
+
+
+@dataclass
+class RosterLine:
+    participant: Participant
+    check_in: CheckIn | None
+
+
+def roster(session: WorkshopSession, search: str = "") -> list[RosterLine]:
+    """Everyone registered for the session's workshop, with their check-in at it (or None).
+
+    Two queries whatever the size: the people (with teams) and the session's check-ins.
+    """
+    from sqlalchemy.orm import joinedload
+
+    query = (
+        select(Participant)
+        .where(Participant.workshop_id == session.workshop_id, Participant.deleted_at.is_(None))
+        .options(joinedload(Participant.team))
+        .order_by(func.lower(Participant.full_name), Participant.id)
+    )
+    needle = " ".join(search.split()).casefold()
+    people = list(db.session.scalars(query))
+    if needle:
+        people = [
+            p
+            for p in people
+            if needle in p.full_name.casefold()
+            or needle in p.display_badge_name.casefold()
+            or (p.team is not None and needle in p.team.name.casefold())
+        ]
+    present = {
+        row.participant_id: row
+        for row in db.session.scalars(select(CheckIn).where(CheckIn.session_id == session.id))
+    }
+    return [RosterLine(p, present.get(p.id)) for p in people]
+
+
+def sessions_attended(participant: Participant) -> list[tuple[WorkshopSession, CheckIn | None]]:
+    """Each session of the participant's workshop, with their check-in at it (or None)."""
+    present = {
+        row.session_id: row
+        for row in db.session.scalars(
+            select(CheckIn).where(CheckIn.participant_id == participant.id)
+        )
+    }
+    return [(s, present.get(s.id)) for s in participant.workshop.sessions]

@@ -1,0 +1,148 @@
+"""Pages of check-in: the session roster (mark by hand), a badge's one-tap check-in."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from kitmanager.checkin import bp
+from kitmanager.checkin.services import (
+    CheckInError,
+    Outcome,
+    check_in,
+    find_badge,
+    record_scan,
+    replace_badge,
+    roster,
+    undo_check_in,
+)
+from kitmanager.extensions import db
+from kitmanager.models import CheckInSource, Participant, Role, WorkshopSession
+from kitmanager.security import current_actor, require_role
+from kitmanager.workshops.views import load_workshop
+
+# How a scan's outcome shows as a flash message on the page that follows.
+_FLASH_CATEGORY = {
+    Outcome.CHECKED_IN: "success",
+    Outcome.ALREADY_CHECKED_IN: "warning",
+}
+
+
+def _session_of(slug: str, session_id: int) -> WorkshopSession:
+    workshop = load_workshop(slug)
+    session = db.session.get(WorkshopSession, session_id)
+    if session is None or session.workshop_id != workshop.id:
+        abort(404)
+    return session
+
+
+def _participant_of(session: WorkshopSession, participant_id: int) -> Participant:
+    participant = db.session.get(Participant, participant_id)
+    if (
+        participant is None
+        or participant.workshop_id != session.workshop_id
+        or participant.deleted_at is not None
+    ):
+        abort(404)
+    return participant
+
+
+@bp.route("/workshops/<slug>/sessions/<int:session_id>/roster")
+@require_role(Role.VOLUNTEER)
+def session_roster(slug: str, session_id: int):
+    """Who is checked in to the session and who is missing; tick boxes to fix it by hand."""
+    session = _session_of(slug, session_id)
+    search = request.args.get("q", "")[:100]
+    lines = roster(session, search)
+    show = request.args.get("show", "all")
+    total = len(lines)
+    present = sum(1 for line in lines if line.check_in is not None)
+    if show == "missing":
+        lines = [line for line in lines if line.check_in is None]
+    elif show == "present":
+        lines = [line for line in lines if line.check_in is not None]
+    return render_template(
+        "checkin/roster.html",
+        workshop=session.workshop,
+        session=session,
+        lines=lines,
+        present=present,
+        total=total,
+        search=search,
+        show=show,
+    )
+
+
+@bp.post("/workshops/<slug>/sessions/<int:session_id>/roster/<int:participant_id>")
+@require_role(Role.VOLUNTEER)
+def session_mark(slug: str, session_id: int, participant_id: int):
+    """Mark one person present (``action=in``) or not (``action=out``) by hand."""
+    session = _session_of(slug, session_id)
+    participant = _participant_of(session, participant_id)
+    action = request.form.get("action")
+    if action == "in":
+        try:
+            check_in(current_actor(), participant, session, source=CheckInSource.MANUAL)
+        except CheckInError as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+        else:
+            flash(_("%(name)s marked present.", name=participant.full_name), "success")
+    elif action == "out":
+        if undo_check_in(current_actor(), participant, session):
+            flash(_("%(name)s is no longer marked present.", name=participant.full_name), "success")
+    else:
+        abort(400)
+    db.session.commit()
+    back = url_for(
+        "checkin.session_roster",
+        slug=slug,
+        session_id=session_id,
+        q=request.form.get("q") or None,
+        show=request.form.get("show") or None,
+    )
+    return redirect(f"{back}#p{participant.id}")
+
+
+@bp.post("/workshops/<slug>/participants/<int:participant_id>/replace-badge")
+@require_role(Role.TRAINER)
+def badge_replace(slug: str, participant_id: int):
+    """A lost badge: a new token at once (the old badge stops working), then print the new one."""
+    workshop = load_workshop(slug)
+    participant = db.session.get(Participant, participant_id)
+    if participant is None or participant.workshop_id != workshop.id or participant.deleted_at:
+        abort(404)
+    replace_badge(current_actor(), participant)
+    db.session.commit()
+    flash(
+        _(
+            "%(name)s has a new badge; the old one no longer works. Print the new one now.",
+            name=participant.full_name,
+        ),
+        "success",
+    )
+    return redirect(url_for("printing.badges", slug=slug, id=participant.id))
+
+
+@bp.post("/b/<token>/check-in")
+@require_role(Role.VOLUNTEER)
+def badge_check_in(token: str):
+    """The one tap on a badge's page: check the person in to the chosen or running session."""
+    participant, _retired = find_badge(token)
+    if participant is None:
+        abort(404)
+    session = None
+    chosen = request.form.get("session", "")
+    if chosen:
+        if not chosen.isdigit():
+            abort(400)
+        session = db.session.get(WorkshopSession, int(chosen))
+        if session is None or session.workshop_id != participant.workshop_id:
+            abort(404)
+    client_id = (request.form.get("client_id") or "")[:64] or None
+    result, _replayed = record_scan(
+        current_actor(), token, session=session, client_id=client_id, station="badge page"
+    )
+    db.session.commit()
+    flash(result.message, _FLASH_CATEGORY.get(result.outcome, "error"))
+    return redirect(url_for("public.badge", token=token))
