@@ -30,6 +30,11 @@ CONTENT_SECURITY_POLICY = (
     "media-src 'self' blob:; connect-src 'self'; font-src 'self'; object-src 'none'; "
     "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 )
+# A page that decodes QR codes with the vendored WebAssembly reader may compile WebAssembly
+# (and nothing else that 'unsafe-eval' would allow).
+CONTENT_SECURITY_POLICY_WASM = CONTENT_SECURITY_POLICY.replace(
+    "script-src 'self'", "script-src 'self' 'wasm-unsafe-eval'"
+)
 
 
 def public(view: F) -> F:

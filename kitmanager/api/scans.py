@@ -9,7 +9,7 @@ from flask_babel import gettext
 
 from kitmanager.api import bp
 from kitmanager.api.views import _body, _text, _workshop_or_404
-from kitmanager.checkin.services import attendance, local_iso, record_scan
+from kitmanager.checkin.services import attendance, local_iso, record_scan, roster_copy, undo_scan
 from kitmanager.extensions import db
 from kitmanager.models import WorkshopSession
 from kitmanager.security import current_actor
@@ -95,3 +95,24 @@ def workshop_attendance(slug: str):
             for row in attendance(workshop)
         ]
     )
+
+
+@bp.post("/scans/undo")
+def scan_undo():
+    """Take back a scan by its ``client_id`` (the station's undo button)."""
+    data = _body()
+    client_id = _limited(data, "client_id", 64, None)
+    if not client_id:
+        abort(422, description=gettext("'client_id' is missing: send the id of the scan to undo"))
+    result = undo_scan(current_actor(), client_id)
+    if result is None:
+        abort(404, description=gettext("no scan with this client_id arrived"))
+    db.session.commit()
+    return jsonify(result.to_json())
+
+
+@bp.get("/workshops/<slug>/roster")
+def workshop_roster(slug: str):
+    """What a scan station keeps to name offline scans: names, teams, badge token digests."""
+    workshop = _workshop_or_404(slug)
+    return jsonify(people=roster_copy(workshop))

@@ -34,7 +34,7 @@ from kitmanager.workshops.services import (
 )
 
 # Writes a logged-in browser page may make with a CSRF header instead of a token.
-BROWSER_WRITES = frozenset({"api.scan"})
+BROWSER_WRITES = frozenset({"api.scan", "api.scan_undo"})
 
 
 @bp.before_request

@@ -12,6 +12,7 @@ Services take an explicit actor, flush, never commit; the caller commits once.
 from __future__ import annotations
 
 import enum
+import hashlib
 import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -54,9 +55,12 @@ __all__ = [
     "record_scan",
     "replace_badge",
     "roster",
+    "roster_copy",
     "running_session",
     "sessions_attended",
+    "token_digest",
     "undo_check_in",
+    "undo_scan",
 ]
 
 # The path a badge QR carries (``<base URL>/b/<token>``) and the one kit labels will carry.
@@ -484,3 +488,50 @@ def sessions_attended(participant: Participant) -> list[tuple[WorkshopSession, C
         )
     }
     return [(s, present.get(s.id)) for s in participant.workshop.sessions]
+
+
+def undo_scan(actor: Actor, client_id: str) -> ScanResult | None:
+    """Take back the scan sent with ``client_id``: its check-in goes, if that scan made it.
+
+    Returns the scan's answer (now with ``undone``), or None when no such scan arrived.
+    Undoing twice is harmless.
+    """
+    stored = db.session.scalars(
+        select(ScanRequest).where(ScanRequest.client_id == client_id).with_for_update()
+    ).first()
+    if stored is None or not stored.outcome:
+        return None
+    outcome = dict(stored.outcome)
+    if outcome.get("outcome") == Outcome.CHECKED_IN.value and not outcome.get("undone"):
+        participant = db.session.get(Participant, outcome["participant"]["id"])
+        session = db.session.get(WorkshopSession, outcome["session"]["id"])
+        if participant is not None and session is not None:
+            undo_check_in(actor, participant, session)
+        outcome["undone"] = True
+        stored.outcome = outcome
+        db.session.flush()
+    return _stored_result(outcome)
+
+
+def token_digest(token: str) -> str:
+    """What a station's offline copy keeps of a badge token: the start of its SHA-256."""
+    return hashlib.sha256(token.encode()).hexdigest()[:32]
+
+
+def roster_copy(workshop: Workshop) -> list[dict[str, Any]]:
+    """The copy a scan station keeps for offline scans: names, team and a token digest only."""
+    from sqlalchemy.orm import joinedload
+
+    people = db.session.scalars(
+        select(Participant)
+        .where(Participant.workshop_id == workshop.id, Participant.deleted_at.is_(None))
+        .options(joinedload(Participant.team))
+    )
+    return [
+        {
+            "h": token_digest(p.badge_token),
+            "name": p.full_name,
+            "team": p.team.name if p.team else None,
+        }
+        for p in people
+    ]

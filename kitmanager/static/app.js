@@ -6,3 +6,11 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   }
 });
+
+// Logging out deletes the scan station's offline copy of the roster (names of participants);
+// scans still waiting to be sent stay queued on the device.
+document.addEventListener("submit", (event) => {
+  if (event.target.matches("form.logout") && window.indexedDB) {
+    window.indexedDB.deleteDatabase("kitmanager-roster");
+  }
+});

@@ -1,0 +1,238 @@
+"""The scan station: a page for phones and laptops at the door, and its kiosk mode.
+
+The page itself is a small offline-first app (static/scan/): it posts each scan to
+``POST /api/v1/scans`` with a client id, queues scans in IndexedDB while the laptop is out of
+reach and sends them when it is back. Kiosk mode keeps a shared laptop or tablet on this page
+until a trainer's PIN ends it: every other page of the app redirects back to it meanwhile.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any
+
+from flask import (
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_wtf.csrf import generate_csrf
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from kitmanager.checkin import bp
+from kitmanager.checkin.services import running_session
+from kitmanager.models import Role, Workshop
+from kitmanager.security import CONTENT_SECURITY_POLICY_WASM, current_actor, require_role
+from kitmanager.workshops.services import get_workshop, list_workshops, utc_to_local
+
+# While a kiosk runs in a browser, only these endpoints answer it; everything else goes back
+# to the kiosk page.
+KIOSK_ENDPOINTS = frozenset(
+    {
+        "checkin.scan_station",
+        "checkin.kiosk_exit",
+        "checkin.service_worker",
+        "checkin.manifest",
+        "core.language",
+        "api.scan",
+        "api.scan_undo",
+        "api.workshop_roster",
+        "static",
+    }
+)
+KIOSK_PIN_ATTEMPTS = 5
+_STATIC_SCAN = "scan"
+
+
+def _default_workshop() -> Workshop | None:
+    """The workshop a station opens on: the one running today, else the only one there is."""
+    rows = [workshop for workshop, _count in list_workshops()]
+    today = date.today()
+    running = [w for w in rows if w.starts_on <= today <= w.ends_on]
+    if len(running) == 1:
+        return running[0]
+    return rows[0] if len(rows) == 1 else None
+
+
+def _messages() -> dict[str, str]:
+    """What the station's script says, in the page's language."""
+    return {
+        "waiting_one": _("1 scan waiting to be sent"),
+        "waiting_many": _("%(n)s scans waiting to be sent", n="{n}"),
+        "all_sent": _("All scans sent"),
+        "offline_saved": _("Saved on this device: it will be sent when the laptop is reachable."),
+        "offline_known": _(
+            "%(name)s — saved, will be sent when the laptop is reachable", name="{name}"
+        ),
+        "not_a_badge": _("Not a badge of this workshop. Please ask a trainer."),
+        "undone": _("Undone."),
+        "nothing_to_undo": _("Nothing to undo."),
+        "camera_needs_https": _(
+            "The camera works only on a secure page (HTTPS or this laptop itself). "
+            "The scanner field below still works."
+        ),
+        "camera_failed": _("The camera could not start: %(reason)s", reason="{reason}"),
+        "camera_on": _("Camera on: hold a badge in front of it."),
+        "loading_decoder": _("Loading the QR reader…"),
+        "server_refused": _("The laptop refused this scan: %(reason)s", reason="{reason}"),
+        "login_again": _("Your login ended: log in again, the waiting scans are kept."),
+    }
+
+
+@bp.route("/scan")
+@require_role(Role.VOLUNTEER)
+def scan_station():
+    """The scan station for the chosen workshop (``?workshop=slug``; ``&session=id``)."""
+    slug = request.args.get("workshop", "")
+    workshop = get_workshop(slug) if slug else _default_workshop()
+    if workshop is None:
+        if slug:
+            abort(404)
+        return render_template("checkin/scan_choose.html", rows=list_workshops())
+    kiosk = session.get("kiosk")
+    sessions = [
+        {
+            "id": s.id,
+            "title": s.title,
+            "starts": utc_to_local(s.starts_at, workshop.timezone),
+        }
+        for s in workshop.sessions
+    ]
+    chosen = request.args.get("session", "")
+    chosen_id = (
+        int(chosen) if chosen.isdigit() and any(s["id"] == int(chosen) for s in sessions) else None
+    )
+    running = running_session(workshop)
+    config: dict[str, Any] = {
+        "workshop": workshop.slug,
+        "session": chosen_id,
+        "kiosk": bool(kiosk),
+        "csrf": generate_csrf(),
+        "station": request.args.get("station", "")[:80] or current_actor().name,
+        "api": {
+            "scan": url_for("api.scan"),
+            "undo": url_for("api.scan_undo"),
+            "roster": url_for("api.workshop_roster", slug=workshop.slug),
+        },
+        "vendor": {
+            "ponyfill": url_for("static", filename="vendor/barcode-detector/dist/es/ponyfill.js"),
+            "wasm": url_for("static", filename="vendor/zxing-wasm/dist/reader/zxing_reader.wasm"),
+        },
+        "serviceWorker": url_for("checkin.service_worker"),
+        # What the page needs to open with no connection (the QR reader is cached on first use).
+        "precache": [
+            url_for("static", filename=name)
+            for name in (
+                "style.css",
+                "app.js",
+                "favicon.svg",
+                "scan/station.css",
+                "scan/station.js",
+                "scan/sha256.js",
+            )
+        ],
+        "scope": url_for("checkin.scan_station"),
+        "messages": _messages(),
+    }
+    response = make_response(
+        render_template(
+            "checkin/scan.html",
+            workshop=workshop,
+            sessions=sessions,
+            chosen_id=chosen_id,
+            running=running,
+            kiosk=kiosk,
+            config=json.dumps(config, ensure_ascii=False).replace("</", "<\\/"),
+        )
+    )
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY_WASM
+    return response
+
+
+@bp.post("/scan/kiosk")
+@require_role(Role.VOLUNTEER)
+def kiosk_start():
+    """Lock this browser on the scan station until the PIN chosen here is typed again."""
+    pin = request.form.get("pin", "")
+    target = request.form.get("next", "")
+    if not target.startswith("/scan"):
+        target = url_for("checkin.scan_station")
+    if not (pin.isdigit() and 4 <= len(pin) <= 12):
+        flash(_("Choose a PIN of 4 to 12 digits to start kiosk mode."), "error")
+        return redirect(target)
+    session["kiosk"] = {"pin": generate_password_hash(pin), "url": target, "failures": 0}
+    return redirect(target)
+
+
+@bp.post("/scan/kiosk/exit")
+@require_role(Role.VOLUNTEER)
+def kiosk_exit():
+    kiosk = session.get("kiosk")
+    if not kiosk:
+        return redirect(url_for("checkin.scan_station"))
+    if kiosk.get("failures", 0) >= KIOSK_PIN_ATTEMPTS:
+        flash(_("Too many wrong PINs: log in on another device and end this login."), "error")
+        return redirect(kiosk["url"])
+    if check_password_hash(kiosk["pin"], request.form.get("pin", "")):
+        session.pop("kiosk")
+        flash(_("Kiosk mode ended."), "success")
+        return redirect(kiosk["url"])
+    kiosk["failures"] = kiosk.get("failures", 0) + 1
+    session["kiosk"] = kiosk
+    flash(_("Wrong PIN."), "error")
+    return redirect(kiosk["url"])
+
+
+def keep_kiosk_on_its_page() -> Any:
+    """Before every request: a browser in kiosk mode reaches only the scan station."""
+    kiosk = session.get("kiosk")
+    if not kiosk or request.endpoint in KIOSK_ENDPOINTS:
+        return None
+    if request.method in ("GET", "HEAD"):
+        return redirect(kiosk["url"])
+    abort(403)
+
+
+@bp.route("/scan/sw.js")
+@require_role(Role.VOLUNTEER)
+def service_worker():
+    """The station's service worker, allowed to control /scan (it lives one level below)."""
+    folder = current_app.static_folder
+    assert folder is not None
+    response = send_from_directory(folder, f"{_STATIC_SCAN}/sw.js", max_age=0)
+    response.headers["Service-Worker-Allowed"] = url_for("checkin.scan_station")
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@bp.route("/scan/manifest.webmanifest")
+@require_role(Role.VOLUNTEER)
+def manifest():
+    data = {
+        "name": _("Kit manager scan station"),
+        "short_name": _("Scan"),
+        "start_url": url_for("checkin.scan_station"),
+        "scope": url_for("checkin.scan_station"),
+        "display": "standalone",
+        "background_color": "#f6f7f8",
+        "theme_color": "#0b6e4f",
+        "icons": [
+            {
+                "src": url_for("static", filename="favicon.svg"),
+                "sizes": "any",
+                "type": "image/svg+xml",
+            }
+        ],
+    }
+    response = make_response(json.dumps(data, ensure_ascii=False))
+    response.headers["Content-Type"] = "application/manifest+json"
+    return response

@@ -1,0 +1,417 @@
+// The scan station: badge scans from a camera or a keyboard-wedge scanner, sent to the laptop,
+// queued on this device (IndexedDB) while the laptop is out of reach and sent when it is back.
+// Each scan has a client id made here, so a scan sent twice is applied once by the server.
+import { sha256Hex } from "./sha256.js";
+
+const config = JSON.parse(document.getElementById("station-config").textContent);
+const say = config.messages;
+const $ = (id) => document.getElementById(id);
+const resultBox = $("result");
+const resultText = resultBox.querySelector(".result-text");
+const wedge = $("wedge");
+const wedgeInput = $("wedge-input");
+const queueLine = $("queue");
+const undoButton = $("undo");
+const cameraButton = $("camera-toggle");
+const cameraStatus = $("camera-status");
+const video = $("camera");
+
+const RESEND_MS = 4000;
+const SEND_TIMEOUT_MS = 8000;
+const KIOSK_CLEAR_MS = 4000;
+const SAME_CODE_MS = 3000;
+const ROSTER_REFRESH_MS = 60000;
+
+// ---------------------------------------------------------------- what a scanned text is
+// The same rules as kitmanager.checkin.services.classify_code: only the /b/<token> path of a
+// badge URL counts (any host), or a bare token.
+const TOKEN = /^[A-Za-z0-9_-]{16,64}$/;
+
+export function badgeToken(text) {
+  const value = text.trim();
+  if (value.includes("/")) {
+    let path = value;
+    try {
+      path = new URL(value, "http://x").pathname;
+    } catch {
+      return null;
+    }
+    const at = path.lastIndexOf("/b/");
+    if (at < 0) return null;
+    const token = path.slice(at + 3).replace(/\/+$/, "");
+    return TOKEN.test(token) ? token : null;
+  }
+  return TOKEN.test(value) ? value : null;
+}
+
+function newClientId() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const hex = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+// ---------------------------------------------------------------- IndexedDB
+// Two databases: the queue survives a logout (scans must never be lost), the roster copy does
+// not (app.js deletes it when anyone logs out).
+function openDb(name, store, keyPath) {
+  return new Promise((resolve, reject) => {
+    const request = indexedDB.open(name, 1);
+    request.onupgradeneeded = () => request.result.createObjectStore(store, { keyPath });
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+}
+
+function run(db, store, mode, action) {
+  return new Promise((resolve, reject) => {
+    const tx = db.transaction(store, mode);
+    const request = action(tx.objectStore(store));
+    tx.oncomplete = () => resolve(request ? request.result : undefined);
+    tx.onerror = () => reject(tx.error);
+  });
+}
+
+const queueDb = openDb("kitmanager-queue", "scans", "client_id");
+const rosterDb = openDb("kitmanager-roster", "rosters", "workshop");
+
+const queue = {
+  put: async (scan) => run(await queueDb, "scans", "readwrite", (s) => s.put(scan)),
+  remove: async (id) => run(await queueDb, "scans", "readwrite", (s) => s.delete(id)),
+  all: async () => {
+    const scans = await run(await queueDb, "scans", "readonly", (s) => s.getAll());
+    return scans.sort((a, b) => a.scanned_at.localeCompare(b.scanned_at));
+  },
+};
+
+let roster = new Map();
+
+async function loadRoster() {
+  try {
+    const stored = await run(await rosterDb, "rosters", "readonly", (s) => s.get(config.workshop));
+    if (stored) roster = new Map(stored.people.map((p) => [p.h, p]));
+  } catch {
+    // no copy yet: offline scans then show without a name
+  }
+}
+
+async function refreshRoster() {
+  try {
+    const response = await fetch(config.api.roster, { credentials: "same-origin" });
+    if (!response.ok) return;
+    const { people } = await response.json();
+    roster = new Map(people.map((p) => [p.h, p]));
+    await run(await rosterDb, "rosters", "readwrite", (s) =>
+      s.put({ workshop: config.workshop, people, at: new Date().toISOString() }),
+    );
+  } catch {
+    // offline: keep the copy we have
+  }
+}
+
+// ---------------------------------------------------------------- feedback
+let audio = null;
+function beep(kind) {
+  try {
+    audio = audio || new AudioContext();
+    const tone = audio.createOscillator();
+    const gain = audio.createGain();
+    tone.frequency.value = { ok: 880, warn: 520, bad: 220, queued: 660 }[kind] || 440;
+    gain.gain.value = 0.15;
+    tone.connect(gain).connect(audio.destination);
+    tone.start();
+    tone.stop(audio.currentTime + (kind === "bad" ? 0.45 : 0.15));
+  } catch {
+    // no sound on this device
+  }
+  if (navigator.vibrate) navigator.vibrate(kind === "bad" ? [120, 80, 120] : 80);
+}
+
+const KIND = {
+  checked_in: "ok",
+  already_checked_in: "warn",
+  no_session: "warn",
+  kit_label: "warn",
+  unknown_code: "bad",
+  revoked: "bad",
+  wrong_workshop: "bad",
+};
+
+let clearTimer = null;
+function show(kind, text) {
+  resultBox.className = `result ${kind}`;
+  resultBox.dataset.kind = kind;
+  resultText.textContent = text;
+  beep(kind);
+  clearTimeout(clearTimer);
+  if (config.kiosk) {
+    clearTimer = setTimeout(() => {
+      resultBox.className = "result idle";
+      resultBox.dataset.kind = "idle";
+      resultText.textContent = "";
+    }, KIOSK_CLEAR_MS);
+  }
+}
+
+async function updateQueueLine() {
+  const waiting = (await queue.all()).length;
+  queueLine.dataset.waiting = String(waiting);
+  if (waiting === 0) queueLine.textContent = say.all_sent;
+  else if (waiting === 1) queueLine.textContent = say.waiting_one;
+  else queueLine.textContent = say.waiting_many.replace("{n}", String(waiting));
+}
+
+// ---------------------------------------------------------------- sending
+let loginEnded = false;
+
+async function send(scan) {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), SEND_TIMEOUT_MS);
+  try {
+    const response = await fetch(config.api.scan, {
+      method: "POST",
+      credentials: "same-origin",
+      signal: controller.signal,
+      headers: { "Content-Type": "application/json", "X-CSRFToken": config.csrf },
+      body: JSON.stringify({
+        code: scan.code,
+        session: scan.session,
+        client_id: scan.client_id,
+        station: scan.station,
+        scanned_at: scan.scanned_at,
+      }),
+    });
+    if (response.ok) return { status: "answered", body: await response.json() };
+    if (response.status === 401 || response.status === 403) return { status: "login" };
+    if (response.status === 400 || response.status === 422) {
+      const body = await response.json().catch(() => ({}));
+      return { status: "refused", reason: body.error || String(response.status) };
+    }
+    return { status: "offline" }; // 5xx, 429: the laptop is busy; try again later
+  } catch {
+    return { status: "offline" };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+let lastScan = null;
+const sending = new Set();
+
+async function deliver(scan, visible) {
+  if (sending.has(scan.client_id)) return "busy";
+  sending.add(scan.client_id);
+  try {
+    const answer = await send(scan);
+    if (answer.status === "answered" || answer.status === "refused") {
+      await queue.remove(scan.client_id);
+    }
+    if (answer.status === "login") loginEnded = true;
+    if (visible) {
+      if (answer.status === "answered") {
+        show(KIND[answer.body.outcome] || "bad", answer.body.message);
+      } else if (answer.status === "refused") {
+        show("bad", say.server_refused.replace("{reason}", answer.reason));
+      } else if (answer.status === "login") {
+        show("warn", say.login_again);
+      } else {
+        showQueued(scan);
+      }
+    }
+    return answer.status;
+  } finally {
+    sending.delete(scan.client_id);
+    updateQueueLine();
+  }
+}
+
+function showQueued(scan) {
+  const token = badgeToken(scan.code);
+  const person = token ? roster.get(sha256Hex(token).slice(0, 32)) : null;
+  if (token === null && roster.size) {
+    show("bad", say.not_a_badge);
+  } else if (person) {
+    show("queued", say.offline_known.replace("{name}", person.name));
+  } else {
+    show("queued", say.offline_saved);
+  }
+}
+
+async function scanned(code) {
+  const text = code.trim();
+  if (!text) return;
+  const scan = {
+    client_id: newClientId(),
+    code: text,
+    session: config.session,
+    station: config.station,
+    scanned_at: new Date().toISOString(),
+  };
+  await queue.put(scan); // stored before sending: a crash or reload never loses it
+  lastScan = scan.client_id;
+  undoButton.disabled = false;
+  await deliver(scan, true);
+}
+
+let draining = false;
+async function drain() {
+  if (draining || loginEnded) return;
+  draining = true;
+  try {
+    for (const scan of await queue.all()) {
+      const status = await deliver(scan, false);
+      if (status === "offline" || status === "login") break;
+    }
+  } finally {
+    draining = false;
+  }
+}
+
+async function undo() {
+  if (!lastScan) {
+    show("warn", say.nothing_to_undo);
+    return;
+  }
+  const id = lastScan;
+  lastScan = null;
+  undoButton.disabled = true;
+  const waiting = (await queue.all()).some((scan) => scan.client_id === id);
+  if (waiting) {
+    await queue.remove(id);
+    updateQueueLine();
+    show("warn", say.undone);
+    return;
+  }
+  try {
+    const response = await fetch(config.api.undo, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": config.csrf },
+      body: JSON.stringify({ client_id: id }),
+    });
+    show(response.ok ? "warn" : "bad", response.ok ? say.undone : say.nothing_to_undo);
+  } catch {
+    show("bad", say.nothing_to_undo);
+  }
+}
+
+// ---------------------------------------------------------------- keyboard-wedge scanner
+// A USB or Bluetooth scanner types the code and Enter into whatever has focus: keep the field
+// focused unless the person is using another control on purpose.
+wedge.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const code = wedgeInput.value;
+  wedgeInput.value = "";
+  scanned(code);
+  wedgeInput.focus();
+});
+wedgeInput.addEventListener("blur", () => {
+  setTimeout(() => {
+    const active = document.activeElement;
+    if (!active || active === document.body) wedgeInput.focus();
+  }, 150);
+});
+undoButton.addEventListener("click", () => undo().then(() => wedgeInput.focus()));
+
+// ---------------------------------------------------------------- camera
+let stream = null;
+let detector = null;
+let lastCode = { text: "", at: 0 };
+
+async function makeDetector() {
+  if ("BarcodeDetector" in window) {
+    try {
+      const formats = await window.BarcodeDetector.getSupportedFormats();
+      if (formats.includes("qr_code")) return new window.BarcodeDetector({ formats: ["qr_code"] });
+    } catch {
+      // fall through to the bundled reader
+    }
+  }
+  cameraStatus.textContent = say.loading_decoder;
+  const module = await import(config.vendor.ponyfill);
+  module.prepareZXingModule({
+    overrides: {
+      locateFile: (path, prefix) => (path.endsWith(".wasm") ? config.vendor.wasm : prefix + path),
+    },
+  });
+  return new module.BarcodeDetector({ formats: ["qr_code"] });
+}
+
+async function look() {
+  if (!stream) return;
+  if (video.readyState >= 2) {
+    try {
+      const codes = await detector.detect(video);
+      const now = Date.now();
+      for (const found of codes) {
+        const text = found.rawValue;
+        if (text === lastCode.text && now - lastCode.at < SAME_CODE_MS) continue;
+        lastCode = { text, at: now };
+        scanned(text);
+        break;
+      }
+    } catch {
+      // a frame that could not be read: try the next one
+    }
+  }
+  setTimeout(look, 120);
+}
+
+async function startCamera() {
+  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+    cameraStatus.textContent = say.camera_needs_https;
+    cameraButton.disabled = true;
+    return;
+  }
+  try {
+    detector = detector || (await makeDetector());
+    stream = await navigator.mediaDevices.getUserMedia({
+      video: { facingMode: "environment" },
+      audio: false,
+    });
+    video.srcObject = stream;
+    video.hidden = false;
+    await video.play();
+    cameraStatus.textContent = say.camera_on;
+    cameraButton.setAttribute("aria-pressed", "true");
+    look();
+  } catch (error) {
+    cameraStatus.textContent = say.camera_failed.replace("{reason}", error.message || error.name);
+    stopCamera();
+  }
+}
+
+function stopCamera() {
+  if (stream) for (const track of stream.getTracks()) track.stop();
+  stream = null;
+  video.hidden = true;
+  cameraButton.setAttribute("aria-pressed", "false");
+}
+
+cameraButton.addEventListener("click", () => (stream ? stopCamera() : startCamera()));
+
+// ---------------------------------------------------------------- start
+if (!window.isSecureContext || !navigator.mediaDevices) {
+  cameraStatus.textContent = say.camera_needs_https;
+  cameraButton.disabled = true;
+} else if (config.kiosk || new URLSearchParams(location.search).get("camera") === "1") {
+  startCamera();
+}
+if ("serviceWorker" in navigator && window.isSecureContext) {
+  navigator.serviceWorker
+    .register(config.serviceWorker, { scope: config.scope })
+    .then(() => navigator.serviceWorker.ready)
+    .then((registration) => {
+      registration.active.postMessage({ precache: [location.href, ...config.precache] });
+      document.body.dataset.offlineReady = "1";
+    })
+    .catch(() => {});
+}
+window.addEventListener("online", drain);
+setInterval(drain, RESEND_MS);
+setInterval(refreshRoster, ROSTER_REFRESH_MS);
+loadRoster().then(refreshRoster);
+updateQueueLine().then(drain);
+document.body.dataset.stationReady = "1";

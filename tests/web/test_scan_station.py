@@ -1,0 +1,160 @@
+"""The scan station page as the server serves it: config, kiosk mode, service worker, undo."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from datetime import timedelta
+
+import pytest
+
+from kitmanager.models import utcnow
+from tests.web.conftest import csrf_token
+from tests.web.helpers import add_people, make_workshop
+from tests.web.test_checkin import _badge, _session
+
+
+@pytest.fixture
+def day(app):
+    make_workshop(app)
+    running = _session(app, "nairobi", "Session 2", utcnow() - timedelta(minutes=5))
+    (amina,) = add_people(app, "nairobi", "Amina Yusuf", email="amina@example.org")
+    return {"running": running, "amina": amina}
+
+
+def _config(page: str) -> dict:
+    match = re.search(r'<script type="application/json" id="station-config">(.*?)</script>', page)
+    assert match
+    return json.loads(match.group(1))
+
+
+def test_the_station_opens_on_todays_workshop_for_a_volunteer(app, volunteer, day):
+    response = volunteer.get("/scan")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    config = _config(page)
+    assert config["workshop"] == "nairobi" and config["session"] is None
+    assert "Running now: Session 2" in page
+    assert config["api"]["scan"] == "/api/v1/scans"
+    # The QR reader's WebAssembly may compile on this page, and on no other.
+    assert "'wasm-unsafe-eval'" in response.headers["Content-Security-Policy"]
+    assert "wasm" not in volunteer.get("/workshops/").headers["Content-Security-Policy"]
+    assert "amina@example.org" not in page
+
+
+def test_a_chosen_session_is_kept_and_an_unknown_workshop_is_a_404(app, volunteer, day):
+    page = volunteer.get(f"/scan?workshop=nairobi&session={day['running']}").get_data(True)
+    assert _config(page)["session"] == day["running"]
+    assert volunteer.get("/scan?workshop=nowhere").status_code == 404
+
+
+def test_with_several_workshops_today_the_station_asks_which(app, volunteer, day):
+    make_workshop(app, "abidjan", "Défi IA Abidjan")
+    page = volunteer.get("/scan").get_data(as_text=True)
+    assert "Which workshop is this station for?" in page
+    assert "/scan?workshop=abidjan" in page and "/scan?workshop=nairobi" in page
+
+
+def test_the_station_needs_a_login(client):
+    assert client.get("/scan").status_code == 302
+
+
+def test_the_roster_copy_has_names_and_token_digests_only(app, volunteer, day):
+    people = volunteer.get("/api/v1/workshops/nairobi/roster").json["people"]
+    token = _badge(app, day["amina"])
+    import hashlib
+
+    assert people == [
+        {"h": hashlib.sha256(token.encode()).hexdigest()[:32], "name": "Amina Yusuf", "team": None}
+    ]
+    assert token not in json.dumps(people)
+
+
+def test_undo_takes_back_the_check_in_of_that_scan_only(app, volunteer, day):
+    token = csrf_token(volunteer, "/scan")
+    headers = {"X-CSRFToken": token}
+    code = _badge(app, day["amina"])
+    volunteer.post("/api/v1/scans", json={"code": code, "client_id": "s1"}, headers=headers)
+    again = volunteer.post("/api/v1/scans", json={"code": code, "client_id": "s2"}, headers=headers)
+    assert again.json["outcome"] == "already_checked_in"
+    # Undoing the second scan (which added nothing) keeps the check-in.
+    volunteer.post("/api/v1/scans/undo", json={"client_id": "s2"}, headers=headers)
+    db = app.config["DATA_DIR"] / "kitmanager.sqlite3"
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM check_in").fetchone()[0] == 1
+    undone = volunteer.post("/api/v1/scans/undo", json={"client_id": "s1"}, headers=headers)
+    assert undone.json["undone"] is True
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM check_in").fetchone()[0] == 0
+    missing = volunteer.post("/api/v1/scans/undo", json={"client_id": "nope"}, headers=headers)
+    assert missing.status_code == 404
+
+
+def test_kiosk_mode_keeps_the_browser_on_the_station_until_the_pin(app, volunteer, day):
+    token = csrf_token(volunteer, "/scan")
+    short = volunteer.post(
+        "/scan/kiosk", data={"csrf_token": token, "pin": "12"}, follow_redirects=True
+    )
+    assert "Choose a PIN of 4 to 12 digits" in short.get_data(as_text=True)
+    assert volunteer.get("/workshops/").status_code == 200  # a refused PIN starts nothing
+
+    volunteer.post(
+        "/scan/kiosk", data={"csrf_token": token, "pin": "2468", "next": "/scan?workshop=nairobi"}
+    )
+    away = volunteer.get("/workshops/")
+    assert away.status_code == 302 and away.headers["Location"] == "/scan?workshop=nairobi"
+    assert volunteer.post("/logout", data={"csrf_token": token}).status_code == 403
+    page = volunteer.get("/scan?workshop=nairobi").get_data(as_text=True)
+    assert _config(page)["kiosk"] is True and "End kiosk mode" in page
+    # Scans still work from the kiosk.
+    scan = volunteer.post(
+        "/api/v1/scans", json={"code": _badge(app, day["amina"])}, headers={"X-CSRFToken": token}
+    )
+    assert scan.json["outcome"] == "checked_in"
+
+    wrong = volunteer.post(
+        "/scan/kiosk/exit", data={"csrf_token": token, "pin": "0000"}, follow_redirects=True
+    )
+    assert "Wrong PIN." in wrong.get_data(as_text=True)
+    assert volunteer.get("/workshops/").status_code == 302
+    volunteer.post("/scan/kiosk/exit", data={"csrf_token": token, "pin": "2468"})
+    assert volunteer.get("/workshops/").status_code == 200
+
+
+def test_five_wrong_pins_lock_the_kiosk(app, volunteer, day):
+    token = csrf_token(volunteer, "/scan")
+    volunteer.post("/scan/kiosk", data={"csrf_token": token, "pin": "2468"})
+    for _ in range(5):
+        volunteer.post("/scan/kiosk/exit", data={"csrf_token": token, "pin": "1111"})
+    locked = volunteer.post(
+        "/scan/kiosk/exit", data={"csrf_token": token, "pin": "2468"}, follow_redirects=True
+    )
+    assert "Too many wrong PINs" in locked.get_data(as_text=True)
+    assert volunteer.get("/workshops/").status_code == 302
+
+
+def test_the_service_worker_may_control_the_station_and_the_manifest_is_json(volunteer, day):
+    worker = volunteer.get("/scan/sw.js")
+    assert worker.status_code == 200
+    assert worker.headers["Service-Worker-Allowed"] == "/scan"
+    assert "javascript" in worker.headers["Content-Type"]
+    manifest = volunteer.get("/scan/manifest.webmanifest")
+    assert manifest.headers["Content-Type"] == "application/manifest+json"
+    assert manifest.json["start_url"] == "/scan"
+
+
+def test_the_vendored_reader_matches_its_recorded_checksums(app):
+    import hashlib
+    from pathlib import Path
+
+    import kitmanager
+
+    vendor = Path(kitmanager.__file__).parent / "static" / "vendor"
+    manifest = json.loads((vendor / "VENDOR.json").read_text())
+    names = {p["name"]: p for p in manifest["packages"]}
+    assert names["barcode-detector"]["version"] == "3.2.2"
+    assert all(p["license"] == "MIT" for p in manifest["packages"])
+    for package in manifest["packages"]:
+        for name, digest in package["files"].items():
+            assert hashlib.sha256((vendor / name).read_bytes()).hexdigest() == digest, name
