@@ -25,7 +25,7 @@ from kitmanager.audit import cli_actor
 from kitmanager.auth.services import create_user
 from kitmanager.database import schema_head, upgrade_database
 from kitmanager.extensions import db
-from kitmanager.models import Participant
+from kitmanager.models import Participant, Workshop
 from tests.web.conftest import csrf_token
 
 pytest.importorskip("psycopg", reason="psycopg is in the test extra: pip install -e '.[test]'")
@@ -131,3 +131,35 @@ def test_the_app_works_on_postgresql(pg_app, tmp_path):
     with pg_app.app_context():
         names = set(db.session.scalars(select(Participant.full_name)))
     assert names >= {"Wanjiru Mwangi", "Nguyễn Thị Hồng Nhung"}
+
+
+def test_a_too_long_sign_up_id_is_a_row_error_on_postgresql_not_a_crash(pg_app, tmp_path):
+    runner = pg_app.test_cli_runner()
+    made = runner.invoke(
+        args=["workshops", "create", "Long ids", "--slug", "longids", "--starts", "2026-12-01"]
+    )
+    assert made.exit_code == 0, made.output
+    csv_file = tmp_path / "long-ids.csv"
+    csv_file.write_text(f"Name,ID\nAma Owusu,REG-1\nKofi Mensah,{'R' * 150}\n", encoding="utf-8")
+    refused = runner.invoke(args=["participants", "import", "longids", str(csv_file)])
+    assert refused.exit_code == 1
+    assert "line 3, column 'ID': The id is 150 characters long; the limit is 100" in (
+        refused.output
+    )
+    imported = runner.invoke(
+        args=["participants", "import", "longids", str(csv_file), "--only-valid"]
+    )
+    assert imported.exit_code == 0, imported.output
+    with pg_app.app_context():
+        query = select(Participant.external_id).join(Participant.workshop)
+        ids = list(db.session.scalars(query.where(Workshop.slug == "longids")))
+        assert ids == ["REG-1"]
+
+    token = runner.invoke(args=["tokens", "create", "pg-script", "--role", "organiser"])
+    response = pg_app.test_client().post(
+        "/api/v1/workshops/longids/participants",
+        json={"full_name": "Kofi Mensah", "external_id": "R" * 150},
+        headers={"Authorization": f"Bearer {token.output.strip().splitlines()[-1]}"},
+    )
+    assert response.status_code == 422
+    assert "limit is 100" in response.json["error"]
