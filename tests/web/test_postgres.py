@@ -26,6 +26,8 @@ from kitmanager.auth.services import create_user
 from kitmanager.database import schema_head, upgrade_database
 from kitmanager.extensions import db
 from kitmanager.models import Participant, Workshop
+from kitmanager.participants.services import participant_page
+from kitmanager.workshops.services import get_workshop
 from tests.web.conftest import csrf_token
 
 pytest.importorskip("psycopg", reason="psycopg is in the test extra: pip install -e '.[test]'")
@@ -163,3 +165,21 @@ def test_a_too_long_sign_up_id_is_a_row_error_on_postgresql_not_a_crash(pg_app, 
     )
     assert response.status_code == 422
     assert "limit is 100" in response.json["error"]
+
+
+def test_names_sort_and_page_in_sql_on_postgresql(pg_app):
+    runner = pg_app.test_cli_runner()
+    made = runner.invoke(
+        args=["workshops", "create", "Sorting", "--slug", "sorting", "--starts", "2026-12-01"]
+    )
+    assert made.exit_code == 0, made.output
+    for name in ("Zanele Mokoena", "Éloïse Kouassi", "awa Traoré", "Aïssatou Bâ"):
+        assert runner.invoke(args=["participants", "add", "sorting", name]).exit_code == 0
+    listed = runner.invoke(args=["participants", "list", "sorting"])
+    names = [line.split("  ")[0] for line in listed.output.splitlines()]
+    assert names == ["Aïssatou Bâ", "awa Traoré", "Éloïse Kouassi", "Zanele Mokoena"]
+    with pg_app.app_context():
+        page = participant_page(get_workshop("sorting"), "eloise", per_page=1)
+        assert (page.total, [p.full_name for p in page.people]) == (1, ["Éloïse Kouassi"])
+        second = participant_page(get_workshop("sorting"), page=2, per_page=3)
+        assert (second.pages, [p.full_name for p in second.people]) == (2, ["Zanele Mokoena"])
