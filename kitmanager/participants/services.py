@@ -178,7 +178,9 @@ def delete_participant(actor: Actor, participant: Participant) -> None:
 
     The badge token is replaced, so a printed badge stops working.
     """
-    for name, value in participant_values(ParticipantFields(full_name="")).items():
+    # Every personal field goes; the role stays, for the anonymous counts.
+    blank = ParticipantFields(full_name="", role=participant.role)
+    for name, value in participant_values(blank).items():
         setattr(participant, name, value)
     participant.team = None
     participant.badge_token = new_token()

@@ -104,6 +104,7 @@ def test_edit_and_delete_remove_personal_data_but_keep_the_count(organiser, app,
         person = db.session.get(Participant, pid)
         assert person.deleted_at is not None
         assert person.full_name == "" and person.email is None and person.guardian_contact == ""
+        assert (person.role, person.sort_key, person.team) == ("mentor", "", None)  # counts
         assert person.badge_token != old_token
         assert db.session.query(Participant).count() == 1  # the anonymous row stays for counts
     assert "Akinyi" not in organiser.get("/workshops/nairobi/participants/").get_data(as_text=True)
