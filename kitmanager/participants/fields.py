@@ -11,7 +11,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Column
+from sqlalchemy import Column, Text
 
 from kitmanager.models import Participant, ParticipantRole, Team
 from kitmanager.text import UnreadableText, clean_text
@@ -22,7 +22,9 @@ __all__ = [
     "MULTILINE_FIELDS",
     "ROLES",
     "TEXT_FIELDS",
+    "FieldProblem",
     "ParticipantFields",
+    "clean_field",
     "fields_of",
     "max_length",
     "participant_values",
@@ -55,7 +57,6 @@ class ParticipantFields:
 
 FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(ParticipantFields))
 ROLES: tuple[str, ...] = tuple(role.value for role in ParticipantRole)
-MULTILINE_FIELDS = frozenset({"notes"})
 # The fields holding free text, each with a length limit.
 TEXT_FIELDS: tuple[str, ...] = tuple(
     name for name in FIELD_NAMES if name not in ("role", "photo_consent")
@@ -79,6 +80,10 @@ FIELD_LABELS = {
 
 def _column(field: str) -> Column:
     return Team.__table__.c.name if field == "team" else Participant.__table__.c[field]
+
+
+# A ``Text`` column holds several lines; a ``String`` one is a single line (names, ids).
+MULTILINE_FIELDS = frozenset(name for name in TEXT_FIELDS if isinstance(_column(name).type, Text))
 
 
 def max_length(field: str) -> int:
@@ -124,14 +129,32 @@ def too_long(field: str, cleaned: str) -> str | None:
     return str(_TOO_LONG[field]) % {"length": len(cleaned), "limit": limit}
 
 
-def text_problem(field: str, value: str | None) -> str | None:
-    """What is wrong with ``value`` for ``field`` as the user sent it (before cleaning): a
-    broken character, or too long once cleaned. ``None`` when it can be stored."""
+class FieldProblem(ValueError):
+    """A value that cannot be stored in its field; ``str(error)`` says why, translated."""
+
+
+def clean_field(field: str, value: str | None) -> str:
+    """``value`` cleaned for ``field`` (see :func:`kitmanager.text.clean_text`).
+
+    :raise FieldProblem: it holds a broken character, or is too long once cleaned.
+    """
     try:
         cleaned = clean_text(value, multiline=field in MULTILINE_FIELDS)
     except UnreadableText:
-        return unreadable_message()
-    return too_long(field, cleaned)
+        raise FieldProblem(unreadable_message()) from None
+    problem = too_long(field, cleaned)
+    if problem is not None:
+        raise FieldProblem(problem)
+    return cleaned
+
+
+def text_problem(field: str, value: str | None) -> str | None:
+    """What :func:`clean_field` would refuse in ``value``, or ``None`` when it can be stored."""
+    try:
+        clean_field(field, value)
+    except FieldProblem as problem:
+        return str(problem)
+    return None
 
 
 def fields_of(participant: Participant) -> ParticipantFields:

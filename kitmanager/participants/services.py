@@ -34,12 +34,13 @@ from kitmanager.participants.fields import (
     FIELD_NAMES,
     MULTILINE_FIELDS,
     TEXT_FIELDS,
+    FieldProblem,
     ParticipantFields,
+    clean_field,
     fields_of,
     participant_values,
-    text_problem,
 )
-from kitmanager.text import clean_text, safe_text, sort_key
+from kitmanager.text import safe_text, sort_key
 
 __all__ = [
     "Duplicate",
@@ -86,11 +87,10 @@ def _clean_fields(fields: ParticipantFields) -> ParticipantFields:
     """``fields`` cleaned for storing. :raise ParticipantError: a field cannot be stored."""
     texts: dict[str, str] = {}
     for name in TEXT_FIELDS:
-        value = getattr(fields, name)
-        problem = text_problem(name, value)
-        if problem is not None:
-            raise ParticipantError(f"{FIELD_LABELS[name]}: {problem}")
-        texts[name] = clean_text(value, multiline=name in MULTILINE_FIELDS)
+        try:
+            texts[name] = clean_field(name, getattr(fields, name))
+        except FieldProblem as problem:
+            raise ParticipantError(f"{FIELD_LABELS[name]}: {problem}") from None
     if not texts["full_name"]:
         raise ParticipantError(gettext("The participant needs a full name."))
     email = texts["email"] or None
