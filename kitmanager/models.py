@@ -25,9 +25,10 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from kitmanager.extensions import db
+from kitmanager.text import sort_key
 
 __all__ = [
     "ApiToken",
@@ -229,11 +230,25 @@ class Team(db.Model):
     __table_args__ = (UniqueConstraint("workshop_id", "name"),)
 
 
+def _sort_key_of(name: str | None) -> str:
+    return sort_key(name or "")[: Participant.__table__.c.sort_key.type.length]
+
+
+def _name_sort_key(context: Any) -> str:
+    """Insert default of ``Participant.sort_key``: a bulk import sets no attributes."""
+    return _sort_key_of(context.get_current_parameters().get("full_name"))
+
+
 class Participant(db.Model):
     """A person registered for a workshop.
 
     Deleting one anonymises the row (``deleted_at`` set, personal fields cleared) so the
-    organiser's anonymous counts stay right.
+    organiser's anonymous counts stay right. ``sort_key`` files the name the way a reader
+    expects (see :func:`kitmanager.text.sort_key`); it follows ``full_name`` on every write,
+    so lists sort and page in SQL.
+
+    The column types are the one home of the fields' length limits (``notes`` is ``Text``:
+    its limit is in ``info``); forms, the import and the API read them from here.
     """
 
     __tablename__ = "participant"
@@ -248,8 +263,9 @@ class Participant(db.Model):
     team_id: Mapped[int | None] = mapped_column(ForeignKey("team.id", ondelete="SET NULL"))
     guardian_contact: Mapped[str] = mapped_column(String(200), default="")
     photo_consent: Mapped[bool | None] = mapped_column(Boolean)
-    notes: Mapped[str] = mapped_column(Text, default="")
+    notes: Mapped[str] = mapped_column(Text, default="", info={"max_length": 2000})
     external_id: Mapped[str | None] = mapped_column(String(100))
+    sort_key: Mapped[str] = mapped_column(String(200), default=_name_sort_key, server_default="")
     badge_token: Mapped[str] = mapped_column(String(64), unique=True, default=new_token)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
@@ -259,10 +275,19 @@ class Participant(db.Model):
     team: Mapped[Team | None] = relationship(back_populates="participants")
 
     __table_args__ = (
-        CheckConstraint("role in ('participant', 'trainer', 'mentor', 'guest')", name="role"),
+        CheckConstraint(
+            "role in ({})".format(", ".join(f"'{role.value}'" for role in ParticipantRole)),
+            name="role",
+        ),
         Index("ix_participant_workshop_name", "workshop_id", "full_name"),
         Index("ix_participant_workshop_email", "workshop_id", "email"),
+        Index("ix_participant_workshop_sort", "workshop_id", "sort_key"),
     )
+
+    @validates("full_name")
+    def _keep_sort_key(self, _key: str, name: str) -> str:
+        self.sort_key = _sort_key_of(name)
+        return name
 
     @property
     def display_badge_name(self) -> str:

@@ -63,6 +63,7 @@ def _template_helpers(app: Flask) -> None:
     from flask_babel import lazy_gettext as _l
 
     from kitmanager.models import Role
+    from kitmanager.participants.fields import FIELD_LABELS
     from kitmanager.workshops.services import utc_to_local
 
     role_labels = {
@@ -74,18 +75,9 @@ def _template_helpers(app: Flask) -> None:
         "guest": _l("guest"),
     }
     field_labels = {
-        "full_name": _l("Full name"),
+        **FIELD_LABELS,
         "first_name": _l("First name"),
         "last_name": _l("Last name"),
-        "badge_name": _l("Name on badge"),
-        "email": _l("Email"),
-        "organisation": _l("Organisation or school"),
-        "role": _l("Role"),
-        "team": _l("Team"),
-        "guardian_contact": _l("Parent or guardian contact"),
-        "photo_consent": _l("Photo consent"),
-        "notes": _l("Notes"),
-        "external_id": _l("Sign-up id"),
     }
     app.jinja_env.globals.update(
         Role=Role,

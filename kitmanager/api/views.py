@@ -13,16 +13,17 @@ from wtforms.validators import ValidationError
 from kitmanager.api import bp
 from kitmanager.auth.services import TokenPrincipal
 from kitmanager.extensions import db
-from kitmanager.models import Participant, Role, Workshop
+from kitmanager.models import Participant, ParticipantRole, Role, Workshop
 from kitmanager.network import base_url
+from kitmanager.participants.fields import FIELD_NAMES, ParticipantFields
 from kitmanager.participants.services import (
     ParticipantError,
-    ParticipantFields,
     badge_url,
     create_participant,
     list_participants,
 )
 from kitmanager.security import current_actor, require_role
+from kitmanager.text import has_lone_surrogate, safe_text
 from kitmanager.workshops.services import (
     MAX_CAPACITY,
     WorkshopError,
@@ -74,12 +75,29 @@ def _body() -> dict[str, Any]:
 
 
 def _text(data: dict[str, Any], key: str, default: str | None = "") -> str | None:
-    """A string field of the body, or ``default`` when absent or null; 422 for another type."""
+    """A string field of the body, or ``default`` when absent or null; 422 for another type
+    or for a string with a lone surrogate (a JSON escape like "\\ud800" that is no text)."""
     value = data.get(key)
     if value is None:
         return default
     if not isinstance(value, str):
         abort(422, description=gettext("'%(field)s' must be a string", field=key))
+    if has_lone_surrogate(value):
+        abort(
+            422,
+            description=gettext(
+                "'%(field)s' contains a lone surrogate (half of a UTF-16 pair): send valid "
+                "Unicode text",
+                field=key,
+            ),
+        )
+    return value
+
+
+def _flag(data: dict[str, Any], key: str) -> bool | None:
+    value = data.get(key)
+    if value is not None and not isinstance(value, bool):
+        abort(422, description=gettext("'%(field)s' must be true, false or null", field=key))
     return value
 
 
@@ -208,7 +226,7 @@ def participants(slug: str):
     return jsonify(
         participants=[
             _participant_json(p, base)
-            for p in list_participants(workshop, request.args.get("q", ""))
+            for p in list_participants(workshop, safe_text(request.args.get("q", "")))
         ]
     )
 
@@ -218,14 +236,12 @@ def participants(slug: str):
 def participant_create(slug: str):
     workshop = _workshop_or_404(slug)
     data = _body()
-    fields = ParticipantFields(
-        full_name=_text(data, "full_name") or "",
-        badge_name=_text(data, "badge_name") or "",
-        email=_text(data, "email", None),
-        organisation=_text(data, "organisation") or "",
-        role=_text(data, "role") or "participant",
-        team=_text(data, "team", None),
-    )
+    values: dict[str, Any] = {
+        name: _text(data, name, None) for name in FIELD_NAMES if name != "photo_consent"
+    }
+    values["photo_consent"] = _flag(data, "photo_consent")
+    values["role"] = values["role"] or ParticipantRole.PARTICIPANT.value
+    fields = ParticipantFields(**values)
     try:
         participant = create_participant(current_actor(), workshop, fields)
     except ParticipantError as exc:

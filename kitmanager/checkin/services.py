@@ -38,6 +38,7 @@ from kitmanager.models import (
     new_token,
     utcnow,
 )
+from kitmanager.participants.services import list_participants
 from kitmanager.workshops.services import utc_to_local
 
 __all__ = [
@@ -454,24 +455,7 @@ def roster(session: WorkshopSession, search: str = "") -> list[RosterLine]:
 
     Two queries whatever the size: the people (with teams) and the session's check-ins.
     """
-    from sqlalchemy.orm import joinedload
-
-    query = (
-        select(Participant)
-        .where(Participant.workshop_id == session.workshop_id, Participant.deleted_at.is_(None))
-        .options(joinedload(Participant.team))
-        .order_by(func.lower(Participant.full_name), Participant.id)
-    )
-    needle = " ".join(search.split()).casefold()
-    people = list(db.session.scalars(query))
-    if needle:
-        people = [
-            p
-            for p in people
-            if needle in p.full_name.casefold()
-            or needle in p.display_badge_name.casefold()
-            or (p.team is not None and needle in p.team.name.casefold())
-        ]
+    people = list_participants(session.workshop, search)
     present = {
         row.participant_id: row
         for row in db.session.scalars(select(CheckIn).where(CheckIn.session_id == session.id))
@@ -520,18 +504,11 @@ def token_digest(token: str) -> str:
 
 def roster_copy(workshop: Workshop) -> list[dict[str, Any]]:
     """The copy a scan station keeps for offline scans: names, team and a token digest only."""
-    from sqlalchemy.orm import joinedload
-
-    people = db.session.scalars(
-        select(Participant)
-        .where(Participant.workshop_id == workshop.id, Participant.deleted_at.is_(None))
-        .options(joinedload(Participant.team))
-    )
     return [
         {
             "h": token_digest(p.badge_token),
             "name": p.full_name,
             "team": p.team.name if p.team else None,
         }
-        for p in people
+        for p in list_participants(workshop)
     ]

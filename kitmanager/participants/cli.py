@@ -13,6 +13,7 @@ from kitmanager.audit import cli_actor
 from kitmanager.extensions import db
 from kitmanager.network import base_url
 from kitmanager.participants.csv_io import CsvError, guess_mapping, parse_participants, read_table
+from kitmanager.participants.fields import ROLES
 from kitmanager.participants.services import (
     ImportRefused,
     ParticipantError,
@@ -23,6 +24,7 @@ from kitmanager.participants.services import (
     list_participants,
     plan_import,
 )
+from kitmanager.text import safe_text
 from kitmanager.workshops.cli import workshop_or_fail
 
 participants = AppGroup("participants", help="Participants of a workshop.")
@@ -119,8 +121,9 @@ def list_command(slug: str) -> None:
     """List participants of a workshop."""
     workshop = workshop_or_fail(slug)
     for p in list_participants(workshop):
-        team = f" [{p.team.name}]" if p.team else ""
-        click.echo(f"{p.full_name}{team}  {p.email or ''}  {p.role}")
+        # Rows stored before entry cleaning existed must not move the cursor or recolour.
+        team = f" [{safe_text(p.team.name)}]" if p.team else ""
+        click.echo(f"{safe_text(p.full_name)}{team}  {safe_text(p.email)}  {p.role}")
 
 
 @participants.command("add")
@@ -130,7 +133,7 @@ def list_command(slug: str) -> None:
 @click.option("--organisation", default="")
 @click.option(
     "--role",
-    type=click.Choice(["participant", "trainer", "mentor", "guest"]),
+    type=click.Choice(ROLES),
     default="participant",
 )
 @click.option("--team")

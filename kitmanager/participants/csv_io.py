@@ -34,6 +34,16 @@ from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from kitmanager.participants.fields import (
+    FIELD_NAMES,
+    MULTILINE_FIELDS,
+    ROLES,
+    ParticipantFields,
+    too_long,
+    unreadable_message,
+)
+from kitmanager.text import UnreadableText, clean_text, safe_text
+
 __all__ = [
     "FIELDS",
     "ROLES",
@@ -80,21 +90,12 @@ class Table:
     delimiter: str
 
 
-@dataclass
-class ParticipantRow:
-    """One valid participant read from a row; text is NFC with surrounding whitespace removed."""
+@dataclass(kw_only=True)
+class ParticipantRow(ParticipantFields):
+    """One valid participant read from the row starting at ``line``; text is cleaned as
+    :func:`kitmanager.text.clean_text` says."""
 
     line: int
-    full_name: str
-    badge_name: str | None
-    email: str | None
-    organisation: str
-    role: str
-    team: str | None
-    guardian_contact: str
-    photo_consent: bool | None
-    notes: str
-    external_id: str | None
 
 
 @dataclass
@@ -118,22 +119,8 @@ class ParseResult:
     errors: list[RowError]
 
 
-FIELDS: tuple[str, ...] = (
-    "full_name",
-    "first_name",
-    "last_name",
-    "badge_name",
-    "email",
-    "organisation",
-    "role",
-    "team",
-    "guardian_contact",
-    "photo_consent",
-    "notes",
-    "external_id",
-)
-
-ROLES: tuple[str, ...] = ("participant", "trainer", "mentor", "guest")
+# The participant's fields, and the two columns a full name can also be made of.
+FIELDS: tuple[str, ...] = (FIELD_NAMES[0], "first_name", "last_name", *FIELD_NAMES[1:])
 
 _DELIMITERS = (",", ";", "\t")
 _SNIFF_CHARS = 64_000
@@ -658,33 +645,6 @@ def guess_mapping(headers: Sequence[str]) -> dict[str, int]:
 # Validating rows into participants
 # ---------------------------------------------------------------------------------------------
 
-_MAX_LENGTH = {
-    "full_name": 200,
-    "badge_name": 60,
-    "organisation": 200,
-    "team": 100,
-    "guardian_contact": 200,
-    "notes": 2000,
-    "external_id": 200,
-    "email": 254,
-}
-# One whole sentence per field, so a translation can agree with the field's gender and number.
-_TOO_LONG = {
-    "full_name": _l("The name is %(length)s characters long; the limit is %(limit)s. Shorten it."),
-    "badge_name": _l(
-        "The badge name is %(length)s characters long; the limit is %(limit)s. Shorten it."
-    ),
-    "organisation": _l(
-        "The organisation is %(length)s characters long; the limit is %(limit)s. Shorten it."
-    ),
-    "team": _l("The team is %(length)s characters long; the limit is %(limit)s. Shorten it."),
-    "guardian_contact": _l(
-        "The guardian contact is %(length)s characters long; the limit is %(limit)s. Shorten it."
-    ),
-    "notes": _l("The notes are %(length)s characters long; the limit is %(limit)s. Shorten them."),
-    "external_id": _l("The id is %(length)s characters long; the limit is %(limit)s. Shorten it."),
-    "email": _l("The email is %(length)s characters long; the limit is %(limit)s. Shorten it."),
-}
 _DELIMITER_NAMES = {"\t": _l("tab"), ",": _l("comma"), ";": _l("semicolon")}
 
 _ROLE_WORDS = {
@@ -747,26 +707,18 @@ def is_email_address(address: str) -> bool:
 
 # MS Forms puts this in its own Email column for responses collected without sign-in.
 _NO_EMAIL = frozenset({"anonymous", "anonyme"})
-_LINE_BREAKS = re.compile(r"[\r\n\t\v\f\u2028\u2029]+")
 
 
 def _clean(value: str, *, multiline: bool = False) -> str:
-    """NFC, surrounding whitespace removed, a neutralising ``'`` from an export removed;
-    single-line fields get inner line breaks and tabs as one space."""
-    text = unicodedata.normalize("NFC", value).strip()
+    """The cell as :func:`kitmanager.text.clean_text` stores it, after removing the
+    neutralising ``'`` an export put in front of a formula-like value.
+
+    :raise UnreadableText: the cell holds a lone surrogate.
+    """
+    text = value.strip()
     if text.startswith(_NEUTRALISER) and text[1:].startswith(_FORMULA_STARTS):
         text = text[1:]
-    if multiline:
-        return text.replace("\r\n", "\n").replace("\r", "\n")
-    if _LINE_BREAKS.search(text) is None:
-        return text
-    return " ".join(part.strip() for part in _LINE_BREAKS.split(text) if part.strip())
-
-
-def _too_long(field: str, value: str) -> str:
-    """The message for a ``field`` value over its length limit, in the reader's language."""
-    limit = _MAX_LENGTH[field]
-    return str(_TOO_LONG[field]) % {"length": len(value), "limit": limit}
+    return clean_text(text, multiline=multiline)
 
 
 class _RowReader:
@@ -789,10 +741,19 @@ class _RowReader:
     def fail_in(self, column: str, value: str, message: str) -> None:
         self.errors.append(RowError(self.row.line, column, value, message))
 
-    def text(self, field: str, *, multiline: bool = False) -> str:
+    def clean(self, field: str) -> str:
+        """The field's cell cleaned; ``""`` and an error when it holds a broken character."""
         raw = self.raw(field)
-        value = _clean(raw, multiline=multiline)
-        limit = _MAX_LENGTH[field]
+        try:
+            return _clean(raw, multiline=field in MULTILINE_FIELDS)
+        except UnreadableText:
+            self.fail(field, safe_text(raw), unreadable_message())
+            return ""
+
+    def text(self, field: str) -> str:
+        raw = self.raw(field)
+        multiline = field in MULTILINE_FIELDS
+        value = self.clean(field)
         if not multiline and ("\n" in raw or "\r" in raw) and self.table.delimiter in raw:
             # Rows swallowed by a quote that closes much later, not a real one-line value.
             self.fail(
@@ -804,8 +765,8 @@ class _RowReader:
                     delimiter=self.delimiter_name(),
                 ),
             )
-        elif len(value) > limit:
-            self.fail(field, value, _too_long(field, value))
+        elif too_long(field, value):
+            self.fail(field, value, too_long(field, value))  # type: ignore[arg-type]
         return value
 
     def full_name(self) -> str:
@@ -813,20 +774,20 @@ class _RowReader:
             name = self.text("full_name")
             if name:
                 return name
-        parts = [_clean(self.raw(f)) for f in ("first_name", "last_name") if f in self.mapping]
+        parts = [self.clean(f) for f in ("first_name", "last_name") if f in self.mapping]
         name = " ".join(part for part in parts if part)
         columns = " / ".join(
             self.column(f) for f in ("full_name", "first_name", "last_name") if f in self.mapping
         )
         if not name:
             self.fail_in(columns, "", _("The name is empty. Fill it in or delete this line."))
-        elif len(name) > _MAX_LENGTH["full_name"]:
-            self.fail_in(columns, name, _too_long("full_name", name))
+        elif too_long("full_name", name):
+            self.fail_in(columns, name, too_long("full_name", name))  # type: ignore[arg-type]
         return name
 
     def email(self) -> str | None:
         value = self.text("email")
-        if not value or value.casefold() in _NO_EMAIL or len(value) > _MAX_LENGTH["email"]:
+        if not value or value.casefold() in _NO_EMAIL or too_long("email", value):
             return None
         named = _NAMED_EMAIL.fullmatch(value)  # "Ada Lovelace <ada@example.org>" from a mail app
         address = named.group(1).strip() if named else value
@@ -894,7 +855,7 @@ class _RowReader:
         return consent
 
     def text_no_limit(self, field: str) -> str:
-        return _clean(self.raw(field))
+        return self.clean(field)
 
     def optional(self, field: str) -> str | None:
         return self.text(field) or None
@@ -932,9 +893,10 @@ def parse_participants(table: Table, mapping: Mapping[str, int]) -> ParseResult:
     """Validate every row of ``table`` using ``mapping`` (field -> column index).
 
     The name comes from the full-name column when it is filled in, else from first name + last
-    name (joined with a space). Text is NFC-normalised and stripped, never otherwise altered.
-    Email domains are lower-cased. A row with several problems yields several errors and is
-    left out of ``rows``.
+    name (joined with a space). Text is cleaned by :func:`kitmanager.text.clean_text` (NFC,
+    stripped, no control characters; a broken character is an error of that cell), never
+    otherwise altered. Email domains are lower-cased. Length limits are the model's columns'.
+    A row with several problems yields several errors and is left out of ``rows``.
 
     :raise CsvError: the mapping has no name column, names an unknown field, or points past the
         last column.
@@ -973,14 +935,14 @@ def parse_participants(table: Table, mapping: Mapping[str, int]) -> ParseResult:
         participant = ParticipantRow(
             line=row.line,
             full_name=reader.full_name(),
-            badge_name=reader.optional("badge_name"),
+            badge_name=reader.text("badge_name"),
             email=reader.email(),
             organisation=reader.text("organisation"),
             role=reader.role(),
             team=reader.optional("team"),
             guardian_contact=reader.text("guardian_contact"),
             photo_consent=reader.photo_consent(),
-            notes=reader.text("notes", multiline=True),
+            notes=reader.text("notes"),
             external_id=reader.optional("external_id"),
         )
         if reader.errors:

@@ -1,39 +1,77 @@
 from __future__ import annotations
 
+import dataclasses
+from types import SimpleNamespace
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
-from wtforms import BooleanField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, Field, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields import SelectChoice
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, Optional, ValidationError
 
-ROLE_CHOICES = [
-    SelectChoice("participant", _l("Participant")),
-    SelectChoice("trainer", _l("Trainer")),
-    SelectChoice("mentor", _l("Mentor")),
-    SelectChoice("guest", _l("Guest")),
-]
+from kitmanager.models import ParticipantRole
+from kitmanager.participants.fields import (
+    FIELD_LABELS,
+    FIELD_NAMES,
+    ParticipantFields,
+    text_problem,
+)
+
+_ROLE_LABELS = {
+    ParticipantRole.PARTICIPANT: _l("Participant"),
+    ParticipantRole.TRAINER: _l("Trainer"),
+    ParticipantRole.MENTOR: _l("Mentor"),
+    ParticipantRole.GUEST: _l("Guest"),
+}
+ROLE_CHOICES = [SelectChoice(role.value, _ROLE_LABELS[role]) for role in ParticipantRole]
 CONSENT_CHOICES = [
     SelectChoice("", _l("Not asked")),
     SelectChoice("yes", _l("Yes")),
     SelectChoice("no", _l("No")),
 ]
+_CONSENT = {"yes": True, "no": False}
+
+
+def _storable(_form: FlaskForm, field: Field) -> None:
+    """The text can be stored: no broken character, within its column's limit."""
+    problem = text_problem(field.name, field.data)
+    if problem is not None:
+        raise ValidationError(problem)
+
+
+def _text(name: str, *, required: bool = False, area: bool = False) -> Field:
+    kind = TextAreaField if area else StringField
+    first = DataRequired() if required else Optional()
+    return kind(FIELD_LABELS[name], validators=[first, _storable])
 
 
 class ParticipantForm(FlaskForm):
-    full_name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=200)])
-    badge_name = StringField(_l("Name on badge"), validators=[Optional(), Length(max=60)])
-    email = StringField(_l("Email"), validators=[Optional(), Length(max=254)])
-    organisation = StringField(
-        _l("Organisation or school"), validators=[Optional(), Length(max=200)]
-    )
-    role = SelectField(_l("Role"), choices=ROLE_CHOICES, default="participant")
-    team = StringField(_l("Team"), validators=[Optional(), Length(max=100)])
-    guardian_contact = StringField(
-        _l("Parent or guardian contact"), validators=[Optional(), Length(max=200)]
-    )
-    photo_consent = SelectField(_l("Photo consent"), choices=CONSENT_CHOICES, default="")
-    notes = TextAreaField(_l("Notes"), validators=[Optional(), Length(max=2000)])
+    """The participant's fields a trainer edits; a field the request leaves out keeps the
+    value the form was made with (``obj``), and fields the form lacks are never touched."""
+
+    full_name = _text("full_name", required=True)
+    badge_name = _text("badge_name")
+    email = _text("email")
+    organisation = _text("organisation")
+    role = SelectField(FIELD_LABELS["role"], choices=ROLE_CHOICES, default="participant")
+    team = _text("team")
+    guardian_contact = _text("guardian_contact")
+    photo_consent = SelectField(FIELD_LABELS["photo_consent"], choices=CONSENT_CHOICES, default="")
+    notes = _text("notes", area=True)
+
+    @classmethod
+    def showing(cls, fields: ParticipantFields) -> ParticipantForm:
+        """The form filled with ``fields``, or with what the request sent where it sent it."""
+        consent = {True: "yes", False: "no"}.get(fields.photo_consent, "")  # type: ignore[arg-type]
+        values = {**vars(fields), "team": fields.team or "", "photo_consent": consent}
+        return cls(obj=SimpleNamespace(**values))
+
+    def to_fields(self, base: ParticipantFields) -> ParticipantFields:
+        """``base`` with the fields this form has replaced by the form's values."""
+        values = {name: self[name].data for name in FIELD_NAMES if name in self}
+        values["photo_consent"] = _CONSENT.get(values["photo_consent"] or "")
+        return dataclasses.replace(base, **values)
 
 
 class UploadForm(FlaskForm):

@@ -6,20 +6,22 @@ adds every planned row or raises before touching the database.
 
 from __future__ import annotations
 
+import math
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Literal
 
 from flask_babel import gettext, ngettext
-from sqlalchemy import func, insert, select
+from sqlalchemy import Select, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import contains_eager
 
 from kitmanager.audit import Actor, record_event
 from kitmanager.extensions import db
 from kitmanager.models import Participant, ParticipantRole, Team, Workshop, new_token, utcnow
 from kitmanager.participants.csv_io import (
-    FIELDS,
     ParseResult,
     ParticipantRow,
     RowError,
@@ -27,6 +29,18 @@ from kitmanager.participants.csv_io import (
     normalise_email,
     write_csv,
 )
+from kitmanager.participants.fields import (
+    FIELD_LABELS,
+    FIELD_NAMES,
+    MULTILINE_FIELDS,
+    TEXT_FIELDS,
+    FieldProblem,
+    ParticipantFields,
+    clean_field,
+    fields_of,
+    participant_values,
+)
+from kitmanager.text import safe_text, sort_key
 
 __all__ = [
     "Duplicate",
@@ -35,6 +49,7 @@ __all__ = [
     "ImportSummary",
     "ParticipantError",
     "ParticipantFields",
+    "ParticipantPage",
     "apply_import",
     "badge_url",
     "create_participant",
@@ -42,6 +57,7 @@ __all__ = [
     "export_participants_csv",
     "get_or_create_team",
     "list_participants",
+    "participant_page",
     "plan_import",
     "update_participant",
 ]
@@ -62,56 +78,24 @@ def badge_url(base_url: str, participant: Participant) -> str:
     return f"{base_url.rstrip('/')}/b/{participant.badge_token}"
 
 
-def _nfc(value: str | None) -> str:
-    return unicodedata.normalize("NFC", (value or "").strip())
-
-
 def _name_key(name: str) -> str:
     """How two spellings of one name compare: case- and space-insensitive, accents kept."""
     return " ".join(unicodedata.normalize("NFC", name).casefold().split())
 
 
-@dataclass
-class ParticipantFields:
-    full_name: str
-    badge_name: str = ""
-    email: str | None = None
-    organisation: str = ""
-    role: str = ParticipantRole.PARTICIPANT.value
-    team: str | None = None
-    guardian_contact: str = ""
-    photo_consent: bool | None = None
-    notes: str = ""
-    external_id: str | None = None
-
-    @classmethod
-    def from_row(cls, row: ParticipantRow) -> ParticipantFields:
-        return cls(
-            full_name=row.full_name,
-            badge_name=row.badge_name or "",
-            email=row.email,
-            organisation=row.organisation,
-            role=row.role,
-            team=row.team,
-            guardian_contact=row.guardian_contact,
-            photo_consent=row.photo_consent,
-            notes=row.notes,
-            external_id=row.external_id,
-        )
-
-
 def _clean_fields(fields: ParticipantFields) -> ParticipantFields:
-    full_name = _nfc(fields.full_name)
-    if not full_name:
+    """``fields`` cleaned for storing. :raise ParticipantError: a field cannot be stored."""
+    texts: dict[str, str] = {}
+    for name in TEXT_FIELDS:
+        try:
+            texts[name] = clean_field(name, getattr(fields, name))
+        except FieldProblem as problem:
+            raise ParticipantError(f"{FIELD_LABELS[name]}: {problem}") from None
+    if not texts["full_name"]:
         raise ParticipantError(gettext("The participant needs a full name."))
-    if len(full_name) > 200:
-        raise ParticipantError(gettext("The full name is too long: keep it under 200 characters."))
-    badge_name = _nfc(fields.badge_name)
-    if len(badge_name) > 60:
-        raise ParticipantError(gettext("The badge name is too long: keep it under 60 characters."))
-    email = _nfc(fields.email) or None
+    email = texts["email"] or None
     if email is not None:
-        if not is_email_address(email) or len(email) > 254:
+        if not is_email_address(email):
             raise ParticipantError(
                 gettext(
                     "'%(email)s' is not an email address: fix it or leave it empty.", email=email
@@ -125,24 +109,19 @@ def _clean_fields(fields: ParticipantFields) -> ParticipantFields:
         raise ParticipantError(
             gettext(
                 "Unknown role '%(role)s': choose one of %(choices)s.",
-                role=fields.role,
+                role=safe_text(str(fields.role)),
                 choices=choices,
             )
         ) from None
-    team = _nfc(fields.team) or None
-    if team is not None and len(team) > 100:
-        raise ParticipantError(gettext("The team name is too long: keep it under 100 characters."))
     return ParticipantFields(
-        full_name=full_name,
-        badge_name=badge_name,
-        email=email,
-        organisation=_nfc(fields.organisation)[:200],
-        role=role,
-        team=team,
-        guardian_contact=_nfc(fields.guardian_contact)[:200],
-        photo_consent=fields.photo_consent,
-        notes=(fields.notes or "").strip(),
-        external_id=_nfc(fields.external_id) or None,
+        **{
+            **texts,
+            "email": email,
+            "team": texts["team"] or None,
+            "external_id": texts["external_id"] or None,
+            "role": role,
+            "photo_consent": fields.photo_consent,
+        }
     )
 
 
@@ -164,16 +143,9 @@ def get_or_create_team(workshop: Workshop, name: str | None) -> Team | None:
 
 
 def _apply(workshop: Workshop, participant: Participant, fields: ParticipantFields) -> None:
-    participant.full_name = fields.full_name
-    participant.badge_name = fields.badge_name
-    participant.email = fields.email
-    participant.organisation = fields.organisation
-    participant.role = fields.role
+    for name, value in participant_values(fields).items():
+        setattr(participant, name, value)
     participant.team = get_or_create_team(workshop, fields.team)
-    participant.guardian_contact = fields.guardian_contact
-    participant.photo_consent = fields.photo_consent
-    participant.notes = fields.notes
-    participant.external_id = fields.external_id
 
 
 def create_participant(actor: Actor, workshop: Workshop, fields: ParticipantFields) -> Participant:
@@ -192,6 +164,8 @@ def create_participant(actor: Actor, workshop: Workshop, fields: ParticipantFiel
 def update_participant(
     actor: Actor, participant: Participant, fields: ParticipantFields
 ) -> Participant:
+    """Set every field of ``participant`` to ``fields`` (start from :func:`fields_of` to
+    change only some). :raise ParticipantError:"""
     fields = _clean_fields(fields)
     _apply(participant.workshop, participant, fields)
     db.session.flush()
@@ -204,34 +178,85 @@ def delete_participant(actor: Actor, participant: Participant) -> None:
 
     The badge token is replaced, so a printed badge stops working.
     """
-    participant.full_name = ""
-    participant.badge_name = ""
-    participant.email = None
-    participant.organisation = ""
+    # Every personal field goes; the role stays, for the anonymous counts.
+    blank = ParticipantFields(full_name="", role=participant.role)
+    for name, value in participant_values(blank).items():
+        setattr(participant, name, value)
     participant.team = None
-    participant.guardian_contact = ""
-    participant.photo_consent = None
-    participant.notes = ""
-    participant.external_id = None
     participant.badge_token = new_token()
     participant.deleted_at = utcnow()
     db.session.flush()
     record_event(actor, "participant.deleted", "participant", participant.id)
 
 
-def list_participants(workshop: Workshop, search: str = "") -> list[Participant]:
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _participants_query(workshop: Workshop, search: str = "") -> Select:
+    """The workshop's (not deleted) people with their team loaded, in name order, those
+    matching ``search`` in name, email, organisation or team (case and accents ignored in
+    names) when it is given."""
     query = (
         select(Participant)
+        .outerjoin(Participant.team)
+        .options(contains_eager(Participant.team))
         .where(Participant.workshop_id == workshop.id, Participant.deleted_at.is_(None))
-        .order_by(Participant.full_name, Participant.id)
+        .order_by(Participant.sort_key, Participant.full_name, Participant.id)
     )
-    if search:
-        like = f"%{search.strip()}%"
-        query = query.where(
-            Participant.full_name.ilike(like)
-            | Participant.email.ilike(like)
-            | Participant.organisation.ilike(like)
-        )
+    text = safe_text(search)
+    if text:
+        like = _like(text)
+        matches = [
+            Participant.full_name.ilike(like, escape="\\"),
+            Participant.email.ilike(like, escape="\\"),
+            Participant.organisation.ilike(like, escape="\\"),
+            Team.name.ilike(like, escape="\\"),
+        ]
+        key = sort_key(text)
+        if key:
+            matches.append(Participant.sort_key.like(_like(key), escape="\\"))
+        query = query.where(or_(*matches))
+    return query
+
+
+def list_participants(workshop: Workshop, search: str = "") -> list[Participant]:
+    """Everyone (not deleted) in name order, teams loaded in the same query; ``search`` as
+    :func:`participant_page` takes it."""
+    return list(db.session.scalars(_participants_query(workshop, search)))
+
+
+@dataclass
+class ParticipantPage:
+    """One page of a participant list: ``people`` in name order, ``total`` across pages."""
+
+    people: list[Participant]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.per_page))
+
+
+def participant_page(
+    workshop: Workshop, search: str = "", *, page: int = 1, per_page: int = 100
+) -> ParticipantPage:
+    """Page ``page`` (from 1; past the end gives the last page) of the people matching
+    ``search`` in name, email, organisation or team, sorted and cut in SQL."""
+    query = _participants_query(workshop, search)
+    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    pages = max(1, math.ceil((total or 0) / per_page))
+    page = min(max(1, page), pages)
+    people = list(db.session.scalars(query.limit(per_page).offset((page - 1) * per_page)))
+    return ParticipantPage(people=people, total=total or 0, page=page, per_page=per_page)
+
+
+def participant_ids(workshop: Workshop, search: str = "") -> list[int]:
+    """The ids of everyone :func:`list_participants` would list, without loading them."""
+    query = _participants_query(workshop, search).with_only_columns(Participant.id)
     return list(db.session.scalars(query))
 
 
@@ -345,13 +370,13 @@ def apply_import(
     # Later rows of the file win over earlier ones when the user chose update.
     new_rows: dict[int, dict] = {}
     for row in plan.new:
-        fields = _clean_fields(ParticipantFields.from_row(row))
+        fields = _clean_fields(row)
         new_rows[row.line] = _row_values(workshop, fields, team_id, now)
     for dup in plan.duplicates:
         if on_duplicate == "skip":
             summary.skipped += 1
             continue
-        fields = _clean_fields(ParticipantFields.from_row(dup.row))
+        fields = _clean_fields(dup.row)
         if dup.existing is not None:
             _apply(workshop, dup.existing, fields)
             summary.updated += 1
@@ -378,19 +403,16 @@ def apply_import(
     return summary
 
 
-def _row_values(workshop: Workshop, fields: ParticipantFields, team_id, now) -> dict:
+def _row_values(
+    workshop: Workshop,
+    fields: ParticipantFields,
+    team_id: Callable[[str | None], int | None],
+    now: datetime,
+) -> dict[str, object]:
     return {
+        **participant_values(fields),
         "workshop_id": workshop.id,
-        "full_name": fields.full_name,
-        "badge_name": fields.badge_name,
-        "email": fields.email,
-        "organisation": fields.organisation,
-        "role": fields.role,
         "team_id": team_id(fields.team),
-        "guardian_contact": fields.guardian_contact,
-        "photo_consent": fields.photo_consent,
-        "notes": fields.notes,
-        "external_id": fields.external_id,
         "badge_token": new_token(),
         "created_at": now,
         "updated_at": now,
@@ -398,23 +420,21 @@ def _row_values(workshop: Workshop, fields: ParticipantFields, team_id, now) -> 
 
 
 # The importable fields, one column each, then the URL each badge QR carries.
-EXPORT_HEADER = (*(f for f in FIELDS if f not in ("first_name", "last_name")), "badge_url")
+EXPORT_HEADER = (*FIELD_NAMES, "badge_url")
+
+
+def _export_cell(name: str, value: object) -> object:
+    # Rows stored before text was cleaned at entry still leave here without control characters.
+    if isinstance(value, str):
+        return safe_text(value, multiline=name in MULTILINE_FIELDS)
+    return value
 
 
 def export_participants_csv(workshop: Workshop, base_url: str) -> bytes:
     """Every (not deleted) participant with their badge URL, as Excel-friendly CSV bytes."""
     rows: Iterable[Sequence[object]] = (
         (
-            p.full_name,
-            p.badge_name,
-            p.email or "",
-            p.organisation,
-            p.role,
-            p.team.name if p.team else "",
-            p.guardian_contact,
-            "" if p.photo_consent is None else ("yes" if p.photo_consent else "no"),
-            p.notes,
-            p.external_id or "",
+            *(_export_cell(name, value) for name, value in vars(fields_of(p)).items()),
             badge_url(base_url, p),
         )
         for p in list_participants(workshop)

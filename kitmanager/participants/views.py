@@ -25,6 +25,7 @@ from kitmanager.participants.csv_io import (
     parse_participants,
     read_table,
 )
+from kitmanager.participants.fields import ParticipantFields, fields_of
 from kitmanager.participants.forms import (
     ConfirmDeleteForm,
     ImportOptionsForm,
@@ -33,13 +34,13 @@ from kitmanager.participants.forms import (
 )
 from kitmanager.participants.services import (
     ParticipantError,
-    ParticipantFields,
     apply_import,
     badge_url,
     create_participant,
     delete_participant,
     export_participants_csv,
-    list_participants,
+    participant_ids,
+    participant_page,
     plan_import,
     update_participant,
 )
@@ -52,11 +53,13 @@ from kitmanager.storage import (
     prune,
     remember_file,
 )
+from kitmanager.text import safe_text
 from kitmanager.workshops.views import load_workshop
 
 # Long enough to check a file and import it; the raw sign-up export should not linger.
 UPLOAD_MAX_AGE_S = 2 * 3600
 PREVIEW_ROWS = 50
+PAGE_SIZE = 100
 
 
 def _participant(workshop: Workshop, participant_id: int) -> Participant:
@@ -66,34 +69,47 @@ def _participant(workshop: Workshop, participant_id: int) -> Participant:
     return participant
 
 
-def _fields(form: ParticipantForm) -> ParticipantFields:
-    consent = {"yes": True, "no": False}.get(form.photo_consent.data or "")
-    return ParticipantFields(
-        full_name=form.full_name.data or "",
-        badge_name=form.badge_name.data or "",
-        email=form.email.data or None,
-        organisation=form.organisation.data or "",
-        role=form.role.data,
-        team=form.team.data or None,
-        guardian_contact=form.guardian_contact.data or "",
-        photo_consent=consent,
-        notes=form.notes.data or "",
-    )
+def _page_number() -> int:
+    value = request.args.get("page", "1")
+    return min(int(value), 10**6) if value.isdecimal() and value.isascii() else 1
 
 
 @bp.route("/")
 @require_role(Role.TRAINER)
 def index(slug: str):
     workshop = load_workshop(slug)
-    search = request.args.get("q", "").strip()
-    participants = list_participants(workshop, search)
-    return render_template(
-        "participants/list.html",
-        workshop=workshop,
-        participants=participants,
-        search=search,
-        base_url=base_url(),
-    )
+    search = safe_text(request.args.get("q", ""))
+    page = participant_page(workshop, search, page=_page_number(), per_page=PAGE_SIZE)
+    return render_template("participants/list.html", workshop=workshop, page=page, search=search)
+
+
+@bp.route("/print")
+@require_role(Role.TRAINER)
+def print_selection(slug: str):
+    """Badges for the ticked people, or for everyone matching the search when "all" is ticked.
+
+    Nobody ticked is a message on the list, never a sheet for everyone.
+    """
+    workshop = load_workshop(slug)
+    search = safe_text(request.args.get("q", ""))
+    if request.args.get("all"):
+        ids = participant_ids(workshop, search)
+        if ids and not search:
+            return redirect(url_for("printing.badges", slug=slug))  # everyone
+    else:
+        chosen = {v for v in request.args.getlist("id") if v.isdecimal() and v.isascii()}
+        ids = sorted(int(value) for value in chosen)
+    if not ids:
+        flash(
+            _(
+                "Nobody is ticked, so no badges were made. Tick the people whose badges you "
+                "want, or tick the box for everyone above the list."
+            ),
+            "error",
+        )
+        back = {"q": search} if search else {}
+        return redirect(url_for("participants.index", slug=slug, **back))
+    return redirect(url_for("printing.badges", slug=slug, id=ids))
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -102,8 +118,9 @@ def create(slug: str):
     workshop = load_workshop(slug)
     form = ParticipantForm()
     if form.validate_on_submit():
+        fields = form.to_fields(ParticipantFields(full_name=""))
         try:
-            participant = create_participant(current_actor(), workshop, _fields(form))
+            participant = create_participant(current_actor(), workshop, fields)
         except ParticipantError as exc:
             db.session.rollback()
             flash(str(exc), "error")
@@ -121,13 +138,11 @@ def create(slug: str):
 def edit(slug: str, participant_id: int):
     workshop = load_workshop(slug)
     participant = _participant(workshop, participant_id)
-    form = ParticipantForm(obj=participant)
-    if request.method == "GET":
-        form.team.data = participant.team.name if participant.team else ""
-        form.photo_consent.data = {True: "yes", False: "no"}.get(participant.photo_consent, "")
+    current = fields_of(participant)  # what the form does not show (the sign-up id) stays
+    form = ParticipantForm.showing(current)
     if form.validate_on_submit():
         try:
-            update_participant(current_actor(), participant, _fields(form))
+            update_participant(current_actor(), participant, form.to_fields(current))
         except ParticipantError as exc:
             db.session.rollback()
             flash(str(exc), "error")

@@ -299,3 +299,70 @@ def test_browsing_the_language_choices_with_arrow_keys_does_not_reload_the_page(
     # form.submit() sends its request within milliseconds; a second is ample.
     page.wait_for_timeout(1000)
     assert not [r for r in sent if r.startswith("POST") and "/language" in r], sent
+
+
+def test_a_long_list_pages_and_prints_for_everyone_matching_on_a_phone_by_keyboard(
+    chromium, server: Server, tmp_path: Path
+):
+    from playwright.sync_api import expect
+
+    people = tmp_path / "people.csv"
+    people.write_text(
+        "Name,Team\n"
+        + "".join(f"Person {i:03d},{'Lions' if i % 2 else 'Baobabs'}\n" for i in range(230)),
+        encoding="utf-8",
+    )
+    assert run_kitmanager(
+        server.data_dir, "workshops", "create", "Atelier robotique Abidjan", "--slug", "abidjan",
+        "--starts", "2026-12-05",
+    ).returncode == 0  # fmt: skip
+    imported = run_kitmanager(server.data_dir, "participants", "import", "abidjan", str(people))
+    assert imported.returncode == 0, imported.stderr
+
+    context = chromium.new_context(
+        base_url=server.url, viewport={"width": 375, "height": 740}, is_mobile=True, has_touch=True
+    )
+    context.set_default_timeout(15_000)
+    try:
+        page = context.new_page()
+        problems = PageProblems(page)
+        log_in(page)
+        page.goto("/workshops/abidjan/participants/")
+        expect(page.locator("#total")).to_have_text("230")
+        expect(page.locator("table.list tbody tr")).to_have_count(100)
+        widths = page.evaluate(
+            "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+        )
+        assert widths[0] <= 375, f"page is {widths[0]} px wide on a 375 px screen"
+
+        # Nobody ticked: a message, not a sheet for everyone.
+        page.get_by_role("button", name="Print badges for the ticked people").click()
+        expect(page.locator(".flash-error")).to_contain_text("Nobody is ticked")
+
+        # The pages, by keyboard: the next-page link, then the third page.
+        tab_to(page, lambda el: el["tag"] == "a" and el["text"] == "Next ›", limit=400)
+        page.keyboard.press("Enter")
+        page.wait_for_url(re.compile(r"page=2"))
+        expect(page.locator("table.list tbody tr").first).to_contain_text("Person 100")
+        tab_to(page, lambda el: el["tag"] == "a" and el["text"] == "3", limit=400)
+        page.keyboard.press("Enter")
+        page.wait_for_url(re.compile(r"page=3"))
+        expect(page.locator("table.list tbody tr")).to_have_count(30)
+
+        # Search, then everyone matching it across its pages, ticked and printed by keyboard.
+        page.get_by_label("Search").fill("lions")
+        page.keyboard.press("Enter")
+        page.wait_for_url(re.compile(r"q=lions"))
+        expect(page.locator("#shown")).to_contain_text("115 people match")
+        everyone = page.get_by_label(re.compile("Everyone matching this search"))
+        page.focus("#q")
+        assert_focus_is_visible(tab_to(page, lambda el: el["name"] == "all"))
+        page.keyboard.press("Space")
+        assert everyone.is_checked()
+        tab_to(page, lambda el: el["tag"] == "button" and "ticked" in el["text"])
+        page.keyboard.press("Enter")
+        page.wait_for_url(re.compile(r"/badges\?"))
+        expect(page.get_by_text("Badges for 115 chosen people")).to_be_visible()
+        assert problems.messages == [], problems.messages
+    finally:
+        context.close()

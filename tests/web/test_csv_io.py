@@ -697,3 +697,68 @@ def test_decomposed_accents_are_normalised_to_nfc_without_changing_letters():
     _, rows, _ = import_bytes(f"Name\n{decomposed}\n".encode())
     assert rows[0].full_name == "Nguyễn Thị Minh Khai"
     assert unicodedata.is_normalized("NFC", rows[0].full_name)
+
+
+# --- Field limits and text hygiene --------------------------------------------------------------
+
+
+def _one_row_table(header: str, value: str) -> Table:
+    from kitmanager.participants.csv_io import TableRow
+
+    return Table(
+        headers=["Name", header],
+        rows=[TableRow(line=2, cells=["Ama Owusu", value])],
+        encoding="utf-8",
+        delimiter=",",
+    )
+
+
+def test_every_length_limit_is_the_database_column():
+    from kitmanager.models import Participant, Team
+    from kitmanager.participants.fields import TEXT_FIELDS, max_length
+
+    assert max_length("team") == Team.__table__.c.name.type.length
+    assert max_length("external_id") == Participant.__table__.c.external_id.type.length
+    assert max_length("notes") == Participant.__table__.c.notes.info["max_length"]
+    for field in TEXT_FIELDS:
+        if field in ("full_name", "email"):
+            continue
+        limit = max_length(field)
+        fits = parse_participants(_one_row_table("X", "v" * limit), {"full_name": 0, field: 1})
+        assert fits.errors == [], field
+        over = parse_participants(
+            _one_row_table("X", "v" * (limit + 1)), {"full_name": 0, field: 1}
+        )
+        assert [(e.line, e.column) for e in over.errors] == [(2, "X")], field
+        assert f"the limit is {limit}" in over.errors[0].message
+
+
+def test_a_150_character_sign_up_id_is_a_row_error_with_line_and_column():
+    long_id = "REG-" + "7" * 146
+    _, rows, errors = import_bytes(
+        f"Name,Registration ID\nAma Owusu,REG-1\nKofi Mensah,{long_id}\n".encode()
+    )
+    assert names(rows) == ["Ama Owusu"]
+    assert [(e.line, e.column, e.value) for e in errors] == [(3, "Registration ID", long_id)]
+    assert "150 characters long; the limit is 100" in errors[0].message
+
+
+def test_control_and_bidi_characters_are_removed_from_cells():
+    _, rows, errors = import_bytes(
+        "Name,Team,Notes\n"
+        '"Awa\x07 Kon\u00e9\u202e\x1b[0m","\u2067Lions\u2069","first\x0bsecond\r\nthird\x85"\n'
+        "\u0645\u062d\u0645\u062f \u200fAli,Red,\n".encode()
+    )
+    assert errors == []
+    assert [(r.full_name, r.team, r.notes) for r in rows] == [
+        ("Awa Koné[0m", "Lions", "first\nsecond\nthird"),
+        ("محمد \u200fAli", "Red", ""),  # a right-to-left mark is harmless and kept
+    ]
+
+
+def test_a_lone_surrogate_in_a_cell_is_an_error_of_that_cell():
+    result = parse_participants(_one_row_table("Team", "Li\ud800ons"), {"full_name": 0, "team": 1})
+    assert result.rows == []
+    [error] = result.errors
+    assert (error.line, error.column, error.value) == (2, "Team", "Li\ufffdons")
+    assert "broken character" in error.message

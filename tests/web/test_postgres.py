@@ -25,7 +25,9 @@ from kitmanager.audit import cli_actor
 from kitmanager.auth.services import create_user
 from kitmanager.database import schema_head, upgrade_database
 from kitmanager.extensions import db
-from kitmanager.models import Participant
+from kitmanager.models import Participant, Workshop
+from kitmanager.participants.services import participant_page
+from kitmanager.workshops.services import get_workshop
 from tests.web.conftest import csrf_token
 
 pytest.importorskip("psycopg", reason="psycopg is in the test extra: pip install -e '.[test]'")
@@ -131,3 +133,53 @@ def test_the_app_works_on_postgresql(pg_app, tmp_path):
     with pg_app.app_context():
         names = set(db.session.scalars(select(Participant.full_name)))
     assert names >= {"Wanjiru Mwangi", "Nguyễn Thị Hồng Nhung"}
+
+
+def test_a_too_long_sign_up_id_is_a_row_error_on_postgresql_not_a_crash(pg_app, tmp_path):
+    runner = pg_app.test_cli_runner()
+    made = runner.invoke(
+        args=["workshops", "create", "Long ids", "--slug", "longids", "--starts", "2026-12-01"]
+    )
+    assert made.exit_code == 0, made.output
+    csv_file = tmp_path / "long-ids.csv"
+    csv_file.write_text(f"Name,ID\nAma Owusu,REG-1\nKofi Mensah,{'R' * 150}\n", encoding="utf-8")
+    refused = runner.invoke(args=["participants", "import", "longids", str(csv_file)])
+    assert refused.exit_code == 1
+    assert "line 3, column 'ID': The id is 150 characters long; the limit is 100" in (
+        refused.output
+    )
+    imported = runner.invoke(
+        args=["participants", "import", "longids", str(csv_file), "--only-valid"]
+    )
+    assert imported.exit_code == 0, imported.output
+    with pg_app.app_context():
+        query = select(Participant.external_id).join(Participant.workshop)
+        ids = list(db.session.scalars(query.where(Workshop.slug == "longids")))
+        assert ids == ["REG-1"]
+
+    token = runner.invoke(args=["tokens", "create", "pg-script", "--role", "organiser"])
+    response = pg_app.test_client().post(
+        "/api/v1/workshops/longids/participants",
+        json={"full_name": "Kofi Mensah", "external_id": "R" * 150},
+        headers={"Authorization": f"Bearer {token.output.strip().splitlines()[-1]}"},
+    )
+    assert response.status_code == 422
+    assert "limit is 100" in response.json["error"]
+
+
+def test_names_sort_and_page_in_sql_on_postgresql(pg_app):
+    runner = pg_app.test_cli_runner()
+    made = runner.invoke(
+        args=["workshops", "create", "Sorting", "--slug", "sorting", "--starts", "2026-12-01"]
+    )
+    assert made.exit_code == 0, made.output
+    for name in ("Zanele Mokoena", "Éloïse Kouassi", "awa Traoré", "Aïssatou Bâ"):
+        assert runner.invoke(args=["participants", "add", "sorting", name]).exit_code == 0
+    listed = runner.invoke(args=["participants", "list", "sorting"])
+    names = [line.split("  ")[0] for line in listed.output.splitlines()]
+    assert names == ["Aïssatou Bâ", "awa Traoré", "Éloïse Kouassi", "Zanele Mokoena"]
+    with pg_app.app_context():
+        page = participant_page(get_workshop("sorting"), "eloise", per_page=1)
+        assert (page.total, [p.full_name for p in page.people]) == (1, ["Éloïse Kouassi"])
+        second = participant_page(get_workshop("sorting"), page=2, per_page=3)
+        assert (second.pages, [p.full_name for p in second.people]) == (2, ["Zanele Mokoena"])

@@ -1,7 +1,7 @@
 """check-ins: one per participant and session; scan answers by client id; retired badge tokens
 
 Revision ID: 0007_checkin
-Revises: 0003_app_settings
+Revises: 0005_participant_sort
 Create Date: 2026-11-30 18:01:01.667615
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0007_checkin'
-down_revision = '0003_app_settings'
+down_revision = '0005_participant_sort'
 branch_labels = None
 depends_on = None
 

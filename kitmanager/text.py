@@ -1,0 +1,100 @@
+"""Text people type or import, made safe to store, sort and show: one cleaning for every entry.
+
+Every place where text enters the app (web forms, the CSV import, the JSON API, the command
+line) passes it through :func:`clean_text`; every place that writes stored text somewhere
+raw (the terminal, a CSV export) passes it through :func:`safe_text`, so rows stored before
+the cleaning existed come out clean as well.
+
+What the cleaning does, and why:
+
+- NFC, so one name typed on two keyboards is stored the same way.
+- Control characters (C0, DEL, C1) are removed: they are invisible on a page, move the cursor
+  or change colours in a terminal, and nobody means them in a name. Line breaks and tabs in a
+  one-line field become a single space; a multi-line field keeps line breaks (as ``\\n``) and
+  tabs.
+- Explicit bidirectional controls (embeddings and overrides U+202A-U+202E, isolates
+  U+2066-U+2069) are removed from every field. Right-to-left names (Arabic, Hebrew) need none
+  of them: the Unicode bidirectional algorithm orders their letters by itself. A stray or
+  unbalanced control, on the other hand, reorders everything printed after it (the rest of a
+  badge line, the other columns of a terminal listing) and can disguise a name. The implicit
+  marks (LRM U+200E, RLM U+200F, ALM U+061C) open no scope, so they are kept, as are the
+  joiners (ZWJ, ZWNJ) that Persian, Indic scripts and emoji need.
+- A lone UTF-16 surrogate (U+D800-U+DFFF on its own) is not a character at all: it cannot be
+  stored in UTF-8, so it is refused with :class:`UnreadableText` instead of being guessed at.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+__all__ = ["UnreadableText", "clean_text", "has_lone_surrogate", "safe_text", "sort_key"]
+
+
+class UnreadableText(ValueError):
+    """The text holds a lone surrogate, which no encoding can store; ask for it again."""
+
+
+_BIDI_CONTROLS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+# Breaks a one-line field turns into a space (a multi-line one into a line end).
+_BREAKS = "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"
+_CONTROLS = [chr(c) for c in (*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0))]
+
+_DROP = dict.fromkeys(map(ord, (*_CONTROLS, *_BIDI_CONTROLS)))
+_ONE_LINE = str.maketrans({**_DROP, **dict.fromkeys(map(ord, _BREAKS + "\t"), "\n")})
+_MULTI_LINE = str.maketrans({**_DROP, **dict.fromkeys(map(ord, _BREAKS), "\n"), ord("\t"): "\t"})
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def has_lone_surrogate(value: str) -> bool:
+    """True when ``value`` holds a UTF-16 surrogate code point (never valid in a Python str
+    decoded from UTF-8, but JSON escapes and some form encodings can produce one)."""
+    return _SURROGATE.search(value) is not None
+
+
+def clean_text(value: str | None, *, multiline: bool = False) -> str:
+    """``value`` as the app stores it: NFC, no control or bidirectional control characters,
+    surrounding whitespace removed; ``None`` becomes ``""``.
+
+    A one-line field gets each run of line breaks and tabs as one space; a multi-line field
+    keeps its line ends (CRLF and CR become ``\\n``) and tabs.
+
+    :raise UnreadableText: ``value`` holds a lone surrogate.
+    """
+    if not value:
+        return ""
+    if has_lone_surrogate(value):
+        raise UnreadableText(value)
+    text = unicodedata.normalize("NFC", value.replace("\r\n", "\n"))
+    if multiline:
+        return text.translate(_MULTI_LINE).strip()
+    text = text.translate(_ONE_LINE)
+    if "\n" in text:
+        text = " ".join(part.strip() for part in text.split("\n") if part.strip())
+    return text.strip()
+
+
+def safe_text(value: str | None, *, multiline: bool = False) -> str:
+    """Like :func:`clean_text` but never raises: a lone surrogate becomes U+FFFD. For writing
+    stored text to a terminal or a file, whatever was stored before."""
+    return clean_text(_SURROGATE.sub("\ufffd", value or ""), multiline=multiline)
+
+
+# Letters NFKD does not take apart but a reader files under a plain Latin letter.
+_FOLD = str.maketrans(
+    {"ł": "l", "ø": "o", "đ": "d", "ð": "d", "ħ": "h", "ŧ": "t", "ı": "i", "þ": "th",
+     "æ": "ae", "œ": "oe"}
+)  # fmt: skip
+
+
+def sort_key(name: str) -> str:
+    """How a name files in a list: case and accents ignored, spaces collapsed.
+
+    "Éloïse" files with "eloise", before "Zanele"; "Aïssatou" next to "Awa". Without ICU on
+    the laptops this is the part of Unicode collation that matters for Latin names: NFKD
+    without combining marks, case folded. Other scripts keep their code point order, which is
+    their alphabetical order for most of them.
+    """
+    decomposed = unicodedata.normalize("NFKD", name.casefold())
+    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).translate(_FOLD)
+    return " ".join(bare.split())
