@@ -49,6 +49,7 @@ __all__ = [
     "RosterLine",
     "ScanResult",
     "attendance",
+    "board_state",
     "check_in",
     "classify_code",
     "find_badge",
@@ -512,3 +513,28 @@ def roster_copy(workshop: Workshop) -> list[dict[str, Any]]:
         }
         for p in list_participants(workshop)
     ]
+
+
+def board_state(session: WorkshopSession, last: int = 8) -> dict[str, Any]:
+    """What the projector shows: checked in against expected, the last scans, who is missing."""
+    lines = roster(session)
+    arrived = sorted(
+        (line for line in lines if line.check_in is not None),
+        key=lambda line: (line.check_in.at, line.check_in.id),  # type: ignore[union-attr]
+        reverse=True,
+    )
+    workshop = session.workshop
+    return {
+        "session": _session_json(session),
+        "present": len(arrived),
+        "expected": len(lines),
+        "last": [
+            {
+                "name": line.participant.display_badge_name,
+                "team": line.participant.team.name if line.participant.team else None,
+                "at": _local_clock(line.check_in.at, workshop),  # type: ignore[union-attr]
+            }
+            for line in arrived[:last]
+        ],
+        "missing": [line.participant.display_badge_name for line in lines if line.check_in is None],
+    }

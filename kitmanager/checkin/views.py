@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import Response, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from kitmanager.checkin import bp
+from kitmanager.checkin.attendance import attendance_csv, attendance_xlsx
 from kitmanager.checkin.services import (
     CheckInError,
     Outcome,
+    board_state,
     check_in,
     find_badge,
     record_scan,
@@ -18,6 +20,8 @@ from kitmanager.checkin.services import (
 )
 from kitmanager.extensions import db
 from kitmanager.models import CheckInSource, Participant, Role, WorkshopSession
+from kitmanager.participants.fields import ParticipantFields
+from kitmanager.participants.services import ParticipantError, create_participant
 from kitmanager.security import current_actor, require_role
 from kitmanager.workshops.views import load_workshop
 
@@ -146,3 +150,72 @@ def badge_check_in(token: str):
     db.session.commit()
     flash(result.message, _FLASH_CATEGORY.get(result.outcome, "error"))
     return redirect(url_for("public.badge", token=token))
+
+
+@bp.route("/workshops/<slug>/attendance.<any(csv, xlsx):kind>")
+@require_role(Role.TRAINER)
+def attendance_export(slug: str, kind: str):
+    """Attendance per session and hours per participant, as CSV or an Excel workbook."""
+    workshop = load_workshop(slug)
+    if kind == "csv":
+        data, mimetype = attendance_csv(workshop), "text/csv"
+    else:
+        data = attendance_xlsx(workshop)
+        mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return Response(
+        data,
+        mimetype=mimetype,
+        headers={
+            "Content-Disposition": f'attachment; filename="{workshop.slug}-attendance.{kind}"'
+        },
+    )
+
+
+@bp.route("/workshops/<slug>/sessions/<int:session_id>/board")
+@require_role(Role.VOLUNTEER)
+def session_board(slug: str, session_id: int):
+    """A page for a projector: the room filling up, updated by polling (no open stream holds
+    one of the server's threads)."""
+    session = _session_of(slug, session_id)
+    return render_template(
+        "checkin/board.html",
+        workshop=session.workshop,
+        session=session,
+        state=board_state(session),
+        poll_url=url_for("checkin.session_board_state", slug=slug, session_id=session_id),
+    )
+
+
+@bp.route("/workshops/<slug>/sessions/<int:session_id>/board.json")
+@require_role(Role.VOLUNTEER)
+def session_board_state(slug: str, session_id: int):
+    return jsonify(board_state(_session_of(slug, session_id)))
+
+
+@bp.post("/workshops/<slug>/sessions/<int:session_id>/walk-in")
+@require_role(Role.TRAINER)
+def session_walk_in(slug: str, session_id: int):
+    """Someone at the door who never signed up: register, check in, then print their badge."""
+    session = _session_of(slug, session_id)
+    fields = ParticipantFields(
+        full_name=request.form.get("full_name", ""),
+        team=request.form.get("team") or None,
+        notes=_("Walk-in"),
+    )
+    actor = current_actor()
+    try:
+        participant = create_participant(actor, session.workshop, fields)
+        check_in(actor, participant, session, source=CheckInSource.MANUAL, station="walk-in")
+    except ParticipantError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("checkin.session_roster", slug=slug, session_id=session_id))
+    db.session.commit()
+    flash(
+        _(
+            "%(name)s is registered and checked in. Print their badge now.",
+            name=participant.full_name,
+        ),
+        "success",
+    )
+    return redirect(url_for("printing.badges", slug=slug, id=participant.id))

@@ -307,3 +307,27 @@ def test_the_camera_reads_a_printed_badge_on_a_french_phone_without_any_other_ho
     assert other_hosts == []
     assert problems.csp_violations() == []
     context.close()
+
+
+def test_the_board_on_a_projector_fills_up_as_badges_are_scanned(workshop_day, browser_factory):
+    server, data_dir, tokens = workshop_day
+    _clear_check_ins(data_dir)
+    browser = browser_factory()
+    context = browser.new_context(locale="en-GB", viewport={"width": 1920, "height": 1080})
+    station = context.new_page()
+    _log_in(station, server)
+    with sqlite3.connect(data_dir / "kitmanager.sqlite3") as conn:
+        (session_id,) = conn.execute("SELECT id FROM workshop_session").fetchone()
+    board = context.new_page()
+    board.goto(f"{server.url}/workshops/{SLUG}/sessions/{session_id}/board")
+    expect_text(board.locator("#board-present"), "0")
+    expect_text(board.locator("#board-expected"), "6")
+    _open_station(station, server)
+    station.keyboard.type(tokens["Wanjiru Mwangi"])
+    station.keyboard.press("Enter")
+    expect_text(station.locator("#result"), "Wanjiru Mwangi — checked in")
+    # No reload: the board asks the laptop again by itself.
+    expect_text(board.locator("#board-present"), "1")
+    expect_text(board.locator("#board-last"), "Wanjiru Mwangi")
+    assert "Wanjiru Mwangi" not in board.locator("#board-missing").inner_text()
+    context.close()
