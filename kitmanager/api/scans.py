@@ -6,10 +6,20 @@ from datetime import datetime
 
 from flask import abort, jsonify
 from flask_babel import gettext
+from sqlalchemy.orm import joinedload
 
 from kitmanager.api import bp
 from kitmanager.api.views import _body, _text, _workshop_or_404
-from kitmanager.checkin.services import attendance, local_iso, record_scan, roster_copy, undo_scan
+from kitmanager.checkin.services import (
+    ScanRaced,
+    attendance,
+    local_iso,
+    record_scan,
+    replayed_scan,
+    roster_copy,
+    undo_scan,
+)
+from kitmanager.database import serialized_writes
 from kitmanager.extensions import db
 from kitmanager.models import WorkshopSession
 from kitmanager.security import current_actor
@@ -36,7 +46,7 @@ def _session(data: dict) -> WorkshopSession | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**31:
         abort(422, description=gettext("'session' must be a session id or null"))
-    session = db.session.get(WorkshopSession, value)
+    session = db.session.get(WorkshopSession, value, options=[joinedload(WorkshopSession.workshop)])
     if session is None:
         abort(422, description=gettext("no session with id %(id)s", id=value))
     return session
@@ -62,15 +72,25 @@ def scan():
     code = _limited(data, "code", MAX_CODE_LENGTH)
     if not code:
         abort(422, description=gettext("'code' is missing: send the scanned text"))
-    result, replayed = record_scan(
-        current_actor(),
-        code,
-        session=_session(data),
-        client_id=_limited(data, "client_id", 64, None) or None,
-        station=_limited(data, "station", 80) or "",
-        scanned_at=_time(data),
-    )
-    db.session.commit()
+    session = _session(data)
+    client_id = _limited(data, "client_id", 64, None) or None
+    station = _limited(data, "station", 80) or ""
+    scanned_at = _time(data)
+    actor = current_actor()
+    with serialized_writes():
+        try:
+            result, replayed = record_scan(
+                actor,
+                code,
+                session=session,
+                client_id=client_id,
+                station=station,
+                scanned_at=scanned_at,
+            )
+        except ScanRaced as raced:
+            db.session.rollback()
+            result, replayed = replayed_scan(raced.client_id), True
+        db.session.commit()
     response = jsonify(result.to_json())
     response.headers["X-Scan-Replayed"] = "1" if replayed else "0"
     return response
@@ -104,10 +124,12 @@ def scan_undo():
     client_id = _limited(data, "client_id", 64, None)
     if not client_id:
         abort(422, description=gettext("'client_id' is missing: send the id of the scan to undo"))
-    result = undo_scan(current_actor(), client_id)
+    actor = current_actor()
+    with serialized_writes():
+        result = undo_scan(actor, client_id)
+        db.session.commit()
     if result is None:
         abort(404, description=gettext("no scan with this client_id arrived"))
-    db.session.commit()
     return jsonify(result.to_json())
 
 

@@ -24,6 +24,7 @@ from flask_babel import format_time
 from flask_babel import gettext as _
 from sqlalchemy import delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import joinedload
 
 from kitmanager.audit import Actor, record_event
 from kitmanager.extensions import db
@@ -47,6 +48,7 @@ __all__ = [
     "CheckInError",
     "Outcome",
     "RosterLine",
+    "ScanRaced",
     "ScanResult",
     "attendance",
     "board_state",
@@ -56,6 +58,7 @@ __all__ = [
     "local_iso",
     "record_scan",
     "replace_badge",
+    "replayed_scan",
     "roster",
     "roster_copy",
     "running_session",
@@ -78,6 +81,26 @@ _TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 class CheckInError(ValueError):
     """A check-in request the user can fix; the message says how."""
+
+
+class ScanRaced(Exception):
+    """Another copy of this scan (same client id) was applied while this one was decided.
+
+    Roll back, then :func:`replayed_scan` gives the answer the other copy got.
+    """
+
+    def __init__(self, client_id: str) -> None:
+        super().__init__(client_id)
+        self.client_id = client_id
+
+
+def _stored_outcome(client_id: str) -> dict[str, Any] | None:
+    return db.session.scalar(select(ScanRequest.outcome).where(ScanRequest.client_id == client_id))
+
+
+def replayed_scan(client_id: str) -> ScanResult:
+    """The stored answer to the scan sent with ``client_id`` (after :class:`ScanRaced`)."""
+    return _stored_result(_stored_outcome(client_id) or {})
 
 
 class Outcome(str, enum.Enum):
@@ -209,43 +232,46 @@ def check_in(
     at: datetime | None = None,
     station: str = "",
     source: CheckInSource = CheckInSource.SCAN,
-) -> tuple[bool, CheckIn]:
-    """Record ``participant`` present at ``session``; ``(added, row)``.
+) -> tuple[bool, datetime]:
+    """Record ``participant`` present at ``session``; ``(added, checked in at)``.
 
-    ``added`` is False when they were already checked in: the first row is kept unchanged.
+    ``added`` is False when they were already checked in: the first check-in is kept, and its
+    time comes back.
     :raise CheckInError: when the person is not registered for the session's workshop.
     """
     if participant.workshop_id != session.workshop_id:
         raise CheckInError(_("This badge belongs to another workshop."))
     if participant.deleted_at is not None:
         raise CheckInError(_("This participant was removed from the workshop."))
+    at = at or utcnow()
     added = _insert_ignoring_conflicts(
         CheckIn,
         participant_id=participant.id,
         session_id=session.id,
-        at=at or utcnow(),
+        at=at,
         recorded_at=utcnow(),
         by=actor.name[:120],
         device=actor.device[:200],
         station=station[:80],
         source=source.value,
     )
-    row = db.session.scalars(
-        select(CheckIn).where(
-            CheckIn.participant_id == participant.id, CheckIn.session_id == session.id
+    if not added:
+        first = db.session.scalar(
+            select(CheckIn.at).where(
+                CheckIn.participant_id == participant.id, CheckIn.session_id == session.id
+            )
         )
-    ).one()
-    if added:
-        record_event(
-            actor,
-            "checkin.add",
-            "participant",
-            participant.id,
-            session=session.id,
-            station=station,
-            source=source.value,
-        )
-    return added, row
+        return False, first  # type: ignore[return-value]
+    record_event(
+        actor,
+        "checkin.add",
+        "participant",
+        participant.id,
+        session=session.id,
+        station=station,
+        source=source.value,
+    )
+    return True, at
 
 
 def undo_check_in(actor: Actor, participant: Participant, session: WorkshopSession) -> bool:
@@ -331,11 +357,11 @@ def _decide(
             ),
             participant=person,
         )
-    added, row = check_in(actor, participant, session, at=at, station=station)
+    added, checked_in_at = check_in(actor, participant, session, at=at, station=station)
     details = {
         "participant": person,
         "session": _session_json(session),
-        "checked_in_at": local_iso(row.at, session.workshop),
+        "checked_in_at": local_iso(checked_in_at, session.workshop),
     }
     if added:
         return ScanResult(
@@ -352,7 +378,7 @@ def _decide(
         _(
             "%(name)s was already checked in at %(time)s",
             name=participant.full_name,
-            time=_local_clock(row.at, session.workshop),
+            time=_local_clock(checked_in_at, session.workshop),
         ),
         **details,
     )
@@ -374,27 +400,23 @@ def record_scan(
     ``workshop`` when given: then a badge of another workshop is refused). With a
     ``client_id`` seen before, nothing is applied and the first answer comes back with
     ``replayed`` True.
+    :raise ScanRaced: when another copy of the same scan was applied meanwhile (roll back).
     """
     if client_id:
-        claimed = _insert_ignoring_conflicts(
-            ScanRequest,
-            client_id=client_id,
-            actor=actor.name[:120],
-            received_at=utcnow(),
-            outcome={},
-        )
-        if not claimed:
-            stored = db.session.scalars(
-                select(ScanRequest).where(ScanRequest.client_id == client_id)
-            ).one()
-            return _stored_result(stored.outcome), True
+        stored = _stored_outcome(client_id)
+        if stored:
+            return _stored_result(stored), True
     result = _decide(actor, code, session, workshop, station, _scanned_at(scanned_at))
-    if client_id:
-        db.session.execute(
-            ScanRequest.__table__.update()
-            .where(ScanRequest.client_id == client_id)
-            .values(outcome=result.to_json())
-        )
+    if client_id and not _insert_ignoring_conflicts(
+        ScanRequest,
+        client_id=client_id,
+        actor=actor.name[:120],
+        received_at=utcnow(),
+        outcome=result.to_json(),
+    ):
+        # The same scan arrived twice at the same instant and the other copy was applied
+        # first: this copy's writes must go (the caller rolls back) and its answer is theirs.
+        raise ScanRaced(client_id)
     return result, False
 
 
@@ -412,8 +434,6 @@ def _stored_result(data: dict[str, Any]) -> ScanResult:
 
 def attendance(workshop: Workshop) -> list[CheckIn]:
     """Every check-in of ``workshop``, oldest first, with participant and session loaded."""
-    from sqlalchemy.orm import joinedload
-
     return list(
         db.session.scalars(
             select(CheckIn)
