@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
-from flask import abort, jsonify
+from flask import abort, current_app, jsonify
 from flask_babel import gettext
 from sqlalchemy.orm import joinedload
 
@@ -22,7 +23,7 @@ from kitmanager.checkin.services import (
 from kitmanager.database import serialized_writes
 from kitmanager.extensions import db
 from kitmanager.models import WorkshopSession
-from kitmanager.security import current_actor
+from kitmanager.security import current_actor, public
 
 # Longest scanned text worth reading: a badge URL is well under this.
 MAX_CODE_LENGTH = 2000
@@ -138,3 +139,12 @@ def workshop_roster(slug: str):
     """What a scan station keeps to name offline scans: names, teams, badge token digests."""
     workshop = _workshop_or_404(slug)
     return jsonify(people=roster_copy(workshop))
+
+
+@bp.get("/openapi.json")
+@public
+def openapi():
+    """The OpenAPI 3.1 description of this API (kitmanager/api/openapi.json)."""
+    return current_app.response_class(
+        (Path(__file__).parent / "openapi.json").read_bytes(), mimetype="application/json"
+    )

@@ -152,10 +152,12 @@ def badge_check_in(token: str):
     return redirect(url_for("public.badge", token=token))
 
 
-@bp.route("/workshops/<slug>/attendance.<any(csv, xlsx):kind>")
+@bp.route("/workshops/<slug>/attendance.<kind>")
 @require_role(Role.TRAINER)
 def attendance_export(slug: str, kind: str):
     """Attendance per session and hours per participant, as CSV or an Excel workbook."""
+    if kind not in ("csv", "xlsx"):
+        abort(404)
     workshop = load_workshop(slug)
     if kind == "csv":
         data, mimetype = attendance_csv(workshop), "text/csv"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 import uuid
@@ -13,6 +14,7 @@ from sqlalchemy import func, select
 
 from kitmanager.audit import cli_actor
 from kitmanager.checkin.services import (
+    Outcome,
     ScanRaced,
     classify_code,
     record_scan,
@@ -301,3 +303,20 @@ def test_twenty_scans_at_once_give_one_check_in_on_postgresql_too(pg_app):  # no
         rows = db.session.scalars(select(CheckIn)).all()
         assert [(r.participant_id, r.session_id) for r in rows] == [(amina, running)]
         assert db.session.scalar(select(func.count()).select_from(ScanRequest)) == 11
+
+
+def test_the_openapi_file_documents_every_api_route(app, client):
+    spec = client.get("/api/v1/openapi.json")
+    assert spec.status_code == 200
+    paths = spec.json["paths"]
+    served = {}
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith("/api/v1/"):
+            path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule[len("/api/v1") :])
+            served.setdefault(path, set()).update(rule.methods - {"HEAD", "OPTIONS"})
+    for path, methods in served.items():
+        assert path in paths, f"{path} is not in openapi.json"
+        assert {m.lower() for m in methods} <= set(paths[path]), path
+    assert set(paths) == set(served)
+    outcomes = spec.json["components"]["schemas"]["ScanResult"]["properties"]["outcome"]["enum"]
+    assert set(outcomes) == {o.value for o in Outcome}
