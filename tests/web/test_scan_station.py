@@ -158,3 +158,22 @@ def test_the_vendored_reader_matches_its_recorded_checksums(app):
     for package in manifest["packages"]:
         for name, digest in package["files"].items():
             assert hashlib.sha256((vendor / name).read_bytes()).hexdigest() == digest, name
+
+
+def test_join_shows_the_laptops_address_as_a_qr_a_phone_can_read(app, volunteer, day):
+    import zxingcpp
+    from PIL import Image, ImageDraw
+
+    page = volunteer.get("/join").get_data(as_text=True)
+    assert "http://kit.test" in page
+    svg = re.search(r'<svg[^>]*viewBox="0 0 (\d+) \1".*?<path d="([^"]+)"', page, re.S)
+    assert svg
+    side, path = int(svg.group(1)), svg.group(2)
+    scale = 8
+    image = Image.new("L", (side * scale, side * scale), 255)
+    draw = ImageDraw.Draw(image)
+    for x, y, width in re.findall(r"M(\d+) (\d+)h(\d+)v1H\d+z", path):
+        x, y, width = int(x), int(y), int(width)
+        draw.rectangle([x * scale, y * scale, (x + width) * scale - 1, (y + 1) * scale - 1], fill=0)
+    decoded = zxingcpp.read_barcodes(image)
+    assert [code.text for code in decoded] == ["http://kit.test"]
