@@ -7,19 +7,29 @@ added through ``create_participant``, the path of the "add a participant" form, 
 commit) and the floor (the rows inserted by one raw ``sqlite3`` ``executemany``, no parsing or
 checks at all). Targets: under 3 s per 10,000 rows, and at least 3x the one-by-one way.
 
-    python benchmarks/import_csv.py [--rows 10000] [--repeat 3]
+Beside it: the same path for an Excel workbook (.xlsx) of 2,000 rows, next to the CSV file of
+the same 2,000 rows; and how fast hostile shapes are refused (a million columns, 20,000
+repeated headers, a sheet claiming to span A1:XFD1048576). Target: each refused in under 1 s.
+
+    python benchmarks/import_csv.py [--rows 10000] [--xlsx-rows 2000] [--repeat 3]
 """
 
 from __future__ import annotations
 
 import argparse
+import io
+import re
 import secrets
 import sqlite3
 import statistics
 import sys
 import tempfile
 import time
+import zipfile
+from datetime import datetime, timedelta
 from pathlib import Path
+
+import openpyxl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -28,6 +38,7 @@ from kitmanager.audit import cli_actor
 from kitmanager.database import upgrade_database
 from kitmanager.extensions import db
 from kitmanager.participants.csv_io import (
+    CsvError,
     guess_mapping,
     parse_participants,
     read_table,
@@ -45,11 +56,13 @@ GIVEN = ["Wanjiru", "Kouassi", "Adébáyọ̀", "Nguyễn Thị", "Amira", "Joã
 FAMILY = ["Mwangi", "Koné", "Ọlápọ̀", "Hồng Nhung", "Haddad", "Gonçalves", "Müller", "Zhang"]
 
 
-def sample_csv(rows: int) -> bytes:
-    header = ["Horodateur", "Prénom", "Nom", "Adresse e-mail", "École", "Équipe", "Rôle"]
-    body = [
+HEADER = ["Horodateur", "Prénom", "Nom", "Adresse e-mail", "École", "Équipe", "Rôle"]
+
+
+def sample_rows(rows: int, stamp: object = "2026/11/20 10:00:00") -> list[list[object]]:
+    return [
         [
-            "2026/11/20 10:00:00",
+            stamp,
             f"{GIVEN[i % len(GIVEN)]}",
             f"{FAMILY[(i // len(GIVEN)) % len(FAMILY)]} {i}",
             f"person{i}@example.org",
@@ -59,7 +72,80 @@ def sample_csv(rows: int) -> bytes:
         ]
         for i in range(rows)
     ]
-    return write_csv(header, body)
+
+
+def sample_csv(rows: int) -> bytes:
+    return write_csv(HEADER, sample_rows(rows))
+
+
+def sample_xlsx(rows: int) -> bytes:
+    """The same list as an Excel workbook: a title row, real dates, a phone number column."""
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(["Inscriptions atelier robotique"])
+    sheet.append([*HEADER, "Téléphone du parent"])
+    stamp = datetime(2026, 11, 20, 10, 0)
+    for i, row in enumerate(sample_rows(rows)):
+        row[0] = stamp + timedelta(minutes=i)
+        sheet.append([*row, 2250700000000 + i])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def time_refusal(data: bytes) -> tuple[float, str]:
+    """Seconds until ``read_table`` refuses ``data``, and the message it gives."""
+    start = time.perf_counter()
+    try:
+        read_table(data)
+    except CsvError as error:
+        return time.perf_counter() - start, str(error)
+    raise AssertionError("the hostile file was accepted")
+
+
+def time_read(data: bytes) -> float:
+    start = time.perf_counter()
+    read_table(data)
+    return time.perf_counter() - start
+
+
+def long_sheet(rows: int) -> bytes:
+    workbook = openpyxl.Workbook(write_only=True)
+    sheet = workbook.create_sheet()
+    sheet.append(["Name", "Email"])
+    for i in range(rows):
+        sheet.append([f"Person {i}", f"person{i}@example.org"])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def hostile_files() -> list[tuple[str, bytes, bool, float | None]]:
+    """``(label, data, refused, target seconds)`` for each shape a file can take to exhaust
+    the server."""
+    million = ",".join(f"Question {i}" for i in range(1_000_000))
+    repeated = ",".join(["Email"] * 20_000)
+    workbook = openpyxl.Workbook()
+    workbook.active.append(["Name", "Email"])
+    workbook.active.append(["Ada", "ada@example.org"])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    lying = io.BytesIO()
+    with zipfile.ZipFile(buffer) as source, zipfile.ZipFile(lying, "w") as target:
+        for item in source.infolist():
+            content = source.read(item)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                content = re.sub(
+                    rb'<dimension ref="[^"]*"', b'<dimension ref="A1:XFD1048576"', content
+                )
+            target.writestr(item, content)
+    return [
+        ("1,000,000 columns (CSV, refused)", f"{million}\n{',' * 999_999}x\n".encode(), True, 1.0),
+        ("20,000 repeated headers (CSV, refused)", f"{repeated}\n{repeated}\n".encode(), True, 1.0),
+        ("sheet claiming A1:XFD1048576 (read)", lying.getvalue(), False, 1.0),
+        # Refused at row 50,001: the time to read 50,000 rows, no target.
+        ("60,000-row sheet (.xlsx, refused)", long_sheet(60_000), True, None),
+    ]
 
 
 def time_import(data: bytes, one_by_one: bool = False) -> float:
@@ -124,6 +210,7 @@ def time_floor(rows: int) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000)
+    parser.add_argument("--xlsx-rows", type=int, default=2_000)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
     data = sample_csv(args.rows)
@@ -144,6 +231,33 @@ def main(argv: list[str] | None = None) -> int:
     verdict = "PASS" if speedup >= 3 else "FAIL"
     print(f"  speed-up over one by one: {speedup:.1f}x (target >= 3x) {verdict}")
     print(f"  share of the floor's speed: {floor / imported:.2f}")
+
+    rows = args.xlsx_rows
+    workbook, same_csv = sample_xlsx(rows), sample_csv(rows)
+    xlsx = statistics.median(time_import(workbook) for _ in range(args.repeat))
+    xlsx_read = statistics.median(time_read(workbook) for _ in range(args.repeat))
+    csv_same = statistics.median(time_import(same_csv) for _ in range(args.repeat))
+    print(f"Excel import, {rows} rows ({len(workbook) // 1024} KiB .xlsx), median of {args.repeat}")
+    for label, seconds in (
+        (".xlsx import (read, checks, insert, commit)", xlsx),
+        (".xlsx reading alone (openpyxl, read-only)", xlsx_read),
+        ("the same rows as CSV, whole import", csv_same),
+    ):
+        print(f"  {label:<44}: {seconds:6.3f} s  {rows / seconds:>9,.0f} rows/s")
+    print(f"  .xlsx import time / CSV import time: {xlsx / csv_same:.1f}")
+
+    print("Hostile shapes (target: refused or read in under 1 s, where one is given)")
+    for label, hostile, refused, target in hostile_files():
+        if refused:
+            seconds, message = time_refusal(hostile)
+            shown = f"{message[:60]}..."
+        else:
+            seconds, shown = time_read(hostile), "read as 2 columns, 1 row"
+        verdict = "    "
+        if target is not None:
+            ok = ok and seconds < target
+            verdict = "PASS" if seconds < target else "FAIL"
+        print(f"  {label:<39}: {seconds:6.3f} s  {verdict}  ({shown})")
     return 0 if ok else 1
 
 

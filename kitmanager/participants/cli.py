@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 from flask import Flask
 from flask.cli import AppGroup
+from sqlalchemy.exc import SQLAlchemyError
 
 from kitmanager.audit import cli_actor
 from kitmanager.extensions import db
@@ -15,11 +16,13 @@ from kitmanager.network import base_url
 from kitmanager.participants.csv_io import CsvError, guess_mapping, parse_participants, read_table
 from kitmanager.participants.fields import ROLES
 from kitmanager.participants.services import (
+    EXPORT_DELIMITERS,
     ImportRefused,
     ParticipantError,
     ParticipantFields,
     apply_import,
     create_participant,
+    database_reason,
     export_participants_csv,
     list_participants,
     plan_import,
@@ -42,24 +45,36 @@ participants = AppGroup("participants", help="Participants of a workshop.")
     help="What to do with people already registered (same email or same name).",
 )
 @click.option("--only-valid", is_flag=True, help="Import the valid rows even if some are bad.")
+@click.option(
+    "--sheet",
+    metavar="NAME",
+    help="The sheet of an Excel workbook to import (default: the first one with data).",
+)
 def import_command(
-    slug: str, file: Path, dry_run: bool, on_duplicate: str, only_valid: bool
+    slug: str, file: Path, dry_run: bool, on_duplicate: str, only_valid: bool, sheet: str | None
 ) -> None:
-    """Import participants from a sign-up CSV (all or nothing unless --only-valid)."""
+    """Import participants from a sign-up CSV file or Excel workbook (.xlsx), all or nothing
+    unless --only-valid."""
     workshop = workshop_or_fail(slug)
     try:
         data = file.read_bytes()
     except OSError as exc:
         raise click.ClickException(f"Cannot read {file}: {exc.strerror}.") from None
     try:
-        table = read_table(data)
+        table = read_table(data, sheet=sheet)
         mapping = guess_mapping(table.headers)
         parsed = parse_participants(table, mapping)
     except CsvError as exc:
         raise click.ClickException(f"{file}: {exc}") from None
+    if sheet is not None and table.sheet is None:
+        raise click.ClickException(f"{file} is a CSV file: --sheet is for Excel workbooks only.")
     plan = plan_import(workshop, parsed)
     mapped = ", ".join(f"{field}={table.headers[index]!r}" for field, index in mapping.items())
-    click.echo(f"{file.name}: {len(table.rows)} rows ({table.encoding}, columns: {mapped})")
+    source = table.encoding if table.sheet is None else f"sheet {table.sheet!r}"
+    if len(table.sheets) > 1:
+        others = ", ".join(repr(name) for name in table.sheets if name != table.sheet)
+        source += f"; other sheets: {others}, choose with --sheet"
+    click.echo(f"{file.name}: {len(table.rows)} rows ({source}, columns: {mapped})")
     for error in plan.errors:
         click.echo(f"  line {error.line}, column {error.column!r}: {error.message}", err=True)
     for dup in plan.duplicates:
@@ -85,10 +100,15 @@ def import_command(
         summary = apply_import(
             cli_actor(), workshop, plan, on_duplicate=on_duplicate, only_valid=only_valid
         )
+        db.session.commit()
     except (ImportRefused, ParticipantError) as exc:
         db.session.rollback()
         raise click.ClickException(f"{exc} (use --only-valid to import the valid rows)") from None
-    db.session.commit()
+    except SQLAlchemyError as exc:
+        db.session.rollback()
+        raise click.ClickException(
+            f"The database refused the import ({database_reason(exc)}), so nothing was saved."
+        ) from None
     click.echo(
         f"Imported into '{workshop.slug}': {summary.created} added, {summary.updated} updated, "
         f"{summary.skipped} skipped, {summary.invalid_skipped} invalid skipped."
@@ -103,10 +123,17 @@ def import_command(
     type=click.Path(dir_okay=False, path_type=Path),
     help="File (default: stdout).",
 )
-def export_command(slug: str, output: Path | None) -> None:
+@click.option(
+    "--delimiter",
+    type=click.Choice(sorted(EXPORT_DELIMITERS)),
+    default="comma",
+    show_default=True,
+    help="Separator between columns; Excel in French expects semicolon.",
+)
+def export_command(slug: str, output: Path | None, delimiter: str) -> None:
     """Export participants with their badge URLs as CSV (UTF-8 with BOM, for Excel)."""
     workshop = workshop_or_fail(slug)
-    data = export_participants_csv(workshop, base_url())
+    data = export_participants_csv(workshop, base_url(), delimiter=EXPORT_DELIMITERS[delimiter])
     if output is None:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()

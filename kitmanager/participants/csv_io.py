@@ -46,6 +46,8 @@ from kitmanager.text import UnreadableText, clean_text, safe_text
 
 __all__ = [
     "FIELDS",
+    "MAX_COLUMNS",
+    "NO_DELIMITER",
     "ROLES",
     "CsvError",
     "ParseResult",
@@ -59,6 +61,8 @@ __all__ = [
     "normalise_email",
     "parse_participants",
     "read_table",
+    "table_rows",
+    "too_many_rows",
     "write_csv",
 ]
 
@@ -78,16 +82,22 @@ class TableRow:
 
 @dataclass
 class Table:
-    """A decoded CSV file: unique headers and the non-blank rows below them.
+    """A decoded CSV file or workbook sheet: unique headers and the non-blank rows below them.
 
     Every row has at least ``len(headers)`` cells (short rows are padded with ``""``); a row
-    has more only when it holds non-empty cells beyond the last header.
+    has more only when it holds non-empty cells beyond the last header (never in a workbook,
+    where such a column gets a "Column N" header instead).
+
+    A workbook sheet has ``encoding`` ``"xlsx"``, ``sheet`` its name, ``sheets`` the names of
+    every sheet to choose from, and ``delimiter`` :data:`NO_DELIMITER`.
     """
 
     headers: list[str]
     rows: list[TableRow]
     encoding: str
     delimiter: str
+    sheet: str | None = None
+    sheets: tuple[str, ...] = ()
 
 
 @dataclass(kw_only=True)
@@ -123,6 +133,12 @@ class ParseResult:
 FIELDS: tuple[str, ...] = (FIELD_NAMES[0], "first_name", "last_name", *FIELD_NAMES[1:])
 
 _DELIMITERS = (",", ";", "\t")
+# A workbook has no delimiter. Its Table says NUL, the one character no cell can hold (XML
+# forbids it), so the checks for a delimiter misplaced in a CSV line never fire on a workbook.
+NO_DELIMITER = "\x00"
+# A sign-up list has a few dozen columns; a file far wider is a mistake or an attack, and
+# refused while it is read (a million columns would otherwise fill a review page of gigabytes).
+MAX_COLUMNS = 500
 _SNIFF_CHARS = 64_000
 _SNIFF_RECORDS = 40
 _TITLE_LINES = 5
@@ -140,10 +156,14 @@ _BOMS = (
     (codecs.BOM_UTF16_BE, "utf-16-be"),
 )
 
+# A zip file: a workbook (.xlsx) is one. An OLE2 compound file: an old workbook (.xls), or an
+# .xlsx protected by a password (Excel wraps the encrypted workbook in one).
+ZIP_SIGNATURE = b"PK\x03\x04"
+_OLE_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_ENCRYPTED_OLE_STREAM = "EncryptionInfo".encode("utf-16-le")
+
 # Files people pick by mistake, recognised by their first bytes.
 _NOT_CSV_SIGNATURES = (
-    (b"PK\x03\x04", _l("an Excel workbook (.xlsx) or another zip file")),
-    (b"\xd0\xcf\x11\xe0", _l("an old Excel workbook (.xls)")),
     (b"%PDF", _l("a PDF document")),
     (b"\x89PNG", _l("a PNG image")),
     (b"\xff\xd8\xff", _l("a JPEG image")),
@@ -335,17 +355,22 @@ def _header_key(cell: str) -> str:
 
 def _unique_headers(raw: list[str]) -> list[str]:
     """Name empty headers "Column N" (in the reader's language) and number repeats "Email (2)",
-    left to right."""
+    left to right, in time linear in the number of headers."""
     headers: list[str] = []
     seen: set[str] = set()
+    last_copy: dict[str, int] = {}  # the last number given to repeats of a name
     for index, cell in enumerate(raw, start=1):
         name = unicodedata.normalize("NFC", _header_key(cell)) or _(
             "Column %(number)s", number=index
         )
-        candidate, copy = name, 1
-        while candidate.casefold() in seen:
-            copy += 1
-            candidate = f"{name} ({copy})"
+        key = name.casefold()
+        candidate = name
+        if key in seen:
+            copy = last_copy.get(key, 1)
+            while candidate.casefold() in seen:
+                copy += 1
+                candidate = f"{name} ({copy})"
+            last_copy[key] = copy
         seen.add(candidate.casefold())
         headers.append(candidate)
     return headers
@@ -360,18 +385,28 @@ def _excel_separator_hint(text: str) -> tuple[str | None, str]:
     return match.group(1), match.group(2) + text[match.end() :]
 
 
-def read_table(data: bytes, *, max_rows: int = 50_000) -> Table:
-    """Decode a CSV export and split it into a header and rows.
+def read_table(data: bytes, *, sheet: str | None = None, max_rows: int = 50_000) -> Table:
+    """Read a sign-up list, a CSV export or an Excel workbook (.xlsx), into a header and rows.
 
-    Accepts UTF-8 (with or without BOM), UTF-16/UTF-32 with BOM (Excel "Unicode text"),
-    cp1252 (Excel on Windows), delimited by comma, semicolon or tab (or as Excel's ``sep=``
-    first line says). The header is the first non-blank record, after at most a few title lines;
-    blank rows and a header repeated further down are skipped; trailing empty columns are
-    ignored.
+    The kind is told by the content, not the file name. A CSV file may be UTF-8 (with or
+    without BOM), UTF-16/UTF-32 with BOM (Excel "Unicode text") or cp1252 (Excel on Windows),
+    delimited by comma, semicolon or tab (or as Excel's ``sep=`` first line says). A workbook is
+    read by :func:`kitmanager.participants.xlsx_io.read_workbook`: the sheet named ``sheet``,
+    else the first one with anything in it (``sheet`` is ignored for a CSV file). Either way
+    the header is the first non-blank record, after at most a few title lines; blank rows and a
+    header repeated further down are skipped; trailing empty columns are ignored.
 
-    :raise CsvError: the file is empty, not text, has no data rows, more than ``max_rows``
-        rows, or a quote that never closes.
+    :raise CsvError: the file is empty, not a CSV file or workbook, has no data rows, more than
+        ``max_rows`` rows or more than :data:`MAX_COLUMNS` columns, a quote that never closes,
+        or (a workbook) no such sheet, a password, or damage.
     """
+    if data.startswith(ZIP_SIGNATURE):
+        # The workbook reader builds on this module's rules, so it is imported only here.
+        from kitmanager.participants.xlsx_io import read_workbook
+
+        return read_workbook(data, sheet=sheet, max_rows=max_rows)
+    if data.startswith(_OLE_SIGNATURE):
+        raise _old_or_protected_workbook(data)
     text, encoding = _decode(data)
     _check_is_text(text)
     if not text.strip():
@@ -380,7 +415,11 @@ def read_table(data: bytes, *, max_rows: int = 50_000) -> Table:
     preferred = ("\t", ",", ";") if encoding.startswith("utf-16") else _DELIMITERS
     delimiter = hinted or _sniff_delimiter(text, preferred)
     try:
-        headers, rows = _split_rows(text, delimiter, max_rows)
+        headers, rows, (last_start, last_cells) = table_rows(
+            _records(text, delimiter), max_rows=max_rows
+        )
+        if any("\n" in cell or "\r" in cell for cell in last_cells):
+            _check_last_quote_closed(text, delimiter, last_start)
     except _RecordError as error:
         if "field larger than field limit" in str(error):
             raise CsvError(
@@ -399,35 +438,109 @@ def read_table(data: bytes, *, max_rows: int = 50_000) -> Table:
                 reason=str(error),
             )
         ) from None
-    if not rows:
-        raise CsvError(
-            _(
-                "The file has a header line but no participants below it. "
-                "Check you exported the responses, not just the form."
-            )
-        )
     return Table(headers=headers, rows=rows, encoding=encoding, delimiter=delimiter)
 
 
-def _split_rows(text: str, delimiter: str, max_rows: int) -> tuple[list[str], list[TableRow]]:
-    """Return the unique headers and the data rows, padded to the header's width.
+def _old_or_protected_workbook(data: bytes) -> CsvError:
+    """The refusal for an OLE2 file: a workbook with a password, or an old .xls workbook."""
+    if _ENCRYPTED_OLE_STREAM in data:
+        return CsvError(
+            _(
+                "This workbook is protected by a password, so it cannot be read. Open it in "
+                'Excel, remove the password ("File" > "Info" > "Protect Workbook" > "Encrypt '
+                'with Password", empty the box), save it and import it again.'
+            )
+        )
+    return CsvError(
+        _(
+            'This file is an old Excel workbook (.xls). Open it in Excel, choose "Save as" > '
+            '"Excel Workbook (.xlsx)" or "CSV UTF-8" and import that file.'
+        )
+    )
 
-    :raise CsvError: no record at all, too many rows, or a quote that never closes.
-    :raise _RecordError: the csv module cannot read a record.
+
+def too_many_rows(max_rows: int) -> CsvError:
+    """The refusal for a list longer than ``max_rows`` participants."""
+    # Not %(num)s: ngettext fills that with the bare count, without digit grouping.
+    return CsvError(
+        ngettext(
+            "The file has more than %(rows)s row. Split it into smaller files "
+            "and import them one after the other.",
+            "The file has more than %(rows)s rows. Split it into smaller files "
+            "and import them one after the other.",
+            max_rows,
+            rows=_number(max_rows),
+        )
+    )
+
+
+def _too_wide(line: int, columns: int) -> CsvError:
+    return CsvError(
+        _(
+            "Line %(line)s has %(columns)s columns; a participant list can have at most "
+            "%(limit)s. Check this is the sign-up list, delete the columns you do not need and "
+            "import again.",
+            line=line,
+            columns=_number(columns),
+            limit=_number(MAX_COLUMNS),
+        )
+    )
+
+
+def _narrow_enough(
+    records: Iterable[tuple[int, list[str]]],
+) -> Iterator[tuple[int, list[str]]]:
+    """``records`` without their trailing empty cells beyond :data:`MAX_COLUMNS`.
+
+    :raise CsvError: a record fills more columns than that (checked as each record arrives,
+        before any row is built, so a file a million columns wide is refused at once).
     """
-    records = ((line, cells) for line, cells in _records(text, delimiter) if not _is_blank(cells))
-    head = list(itertools.islice(records, _TITLE_LINES + 1))
+    for line, cells in records:
+        if len(cells) > MAX_COLUMNS:
+            cells = _strip_trailing_empty(cells, keep=MAX_COLUMNS)
+            if len(cells) > MAX_COLUMNS:
+                raise _too_wide(line, len(cells))
+        yield line, cells
+
+
+def _pad_to_widest(records: list[tuple[int, list[str]]]) -> list[tuple[int, list[str]]]:
+    """``records`` padded with ``""`` to the widest one's filled width."""
+    width = max(len(_strip_trailing_empty(cells)) for _line, cells in records)
+    return [(line, cells + [""] * (width - len(cells))) for line, cells in records]
+
+
+def table_rows(
+    records: Iterable[tuple[int, list[str]]], *, max_rows: int, widen: bool = False
+) -> tuple[list[str], list[TableRow], tuple[int, list[str]]]:
+    """Find the header among ``records`` (``(line, cells)``, blank ones included) and return
+    the unique headers, the data rows padded to the header's width, and the last record read.
+
+    The rules every format shares: a few title lines above the header are skipped, blank
+    records and a repeated header are not rows, at most ``max_rows`` rows and
+    :data:`MAX_COLUMNS` columns. A CSV line with more cells than the header keeps them, so
+    :func:`parse_participants` can report the misplaced delimiter; with ``widen`` (a workbook,
+    whose cells cannot shift, and whose rows end at their last filled cell) such cells get
+    "Column N" headers instead.
+
+    :raise CsvError: no record at all, a record too wide, too many rows, or no row below the
+        header.
+    :raise _RecordError: the csv module cannot read a record (passed through from ``records``).
+    """
+    nonblank = ((line, cells) for line, cells in _narrow_enough(records) if not _is_blank(cells))
+    head = list(itertools.islice(nonblank, _TITLE_LINES + 1))
     if not head:
         raise _empty_file()
+    if widen:
+        head = _pad_to_widest(head)  # a title in A1 alone is then "Title;;;" as in a CSV file
     header_at = _header_index([cells for _line, cells in head])
     header_cells = _strip_trailing_empty(head[header_at][1])
-    headers = _unique_headers(header_cells)
-    width = len(headers)
+    width = len(header_cells)
     repeated_header = [_header_key(cell) for cell in header_cells]
     rows: list[TableRow] = []
-    last_start, last_cells = head[-1]
-    for line, cells in itertools.chain(head[header_at + 1 :], records):
-        last_start, last_cells = line, cells
+    last = head[-1]
+    widest = width
+    for line, cells in itertools.chain(head[header_at + 1 :], nonblank):
+        last = line, cells
         if (
             _header_key(cells[0]) == repeated_header[0]
             and [_header_key(cell) for cell in _strip_trailing_empty(cells)] == repeated_header
@@ -435,24 +548,24 @@ def _split_rows(text: str, delimiter: str, max_rows: int) -> tuple[list[str], li
             continue  # two exports pasted one after the other
         if len(cells) > width:
             cells = _strip_trailing_empty(cells, keep=width)
+            widest = max(widest, len(cells))
         elif len(cells) < width:
             cells = cells + [""] * (width - len(cells))
         rows.append(TableRow(line=line, cells=cells))
         if len(rows) > max_rows:
-            # Not %(num)s: ngettext fills that with the bare count, without digit grouping.
-            raise CsvError(
-                ngettext(
-                    "The file has more than %(rows)s row. Split it into smaller files "
-                    "and import them one after the other.",
-                    "The file has more than %(rows)s rows. Split it into smaller files "
-                    "and import them one after the other.",
-                    max_rows,
-                    rows=_number(max_rows),
-                )
+            raise too_many_rows(max_rows)
+    if not rows:
+        raise CsvError(
+            _(
+                "The file has a header line but no participants below it. "
+                "Check you exported the responses, not just the form."
             )
-    if any("\n" in cell or "\r" in cell for cell in last_cells):
-        _check_last_quote_closed(text, delimiter, last_start)
-    return headers, rows
+        )
+    if widen and widest > width:
+        header_cells = header_cells + [""] * (widest - width)
+        for row in rows:
+            row.cells.extend([""] * (widest - len(row.cells)))
+    return _unique_headers(header_cells), rows, last
 
 
 def _check_last_quote_closed(text: str, delimiter: str, last_start: int) -> None:
@@ -560,6 +673,7 @@ _SYNONYMS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         (
             "id", "external id", "identifiant", "participant id", "registration id", "ticket id",
             "attendee id", "attendee", "numero", "no", "n", "ref", "reference", "response id",
+            "sign up id", "n d inscription", "numero d inscription",
         ),
         (),
     ),
@@ -973,14 +1087,21 @@ def _cell_text(value: object) -> str:
     return str(value)
 
 
-def write_csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:
-    """Return CSV bytes Excel opens with accents intact: UTF-8 with BOM, comma, CRLF.
+def write_csv(
+    header: Sequence[object], rows: Iterable[Sequence[object]], *, delimiter: str = ","
+) -> bytes:
+    """Return CSV bytes Excel opens with accents intact: UTF-8 with BOM, CRLF, ``delimiter``
+    between cells (``","``, or ``";"`` for Excel where the decimal separator is a comma).
 
     ``None`` becomes an empty cell, booleans ``yes``/``no``, dates ISO 8601, anything else
     ``str()``. Every cell, the header included, goes through :func:`neutralise_cell`.
+
+    :raise ValueError: ``delimiter`` is not one :func:`read_table` recognises.
     """
+    if delimiter not in _DELIMITERS:
+        raise ValueError(f"delimiter must be one of {_DELIMITERS!r}, not {delimiter!r}")
     buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
     writer.writerow([neutralise_cell(_cell_text(cell)) for cell in header])
     for row in rows:
         writer.writerow([neutralise_cell(_cell_text(cell)) for cell in row])

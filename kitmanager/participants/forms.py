@@ -76,10 +76,14 @@ class ParticipantForm(FlaskForm):
 
 class UploadForm(FlaskForm):
     file = FileField(
-        _l("CSV file"),
+        _l("CSV file or Excel workbook"),
         validators=[
-            FileRequired(_l("Choose a CSV file.")),
-            FileAllowed(["csv", "txt", "tsv"], _l("Upload a .csv, .tsv or .txt file.")),
+            FileRequired(_l("Choose a CSV file or an Excel workbook.")),
+            # .xls passes here so the reader can say how to convert it.
+            FileAllowed(
+                ["csv", "txt", "tsv", "xlsx", "xls"],
+                _l("Upload a .csv, .tsv, .txt or .xlsx file."),
+            ),
         ],
     )
 

@@ -14,8 +14,9 @@ from datetime import datetime
 from typing import Literal
 
 from flask_babel import gettext, ngettext
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, func, insert, or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import contains_eager
 
 from kitmanager.audit import Actor, record_event
@@ -43,6 +44,8 @@ from kitmanager.participants.fields import (
 from kitmanager.text import safe_text, sort_key
 
 __all__ = [
+    "BADGE_LINK_LABEL",
+    "EXPORT_DELIMITERS",
     "Duplicate",
     "ImportPlan",
     "ImportRefused",
@@ -53,6 +56,7 @@ __all__ = [
     "apply_import",
     "badge_url",
     "create_participant",
+    "database_reason",
     "delete_participant",
     "export_participants_csv",
     "get_or_create_team",
@@ -328,6 +332,12 @@ def plan_import(workshop: Workshop, parsed: ParseResult) -> ImportPlan:
     return plan
 
 
+def database_reason(error: SQLAlchemyError) -> str:
+    """The database's own words for a refused write, without SQLAlchemy's statement dump."""
+    original = getattr(error, "orig", None)
+    return str(original if original is not None else error).splitlines()[0]
+
+
 def apply_import(
     actor: Actor,
     workshop: Workshop,
@@ -419,8 +429,11 @@ def _row_values(
     }
 
 
-# The importable fields, one column each, then the URL each badge QR carries.
-EXPORT_HEADER = (*FIELD_NAMES, "badge_url")
+# The column after the fields: the URL each badge QR carries.
+BADGE_LINK_LABEL = _l("Badge link")
+# The separators an export offers, by name; Excel in French (and wherever 1,5 is written)
+# expects ";".
+EXPORT_DELIMITERS = {"comma": ",", "semicolon": ";"}
 
 
 def _export_cell(name: str, value: object) -> object:
@@ -430,8 +443,14 @@ def _export_cell(name: str, value: object) -> object:
     return value
 
 
-def export_participants_csv(workshop: Workshop, base_url: str) -> bytes:
-    """Every (not deleted) participant with their badge URL, as Excel-friendly CSV bytes."""
+def export_participants_csv(workshop: Workshop, base_url: str, *, delimiter: str = ",") -> bytes:
+    """Every (not deleted) participant with their badge URL, as Excel-friendly CSV bytes.
+
+    The header names the fields in the reader's language, as the pages do (English outside a
+    request); importing the file again maps every column back to its field. ``delimiter`` is
+    ``","`` or ``";"`` (what Excel expects where the decimal separator is a comma).
+    """
+    header = [*(FIELD_LABELS[name] for name in FIELD_NAMES), BADGE_LINK_LABEL]
     rows: Iterable[Sequence[object]] = (
         (
             *(_export_cell(name, value) for name, value in vars(fields_of(p)).items()),
@@ -439,7 +458,7 @@ def export_participants_csv(workshop: Workshop, base_url: str) -> bytes:
         )
         for p in list_participants(workshop)
     )
-    return write_csv(EXPORT_HEADER, rows)
+    return write_csv(header, rows, delimiter=delimiter)
 
 
 def count_participants(workshop: Workshop) -> int:

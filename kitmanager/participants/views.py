@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from flask import (
@@ -12,7 +14,9 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import get_locale
 from flask_babel import gettext as _
+from sqlalchemy.exc import SQLAlchemyError
 
 from kitmanager.extensions import db
 from kitmanager.models import Participant, Role, Workshop
@@ -33,10 +37,14 @@ from kitmanager.participants.forms import (
     UploadForm,
 )
 from kitmanager.participants.services import (
+    EXPORT_DELIMITERS,
+    ImportPlan,
+    ImportSummary,
     ParticipantError,
     apply_import,
     badge_url,
     create_participant,
+    database_reason,
     delete_participant,
     export_participants_csv,
     participant_ids,
@@ -175,11 +183,28 @@ def delete(slug: str, participant_id: int):
     return redirect(url_for("participants.index", slug=slug))
 
 
-@bp.route("/export.csv")
+@bp.route("/export")
 @require_role(Role.TRAINER)
 def export(slug: str):
+    """The export page: choose the separator, then download."""
     workshop = load_workshop(slug)
-    data = export_participants_csv(workshop, base_url())
+    french_style = str(get_locale() or "en").startswith("fr")
+    return render_template(
+        "participants/export.html",
+        workshop=workshop,
+        delimiter="semicolon" if french_style else "comma",
+    )
+
+
+@bp.route("/export.csv")
+@require_role(Role.TRAINER)
+def export_csv(slug: str):
+    """The CSV file, separated as ``?delimiter=comma|semicolon`` asks (comma by default)."""
+    workshop = load_workshop(slug)
+    delimiter = EXPORT_DELIMITERS.get(request.args.get("delimiter", "comma"))
+    if delimiter is None:
+        abort(400)
+    data = export_participants_csv(workshop, base_url(), delimiter=delimiter)
     return Response(
         data,
         mimetype="text/csv",
@@ -218,6 +243,55 @@ def import_upload(slug: str):
     return render_template("participants/import_upload.html", form=form, workshop=workshop)
 
 
+class UploadGone(Exception):
+    """The upload was imported (or is being imported) already."""
+
+
+@contextmanager
+def _claimed(path: Path) -> Iterator[None]:
+    """Hold the upload at ``path`` for one import: a double click (or two trainers) must not
+    import it twice. It is deleted when the block succeeds and put back, for a retry, whatever
+    makes the block fail.
+
+    :raise UploadGone: someone else holds or has imported it.
+    """
+    claimed = path.with_name(f"{path.stem}.importing-{secrets.token_hex(4)}")
+    try:
+        path.rename(claimed)
+    except FileNotFoundError:
+        raise UploadGone from None
+    try:
+        yield
+    except BaseException:
+        claimed.rename(path)
+        raise
+    claimed.unlink(missing_ok=True)
+
+
+def _import_once(
+    path: Path, workshop: Workshop, plan: ImportPlan, options: ImportOptionsForm
+) -> ImportSummary:
+    """Apply ``plan`` and commit, holding the upload meanwhile; on any failure the session is
+    rolled back, nothing is saved and the upload stays for another try.
+
+    :raise UploadGone: imported already. :raise ParticipantError: the import was refused.
+    """
+    with _claimed(path):
+        try:
+            summary = apply_import(
+                current_actor(),
+                workshop,
+                plan,
+                on_duplicate=options.on_duplicate.data,
+                only_valid=options.only_valid.data,
+            )
+            db.session.commit()
+        except BaseException:
+            db.session.rollback()
+            raise
+    return summary
+
+
 def _mapping_from_form(headers: list[str]) -> dict[str, int]:
     mapping: dict[str, int] = {}
     for name in FIELDS:
@@ -232,10 +306,13 @@ def _mapping_from_form(headers: list[str]) -> dict[str, int]:
 def import_review(slug: str, upload_id: str):
     workshop = load_workshop(slug)
     path = _upload_path(upload_id)
+    sheet = request.args.get("sheet") or None  # a workbook's sheet; None: its first one
     try:
-        table = read_table(path.read_bytes())
+        table = read_table(path.read_bytes(), sheet=sheet)
     except CsvError as exc:
         flash(str(exc), "error")
+        if sheet is not None:  # that sheet is not a list: back to the one the upload showed
+            return redirect(url_for("participants.import_review", slug=slug, upload_id=upload_id))
         return redirect(url_for("participants.import_upload", slug=slug))
     options = ImportOptionsForm()
     if request.method == "POST":
@@ -251,28 +328,23 @@ def import_review(slug: str, upload_id: str):
         plan = plan_import(workshop, parsed)
         wants_import = request.method == "POST" and request.form.get("action") == "import"
         if wants_import and options.validate_on_submit():
-            # Claim the file first: a double click (or two trainers) must not import it twice.
-            claimed = path.with_name(f"{path.stem}.importing-{secrets.token_hex(4)}")
             try:
-                path.rename(claimed)
-            except FileNotFoundError:
+                summary = _import_once(path, workshop, plan, options)
+            except UploadGone:
                 flash(_("This file has already been imported."), "info")
                 return redirect(url_for("participants.index", slug=slug))
-            try:
-                summary = apply_import(
-                    current_actor(),
-                    workshop,
-                    plan,
-                    on_duplicate=options.on_duplicate.data,
-                    only_valid=options.only_valid.data,
-                )
             except ParticipantError as exc:  # ImportRefused, or a row the checks refused
-                db.session.rollback()
-                claimed.rename(path)
                 flash(str(exc), "error")
+            except SQLAlchemyError as exc:
+                flash(
+                    _(
+                        "The database refused the import (%(reason)s), so nothing was saved. "
+                        "The file is kept: fix the database problem and press Import again.",
+                        reason=database_reason(exc),
+                    ),
+                    "error",
+                )
             else:
-                db.session.commit()
-                claimed.unlink(missing_ok=True)
                 flash(
                     _(
                         "Imported: %(created)s added, %(updated)s updated, %(skipped)s skipped.",

@@ -469,12 +469,13 @@ def test_french_trainer_is_told_in_french_that_a_file_is_not_csv(app, runner):
     assert f"Ce fichier est un document PDF, pas un fichier CSV. {save_as_csv_fr}" in page
     assert "not a CSV file" not in page
 
-    # An Excel workbook saved under a .csv name.
+    # A damaged Excel workbook, whatever its name.
     workbook = b"PK\x03\x04\x14\x00\x06\x00" + b"\x00" * 64
     page = _text(_upload_signup(french, "bouake", workbook))
     assert (
-        "Ce fichier est un classeur Excel (.xlsx) ou un autre fichier zip, pas un fichier CSV. "
-        f"{save_as_csv_fr}" in page
+        "Ce classeur Excel est endommagé et ne peut pas être lu. Ouvrez-le dans Excel, "
+        "enregistrez-le à nouveau (ou choisissez « Enregistrer sous » > « CSV UTF-8 ») et "
+        "importez ce fichier." in page
     )
 
     # Random bytes: binary data, whatever the file is called.

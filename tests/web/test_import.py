@@ -208,8 +208,8 @@ def test_web_import_rejects_a_file_that_is_not_csv(trainer, app):
     response = _upload(trainer, b"", filename="empty.csv")
     assert response.status_code == 200
     assert 'class="flash flash-error"' in response.get_data(as_text=True)
-    response = _upload(trainer, b"name\nAda\n", filename="people.xlsx")
-    assert "Upload a .csv, .tsv or .txt file." in response.get_data(as_text=True)
+    response = _upload(trainer, b"name\nAda\n", filename="people.pdf")
+    assert "Upload a .csv, .tsv, .txt or .xlsx file." in response.get_data(as_text=True)
 
 
 def test_uploads_are_private_to_the_session_that_made_them(trainer, app):

@@ -172,7 +172,7 @@ def test_list_export_and_api_load_teams_in_a_constant_number_of_queries(trainer,
     with counted_statements(app) as statements:
         export = trainer.get(f"{LIST}export.csv")
     rows = list(csv.DictReader(io.StringIO(export.data.decode("utf-8-sig"))))
-    assert len(rows) == 300 and rows[0]["team"] == "Team 0"
+    assert len(rows) == 300 and rows[0]["Team"] == "Team 0"
     assert len(statements) <= 8, statements
 
     with counted_statements(app) as statements:

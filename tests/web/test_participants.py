@@ -48,9 +48,9 @@ def test_unicode_names_round_trip_exactly_through_form_list_and_export(trainer, 
     body = export.data
     assert body.startswith(b"\xef\xbb\xbf")  # UTF-8 BOM so Excel shows the accents
     rows = list(csv.DictReader(io.StringIO(body.decode("utf-8-sig"))))
-    assert {row["full_name"] for row in rows} == set(NAMES)
-    assert all(row["team"] == "Baobabs" for row in rows)
-    assert all(re.fullmatch(r"http://kit\.test/b/[A-Za-z0-9_-]{32}", r["badge_url"]) for r in rows)
+    assert {row["Full name"] for row in rows} == set(NAMES)
+    assert all(row["Team"] == "Baobabs" for row in rows)
+    assert all(re.fullmatch(r"http://kit\.test/b/[A-Za-z0-9_-]{32}", r["Badge link"]) for r in rows)
 
 
 def test_badge_tokens_are_unique_random_and_long(app):
@@ -71,8 +71,8 @@ def test_export_neutralises_formulas(runner, app, tmp_path):
     result = runner.invoke(args=["participants", "export", "nairobi", "-o", str(out)])
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader(io.StringIO(out.read_bytes().decode("utf-8-sig"))))
-    assert rows[0]["full_name"].startswith("'=")
-    assert rows[0]["organisation"].startswith("'@")
+    assert rows[0]["Full name"].startswith("'=")
+    assert rows[0]["Organisation or school"].startswith("'@")
 
 
 def test_edit_and_delete_remove_personal_data_but_keep_the_count(organiser, app, client):
@@ -343,5 +343,5 @@ def test_names_stored_before_cleaning_never_reach_the_terminal_or_the_export_raw
     assert not any(ch in listed.output for ch in "\x1b\x07\u202e")
     export = runner.invoke(args=["participants", "export", "nairobi"])
     rows = list(csv.DictReader(io.StringIO(export.stdout_bytes.decode("utf-8-sig"))))
-    assert rows[0]["full_name"] == "Evil]0;pwned Name"
-    assert rows[0]["organisation"] == "[2JSchool"
+    assert rows[0]["Full name"] == "Evil]0;pwned Name"
+    assert rows[0]["Organisation or school"] == "[2JSchool"
