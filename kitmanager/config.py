@@ -99,6 +99,9 @@ def build_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "PERMANENT_SESSION_LIFETIME": timedelta(hours=12),
         "WTF_CSRF_TIME_LIMIT": None,  # the session lifetime already bounds the token
+        # Pages send no Referer (Referrer-Policy: no-referrer), so Flask-WTF's HTTPS-only
+        # Referer check would refuse every form over HTTPS; the token and SameSite guard them.
+        "WTF_CSRF_SSL_STRICT": False,
         "MAX_CONTENT_LENGTH": 20 * 1024 * 1024,
         "BABEL_DEFAULT_LOCALE": "en",
         "BABEL_DEFAULT_TIMEZONE": "UTC",

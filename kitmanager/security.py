@@ -10,7 +10,8 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Flask, abort, g, jsonify, redirect, request, url_for
+from flask import Flask, abort, g, has_request_context, jsonify, redirect, request, url_for
+from flask.sessions import SecureCookieSessionInterface
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -35,6 +36,21 @@ CONTENT_SECURITY_POLICY = (
 CONTENT_SECURITY_POLICY_WASM = CONTENT_SECURITY_POLICY.replace(
     "script-src 'self'", "script-src 'self' 'wasm-unsafe-eval'"
 )
+# Sent only on HTTPS replies: a browser that saw the app over HTTPS keeps using HTTPS for it.
+HSTS_SECONDS = 365 * 24 * 3600
+
+
+class SchemeAwareSessionInterface(SecureCookieSessionInterface):
+    """The session cookie is ``Secure`` whenever the request came over HTTPS.
+
+    Decided per request from the actual scheme, so the same server answers plain HTTP on the
+    workshop LAN (no ``Secure``: the browser would drop the cookie) and HTTPS (``Secure``: the
+    cookie never leaks onto plain HTTP). ``SESSION_COOKIE_SECURE`` still forces it on.
+    """
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        forced = bool(app.config.get("SESSION_COOKIE_SECURE"))
+        return forced or (has_request_context() and request.is_secure)
 
 
 def public(view: F) -> F:
@@ -112,12 +128,15 @@ def _security_headers(response: Any) -> Any:
     )
     if getattr(g, "no_store", False) or current_user.is_authenticated:
         response.headers.setdefault("Cache-Control", "no-store")
+    if request.is_secure:
+        response.headers.setdefault("Strict-Transport-Security", f"max-age={HSTS_SECONDS}")
     return response
 
 
 def init_security(app: Flask) -> None:
     from kitmanager.auth.services import load_session_user, load_token_principal
 
+    app.session_interface = SchemeAwareSessionInterface()
     login_manager.login_view = "auth.login"
     login_manager.login_message = _l("Please log in to see this page.")
     login_manager.login_message_category = "info"

@@ -171,3 +171,44 @@ def test_user_text_is_escaped(organiser, app):
     page = organiser.get("/workshops/").get_data(as_text=True)
     assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt; Robotics" in page
+
+
+def _login_over(client, scheme: str):
+    """Log in as olga over ``scheme``, as a browser does: no Referer (no-referrer policy)."""
+    base = f"{scheme}://localhost"
+    page = client.get("/login", base_url=base).get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page) or re.search(
+        r'name="csrf_token" value="([^"]+)"', page
+    )
+    return client.post(
+        "/login",
+        data={"username": "olga", "password": PASSWORDS["olga"], "csrf_token": token.group(1)},
+        base_url=base,
+    )
+
+
+def _session_cookie_header(response) -> str:
+    [cookie] = [
+        value
+        for value in response.headers.getlist("Set-Cookie")
+        if value.startswith("kitmanager_session=")
+    ]
+    return cookie
+
+
+def test_over_https_the_session_cookie_is_secure_and_hsts_is_sent(client):
+    response = _login_over(client, "https")
+    assert response.status_code == 302, response.get_data(as_text=True)
+    assert "; Secure" in _session_cookie_header(response)
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+    page = client.get("/workshops/", base_url="https://localhost")
+    assert page.status_code == 200
+    assert "max-age=" in page.headers["Strict-Transport-Security"]
+
+
+def test_plain_http_keeps_working_without_secure_cookie_or_hsts(client):
+    response = _login_over(client, "http")
+    assert response.status_code == 302
+    assert "Secure" not in _session_cookie_header(response)
+    assert "Strict-Transport-Security" not in response.headers
+    assert client.get("/workshops/").status_code == 200
