@@ -34,6 +34,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from kitmanager.extensions import babel, csrf, db, login_manager, migrate
     from kitmanager.i18n import init_i18n
     from kitmanager.security import init_security
+    from kitmanager.storage import init_storage
 
     app = Flask(
         __name__,
@@ -48,6 +49,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     init_i18n(app, babel)
     init_security(app)
+    init_storage(app)
 
     from werkzeug.routing import IntegerConverter
 

@@ -7,6 +7,7 @@ while `serve` is writing is still a consistent snapshot.
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import tempfile
 from pathlib import Path
@@ -15,6 +16,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from kitmanager.config import PRIVATE_FILE_MODE
 from kitmanager.extensions import db
 
 __all__ = [
@@ -80,6 +82,8 @@ def backup_database(target: Path) -> Path:
         raise BackupError(f"{target.parent} is a file, not a folder: choose another place with -o.")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
+        # A backup holds everyone's personal data: readable by this account only.
+        os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE_MODE))
         source = sqlite3.connect(source_path)
         try:
             copy = sqlite3.connect(partial)

@@ -16,12 +16,23 @@ from typing import Any
 
 import platformdirs
 
-__all__ = ["ConfigError", "build_config", "default_data_dir", "load_or_create_secret_key"]
+__all__ = [
+    "PRIVATE_DIR_MODE",
+    "PRIVATE_FILE_MODE",
+    "ConfigError",
+    "build_config",
+    "default_data_dir",
+    "keep_private",
+    "load_or_create_secret_key",
+]
 
 APP_NAME = "kitmanager"
 SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name
 DATABASE_FILE = "kitmanager.sqlite3"
 LANGUAGES = ("en", "fr")
+# The data dir holds personal data and the key that signs logins: for this account's eyes only.
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
 
 
 class ConfigError(Exception):
@@ -36,12 +47,48 @@ def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
 
 
+def keep_private(path: Path, mode: int = PRIVATE_FILE_MODE) -> None:
+    """Take group and world access away from ``path`` if it exists (never widen it).
+
+    Data dirs made by older versions were world-readable; a file we do not own stays as it is.
+    """
+    try:
+        current = path.stat().st_mode & 0o777
+        if current & ~mode:
+            path.chmod(current & mode)
+    except (FileNotFoundError, PermissionError):
+        pass
+
+
+def _private_folder(path: Path) -> None:
+    path.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+    keep_private(path, PRIVATE_DIR_MODE)
+
+
+def _private_sqlite_file(url: str) -> None:
+    """Create the SQLite file 0600 before SQLite does (it would use 0644); its -wal and -shm
+    files then get the same mode, as SQLite gives them its database file's permissions."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return
+    path = Path(parsed.database)
+    try:
+        os.close(os.open(path, os.O_RDONLY | os.O_CREAT, PRIVATE_FILE_MODE))
+    except OSError:
+        return  # opening the database will explain what is wrong with it
+    for name in (path.name, f"{path.name}-wal", f"{path.name}-shm", f"{path.name}-journal"):
+        keep_private(path.with_name(name))
+
+
 def load_or_create_secret_key(data_dir: Path) -> str:
     """Read the secret key from the data dir, creating it (mode 0600) on first start.
 
     There is no default secret: every installation signs its cookies with its own key.
     """
     path = data_dir / SECRET_KEY_FILE
+    keep_private(path)
     try:
         key = path.read_text(encoding="ascii").strip()
     except FileNotFoundError:
@@ -51,7 +98,7 @@ def load_or_create_secret_key(data_dir: Path) -> str:
     key = secrets.token_hex(32)
     # O_EXCL so two processes starting at once cannot both write a key.
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
     except FileExistsError:
         return path.read_text(encoding="ascii").strip()
     with os.fdopen(fd, "w", encoding="ascii") as handle:
@@ -79,9 +126,9 @@ def build_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     # Absolute, so the SQLite URL never ends up relative to Flask's instance folder.
     data_dir = Path(overrides.pop("DATA_DIR", None) or default_data_dir()).expanduser().resolve()
     try:
-        data_dir.mkdir(parents=True, exist_ok=True)
+        _private_folder(data_dir)
         for sub in ("uploads", "generated"):
-            (data_dir / sub).mkdir(exist_ok=True)
+            _private_folder(data_dir / sub)
     except OSError as exc:
         raise ConfigError(
             f"Cannot use {data_dir} as the data folder ({exc.strerror}). "
@@ -112,6 +159,7 @@ def build_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "AUTO_UPGRADE_DB": False,
     }
     config.update(overrides)
+    _private_sqlite_file(config["SQLALCHEMY_DATABASE_URI"])
     if not config.get("SECRET_KEY"):
         try:
             config["SECRET_KEY"] = load_or_create_secret_key(data_dir)

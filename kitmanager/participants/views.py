@@ -60,6 +60,7 @@ from kitmanager.storage import (
     owned_file,
     prune,
     remember_file,
+    write_file,
 )
 from kitmanager.text import safe_text
 from kitmanager.workshops.views import load_workshop
@@ -233,7 +234,7 @@ def import_upload(slug: str):
             folder = data_folder("uploads")
             prune(folder, "import-*", UPLOAD_MAX_AGE_S)
             upload_id = new_file_id()
-            (folder / f"import-{upload_id}.csv").write_bytes(data)
+            write_file(folder / f"import-{upload_id}.csv", data)
             remember_file("imports", upload_id)
             return redirect(url_for("participants.import_review", slug=slug, upload_id=upload_id))
     elif request.method == "POST":

@@ -33,6 +33,7 @@ from kitmanager.storage import (
     prune,
     read_info,
     remember_file,
+    write_file,
     write_info,
 )
 from kitmanager.workshops.views import load_workshop
@@ -87,7 +88,7 @@ def badges(slug: str):
             prune(folder, "badges-*", SHEET_MAX_AGE_S)
             file_id = new_file_id()
             path = folder / f"badges-{file_id}.pdf"
-            path.write_bytes(sheet.pdf)
+            write_file(path, sheet.pdf)
             write_info(
                 path,
                 {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import stat
 from pathlib import Path
 
 import pytest
@@ -72,6 +73,7 @@ def test_backup_while_the_server_writes_is_consistent_and_marked(tmp_path: Path)
     finally:
         conn.close()
     assert not Path(f"{backup_file}-wal").exists()
+    assert stat.S_IMODE(backup_file.stat().st_mode) == 0o600  # everyone's personal data
     assert not backup_file.with_name(backup_file.name + ".partial").exists()
 
     in_backup = participant_names(backup_file)
