@@ -37,6 +37,7 @@ __all__ = [
     "CheckIn",
     "CheckInSource",
     "LoginSession",
+    "LoginThrottle",
     "Participant",
     "ParticipantRole",
     "RetiredBadgeToken",
@@ -95,8 +96,6 @@ class User(UserMixin, db.Model):
     role: Mapped[str] = mapped_column(String(20))
     password_hash: Mapped[str] = mapped_column(String(255))
     language: Mapped[str | None] = mapped_column(String(10))
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(DateTime)
     # Bumped on password reset so existing sessions of that account stop working.
     session_version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
@@ -133,6 +132,26 @@ class LoginSession(db.Model):
     nonce: Mapped[str] = mapped_column(String(64), unique=True, default=new_token)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class LoginThrottle(db.Model):
+    """Recent failed logins for one user name (as typed, known or not) from one address.
+
+    Throttling counts per name *and* address, so guessing at one address never locks the
+    person out on their own phone, and an unknown name is throttled exactly like a real one.
+    """
+
+    __tablename__ = "login_throttle"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80))  # lower-cased
+    address: Mapped[str] = mapped_column(String(64))
+    # Attempts since the last success, counted before the password is checked.
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime)
+    last_attempt_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+
+    __table_args__ = (UniqueConstraint("username", "address"),)
 
 
 class ApiToken(db.Model):

@@ -16,12 +16,12 @@ from datetime import timedelta
 
 from flask import current_app, session
 from flask_babel import gettext
-from sqlalchemy import func, select, update
+from sqlalchemy import case, delete, func, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from kitmanager.audit import Actor, record_event
 from kitmanager.extensions import db
-from kitmanager.models import ApiToken, LoginSession, Role, User, utcnow
+from kitmanager.models import ApiToken, LoginSession, LoginThrottle, Role, User, utcnow
 
 __all__ = [
     "AuthError",
@@ -35,7 +35,6 @@ __all__ = [
     "generate_password",
     "load_session_user",
     "load_token_principal",
-    "login_attempt_lock",
     "reset_password",
     "revoke_token",
     "set_password",
@@ -145,8 +144,8 @@ def set_password(actor: Actor, user: User, password: str) -> None:
     _check_password(password)
     user.password_hash = generate_password_hash(password)
     user.session_version += 1
-    user.failed_logins = 0
-    user.locked_until = None
+    # A new password lifts the waits on this name, at every address.
+    db.session.execute(delete(LoginThrottle).where(LoginThrottle.username == user.username.lower()))
     record_event(actor, "user.password_changed", "user", user.id)
     db.session.flush()
 
@@ -178,7 +177,10 @@ def ensure_first_organiser() -> tuple[User, str] | None:
 
 
 class _IpThrottle:
-    """Failures per client address in a sliding window, in memory (one server process)."""
+    """Failures per client address in a sliding window, in memory (one server process).
+
+    A coarse guard against one address trying many names; it only ever slows that address.
+    """
 
     def __init__(self, limit: int = 20, window: float = 600.0) -> None:
         self.limit = limit
@@ -207,63 +209,115 @@ class _IpThrottle:
 
 ip_throttle = _IpThrottle()
 
+# The lock after too many failures doubles each time (1, 2, 4, 8, 16 x the base), up to this.
+MAX_LOCK_SECONDS = 900
+_LOCK_STEPS = 5
+# Throttle rows of names nobody has tried for this long are forgotten.
+THROTTLE_MEMORY = timedelta(days=1)
 
-# One login check at a time in this process, held by the caller until it has committed: a burst
-# of parallel guesses must not all pass the "too many failures?" test before any is counted.
-login_attempt_lock = threading.Lock()
+
+def _throttle_key(username: str, address: str) -> tuple[str, str]:
+    name_column = LoginThrottle.__table__.c.username
+    address_column = LoginThrottle.__table__.c.address
+    return username.strip().lower()[: name_column.type.length], address[
+        : address_column.type.length
+    ]
+
+
+def _upsert_insert():  # the dialect's INSERT with ON CONFLICT (SQLite and PostgreSQL alike)
+    if db.engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(LoginThrottle)
+
+
+def _claim_attempt(username: str, address: str) -> int:
+    """Count this login attempt before its password is checked; 0, or seconds to wait.
+
+    One atomic statement per attempt (an upsert that only counts while the key is not locked),
+    committed in its own short transaction before the slow password check: however many
+    guesses arrive at once, at most ``LOGIN_MAX_FAILURES`` of them reach a password check
+    before the lock, and no lock is needed around the checks. Call it before the request's
+    session has written anything.
+    """
+    limit = current_app.config["LOGIN_MAX_FAILURES"]
+    base = current_app.config["LOGIN_LOCK_SECONDS"]
+    now = utcnow()
+    table = LoginThrottle.__table__
+    locks = [
+        now + timedelta(seconds=min(base * 2**step, MAX_LOCK_SECONDS))
+        for step in range(_LOCK_STEPS)
+    ]
+    counted = table.c.failures + 1
+    # The lock is set by the same statement that counts the attempt reaching the limit.
+    lock_after = case(
+        *((counted >= limit + step, locks[step]) for step in reversed(range(_LOCK_STEPS))),
+        else_=None,
+    )
+    name, address = _throttle_key(username, address)
+    statement = (
+        _upsert_insert()
+        .values(
+            username=name,
+            address=address,
+            failures=1,
+            locked_until=locks[0] if limit <= 1 else None,
+            last_attempt_at=now,
+        )
+        .on_conflict_do_update(
+            index_elements=[table.c.username, table.c.address],
+            set_={"failures": counted, "locked_until": lock_after, "last_attempt_at": now},
+            where=(table.c.failures < limit) | (table.c.locked_until <= now),
+        )
+        .returning(table.c.failures)
+    )
+    with db.engine.begin() as connection:
+        if connection.execute(statement).first() is not None:
+            connection.execute(delete(table).where(table.c.last_attempt_at < now - THROTTLE_MEMORY))
+            return 0
+        locked_until = connection.execute(
+            select(table.c.locked_until).where(table.c.username == name, table.c.address == address)
+        ).scalar()
+    if locked_until is None:  # cleared by a success in between: wait the base time anyway
+        return base
+    return max(1, int((locked_until - now).total_seconds()) + 1)
+
+
+def _throttled(seconds: int) -> LoginThrottled:
+    # One message whatever was throttled (name or address), known name or not.
+    return LoginThrottled(
+        gettext("Too many failed logins. Try again in %(seconds)s s.", seconds=seconds), seconds
+    )
 
 
 def authenticate(username: str, password: str, address: str = "") -> User:
-    """Check a login. After repeated failures the account (and the address) wait, longer each time.
+    """Check a login. Failures are counted per user name and address: after
+    ``LOGIN_MAX_FAILURES`` that name waits at that address (longer each time), while the same
+    person logs in from another device as usual. Unknown names are throttled the same way.
 
     :raise LoginThrottled: too many recent failures; ``retry_after`` seconds to wait.
     :raise AuthError: wrong name or password (one message for both).
     """
-    wait = ip_throttle.blocked_for(address)
+    wait = ip_throttle.blocked_for(address) or _claim_attempt(username, address)
     if wait:
-        raise LoginThrottled(
-            gettext(
-                "Too many failed logins from this device. Try again in %(seconds)s s.",
-                seconds=wait,
-            ),
-            wait,
-        )
+        raise _throttled(wait)
     user = find_user(username)
-    now = utcnow()
-    if user is not None and user.locked_until and user.locked_until > now:
-        wait = int((user.locked_until - now).total_seconds()) + 1
-        raise LoginThrottled(
-            gettext(
-                "Too many failed logins for this account. Try again in %(seconds)s s.",
-                seconds=wait,
-            ),
-            wait,
-        )
     if user is None or not user.is_active:
         check_password_hash(_DUMMY_HASH, password)
-        ip_throttle.fail(address)
+        user = None
+    elif not check_password_hash(user.password_hash, password):
+        user = None
+    if user is None:
+        ip_throttle.fail(address)  # the attempt itself is already counted
         raise AuthError(gettext("Wrong user name or password."))
-    if not check_password_hash(user.password_hash, password):
-        ip_throttle.fail(address)
-        # Counted in SQL, so concurrent failures (other processes too) are never lost.
-        db.session.execute(
-            update(User)
-            .where(User.id == user.id)
-            .values(failed_logins=User.failed_logins + 1)
-            .execution_options(synchronize_session=False)
+    name, address = _throttle_key(username, address)
+    db.session.execute(
+        delete(LoginThrottle).where(
+            LoginThrottle.username == name, LoginThrottle.address == address
         )
-        db.session.refresh(user, ["failed_logins"])
-        limit = current_app.config["LOGIN_MAX_FAILURES"]
-        if user.failed_logins >= limit:
-            # 1, 2, 4 ... times the base lock, capped at 15 minutes.
-            factor = 2 ** min(user.failed_logins - limit, 4)
-            seconds = min(current_app.config["LOGIN_LOCK_SECONDS"] * factor, 900)
-            user.locked_until = now + timedelta(seconds=seconds)
-        db.session.flush()
-        raise AuthError(gettext("Wrong user name or password."))
-    user.failed_logins = 0
-    user.locked_until = None
-    user.last_login_at = now
+    )
+    user.last_login_at = utcnow()
     db.session.flush()
     return user
 

@@ -14,7 +14,6 @@ from kitmanager.auth.services import (
     LoginThrottled,
     authenticate,
     end_login_session,
-    login_attempt_lock,
     start_login_session,
 )
 from kitmanager.extensions import db
@@ -37,38 +36,29 @@ def login():
         return redirect(url_for("core.index"))
     form = LoginForm()
     status = 200
+    retry_after = None
     if form.validate_on_submit():
-        with login_attempt_lock:
-            try:
-                user = authenticate(
-                    form.username.data, form.password.data, request.remote_addr or ""
-                )
-            except LoginThrottled as exc:
-                db.session.commit()
-                flash(
-                    _(
-                        "Too many failed logins. Try again in %(seconds)s s.",
-                        seconds=exc.retry_after,
-                    ),
-                    "error",
-                )
-                status = 429
-            except AuthError:
-                db.session.commit()
-                flash(_("Wrong user name or password."), "error")
-                status = 401
-            else:
-                nonce = start_login_session(user)
-                db.session.commit()
-                session.clear()
-                session.permanent = True
-                session["login_nonce"] = nonce
-                login_user(user)
-                flash(_("Welcome, %(name)s.", name=user.display_name), "success")
-                return redirect(_safe_next(request.args.get("next")))
+        try:
+            user = authenticate(form.username.data, form.password.data, request.remote_addr or "")
+        except AuthError as exc:
+            db.session.rollback()  # nothing to keep: the attempt was counted on its own
+            flash(str(exc), "error")
+            throttled = isinstance(exc, LoginThrottled)
+            status = 429 if throttled else 401
+            retry_after = exc.retry_after if throttled else None
+        else:
+            nonce = start_login_session(user)
+            db.session.commit()
+            session.clear()
+            session.permanent = True
+            session["login_nonce"] = nonce
+            login_user(user)
+            flash(_("Welcome, %(name)s.", name=user.display_name), "success")
+            return redirect(_safe_next(request.args.get("next")))
     elif request.method == "POST":
         status = 400
-    return render_template("auth/login.html", form=form), status
+    headers = {"Retry-After": str(retry_after)} if retry_after else {}
+    return render_template("auth/login.html", form=form), status, headers
 
 
 @bp.route("/logout", methods=["POST"])
