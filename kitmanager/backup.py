@@ -7,10 +7,14 @@ while `serve` is writing is still a consistent snapshot.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
+import re
 import sqlite3
 import tempfile
+from datetime import datetime
 from pathlib import Path
+from typing import NamedTuple
 
 import click
 from flask import current_app
@@ -22,6 +26,7 @@ from kitmanager.extensions import db
 __all__ = [
     "APPLICATION_ID",
     "BackupError",
+    "RestoredToken",
     "backup_database",
     "check_backup",
     "known_revisions",
@@ -36,6 +41,69 @@ REQUIRED_TABLES = {"alembic_version", "user", "workshop", "participant", "audit_
 
 class BackupError(Exception):
     """A backup or restore cannot be done; the message says why and what to do."""
+
+
+class RestoredToken(NamedTuple):
+    """An API token that is active in restored data."""
+
+    name: str
+    role: str
+    created_at: datetime
+
+
+def _normalised_sql(sql: str | None) -> str:
+    # Compare meaning, not layout: quoting, case and spacing differ between SQLite versions.
+    text = re.sub(r'["`\[\]]', "", (sql or "").lower())
+    text = re.sub(r"\s+", " ", text)
+    return re.sub(r"\s*([(),=])\s*", r"\1", text).strip()
+
+
+def _schema_of(conn: sqlite3.Connection) -> dict[tuple[str, str], str]:
+    """Every table, index, view and trigger of a database, by (type, name)."""
+    return {
+        (kind, name): _normalised_sql(sql)
+        for kind, name, sql in conn.execute(
+            "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
+        )
+    }
+
+
+@functools.lru_cache(maxsize=4)
+def _reference_schema(revision: str) -> dict[tuple[str, str], str]:
+    """The schema kitmanager's own migrations build up to ``revision``, in a scratch database."""
+    from kitmanager import create_app
+    from kitmanager.database import upgrade_database
+
+    with tempfile.TemporaryDirectory(prefix="kitmanager-schema-") as scratch:
+        reference = Path(scratch) / "reference.sqlite3"
+        app = create_app(
+            {
+                "DATA_DIR": scratch,
+                "SECRET_KEY": "reference-schema",
+                "SQLALCHEMY_DATABASE_URI": f"sqlite:///{reference}",
+            }
+        )
+        upgrade_database(app, revision)
+        with app.app_context():
+            db.engine.dispose()
+        conn = sqlite3.connect(reference)
+        try:
+            return _schema_of(conn)
+        finally:
+            conn.close()
+
+
+def _schema_difference(conn: sqlite3.Connection, revision: str) -> list[str]:
+    """What differs between a backup's schema and the one kitmanager builds at its revision."""
+    found, expected = _schema_of(conn), _reference_schema(revision)
+    differences = [f"extra {kind} '{name}'" for kind, name in sorted(found.keys() - expected)]
+    differences += [f"missing {kind} '{name}'" for kind, name in sorted(expected.keys() - found)]
+    differences += [
+        f"changed {kind} '{name}'"
+        for (kind, name) in sorted(found.keys() & expected.keys())
+        if found[kind, name] != expected[kind, name]
+    ]
+    return differences
 
 
 def known_revisions() -> frozenset[str]:
@@ -162,14 +230,30 @@ def check_backup(path: Path) -> None:
         newer = newer_schema_message(str(path), revisions)
         if newer:
             raise BackupError(newer)
+        if len(revisions) != 1:
+            raise BackupError(
+                f"{path} is damaged (no single database revision); use another backup."
+            )
+        # A trigger, view or table added outside kitmanager would run (or hide) inside the app.
+        differences = _schema_difference(conn, revisions.pop())
+        if differences:
+            shown = ", ".join(differences[:5]) + (", ..." if len(differences) > 5 else "")
+            raise BackupError(
+                f"{path} was changed outside kitmanager, so it is not restored: its database "
+                f"structure differs from kitmanager's ({shown}). Use a backup made by "
+                "`kitmanager backup`."
+            )
     except sqlite3.DatabaseError as exc:
         raise BackupError(f"{path} is damaged ({exc}); use another backup.") from None
     finally:
         conn.close()
 
 
-def restore_database(source: Path) -> None:
+def restore_database(source: Path) -> list[RestoredToken]:
     """Replace the live database's content with a checked backup, then upgrade its schema.
+
+    Every browser login in the restored data ends (everyone logs in again); the API tokens
+    active in it are returned, so the organiser can revoke any they do not expect.
 
     :raise BackupError: when ``source`` is not a good backup or the database cannot be written.
     """
@@ -206,6 +290,30 @@ def restore_database(source: Path) -> None:
     from kitmanager.database import upgrade_database
 
     upgrade_database(current_app._get_current_object())
+    return _after_restore(source)
+
+
+def _after_restore(source: Path) -> list[RestoredToken]:
+    from sqlalchemy import select, update
+
+    from kitmanager.audit import cli_actor, record_event
+    from kitmanager.models import ApiToken, LoginSession, utcnow
+
+    # A login copied into the backup (or made before it) must not come back to life.
+    db.session.execute(
+        update(LoginSession).where(LoginSession.ended_at.is_(None)).values(ended_at=utcnow())
+    )
+    tokens = [
+        RestoredToken(*row)
+        for row in db.session.execute(
+            select(ApiToken.name, ApiToken.role, ApiToken.created_at)
+            .where(ApiToken.revoked_at.is_(None))
+            .order_by(ApiToken.created_at, ApiToken.name)
+        )
+    ]
+    record_event(cli_actor(), "database.restored", "database", None, file=source.name)
+    db.session.commit()
+    return tokens
 
 
 @click.command("backup")
@@ -233,8 +341,17 @@ def restore_command(file: Path, yes: bool) -> None:
                 "This replaces every workshop, participant and account with the backup's. Go on?",
                 abort=True,
             )
-        restore_database(file)
+        tokens = restore_database(file)
     except BackupError as exc:
         raise click.ClickException(str(exc)) from None
     # A running server sees the restored data at its next request: no restart needed.
-    click.echo(f"Restored from {file}.")
+    click.echo(f"Restored from {file}. Every browser login has ended: everyone logs in again.")
+    if not tokens:
+        click.echo("No active API tokens in the restored data.")
+        return
+    click.echo(
+        f"{len(tokens)} active API token(s) came back with it; revoke any you do not expect "
+        "with `kitmanager tokens revoke NAME`:"
+    )
+    for token in tokens:
+        click.echo(f"  {token.name:<24} {token.role:<10} created {token.created_at:%Y-%m-%d %H:%M}")

@@ -24,14 +24,15 @@ def schema_head() -> str:
     return head
 
 
-def upgrade_database(app: Flask) -> None:
-    """Apply every committed migration (Alembic). Safe to call on every start."""
+def upgrade_database(app: Flask, revision: str = "head") -> None:
+    """Apply every committed migration (Alembic), or those up to ``revision``. Safe to call on
+    every start."""
     from flask_migrate import upgrade
 
     # Alembic's fileConfig would reset the app's logging; keep its output short instead.
     logging.getLogger("alembic").setLevel(logging.WARNING)
     with app.app_context():
-        upgrade(directory=app.extensions["migrate"].directory)
+        upgrade(directory=app.extensions["migrate"].directory, revision=revision)
 
 
 # SQLite lets one writer in at a time and makes the others sleep and poll (1, 2, 5 ... 100 ms),

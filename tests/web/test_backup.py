@@ -138,6 +138,18 @@ def from_a_newer_version(backup: Path, path: Path) -> Path:
     return path
 
 
+def changed_outside(statement: str):
+    """A copy of the backup changed with ``statement``, as someone with a SQLite tool could."""
+
+    def make(backup: Path, path: Path) -> Path:
+        path.write_bytes(backup.read_bytes())
+        with sqlite3.connect(path) as conn:
+            conn.execute(statement)
+        return path
+
+    return make
+
+
 def text_file(path: Path) -> Path:
     path.write_text("Nom;Prénom\nKoné;Awa\n", encoding="utf-8")
     return path
@@ -151,8 +163,44 @@ def text_file(path: Path) -> Path:
         (lambda backup, tmp: truncated_copy(backup, tmp / "cut.kitmanager"), "cut short"),
         (lambda backup, tmp: scribbled_copy(backup, tmp / "bad.kitmanager"), "is damaged"),
         (lambda backup, tmp: from_a_newer_version(backup, tmp / "new.db"), "newer kitmanager"),
+        # Runs inside the app after the restore: copies every new participant elsewhere.
+        (
+            lambda backup, tmp: changed_outside(
+                "CREATE TRIGGER leak AFTER INSERT ON participant BEGIN "
+                "UPDATE workshop SET notes = notes || NEW.email; END"
+            )(backup, tmp / "trigger.db"),
+            "extra trigger 'leak'",
+        ),
+        (
+            lambda backup, tmp: changed_outside(
+                "CREATE VIEW everyone AS SELECT * FROM participant"
+            )(backup, tmp / "view.db"),
+            "extra view 'everyone'",
+        ),
+        (
+            lambda backup, tmp: changed_outside("CREATE TABLE notes (id INTEGER, text TEXT)")(
+                backup, tmp / "table.db"
+            ),
+            "extra table 'notes'",
+        ),
+        (
+            lambda backup, tmp: changed_outside("ALTER TABLE participant ADD COLUMN secret TEXT")(
+                backup, tmp / "column.db"
+            ),
+            "changed table 'participant'",
+        ),
     ],
-    ids=["text-file", "other-sqlite-db", "truncated-backup", "scribbled-backup", "newer-backup"],
+    ids=[
+        "text-file",
+        "other-sqlite-db",
+        "truncated-backup",
+        "scribbled-backup",
+        "newer-backup",
+        "extra-trigger",
+        "extra-view",
+        "extra-table",
+        "changed-table",
+    ],
 )
 def test_restore_refuses_what_is_not_a_good_backup_and_leaves_the_data_alone(
     app: Flask, runner, data_dir: Path, tmp_path: Path, good_backup: Path, make_file, message
@@ -332,3 +380,37 @@ def test_restore_while_the_server_runs_shows_the_backup_at_once(tmp_path: Path):
         assert server.stop() == 0
     listed = run_kitmanager(data_dir, "workshops", "list").stdout
     assert "yamoussoukro" in listed and "bouake" not in listed
+
+
+def test_restore_ends_every_login_and_lists_the_tokens_it_brings_back(
+    app: Flask, runner, client, tmp_path: Path
+):
+    from tests.web.conftest import login
+
+    login(client, "olga")
+    for name, role in (
+        ("door-scanner", "volunteer"),
+        ("registration", "trainer"),
+        ("old", "trainer"),
+    ):
+        assert runner.invoke(args=["tokens", "create", name, "--role", role]).exit_code == 0
+    assert runner.invoke(args=["tokens", "revoke", "old"]).exit_code == 0
+    backup = tmp_path / "with-a-live-login.kitmanager"
+    # The backup holds Olga's live login, as any backup taken during the day does.
+    assert runner.invoke(args=["backup", "-o", str(backup)]).exit_code == 0
+    assert client.get("/workshops/").status_code == 200
+
+    result = runner.invoke(args=["restore", "--yes", str(backup)])
+
+    assert result.exit_code == 0, result.output
+    assert "everyone logs in again" in result.output
+    assert client.get("/workshops/").status_code == 302  # her browser must log in again
+    listed = [line.split() for line in result.output.splitlines() if line.startswith("  ")]
+    assert [(words[0], words[1]) for words in listed] == [
+        ("door-scanner", "volunteer"),
+        ("registration", "trainer"),
+    ]
+    assert all(words[2] == "created" and len(words[3]) == 10 for words in listed)
+    assert "kitmanager tokens revoke" in result.output
+    login(client, "olga")  # and logging in again works
+    assert client.get("/workshops/").status_code == 200
