@@ -62,9 +62,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     app.url_map.converters["int"] = DatabaseIdConverter
 
-    from kitmanager import api, auth, checkin, participants, printing, public, workshops
+    from kitmanager import accounts, api, auth, checkin, participants, printing, public, workshops
 
-    for feature in (auth, workshops, participants, printing, public, checkin, api):
+    for feature in (auth, accounts, workshops, participants, printing, public, checkin, api):
         feature.init_app(app)
 
     from kitmanager.cli import register_commands

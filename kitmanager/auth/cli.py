@@ -7,19 +7,24 @@ import sys
 import click
 from flask import Flask
 from flask.cli import AppGroup
-from sqlalchemy import select
 
 from kitmanager.audit import cli_actor
 from kitmanager.auth.services import (
     AuthError,
     create_token,
     create_user,
+    find_user,
     generate_password,
+    list_tokens,
+    list_users,
+    no_such_user,
     reset_password,
     revoke_token,
+    set_user_active,
+    set_user_role,
 )
 from kitmanager.extensions import db
-from kitmanager.models import ApiToken, Role, User
+from kitmanager.models import Role, User
 
 ROLE_CHOICE = click.Choice([r.value for r in Role])
 
@@ -70,9 +75,53 @@ def users_reset_password(name: str) -> None:
 @users.command("list")
 def users_list() -> None:
     """List the accounts."""
-    for user in db.session.scalars(select(User).order_by(User.username)):
+    for user in list_users():
         state = "" if user.is_active else " (disabled)"
         click.echo(f"{user.username:<24} {user.role:<10}{state}")
+
+
+def _user(name: str) -> User:
+    user = find_user(name)
+    if user is None:
+        _fail(no_such_user(name))
+    return user
+
+
+@users.command("set-role")
+@click.argument("name")
+@click.argument("role", type=ROLE_CHOICE)
+def users_set_role(name: str, role: str) -> None:
+    """Give an account another role (one organiser at least always stays)."""
+    user = _user(name)
+    try:
+        set_user_role(cli_actor(), user, role)
+    except AuthError as exc:
+        _fail(exc)
+    db.session.commit()
+    click.echo(f"'{user.username}' is now {user.role}.")
+
+
+@users.command("disable")
+@click.argument("name")
+def users_disable(name: str) -> None:
+    """Stop an account from logging in; its open sessions end at once."""
+    user = _user(name)
+    try:
+        set_user_active(cli_actor(), user, False)
+    except AuthError as exc:
+        _fail(exc)
+    db.session.commit()
+    click.echo(f"'{user.username}' is disabled.")
+
+
+@users.command("enable")
+@click.argument("name")
+def users_enable(name: str) -> None:
+    """Let a disabled account log in again."""
+    user = _user(name)
+    set_user_active(cli_actor(), user, True)
+    db.session.commit()
+    click.echo(f"'{user.username}' can log in again.")
 
 
 @tokens.command("create")
@@ -103,10 +152,13 @@ def tokens_revoke(name: str) -> None:
 
 @tokens.command("list")
 def tokens_list() -> None:
-    """List tokens (never their secrets)."""
-    for token in db.session.scalars(select(ApiToken).order_by(ApiToken.name)):
+    """List tokens (never their secrets), with when each was last used."""
+    for token in list_tokens():
         state = f"revoked {token.revoked_at:%Y-%m-%d %H:%M}" if token.revoked_at else "active"
-        click.echo(f"{token.name:<24} {token.role:<10} {state}")
+        used = (
+            f"last used {token.last_used_at:%Y-%m-%d %H:%M}" if token.last_used_at else "never used"
+        )
+        click.echo(f"{token.name:<24} {token.role:<10} {state:<24} {used}")
 
 
 def register(app: Flask) -> None:

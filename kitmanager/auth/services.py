@@ -6,6 +6,7 @@ Services flush but never commit: the view or CLI command that calls them commits
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import secrets
 import threading
@@ -16,12 +17,16 @@ from datetime import timedelta
 
 from flask import current_app, session
 from flask_babel import gettext
-from sqlalchemy import case, delete, func, select, update
+from sqlalchemy import case, delete, exists, func, select, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import aliased
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from kitmanager.audit import Actor, record_event
 from kitmanager.extensions import db
 from kitmanager.models import ApiToken, LoginSession, LoginThrottle, Role, User, utcnow
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "AuthError",
@@ -32,12 +37,17 @@ __all__ = [
     "create_user",
     "end_login_session",
     "ensure_first_organiser",
+    "find_user",
     "generate_password",
+    "list_tokens",
+    "list_users",
     "load_session_user",
     "load_token_principal",
     "reset_password",
     "revoke_token",
     "set_password",
+    "set_user_active",
+    "set_user_role",
     "start_login_session",
 ]
 
@@ -154,15 +164,89 @@ def reset_password(actor: Actor, username: str) -> str:
     """Give the user a new generated password and return it (shown once)."""
     user = find_user(username)
     if user is None:
-        raise AuthError(
-            gettext(
-                "No user named '%(username)s'. `kitmanager users list` shows them.",
-                username=username,
-            )
-        )
+        raise no_such_user(username)
     password = generate_password()
     set_password(actor, user, password)
     return password
+
+
+def no_such_user(username: str) -> AuthError:
+    return AuthError(
+        gettext(
+            "No user named '%(username)s'. `kitmanager users list` shows them.",
+            username=username,
+        )
+    )
+
+
+def list_users() -> list[User]:
+    """Every account, by user name."""
+    return list(db.session.scalars(select(User).order_by(func.lower(User.username))))
+
+
+def _change_keeping_an_organiser(user: User, **values: object) -> None:
+    """Apply ``values`` to ``user`` unless that leaves no active organiser.
+
+    The check and the change are one UPDATE, so two organisers demoting each other at the
+    same moment cannot both succeed (SQLite runs writes one at a time).
+
+    :raise AuthError: ``user`` is the last active organiser and would stop being one.
+    """
+    role = Role(values.get("role", user.role))
+    active = values.get("disabled_at", user.disabled_at) is None
+    statement = update(User).where(User.id == user.id).values(**values)
+    if (
+        user.role_enum is Role.ORGANISER
+        and user.is_active
+        and not (role is Role.ORGANISER and active)
+    ):
+        other = aliased(User)
+        statement = statement.where(
+            exists().where(
+                other.role == Role.ORGANISER.value,
+                other.disabled_at.is_(None),
+                other.id != user.id,
+            )
+        )
+    result = db.session.execute(statement.execution_options(synchronize_session=False))
+    if result.rowcount == 0:
+        raise AuthError(
+            gettext(
+                "'%(username)s' is the only organiser left: make another account an organiser "
+                "first, so someone can still manage accounts.",
+                username=user.username,
+            )
+        )
+    db.session.refresh(user)
+
+
+def set_user_role(actor: Actor, user: User, role: str | Role) -> None:
+    """Give ``user`` another role. :raise AuthError: unknown role, or the last organiser."""
+    role = _role(role)
+    if role is user.role_enum:
+        return
+    before = user.role
+    _change_keeping_an_organiser(user, role=role.value)
+    record_event(actor, "user.role_changed", "user", user.id, before=before, after=role.value)
+    db.session.flush()
+
+
+def set_user_active(actor: Actor, user: User, active: bool) -> None:
+    """Disable an account (its sessions end at once and it cannot log in) or enable it again.
+
+    :raise AuthError: disabling the last active organiser.
+    """
+    if active == user.is_active:
+        return
+    if active:
+        _change_keeping_an_organiser(user, disabled_at=None)
+    else:
+        # A new session version: logins from before the account was disabled stay ended.
+        _change_keeping_an_organiser(
+            user, disabled_at=utcnow(), session_version=User.session_version + 1
+        )
+    record_event(actor, "user.enabled" if active else "user.disabled", "user", user.id)
+    db.session.flush()
 
 
 def ensure_first_organiser() -> tuple[User, str] | None:
@@ -423,10 +507,50 @@ def revoke_token(actor: Actor, name: str) -> ApiToken:
     return token
 
 
+def list_tokens() -> list[ApiToken]:
+    """Every token, active ones first, then by name."""
+    return list(
+        db.session.scalars(
+            select(ApiToken).order_by(ApiToken.revoked_at.is_not(None), ApiToken.name)
+        )
+    )
+
+
+# ``last_used_at`` is kept to the minute: a busy scanner does not write on every request.
+TOKEN_USE_RESOLUTION = timedelta(minutes=1)
+
+
+def _note_token_use(token: ApiToken) -> None:
+    """Stamp ``last_used_at`` if the last stamp is older than ``TOKEN_USE_RESOLUTION``.
+
+    Its own short transaction, because a read request never commits; a failure (a full disk)
+    only loses the stamp, never the request.
+    """
+    now = utcnow()
+    stale = now - TOKEN_USE_RESOLUTION
+    if token.last_used_at is not None and token.last_used_at > stale:
+        return
+    table = ApiToken.__table__
+    try:
+        with db.engine.begin() as connection:
+            connection.execute(
+                update(table)
+                .where(
+                    table.c.id == token.id,
+                    table.c.last_used_at.is_(None) | (table.c.last_used_at <= stale),
+                )
+                .values(last_used_at=now)
+            )
+    except SQLAlchemyError:
+        log.warning("Could not record the use of token %s", token.name, exc_info=True)
+
+
 def load_token_principal(secret: str) -> TokenPrincipal | None:
+    """The principal of a bearer token, or None if unknown or revoked; notes its use."""
     if not secret.startswith(TOKEN_PREFIX):
         return None
     token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _hash_token(secret)))
     if token is None or token.revoked_at is not None:
         return None
+    _note_token_use(token)
     return TokenPrincipal(token_id=token.id, name=token.name, role_enum=token.role_enum)
