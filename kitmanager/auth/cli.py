@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
 import click
 from flask import Flask
@@ -80,11 +81,17 @@ def users_list() -> None:
         click.echo(f"{user.username:<24} {user.role:<10}{state}")
 
 
-def _user(name: str) -> User:
+def _change_user(name: str, change: Callable[[User], None], done: str) -> None:
+    """Apply ``change`` to the account NAME through its service, commit, say ``done``."""
     user = find_user(name)
     if user is None:
         _fail(no_such_user(name))
-    return user
+    try:
+        change(user)
+    except AuthError as exc:
+        _fail(exc)
+    db.session.commit()
+    click.echo(done.format(username=user.username, role=user.role))
 
 
 @users.command("set-role")
@@ -92,36 +99,29 @@ def _user(name: str) -> User:
 @click.argument("role", type=ROLE_CHOICE)
 def users_set_role(name: str, role: str) -> None:
     """Give an account another role (one organiser at least always stays)."""
-    user = _user(name)
-    try:
-        set_user_role(cli_actor(), user, role)
-    except AuthError as exc:
-        _fail(exc)
-    db.session.commit()
-    click.echo(f"'{user.username}' is now {user.role}.")
+    _change_user(
+        name, lambda user: set_user_role(cli_actor(), user, role), "'{username}' is now {role}."
+    )
 
 
 @users.command("disable")
 @click.argument("name")
 def users_disable(name: str) -> None:
     """Stop an account from logging in; its open sessions end at once."""
-    user = _user(name)
-    try:
-        set_user_active(cli_actor(), user, False)
-    except AuthError as exc:
-        _fail(exc)
-    db.session.commit()
-    click.echo(f"'{user.username}' is disabled.")
+    _change_user(
+        name, lambda user: set_user_active(cli_actor(), user, False), "'{username}' is disabled."
+    )
 
 
 @users.command("enable")
 @click.argument("name")
 def users_enable(name: str) -> None:
     """Let a disabled account log in again."""
-    user = _user(name)
-    set_user_active(cli_actor(), user, True)
-    db.session.commit()
-    click.echo(f"'{user.username}' can log in again.")
+    _change_user(
+        name,
+        lambda user: set_user_active(cli_actor(), user, True),
+        "'{username}' can log in again.",
+    )
 
 
 @tokens.command("create")

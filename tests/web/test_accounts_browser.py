@@ -12,6 +12,7 @@ from tests.web.test_browser import (  # noqa: F401  (fixtures)
     CHROMIUM,
     ORGANISER,
     PageProblems,
+    assert_fits_a_phone,
     assert_focus_is_visible,
     chromium,
     focused,
@@ -94,11 +95,6 @@ def test_an_organiser_manages_accounts_on_a_phone_with_the_keyboard(chromium, se
         expect(page.locator(".flash-success")).to_contain_text("it no longer works")
         expect(page.locator("#tokens-heading + p + ul")).to_contain_text("revoked")
 
-        page.screenshot(path=str(SCREENSHOT), full_page=True)
-        widths = page.evaluate(
-            "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
-        )
-        assert widths[0] <= 375, f"page is {widths[0]} px wide on a 375 px screen"
-        assert problems.messages == [], problems.messages
+        assert_fits_a_phone(page, problems, SCREENSHOT)
     finally:
         context.close()

@@ -193,14 +193,19 @@ def test_participant_list_fits_a_375px_phone_without_sideways_scrolling(
         log_in(page)
         page.goto("/workshops/abidjan/participants/")
         assert page.locator("table.list tbody tr").count() == 4
-        page.screenshot(path=str(SCREENSHOT), full_page=True)
-        widths = page.evaluate(
-            "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
-        )
-        assert widths[0] <= 375, f"page is {widths[0]} px wide on a 375 px screen"
-        assert problems.messages == [], problems.messages
+        assert_fits_a_phone(page, problems, SCREENSHOT)
     finally:
         context.close()
+
+
+def assert_fits_a_phone(page, problems: PageProblems, screenshot: Path) -> None:
+    """The page needs no sideways scrolling on a 375 px screen and logged no problem."""
+    page.screenshot(path=str(screenshot), full_page=True)
+    widths = page.evaluate(
+        "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+    )
+    assert widths[0] <= 375, f"page is {widths[0]} px wide on a 375 px screen"
+    assert problems.messages == [], problems.messages
 
 
 def focused(page) -> dict[str, str]:
