@@ -110,7 +110,9 @@ def known_revisions() -> frozenset[str]:
     """The database schema revisions this version of kitmanager knows (its migrations)."""
     from alembic.script import ScriptDirectory
 
-    scripts = ScriptDirectory(str(Path(__file__).resolve().parent / "migrations"))
+    from kitmanager.database import MIGRATIONS_DIR
+
+    scripts = ScriptDirectory(str(MIGRATIONS_DIR))
     return frozenset(script.revision for script in scripts.walk_revisions())
 
 
