@@ -1,7 +1,7 @@
 """accounts: login throttling per user name and address, instead of per account
 
 Revision ID: 0004_accounts
-Revises: 0003_app_settings
+Revises: 0007_checkin
 Create Date: 2026-11-30 19:00:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0004_accounts'
-down_revision = '0003_app_settings'
+down_revision = '0007_checkin'
 branch_labels = None
 depends_on = None
 
