@@ -1,6 +1,6 @@
 """accounts: login throttling per user name and address, instead of per account
 
-Revision ID: 0004_accounts
+Revision ID: 0008_accounts
 Revises: 0007_checkin
 Create Date: 2026-11-30 19:00:00.000000
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0004_accounts'
+revision = '0008_accounts'
 down_revision = '0007_checkin'
 branch_labels = None
 depends_on = None
