@@ -38,6 +38,7 @@ __all__ = [
     "CheckInSource",
     "LoginSession",
     "LoginThrottle",
+    "OneTimeLogin",
     "Participant",
     "ParticipantRole",
     "RetiredBadgeToken",
@@ -412,3 +413,21 @@ class RetiredBadgeToken(db.Model):
         ForeignKey("participant.id", ondelete="CASCADE"), index=True
     )
     retired_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class OneTimeLogin(db.Model):
+    """A QR code an organiser shows so one phone signs in as a volunteer, once, for minutes.
+
+    Only the SHA-256 of its secret is kept; using it creates the phone's volunteer account.
+    """
+
+    __tablename__ = "one_time_login"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(120))
+    created_by: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))

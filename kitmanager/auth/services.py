@@ -24,7 +24,15 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from kitmanager.audit import Actor, record_event
 from kitmanager.extensions import db
-from kitmanager.models import ApiToken, LoginSession, LoginThrottle, Role, User, utcnow
+from kitmanager.models import (
+    ApiToken,
+    LoginSession,
+    LoginThrottle,
+    OneTimeLogin,
+    Role,
+    User,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +41,7 @@ __all__ = [
     "LoginThrottled",
     "TokenPrincipal",
     "authenticate",
+    "create_phone_login",
     "create_token",
     "create_user",
     "end_login_session",
@@ -43,6 +52,8 @@ __all__ = [
     "list_users",
     "load_session_user",
     "load_token_principal",
+    "pending_phone_login",
+    "redeem_phone_login",
     "reset_password",
     "revoke_token",
     "set_password",
@@ -554,3 +565,72 @@ def load_token_principal(secret: str) -> TokenPrincipal | None:
         return None
     _note_token_use(token)
     return TokenPrincipal(token_id=token.id, name=token.name, role_enum=token.role_enum)
+
+
+# A phone sign-in QR is shown on the laptop and scanned across the table: minutes are plenty.
+PHONE_LOGIN_MINUTES = 5
+
+
+def create_phone_login(actor: Actor, label: str) -> tuple[OneTimeLogin, str]:
+    """A one-time sign-in for one phone as a volunteer, valid for a few minutes.
+
+    Returns the row and its secret (shown once, inside a QR code; only its hash is kept).
+    """
+    label = " ".join(label.split())[:120] or gettext("Volunteer phone")
+    secret = secrets.token_urlsafe(24)
+    row = OneTimeLogin(
+        token_hash=_hash_token(secret),
+        label=label,
+        created_by=actor.name[:120],
+        expires_at=utcnow() + timedelta(minutes=PHONE_LOGIN_MINUTES),
+    )
+    db.session.add(row)
+    db.session.flush()
+    record_event(actor, "phone_login.created", "one_time_login", row.id, label=label)
+    return row, secret
+
+
+def pending_phone_login(secret: str) -> OneTimeLogin | None:
+    """The unused, unexpired one-time sign-in behind ``secret``, if any."""
+    return db.session.scalar(
+        select(OneTimeLogin).where(
+            OneTimeLogin.token_hash == _hash_token(secret),
+            OneTimeLogin.used_at.is_(None),
+            OneTimeLogin.expires_at > utcnow(),
+        )
+    )
+
+
+def redeem_phone_login(secret: str, device: str = "") -> User | None:
+    """Use a one-time sign-in: the first phone gets a new volunteer account, any later one None.
+
+    The claim is one UPDATE that only an unused, unexpired row matches, so two phones
+    scanning the same code at once cannot both get in.
+    """
+    now = utcnow()
+    claimed = db.session.execute(
+        update(OneTimeLogin)
+        .where(
+            OneTimeLogin.token_hash == _hash_token(secret),
+            OneTimeLogin.used_at.is_(None),
+            OneTimeLogin.expires_at > now,
+        )
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:
+        return None
+    row = db.session.scalars(
+        select(OneTimeLogin).where(OneTimeLogin.token_hash == _hash_token(secret))
+    ).one()
+    actor = Actor(name=row.created_by, role=Role.ORGANISER, device=device)
+    user = create_user(
+        actor,
+        f"phone-{secrets.token_hex(4)}",
+        Role.VOLUNTEER,
+        generate_password(),  # never shown: this account signs in by its QR code only
+        display_name=row.label,
+    )
+    row.user_id = user.id
+    db.session.flush()
+    return user

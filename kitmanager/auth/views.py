@@ -17,6 +17,7 @@ from kitmanager.auth.services import (
     start_login_session,
 )
 from kitmanager.extensions import db
+from kitmanager.models import User
 from kitmanager.security import public
 
 
@@ -27,6 +28,16 @@ def _safe_next(target: str | None) -> str:
         if not parts.scheme and not parts.netloc:
             return target
     return url_for("core.index")
+
+
+def sign_in(user: User) -> None:
+    """Start a browser login for ``user`` (a fresh session cookie; commits the login row)."""
+    nonce = start_login_session(user)
+    db.session.commit()
+    session.clear()
+    session.permanent = True
+    session["login_nonce"] = nonce
+    login_user(user)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -47,12 +58,7 @@ def login():
             status = 429 if throttled else 401
             retry_after = exc.retry_after if throttled else None
         else:
-            nonce = start_login_session(user)
-            db.session.commit()
-            session.clear()
-            session.permanent = True
-            session["login_nonce"] = nonce
-            login_user(user)
+            sign_in(user)
             flash(_("Welcome, %(name)s.", name=user.display_name), "success")
             return redirect(_safe_next(request.args.get("next")))
     elif request.method == "POST":

@@ -161,19 +161,71 @@ def test_the_vendored_reader_matches_its_recorded_checksums(app):
 
 
 def test_join_shows_the_laptops_address_as_a_qr_a_phone_can_read(app, volunteer, day):
+    page = volunteer.get("/join").get_data(as_text=True)
+    assert "http://kit.test" in page
+    assert _qr_text(page) == "http://kit.test"
+    assert "Sign a volunteer's phone in" not in page  # organisers only
+
+
+def _qr_text(page: str, index: int = 0) -> str:
+    """Decode the ``index``-th SVG QR code of a page, drawn the way a screen shows it."""
     import zxingcpp
     from PIL import Image, ImageDraw
 
-    page = volunteer.get("/join").get_data(as_text=True)
-    assert "http://kit.test" in page
-    svg = re.search(r'<svg[^>]*viewBox="0 0 (\d+) \1".*?<path d="([^"]+)"', page, re.S)
-    assert svg
-    side, path = int(svg.group(1)), svg.group(2)
+    found = re.findall(r'<svg[^>]*viewBox="0 0 (\d+) \1".*?<path d="([^"]+)"', page, re.S)
+    side, path = int(found[index][0]), found[index][1]
     scale = 8
     image = Image.new("L", (side * scale, side * scale), 255)
     draw = ImageDraw.Draw(image)
     for x, y, width in re.findall(r"M(\d+) (\d+)h(\d+)v1H\d+z", path):
         x, y, width = int(x), int(y), int(width)
         draw.rectangle([x * scale, y * scale, (x + width) * scale - 1, (y + 1) * scale - 1], fill=0)
-    decoded = zxingcpp.read_barcodes(image)
-    assert [code.text for code in decoded] == ["http://kit.test"]
+    (code,) = zxingcpp.read_barcodes(image)
+    return code.text
+
+
+def test_a_one_time_code_signs_one_phone_in_as_a_volunteer(app, organiser, day):
+    token = csrf_token(organiser, "/join")
+    shown = organiser.post("/join/phone", data={"csrf_token": token, "label": "Door phone 1"})
+    page = shown.get_data(as_text=True)
+    assert "Door phone 1" in page and "within 5 minutes" in page
+    link = _qr_text(page)
+    assert link.startswith("http://kit.test/join/")
+    path = link[len("http://kit.test") :]
+    with sqlite3.connect(app.config["DATA_DIR"] / "kitmanager.sqlite3") as conn:
+        dump = "\n".join(conn.iterdump())
+    assert path.rsplit("/", 1)[1] not in dump  # only the hash is kept
+
+    phone = app.test_client()
+    confirm = phone.get(path)
+    assert confirm.status_code == 200 and "Door phone 1" in confirm.get_data(as_text=True)
+    signed = phone.post(path, data={"csrf_token": csrf_token(phone, path)})
+    assert signed.status_code == 302 and signed.headers["Location"] == "/scan"
+    assert phone.get("/scan").status_code == 200
+    assert phone.get("/api/v1/me").json["role"] == "volunteer"
+    # A volunteer phone scans; it cannot open the accounts page.
+    assert phone.get("/workshops/nairobi/participants/").status_code == 403
+
+    second = app.test_client()
+    again = second.get(path)
+    assert again.status_code == 404 and "already used or has expired" in again.get_data(True)
+
+
+def test_an_expired_phone_code_and_a_volunteer_making_one_are_refused(app, client, day):
+    from tests.web.conftest import login
+
+    login(client, "olga")
+    token = csrf_token(client, "/join")
+    page = client.post("/join/phone", data={"csrf_token": token, "label": ""}).get_data(True)
+    path = _qr_text(page)[len("http://kit.test") :]
+    with sqlite3.connect(app.config["DATA_DIR"] / "kitmanager.sqlite3") as conn:
+        conn.execute("UPDATE one_time_login SET expires_at = '2000-01-01 00:00:00'")
+    phone = app.test_client()
+    assert phone.get(path).status_code == 404
+    assert phone.post(path, data={"csrf_token": csrf_token(phone, "/login")}).status_code == 404
+    assert phone.get("/scan").status_code == 302  # not signed in
+
+    client.post("/logout", data={"csrf_token": token})
+    login(client, "vera")
+    refused = client.post("/join/phone", data={"csrf_token": csrf_token(client, "/join")})
+    assert refused.status_code == 403

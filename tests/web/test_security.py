@@ -16,6 +16,7 @@ PUBLIC_ENDPOINTS = {
     "core.language",
     "static",
     "api.openapi",  # the API's description: no data in it
+    "checkin.phone_login",  # a one-time sign-in code, scanned by a phone not yet signed in
 }
 
 
