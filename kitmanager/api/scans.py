@@ -7,6 +7,7 @@ from pathlib import Path
 
 from flask import abort, current_app, jsonify
 from flask_babel import gettext
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 
 from kitmanager.api import bp
@@ -41,13 +42,20 @@ def _limited(data: dict, key: str, limit: int, default: str | None = "") -> str 
     return value
 
 
+_SESSION_WITH_WORKSHOP = (
+    select(WorkshopSession)
+    .where(WorkshopSession.id == bindparam("id"))
+    .options(joinedload(WorkshopSession.workshop))
+)
+
+
 def _session(data: dict) -> WorkshopSession | None:
     value = data.get("session")
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**31:
         abort(422, description=gettext("'session' must be a session id or null"))
-    session = db.session.get(WorkshopSession, value, options=[joinedload(WorkshopSession.workshop)])
+    session = db.session.scalar(_SESSION_WITH_WORKSHOP, {"id": value})
     if session is None:
         abort(422, description=gettext("no session with id %(id)s", id=value))
     return session
