@@ -12,6 +12,7 @@ Services take an explicit actor, flush, never commit; the caller commits once.
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 import re
 from dataclasses import asdict, dataclass, field
@@ -22,9 +23,10 @@ from zoneinfo import ZoneInfo
 
 from flask_babel import format_time
 from flask_babel import gettext as _
-from sqlalchemy import delete, func, select
+from sqlalchemy import Table, bindparam, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import joinedload
+from sqlalchemy.sql.dml import Insert
 
 from kitmanager.audit import Actor, record_event
 from kitmanager.extensions import db
@@ -94,8 +96,11 @@ class ScanRaced(Exception):
         self.client_id = client_id
 
 
+_STORED_OUTCOME = select(ScanRequest.outcome).where(ScanRequest.client_id == bindparam("client_id"))
+
+
 def _stored_outcome(client_id: str) -> dict[str, Any] | None:
-    return db.session.scalar(select(ScanRequest.outcome).where(ScanRequest.client_id == client_id))
+    return db.session.scalar(_STORED_OUTCOME, {"client_id": client_id})
 
 
 def replayed_scan(client_id: str) -> ScanResult:
@@ -175,23 +180,27 @@ def running_session(workshop: Workshop, now: datetime | None = None) -> Workshop
     )
 
 
+@functools.cache
+def _insert_ignoring(table: Table, dialect: str) -> Insert:
+    """INSERT ... ON CONFLICT DO NOTHING for ``table``, built once (scans are a hot path)."""
+    if dialect == "postgresql":
+        # psycopg reports no row count here; the returned key says whether a row went in.
+        return (
+            postgresql.insert(table).on_conflict_do_nothing().returning(*table.primary_key.columns)
+        )
+    return sqlite.insert(table).on_conflict_do_nothing()
+
+
 def _insert_ignoring_conflicts(model: type[db.Model], **values: Any) -> bool:  # type: ignore[name-defined]
     """INSERT ... ON CONFLICT DO NOTHING; True when the row was added, False when it existed.
 
     The database decides, so two requests at the same instant cannot both win or fail.
     """
-    table = model.__table__
-    if db.session.get_bind().dialect.name == "postgresql":
-        # psycopg reports no row count here; the returned key says whether a row went in.
-        statement = (
-            postgresql.insert(table)
-            .values(**values)
-            .on_conflict_do_nothing()
-            .returning(*table.primary_key.columns)
-        )
-        return db.session.execute(statement).first() is not None
-    statement = sqlite.insert(table).values(**values).on_conflict_do_nothing()
-    return db.session.execute(statement).rowcount == 1
+    dialect = db.session.get_bind().dialect.name
+    result = db.session.connection().execute(_insert_ignoring(model.__table__, dialect), values)
+    if dialect == "postgresql":
+        return result.first() is not None
+    return result.rowcount == 1
 
 
 def local_iso(value: datetime, workshop: Workshop) -> str:
@@ -448,15 +457,18 @@ def attendance(workshop: Workshop) -> list[CheckIn]:
     )
 
 
+_BADGE_HOLDER = (
+    select(Participant)
+    .where(Participant.badge_token == bindparam("token"), Participant.deleted_at.is_(None))
+    .options(joinedload(Participant.team), joinedload(Participant.workshop))
+)
+
+
 def find_badge(token: str) -> tuple[Participant | None, bool]:
     """The participant a badge token opens, and whether the token is a replaced one."""
     if not _TOKEN.fullmatch(token or ""):
         return None, False
-    participant = db.session.scalar(
-        select(Participant).where(
-            Participant.badge_token == token, Participant.deleted_at.is_(None)
-        )
-    )
+    participant = db.session.scalar(_BADGE_HOLDER, {"token": token})
     if participant is not None:
         return participant, False
     retired = db.session.scalar(
