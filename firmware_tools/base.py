@@ -9,11 +9,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # only for annotations: images and the MicroPython driver import this module
+    from firmware_tools.drivers.micropython import BoardFile
+    from firmware_tools.images import FirmwareImage
 
 __all__ = [
+    "WRITE_PHASES",
     "BoardError",
+    "Firmware",
     "FlashReport",
+    "Notice",
     "Outcome",
     "ProgressCallback",
     "Reason",
@@ -44,6 +51,9 @@ class Reason(str, Enum):
     PROTOCOL = "protocol"  # the board answered, but not as the protocol says
     WRONG_FIRMWARE = "wrong-firmware"  # health check: identity or version not the expected one
     PORT = "port"  # the port could not be opened
+    BUSY = "busy"  # another job of this program is using the port right now
+    CANCELLED = "cancelled"  # the trainer (or the app) stopped the batch
+    SELFTEST = "selftest"  # the firmware runs, but a part of the kit failed its self-test
 
 
 class BoardError(Exception):
@@ -61,6 +71,12 @@ class BoardError(Exception):
 
 # (phase, done, total): phase is "sync", "write", "verify", "copy", ...; done/total in bytes.
 ProgressCallback = Callable[[str, int, int], None]
+#: Phases in which a driver changes the board: it reports one (with ``total`` > 0) before its
+#: first write, so a failure or a timeout while it is the last phase reported leaves the board
+#: marked ``needs_reflash``.
+WRITE_PHASES = frozenset({"write", "copy"})
+# A trainer-facing message ("Press the reset button on ... now").
+Notice = Callable[[str], None]
 
 
 @dataclass
@@ -97,3 +113,24 @@ class FlashReport:
             "duration_s": round(self.duration_s, 3),
             "details": self.details,
         }
+
+
+@dataclass(frozen=True)
+class Firmware:
+    """A firmware ready to flash onto boards of ``family``: an image, or files to copy.
+
+    Which of the two a family takes is its driver's business (AVR and ESP: ``image``;
+    MicroPython: ``files``). ``source`` names it for the trainer (the file or folder given).
+    """
+
+    family: str
+    source: str
+    image: FirmwareImage | None = None
+    files: tuple[BoardFile, ...] = ()
+
+    @property
+    def size(self) -> int:
+        """Bytes to put on a board."""
+        if self.image is not None:
+            return len(self.image.data)
+        return sum(len(f.data) for f in self.files)

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from firmware_tools.base import BoardError
+from firmware_tools.drivers import board_kind, board_kinds
 from firmware_tools.operations import (
     RESET_MODES,
     BatchResult,
@@ -25,12 +26,13 @@ from firmware_tools.operations import (
     Firmware,
     ProgressEvent,
     check_job,
+    firmware_by_family,
     flash_job,
     load_firmware,
     run_batch,
     verify_board,
 )
-from firmware_tools.ports import FAMILIES, PortInfo, list_board_ports
+from firmware_tools.ports import UNKNOWN, PortInfo, list_board_ports
 from firmware_tools.protocol.healthcheck import ExpectedFirmware
 
 __all__ = ["main"]
@@ -70,8 +72,17 @@ def _parser() -> argparse.ArgumentParser:
     flash = commands.add_parser("flash", help="flash a firmware onto boards")
     flash.add_argument(
         "firmware",
-        nargs="+",
+        nargs="*",
         help="Intel .hex (AVR), .bin (ESP, with --address), or MicroPython .py files/folder",
+    )
+    flash.add_argument(
+        "--firmware",
+        dest="firmware_for",
+        action="append",
+        default=[],
+        metavar="BOARD=PATH",
+        help="the firmware for one board family or board name, for a hub of mixed boards "
+        "(--firmware avr=kitbot.hex --firmware micropython=kitbot-mpy/); repeatable",
     )
     _add_board_options(flash, timeout=180.0)
     flash.add_argument("--address", type=_address, help="where a .bin goes (0x10000)")
@@ -124,7 +135,13 @@ def _add_board_options(parser: argparse.ArgumentParser, *, timeout: float) -> No
         metavar="PORT",
         help="a port: device path, pty or pyserial URL (socket://, rfc2217://); repeatable",
     )
-    parser.add_argument("--board", choices=FAMILIES, help="board family when the port can't tell")
+    parser.add_argument(
+        "--board",
+        metavar="BOARD",
+        help="board family or name when the port can't tell: "
+        + ", ".join(board_kinds())
+        + " (uno is avr on an atmega328p, pico is micropython, ...)",
+    )
     parser.add_argument(
         "--reset",
         choices=RESET_MODES,
@@ -173,7 +190,7 @@ def _run_ports(args: argparse.Namespace) -> int:
 def _ports_table(ports: list[PortInfo]) -> str:
     rows = [("DEVICE", "VID:PID", "SERIAL", "LOCATION", "FAMILY", "BOARD / PRODUCT")]
     for port in ports:
-        family = port.family if port.family_sure or port.family == "unknown" else port.family + "?"
+        family = port.family if port.family_sure or port.family == UNKNOWN else port.family + "?"
         product = port.board or " ".join(p for p in (port.manufacturer, port.product) if p)
         rows.append(
             (
@@ -189,11 +206,12 @@ def _ports_table(ports: list[PortInfo]) -> str:
 
 
 def _run_flash(args: argparse.Namespace) -> int:
-    firmware = load_firmware(args.firmware, family=args.board, address=args.address, chip=args.chip)
-    ports = _select_ports(args, firmware)
+    firmwares = _firmwares(args)
+    ports = _select_ports(args, set(firmwares))
     expected = _expected(args) if args.check else None
+    title = ", ".join(f"{f.source} ({f.size} B)" for f in firmwares.values())
     job = flash_job(
-        firmware,
+        firmwares,
         family=args.board,
         reset=args.reset,
         baudrate=args.baud,
@@ -201,12 +219,34 @@ def _run_flash(args: argparse.Namespace) -> int:
         sync_timeout=args.sync_timeout,
         then_check=expected,
     )
-    return _run_jobs(args, ports, job, f"flash {firmware.source} ({firmware.size} B)")
+    return _run_jobs(args, ports, job, f"flash {title}")
+
+
+def _firmwares(args: argparse.Namespace) -> dict[str, Firmware]:
+    """The firmware per family: the positional one, and each ``--firmware BOARD=PATH``."""
+    given: dict[str, list[str]] = {}
+    for spec in args.firmware_for:
+        name, sep, path = spec.partition("=")
+        if not sep or not name.strip() or not path.strip():
+            raise UsageError(f"--firmware {spec!r}: write BOARD=PATH, e.g. avr=kitbot.hex")
+        given.setdefault(name.strip(), []).append(path.strip())
+    if not given and not args.firmware:
+        raise UsageError("no firmware given: name a .hex, a .bin or a folder, or --firmware")
+    loaded = [
+        load_firmware(paths, family=name, address=args.address, chip=args.chip)
+        for name, paths in given.items()
+    ]
+    if args.firmware:
+        loaded.insert(
+            0,
+            load_firmware(args.firmware, family=args.board, address=args.address, chip=args.chip),
+        )
+    return firmware_by_family(loaded)
 
 
 def _run_verify(args: argparse.Namespace) -> int:
     firmware = load_firmware(args.firmware, family=args.board, address=args.address, chip=args.chip)
-    ports = _select_ports(args, firmware)
+    ports = _select_ports(args, {firmware.family})
 
     def job(context: BoardContext) -> BoardResult:
         return verify_board(
@@ -223,7 +263,7 @@ def _run_verify(args: argparse.Namespace) -> int:
 
 
 def _run_check(args: argparse.Namespace) -> int:
-    ports = _select_ports(args, None)
+    ports = _select_ports(args, set())
     job = check_job(
         family=args.board,
         expected=_expected(args),
@@ -238,15 +278,19 @@ def _expected(args: argparse.Namespace) -> ExpectedFirmware:
     return ExpectedFirmware(fw=args.expect_fw, version=args.expect_version)
 
 
-def _select_ports(args: argparse.Namespace, firmware: Firmware | None) -> list[str]:
+def _select_ports(args: argparse.Namespace, firmware_families: set[str]) -> list[str]:
+    """The ports named with --port, or with --all every USB port that may hold a wanted board.
+
+    :raise BoardError: an unknown --board name (it lists the accepted ones).
+    """
+    wanted = {board_kind(args.board).family} if args.board else firmware_families
     if args.port:
         return list(args.port)
     found = list_board_ports()
-    wanted = args.board or (firmware.family if firmware else None)
-    # leave out only ports that surely hold another family; unsure guesses are tried
-    chosen = [p.device for p in found if not (wanted and p.family_sure and p.family != wanted)]
+    # leave out only ports that surely hold another family; unsure guesses are identified
+    chosen = [p.device for p in found if not (wanted and p.family_sure and p.family not in wanted)]
     if not chosen:
-        what = f"{wanted} " if wanted else ""
+        what = f"{' or '.join(sorted(wanted))} " if wanted else ""
         raise UsageError(f"no {what}boards found on USB: plug them in, or name ports with --port")
     return chosen
 
@@ -279,7 +323,7 @@ def _run_jobs(args: argparse.Namespace, ports: list[str], job: BoardJob, title: 
 
 def summary_table(batch: BatchResult) -> str:
     """The table printed after a batch: one row per board, then its steps when several."""
-    rows = [("PORT", "FAMILY", "RESULT", "TIME", "DETAIL")]
+    rows = [("PORT", "FAMILY", "RESULT", "TIME", "WHERE", "DETAIL")]
     for board in batch.boards:
         tries = f" ({board.attempts} tries)" if board.attempts > 1 else ""
         rows.append(
@@ -288,20 +332,22 @@ def summary_table(batch: BatchResult) -> str:
                 board.family,
                 board.status.value.upper(),
                 f"{board.duration_s:.1f}s",
+                board.where,
                 board.summary + tries,
             )
         )
     lines = [_table(rows)]
     for board in batch.boards:
         if len(board.steps) > 1:
-            lines.append(f"\n{board.port}:")
+            lines.append(f"\n{board.label}:")
             lines.extend(
                 f"  {step.outcome.value:<7} {step.name:<20} {step.detail}" for step in board.steps
             )
     counts = batch.counts()
+    skipped = f"{counts['skipped']} skipped, " if counts["skipped"] else ""
     lines.append(
         f"\n{len(batch.boards)} board(s): {counts['pass']} passed, {counts['warn']} warned, "
-        f"{counts['fail']} failed in {batch.duration_s:.1f} s"
+        f"{skipped}{counts['fail']} failed in {batch.duration_s:.1f} s"
     )
     return "\n".join(lines)
 

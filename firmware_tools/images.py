@@ -29,6 +29,7 @@ class Chip:
 
     ``boot_sizes`` maps a bootloader name to the bytes it keeps at the top of flash; the first
     entry is the one a plain ``load_image`` checks against (the chip's usual bootloader).
+    ``protocol`` is what its usual bootloader speaks ("stk500v1"; "" when esptool writes it).
     """
 
     name: str
@@ -36,6 +37,7 @@ class Chip:
     page_size: int
     signature: bytes = b""
     boot_sizes: Mapping[str, int] = field(default_factory=dict)
+    protocol: str = ""
 
     def max_app_size(self, bootloader: str | None = None) -> int:
         """Bytes an application may use with ``bootloader`` (default: the usual one)."""
@@ -53,6 +55,7 @@ CHIPS: dict[str, Chip] = {
         page_size=128,
         signature=bytes.fromhex("1e950f"),
         boot_sizes={"optiboot": 512, "atmegaboot": 2048},
+        protocol="stk500v1",
     ),
     "atmega168": Chip(
         "atmega168",
@@ -60,6 +63,17 @@ CHIPS: dict[str, Chip] = {
         page_size=128,
         signature=bytes.fromhex("1e9406"),
         boot_sizes={"optiboot": 512, "atmegaboot": 2048},
+        protocol="stk500v1",
+    ),
+    # The Mega 2560's bootloader (8 KB) speaks STK500v2: its images load, the AVR driver
+    # refuses to flash it rather than send it STK500v1.
+    "atmega2560": Chip(
+        "atmega2560",
+        flash_size=262144,
+        page_size=256,
+        signature=bytes.fromhex("1e9801"),
+        boot_sizes={"stk500v2": 8192},
+        protocol="stk500v2",
     ),
     # ESP images are written by esptool; only the size of the flash is checked here.
     "esp32": Chip("esp32", flash_size=4 * 1024 * 1024, page_size=4096),

@@ -5,17 +5,35 @@ reason when something failed, ``to_dict()`` for ``--json`` and the web app. Oper
 raise for a board problem; only a bad firmware file (refused before any board is touched)
 raises :class:`BoardError` from :func:`load_firmware`.
 
+Which family a board is comes from ``--board`` (a family or a board name such as "uno"), else
+the firmware given, else the port's USB id; each family's work is done by its driver from
+:data:`firmware_tools.drivers.DRIVERS`, so nothing here knows one family from another.
+
+Within one process (the command, or the web app for its whole day), :data:`PORTS` keeps:
+
+- one job per port at a time: a second operation on a port that is busy is refused with
+  reason BUSY, naming what runs there;
+- which boards need a re-flash: a flash (or a timeout, or a cancel) that stopped while
+  writing marks the board, by its device path and USB serial number; every later result for
+  it carries ``needs_reflash`` until a flash or a verify of it succeeds. The mark lives in
+  memory only: a new process starts without marks, and a board moved to another port (or
+  replaced by one without a serial number at the same path) is judged afresh by its next
+  flash.
+
 :func:`run_batch` runs one job per port in worker threads: bounded concurrency, a time limit
 per attempt, and a retry with a fresh reset when a failure may be passing (no answer, a
-dropped link, a verify mismatch). One board failing never stops the others.
+dropped link, a verify mismatch). One board failing never stops the others. A timeout or a
+cancel closes the ports the attempt opened, so a worker blocked in a read ends at once.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,21 +42,37 @@ from typing import Any
 import serial
 
 from firmware_tools.base import (
+    WRITE_PHASES,
     BoardError,
+    Firmware,
     FlashReport,
+    Notice,
     Outcome,
     ProgressCallback,
     Reason,
     StepResult,
 )
-from firmware_tools.drivers.micropython import BoardFile, MicroPythonBoard, collect_files
-from firmware_tools.images import FirmwareImage, load_image
-from firmware_tools.ports import FAMILIES, find_port
+from firmware_tools.drivers import (
+    DRIVERS,
+    BoardDriver,
+    DriverOptions,
+    board_kind,
+    driver_for_files,
+    families,
+)
+from firmware_tools.ports import PortInfo, find_port, hub_place, port_label
 from firmware_tools.protocol import healthcheck
 from firmware_tools.protocol.healthcheck import ExpectedFirmware, Identity
-from firmware_tools.transport import RESET_NAMES, has_modem_lines, open_port
+from firmware_tools.transport import (
+    RESET_NAMES,
+    abort_port,
+    has_modem_lines,
+    open_port,
+    watch_ports,
+)
 
 __all__ = [
+    "PORTS",
     "RESET_MODES",
     "RETRYABLE",
     "BatchResult",
@@ -46,9 +80,11 @@ __all__ = [
     "BoardJob",
     "BoardResult",
     "Firmware",
+    "PortRegistry",
     "ProgressEvent",
     "check_board",
     "check_job",
+    "firmware_by_family",
     "flash_board",
     "flash_job",
     "load_firmware",
@@ -72,7 +108,8 @@ RETRYABLE = frozenset(
         Reason.TIMEOUT,
     }
 )
-_MICROPYTHON_SUFFIXES = {".py", ".mpy"}
+# After a cancel or timeout closed its ports, a worker gets this long to return.
+CANCEL_GRACE_S = 5.0
 
 
 # -- results ----------------------------------------------------------------------------
@@ -82,8 +119,11 @@ _MICROPYTHON_SUFFIXES = {".py", ".mpy"}
 class BoardResult:
     """What one operation came to on one board.
 
-    ``status`` is fail when any step failed, warn when any step warned or was skipped, else
-    pass. ``message`` is the one line to show for a failure; ``reason`` its machine name.
+    ``status`` is fail when ``reason`` is set or any step failed, skipped when every step was
+    skipped (a board left alone: not identified, or no firmware for its family), warn when
+    any step warned or was skipped, else pass. ``message`` is the one line to show for a
+    failure; ``reason`` its machine name. ``location`` and ``serial_number`` say where the
+    board sits on the hub (USB ports only); ``label`` puts them beside the device path.
     """
 
     port: str
@@ -97,30 +137,52 @@ class BoardResult:
     identity: dict[str, str] = field(default_factory=dict)
     attempts: int = 1
     duration_s: float = 0.0
+    location: str | None = None
+    serial_number: str | None = None
 
     @property
     def status(self) -> Outcome:
         outcomes = {step.outcome for step in self.steps}
         if self.reason is not None or Outcome.FAIL in outcomes:
             return Outcome.FAIL
+        if outcomes == {Outcome.SKIPPED}:
+            return Outcome.SKIPPED
         if Outcome.WARN in outcomes or Outcome.SKIPPED in outcomes:
             return Outcome.WARN
         return Outcome.PASS
 
     @property
     def ok(self) -> bool:
-        """True unless the board failed (a warning is still ok)."""
+        """True unless the board failed (a warning or a skipped board is still ok)."""
         return self.status is not Outcome.FAIL
+
+    @property
+    def board_id(self) -> str:
+        """The board's own id, once its firmware or REPL told it ("" until then)."""
+        return self.identity.get("id") or self.identity.get("micropython_unique_id", "")
+
+    @property
+    def where(self) -> str:
+        """Hub socket, USB serial number and the board's own id, as known ("" for none)."""
+        parts = [hub_place(self.location, self.serial_number)]
+        parts.append(f"board id {self.board_id}" if self.board_id else "")
+        return ", ".join(part for part in parts if part)
+
+    @property
+    def label(self) -> str:
+        """How a trainer finds the board: the device path, then :attr:`where` it is."""
+        return f"{self.port} ({self.where})" if self.where else self.port
 
     @property
     def summary(self) -> str:
         """One line for the summary table: the failure, else the first warning, else the gist."""
+        reflash = " (needs re-flash)" if self.needs_reflash else ""
         if self.message:
-            return self.message + (" (needs re-flash)" if self.needs_reflash else "")
+            return self.message + reflash
         for wanted in (Outcome.FAIL, Outcome.WARN, Outcome.SKIPPED):
             for step in self.steps:
                 if step.outcome is wanted:
-                    return f"{step.name}: {step.detail}"
+                    return f"{step.name}: {step.detail}{reflash}"
         gist = [step.detail for step in self.steps if step.name in ("flash", "verify", "firmware")]
         parts = [step for step in self.steps if step.name.startswith("selftest:")]
         if parts:
@@ -138,6 +200,11 @@ class BoardResult:
     def to_dict(self) -> dict[str, Any]:
         return {
             "port": self.port,
+            "label": self.label,
+            "where": self.where,
+            "location": self.location,
+            "serial_number": self.serial_number,
+            "board_id": self.board_id,
             "family": self.family,
             "action": self.action,
             "status": self.status.value,
@@ -166,7 +233,9 @@ class BatchResult:
         return all(board.ok for board in self.boards)
 
     def counts(self) -> dict[str, int]:
-        counts = {outcome.value: 0 for outcome in (Outcome.PASS, Outcome.WARN, Outcome.FAIL)}
+        """Boards per status: pass, warn, skipped, fail."""
+        statuses = (Outcome.PASS, Outcome.WARN, Outcome.SKIPPED, Outcome.FAIL)
+        counts = {outcome.value: 0 for outcome in statuses}
         for board in self.boards:
             counts[board.status.value] += 1
         return counts
@@ -180,23 +249,74 @@ class BatchResult:
         }
 
 
+# -- one job per port, and what the process remembers about each -------------------------
+
+
+class PortRegistry:
+    """Per-port state of this process: the job running on each port, and re-flash marks.
+
+    Thread-safe. Ports are known by their real device path (a ``/dev/serial/by-id`` link and
+    the ``/dev/ttyUSB0`` it points to are one port); pyserial URLs by their text.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: dict[str, str] = {}
+        self._reflash: set[tuple[str, str]] = set()
+
+    @staticmethod
+    def key(port: str) -> str:
+        """The name a port is known by here: its real path, or the URL as given."""
+        return os.path.realpath(port) if port.startswith("/") else port
+
+    @contextlib.contextmanager
+    def claim(self, port: str, what: str) -> Iterator[None]:
+        """Hold ``port`` for ``what`` ("flash") for the block.
+
+        :raise BoardError: (BUSY) when another job of this process holds it.
+        """
+        key = self.key(port)
+        with self._lock:
+            running = self._running.get(key)
+            if running is None:
+                self._running[key] = what
+        if running is not None:
+            raise BoardError(
+                f"{port} is busy: a {running} is running on it in this program; wait for it to "
+                "finish (or cancel it), then try again",
+                reason=Reason.BUSY,
+            )
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._running.pop(key, None)
+
+    def busy(self, port: str) -> str | None:
+        """What runs on ``port`` now ("flash"), or None."""
+        with self._lock:
+            return self._running.get(self.key(port))
+
+    def mark_reflash(self, port: str, serial_number: str | None, needed: bool) -> None:
+        """Remember (``needed``) or forget that the board on ``port`` needs a re-flash."""
+        board = (self.key(port), serial_number or "")
+        with self._lock:
+            if needed:
+                self._reflash.add(board)
+            else:
+                self._reflash.discard(board)
+
+    def needs_reflash(self, port: str, serial_number: str | None) -> bool:
+        """True when an earlier operation of this process left the board half written."""
+        with self._lock:
+            return (self.key(port), serial_number or "") in self._reflash
+
+
+#: The registry every operation of this process uses.
+PORTS = PortRegistry()
+
+
 # -- firmware ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Firmware:
-    """A firmware ready to flash: an image (AVR, ESP) or files (MicroPython)."""
-
-    family: str
-    source: str
-    image: FirmwareImage | None = None  # for avr and esp
-    files: tuple[BoardFile, ...] = ()
-
-    @property
-    def size(self) -> int:
-        if self.image is not None:
-            return len(self.image.data)
-        return sum(len(f.data) for f in self.files)
 
 
 def load_firmware(
@@ -206,64 +326,68 @@ def load_firmware(
     address: int | None = None,
     chip: str | None = None,
 ) -> Firmware:
-    """Load what to flash; the family comes from ``family`` or the files.
+    """Load what to flash; the family comes from ``family`` (or a board name) or the files.
 
-    ``.hex`` is AVR, ``.bin`` is ESP (needs ``address``), ``.py`` files or a folder are
-    MicroPython.
+    Each driver says which files are its firmware (``.hex`` AVR, ``.bin`` ESP with
+    ``address``, ``.py`` files or a folder MicroPython). A board name brings its chip
+    ("mega": atmega2560) unless ``chip`` is given.
 
-    :raise BoardError: (BAD_IMAGE) a file that cannot be flashed, refused before any board.
+    :raise BoardError: (BAD_IMAGE) a file that cannot be flashed, refused before any board;
+        (PORT) an unknown board name.
     """
     if not paths:
         raise BoardError(
             "no firmware given: name a .hex, a .bin or a folder", reason=Reason.BAD_IMAGE
         )
-    family = family or _family_of_files([Path(p) for p in paths])
-    if family == "micropython":
-        return Firmware(
-            "micropython", ", ".join(map(str, paths)), files=tuple(collect_files(paths))
-        )
-    if len(paths) != 1:
-        raise BoardError(
-            f"an {family} board takes one firmware file, not {len(paths)}", reason=Reason.BAD_IMAGE
-        )
-    default_chip = "atmega328p" if family == "avr" else "esp32"
-    image = load_image(paths[0], chip=chip or default_chip, address=address)
-    return Firmware(family, str(paths[0]), image=image)
+    files = [Path(p) for p in paths]
+    if family:
+        kind = board_kind(family)
+        driver = DRIVERS[kind.family]
+        chip = chip or kind.chip
+    else:
+        driver = driver_for_files(files)
+    return driver.load_firmware(files, chip=chip, address=address)
 
 
-def _family_of_files(paths: list[Path]) -> str:
-    if all(p.is_dir() or p.suffix.lower() in _MICROPYTHON_SUFFIXES for p in paths):
-        return "micropython"
-    suffix = paths[0].suffix.lower()
-    if suffix == ".bin":
-        return "esp"
-    if suffix in {".hex", ".ihx", ".ihex"}:
-        return "avr"
-    raise BoardError(
-        f"cannot tell which board {paths[0]} is for: pass --board avr|micropython|esp",
-        reason=Reason.BAD_IMAGE,
-    )
+def firmware_by_family(firmwares: Iterable[Firmware]) -> dict[str, Firmware]:
+    """One firmware per family, for a hub of mixed boards.
+
+    :raise BoardError: (BAD_IMAGE) when two firmwares are for the same family.
+    """
+    found: dict[str, Firmware] = {}
+    for firmware in firmwares:
+        if firmware.family in found:
+            raise BoardError(
+                f"two {firmware.family} firmwares given ({found[firmware.family].source} and "
+                f"{firmware.source}): give one per board family",
+                reason=Reason.BAD_IMAGE,
+            )
+        found[firmware.family] = firmware
+    return found
 
 
-def resolve_family(port: str, given: str | None = None, firmware: Firmware | None = None) -> str:
-    """The board family on ``port``: ``given``, else the firmware's, else the USB guess.
+def resolve_family(
+    port: str,
+    given: str | None = None,
+    firmware: Firmware | None = None,
+    info: PortInfo | None = None,
+) -> str:
+    """The board family on ``port``: ``given`` (a family or board name), else the firmware's,
+    else the USB guess (``info``, looked up when None).
 
-    :raise BoardError: (PORT) when nothing tells, e.g. a pty or URL without ``--board``.
+    :raise BoardError: (PORT) an unknown name, or nothing tells (a pty or URL without
+        ``--board``).
     """
     if given:
-        if given not in FAMILIES:
-            raise BoardError(
-                f"unknown board family {given!r}: use one of {', '.join(FAMILIES)}",
-                reason=Reason.PORT,
-            )
-        return given
+        return board_kind(given).family
     if firmware is not None:
         return firmware.family
-    info = find_port(port)
-    if info is not None and info.family in FAMILIES:
+    info = info if info is not None else find_port(port)
+    if info is not None and info.family in DRIVERS:
         return info.family
     raise BoardError(
-        f"cannot tell which board is on {port}: pass --board {'|'.join(FAMILIES)}",
+        f"cannot tell which board is on {port_label(port, info)}: pass --board "
+        f"{'|'.join(families())}",
         reason=Reason.PORT,
     )
 
@@ -291,35 +415,96 @@ def port_has_modem_lines(port: str) -> bool:
         link.close()
 
 
-def _driver(
-    family: str,
+def _run_operation(
+    port: str,
+    action: str,
+    family: str | None,
+    failed_step: str,
+    body: Callable[[BoardResult, PortInfo | None], None],
+) -> BoardResult:
+    """Run one operation's ``body`` on ``port``: hold the port, time it, keep re-flash marks.
+
+    ``body`` fills in the result it gets, knowing the port's USB description (None for a
+    pty or URL); a :class:`BoardError` it raises becomes the failure of ``failed_step``.
+    """
+    started = time.monotonic()
+    info = find_port(port)
+    result = BoardResult(
+        port,
+        family or "unknown",
+        action,
+        location=info.location if info else None,
+        serial_number=info.serial_number if info else None,
+    )
+    try:
+        with PORTS.claim(port, action):
+            try:
+                body(result, info)
+            except BoardError as error:
+                result.fail(error, failed_step)
+            _remember_reflash(result)
+    except BoardError as busy:  # only the claim raises here: the port is busy
+        result.fail(busy, "port")
+    result.duration_s = time.monotonic() - started
+    return result
+
+
+def _remember_reflash(result: BoardResult) -> None:
+    """Carry the board's re-flash mark into ``result``, and update it from ``result``."""
+    cured = (
+        result.ok
+        and result.action in ("flash", "verify")
+        and result.status is not (Outcome.SKIPPED)
+    )
+    if cured:
+        PORTS.mark_reflash(result.port, result.serial_number, needed=False)
+        return
+    if result.needs_reflash:
+        PORTS.mark_reflash(result.port, result.serial_number, needed=True)
+    elif PORTS.needs_reflash(result.port, result.serial_number):
+        result.needs_reflash = True
+        if result.ok:
+            result.steps.append(
+                StepResult(
+                    "reflash",
+                    Outcome.WARN,
+                    "an earlier flash of this board was cut off while writing: flash it again",
+                )
+            )
+
+
+def _options(
+    info: PortInfo | None,
     port: str,
     *,
     reset: str,
     baudrate: int | None,
-    notice: Callable[[str], None],
+    notice: Notice,
     sync_timeout: float | None = None,
     chip: str | None = None,
-) -> Any:
-    if family == "micropython":
-        return MicroPythonBoard(port, notice=notice)
-    if family == "esp":
-        from firmware_tools.drivers.esp import EspBoard
+) -> DriverOptions:
+    return DriverOptions(
+        reset=reset,
+        baudrate=baudrate,
+        sync_timeout=sync_timeout,
+        chip=chip,
+        name=port_label(port, info),
+        notice=notice,
+    )
 
-        return EspBoard(port, reset=reset, baudrate=baudrate, notice=notice)
-    from firmware_tools.drivers.avr import AvrBoard
 
-    options: dict[str, Any] = {"baudrate": baudrate, "reset": reset, "notice": notice}
-    if sync_timeout is not None:
-        options["sync_timeout"] = sync_timeout
-    if chip is not None:
-        options["chip"] = chip
-    return AvrBoard(port, **options)
+@contextlib.contextmanager
+def _driver(family: str, port: str, options: DriverOptions) -> Iterator[BoardDriver]:
+    driver = DRIVERS[family](port, options)
+    try:
+        yield driver
+    finally:
+        driver.close()
 
 
 def flash_board(
     port: str,
-    firmware: Firmware,
+    firmware: Firmware | Mapping[str, Firmware],
     *,
     family: str | None = None,
     reset: str = "auto",
@@ -327,46 +512,99 @@ def flash_board(
     verify: bool = True,
     sync_timeout: float | None = None,
     progress: ProgressCallback = _no_progress,
-    notice: Callable[[str], None] = _no_notice,
+    notice: Notice = _no_notice,
 ) -> BoardResult:
-    """Flash ``firmware`` onto the board on ``port`` and start it.
+    """Flash the board on ``port`` with its family's firmware and start it.
 
-    A MicroPython board gets the files copied (unchanged ones skipped) and a soft reset so
-    main.py runs; an AVR or ESP board gets the image written, verified and restarted.
+    ``firmware`` is one :class:`Firmware`, or one per family (a hub of mixed boards; see
+    :func:`firmware_by_family`). The family is ``family`` (a family or a board name), else
+    the USB id when it is sure, else the one firmware given. A port whose family is only a
+    guess (a CH340 sits on Nanos and ESP32s alike), or unknown with several firmwares, is
+    identified first by each candidate driver's non-writing probe; a board no driver
+    identifies, or of a family without firmware here, is left alone: an ``identify`` step
+    SKIPPED, status skipped, nothing written.
     """
-    started = time.monotonic()
-    result = BoardResult(port, family or firmware.family, "flash")
-    board = None
-    try:
-        result.family = resolve_family(port, family, firmware)
-        if result.family != firmware.family:
-            raise BoardError(
-                f"{firmware.source} is {firmware.family} firmware, the board is {result.family}",
-                reason=Reason.BAD_IMAGE,
-            )
-        board = _driver(
-            result.family,
-            port,
-            reset=reset,
-            baudrate=baudrate,
-            notice=notice,
-            sync_timeout=sync_timeout,
-            chip=firmware.image.chip if firmware.image is not None else None,
+    firmwares = {firmware.family: firmware} if isinstance(firmware, Firmware) else dict(firmware)
+
+    def body(result: BoardResult, info: PortInfo | None) -> None:
+        options = _options(
+            info, port, reset=reset, baudrate=baudrate, notice=notice, sync_timeout=sync_timeout
         )
-        if result.family == "micropython":
-            report = board.flash(list(firmware.files), verify=verify, progress=progress)
-            board.soft_reset()
-        else:
-            report = board.flash(firmware.image, verify=verify, progress=progress)
+        chosen = _family_to_flash(result, info, firmwares, family, options, progress)
+        if chosen is None:
+            return
+        result.family = chosen
+        image = firmwares[chosen].image
+        chip = image.chip if image is not None else None
+        with _driver(chosen, port, dataclasses.replace(options, chip=chip)) as driver:
+            report = driver.flash(firmwares[chosen], verify=verify, progress=progress)
         result.flash = report
         result.steps.append(StepResult("flash", Outcome.PASS, _flash_detail(report)))
-    except BoardError as error:
-        result.fail(error, "flash")
-    finally:
-        if board is not None:
-            board.close()
-        result.duration_s = time.monotonic() - started
-    return result
+
+    return _run_operation(port, "flash", family, "flash", body)
+
+
+def _family_to_flash(
+    result: BoardResult,
+    info: PortInfo | None,
+    firmwares: dict[str, Firmware],
+    given: str | None,
+    options: DriverOptions,
+    progress: ProgressCallback,
+) -> str | None:
+    """The family to flash ``result.port`` as, or None when the board is to be left alone.
+
+    :raise BoardError: BAD_IMAGE for ``given`` without its firmware; PORT for an unknown
+        name, or a port without any way to tell.
+    """
+    if given:
+        chosen = board_kind(given).family
+        if chosen not in firmwares:
+            sources = ", ".join(f"{f.source} is {f.family} firmware" for f in firmwares.values())
+            raise BoardError(f"{sources}; the board is {chosen}", reason=Reason.BAD_IMAGE)
+        return chosen
+    guess = info.family if info is not None and info.family in DRIVERS else None
+    if guess is not None and info is not None and info.family_sure:
+        if guess in firmwares:
+            return guess
+        return _leave_alone(result, f"a {guess} board ({info.board}): no {guess} firmware given")
+    if guess is None and len(firmwares) == 1:
+        return next(iter(firmwares))  # a pty or URL: the trainer's firmware says what it is
+    return _identify(result, guess, firmwares, options, progress)
+
+
+def _identify(
+    result: BoardResult,
+    guess: str | None,
+    firmwares: dict[str, Firmware],
+    options: DriverOptions,
+    progress: ProgressCallback,
+) -> str | None:
+    """Ask each candidate driver's safe probe who is on the port; the first to answer wins.
+
+    Candidates: the USB guess, the families with firmware here, then every other family (so
+    that a board of a family without firmware is named, not mistaken).
+    """
+    candidates = list(dict.fromkeys([*([guess] if guess else []), *firmwares, *DRIVERS]))
+    for family in candidates:
+        progress("identify", 0, 0)
+        with _driver(family, result.port, options) as driver:
+            found = driver.identify()
+        if found is None:
+            continue
+        result.identity.update(found.identity)
+        if family not in firmwares:
+            return _leave_alone(
+                result, f"identified as {family} ({found.detail}): no {family} firmware given"
+            )
+        result.steps.append(StepResult("identify", Outcome.PASS, found.detail))
+        return family
+    return _leave_alone(result, f"not identified: no {', '.join(candidates)} board answered")
+
+
+def _leave_alone(result: BoardResult, why: str) -> None:
+    result.steps.append(StepResult("identify", Outcome.SKIPPED, f"{why}; skipped"))
+    return None
 
 
 def _flash_detail(report: FlashReport) -> str:
@@ -384,51 +622,23 @@ def verify_board(
     reset: str = "auto",
     baudrate: int | None = None,
     progress: ProgressCallback = _no_progress,
-    notice: Callable[[str], None] = _no_notice,
+    notice: Notice = _no_notice,
 ) -> BoardResult:
     """Check that the board holds ``firmware`` without writing anything.
 
-    MicroPython boards compare on-board hashes; AVR and ESP boards use the driver's
-    ``verify(image)`` when it has one.
+    What is compared is the driver's business (MicroPython: on-board file hashes; AVR: the
+    flash read back); a family that cannot verify alone says so.
     """
-    started = time.monotonic()
-    result = BoardResult(port, family or firmware.family, "verify")
-    board = None
-    try:
-        result.family = resolve_family(port, family, firmware)
-        board = _driver(result.family, port, reset=reset, baudrate=baudrate, notice=notice)
-        if result.family == "micropython":
-            names = [f.name for f in firmware.files]
-            progress("verify", 0, 0)
-            on_board = board.hashes(names)
-            differ = [f.name for f in firmware.files if on_board.get(f.name) != f.digest]
-            if differ:
-                result.steps.append(
-                    StepResult("verify", Outcome.FAIL, f"differs: {', '.join(differ)}")
-                )
-                result.reason = Reason.VERIFY_MISMATCH
-                result.message = f"{len(differ)} file(s) differ from the firmware: flash again"
-            else:
-                result.steps.append(StepResult("verify", Outcome.PASS, "all files match"))
-            board.soft_reset()
-        elif hasattr(board, "verify"):
-            compared = board.verify(firmware.image, progress=progress)
-            result.steps.append(
-                StepResult("verify", Outcome.PASS, f"flash matches the image ({compared} B)")
-            )
-        else:
-            raise BoardError(
-                f"verify alone is not available for {result.family} boards: use flash, which "
-                "skips an unchanged image",
-                reason=Reason.PROTOCOL,
-            )
-    except BoardError as error:
-        result.fail(error, "verify")
-    finally:
-        if board is not None:
-            board.close()
-        result.duration_s = time.monotonic() - started
-    return result
+
+    def body(result: BoardResult, info: PortInfo | None) -> None:
+        result.family = resolve_family(port, family, firmware, info)
+        chip = firmware.image.chip if firmware.image is not None else None
+        options = _options(info, port, reset=reset, baudrate=baudrate, notice=notice, chip=chip)
+        with _driver(result.family, port, options) as driver:
+            detail = driver.verify(firmware, progress=progress)
+        result.steps.append(StepResult("verify", Outcome.PASS, detail))
+
+    return _run_operation(port, "verify", family or firmware.family, "verify", body)
 
 
 def check_board(
@@ -441,85 +651,79 @@ def check_board(
     hello_timeout: float = 8.0,
     bootloader: bool = True,
     progress: ProgressCallback = _no_progress,
-    notice: Callable[[str], None] = _no_notice,
+    notice: Notice = _no_notice,
 ) -> BoardResult:
     """Health-check the board on ``port``: port, bootloader, firmware identity, self-test.
 
-    The bootloader step is skipped (a warning) when the board cannot be reset from here:
-    ``reset="none"`` or a port without modem lines; the running firmware is checked anyway.
-    The firmware gets ``hello_timeout`` seconds to answer, since a board that was just reset
-    sits in its bootloader first. ``bootloader=False`` leaves that step out (right after a
-    flash, which has just talked to the bootloader).
+    The bootloader step is skipped (a warning) when the family's bootloader needs a reset
+    and the board cannot be reset from here: ``reset="none"`` or a port without modem lines;
+    the running firmware is checked anyway. The firmware gets ``hello_timeout`` seconds to
+    answer, since a board that was just reset sits in its bootloader first.
+    ``bootloader=False`` leaves that step out (right after a flash, which has just talked to
+    the bootloader). A part failing its self-test fails the check with reason SELFTEST.
     """
     expected = expected or ExpectedFirmware()
-    started = time.monotonic()
-    result = BoardResult(port, family or "unknown", "check")
-    try:
-        result.family = resolve_family(port, family)
-        modem = port_has_modem_lines(port)
-        result.steps.append(StepResult("port", Outcome.PASS, "opened"))
-        if bootloader:
-            _check_bootloader(result, reset, modem, baudrate, notice)
-        progress("hello", 0, 0)
-        identity, selftest = _ask_firmware(port, hello_timeout, progress, result.family)
-        result.identity.update(identity.to_dict())
-        step = healthcheck.compare_identity(identity, expected)
-        result.steps.append(step)
-        if step.outcome is Outcome.FAIL:
-            result.reason = Reason.WRONG_FIRMWARE
-            result.message = step.detail
-        result.steps.extend(selftest)
-        progress("selftest", 0, 0)
-    except BoardError as error:
-        failed = "port" if error.reason is Reason.PORT else "firmware"
-        if error.reason is Reason.TIMEOUT:
-            failed = "check"
-        result.fail(error, failed)
-    finally:
-        result.duration_s = time.monotonic() - started
-    return result
+
+    def body(result: BoardResult, info: PortInfo | None) -> None:
+        try:
+            result.family = resolve_family(port, family, None, info)
+            chip = board_kind(family).chip if family else None
+            options = _options(info, port, reset=reset, baudrate=baudrate, notice=notice, chip=chip)
+            modem = port_has_modem_lines(port)
+            result.steps.append(StepResult("port", Outcome.PASS, "opened"))
+            if bootloader:
+                _check_bootloader(result, options, modem)
+            progress("hello", 0, 0)
+            identity, selftest = _ask_firmware(port, hello_timeout, progress, result.family)
+            result.identity.update(identity.to_dict())
+            step = healthcheck.compare_identity(identity, expected)
+            result.steps.append(step)
+            if step.outcome is Outcome.FAIL:
+                result.reason = Reason.WRONG_FIRMWARE
+                result.message = step.detail
+            result.steps.extend(selftest)
+            _selftest_failure(result, selftest)
+            progress("selftest", 0, 0)
+        except BoardError as error:
+            failed = "port" if error.reason is Reason.PORT else "firmware"
+            if error.reason is Reason.TIMEOUT:
+                failed = "check"
+            result.fail(error, failed)
+
+    return _run_operation(port, "check", family, "check", body)
 
 
-def _check_bootloader(
-    result: BoardResult,
-    reset: str,
-    modem: bool,
-    baudrate: int | None,
-    notice: Callable[[str], None],
-) -> None:
-    # AVR and ESP bootloaders run only after a reset; a MicroPython REPL needs none
-    if result.family in ("avr", "esp") and (reset == "none" or not modem):
-        why = "--reset none" if reset == "none" else "the port has no reset line (DTR/RTS)"
+def _selftest_failure(result: BoardResult, selftest: list[StepResult]) -> None:
+    """A part that failed its self-test fails the board: reason SELFTEST, parts named."""
+    failed = [step for step in selftest if step.outcome is Outcome.FAIL]
+    if not failed or result.reason is not None:
+        return
+    parts = "; ".join(f"{step.name.split(':', 1)[-1]}: {step.detail}" for step in failed)
+    result.reason = Reason.SELFTEST
+    result.message = (
+        f"self-test failed ({parts}): check or replace that part of the kit, then check again"
+    )
+
+
+def _check_bootloader(result: BoardResult, options: DriverOptions, modem: bool) -> None:
+    driver_class = DRIVERS[result.family]
+    skipped = driver_class.bootloader_unreachable(options, modem)
+    if skipped:
         result.steps.append(
-            StepResult("bootloader", Outcome.SKIPPED, f"not checked: {why}; firmware checked")
+            StepResult("bootloader", Outcome.SKIPPED, f"not checked: {skipped}; firmware checked")
         )
         return
-    board = None
     try:
-        board = _driver(result.family, result.port, reset=reset, baudrate=baudrate, notice=notice)
-        if result.family == "avr":
-            from firmware_tools.drivers.avr import chip_name
-
-            signature = board.read_signature()
-            detail = f"{board.bootloader} answers: {chip_name(signature)} ({signature.hex()})"
-        elif result.family == "micropython":
-            about = board.identity()
-            result.identity.update({f"micropython_{k}": v for k, v in about.items()})
-            detail = f"MicroPython {about.get('version', '?')} REPL on {about.get('platform', '?')}"
-            board.soft_reset()
-        else:
-            detail = f"{board.detect()} ROM bootloader answers"
-            board.restart()
-        result.steps.append(StepResult("bootloader", Outcome.PASS, detail))
+        with _driver(result.family, result.port, options) as driver:
+            found = driver.check_bootloader()
+        result.identity.update(found.identity)
+        result.steps.append(StepResult("bootloader", Outcome.PASS, found.detail))
     except BoardError as error:
         if error.reason is Reason.PORT:
             raise
         # the firmware may still run: report the bootloader and go on to the firmware
         result.steps.append(StepResult("bootloader", Outcome.FAIL, str(error)))
         result.reason, result.message = error.reason, str(error)
-    finally:
-        if board is not None:
-            board.close()
 
 
 def _ask_firmware(
@@ -527,13 +731,9 @@ def _ask_firmware(
 ) -> tuple[Identity, list[StepResult]]:
     link = open_port(port, baudrate=HEALTH_BAUDRATE, timeout=0.05)
     try:
-        if family == "avr":
-            # Opening the port resets most AVR boards, and a board may have just been plugged
-            # in: the old ATmegaBOOT reads text sent in its first second as commands and then
-            # never starts the sketch, so stay quiet until any bootloader has handed over.
-            from firmware_tools.drivers.avr import ATMEGABOOT_QUIET_S
-
-            time.sleep(ATMEGABOOT_QUIET_S)
+        # Opening the port resets most AVR boards, and a board may have just been plugged in:
+        # a bootloader may read text sent meanwhile as commands, so stay quiet until it is done.
+        time.sleep(DRIVERS[family].quiet_after_open_s)
         hello = _ask(link, "hello", "fw", hello_timeout, progress)
         identity = healthcheck.parse_hello(hello)
         selftest = _ask(link, "selftest", "selftest", 10.0, progress, resend=False)
@@ -612,8 +812,11 @@ class ProgressEvent:
 class BoardContext:
     """What a batch job gets for one attempt on one port: progress, notices, cancellation.
 
-    ``progress`` raises :class:`BoardError` (TIMEOUT) once the attempt's time is up, so a
-    driver that reports progress stops at its next report.
+    Once the attempt is cancelled (its time ran out, or the batch was cancelled) every port
+    it opened is closed, so a driver blocked in a read fails at once, and ``progress``
+    raises that :class:`BoardError` (TIMEOUT or CANCELLED) at the driver's next report.
+    ``writing`` tells whether the last phase reported was a write (see
+    :data:`~firmware_tools.base.WRITE_PHASES`): a board stopped then needs a re-flash.
     """
 
     def __init__(
@@ -627,32 +830,48 @@ class BoardContext:
         self.attempt = attempt
         self.timeout = timeout
         self.deadline = time.monotonic() + timeout
+        self.writing = False
         self._on_progress = on_progress
-        self._cancelled = threading.Event()
+        self._lock = threading.Lock()
+        self._stopped: BoardError | None = None
         self._closers: list[Callable[[], None]] = []
 
     @property
     def cancelled(self) -> bool:
-        return self._cancelled.is_set()
+        return self._stopped is not None
 
     def progress(self, phase: str, done: int, total: int) -> None:
-        if self._cancelled.is_set():
-            raise BoardError(
-                f"no result within {self.timeout:.0f} s: check the board, or raise --timeout",
-                reason=Reason.TIMEOUT,
-            )
+        """Report progress; raises the cancellation once the attempt is stopped."""
+        if self._stopped is not None:
+            stopped = self._stopped
+            raise BoardError(str(stopped), reason=stopped.reason, needs_reflash=self.writing)
+        self.writing = phase in WRITE_PHASES and total > 0
         self._on_progress(ProgressEvent(self.port, self.attempt, phase, done, total))
 
     def notice(self, message: str) -> None:
         self._on_progress(ProgressEvent(self.port, self.attempt, "notice", message=message))
 
     def on_cancel(self, closer: Callable[[], None]) -> None:
-        """Call ``closer`` (e.g. closing the port) when the time runs out."""
-        self._closers.append(closer)
+        """Call ``closer`` when the attempt is stopped (at once if it already is)."""
+        with self._lock:
+            if self._stopped is None:
+                self._closers.append(closer)
+                return
+        with contextlib.suppress(Exception):
+            closer()
 
-    def cancel(self) -> None:
-        self._cancelled.set()
-        for closer in self._closers:
+    def track(self, link: serial.SerialBase) -> None:
+        """Close ``link`` (a port the job opened) when the attempt is stopped."""
+        self.on_cancel(lambda: abort_port(link))
+
+    def cancel(self, why: BoardError | None = None) -> None:
+        """Stop the attempt for ``why`` (default: its time ran out) and close its ports."""
+        with self._lock:
+            if self._stopped is not None:
+                return
+            self._stopped = why or _timeout_error(self.timeout)
+            closers, self._closers = self._closers, []
+        for closer in closers:
             with contextlib.suppress(Exception):
                 closer()
 
@@ -660,8 +879,19 @@ class BoardContext:
 BoardJob = Callable[[BoardContext], BoardResult]
 
 
+def _timeout_error(timeout: float) -> BoardError:
+    return BoardError(
+        f"no result within {timeout:.0f} s: check the board, or raise --timeout",
+        reason=Reason.TIMEOUT,
+    )
+
+
+def _cancelled_error() -> BoardError:
+    return BoardError("cancelled before it finished: run it again", reason=Reason.CANCELLED)
+
+
 def flash_job(
-    firmware: Firmware,
+    firmware: Firmware | Mapping[str, Firmware],
     *,
     family: str | None = None,
     reset: str = "auto",
@@ -670,7 +900,8 @@ def flash_job(
     sync_timeout: float | None = None,
     then_check: ExpectedFirmware | None = None,
 ) -> BoardJob:
-    """A batch job flashing ``firmware``; with ``then_check`` it health-checks the board after."""
+    """A batch job flashing ``firmware`` (one, or one per family: see :func:`flash_board`);
+    with ``then_check`` it health-checks each flashed board after."""
 
     def job(context: BoardContext) -> BoardResult:
         result = flash_board(
@@ -684,7 +915,7 @@ def flash_job(
             progress=context.progress,
             notice=context.notice,
         )
-        if then_check is None or not result.ok:
+        if then_check is None or not result.ok or result.flash is None:
             return result
         checked = check_board(
             context.port,
@@ -739,13 +970,18 @@ def run_batch(
     timeout: float = 120.0,
     retries: int = 1,
     on_progress: Callable[[ProgressEvent], None] | None = None,
+    cancel: threading.Event | None = None,
 ) -> BatchResult:
     """Run ``job`` on every port, at most ``concurrency`` at a time.
 
     Each attempt gets ``timeout`` seconds; a failed attempt whose reason is in
     :data:`RETRYABLE` runs again (a fresh driver, so a fresh reset) up to ``retries`` times.
-    A job that raises instead of returning a result is reported as that board's failure.
-    Results come back in the order of ``ports``.
+    ``needs_reflash`` from any attempt stays on the board's result unless a later attempt
+    succeeds. A job that raises instead of returning a result is reported as that board's
+    failure. Setting ``cancel`` (from another thread: the app's Cancel button) stops every
+    board: running attempts have their ports closed and end with reason CANCELLED, boards
+    not started yet are reported CANCELLED too, and the call returns. Results come back in
+    the order of ``ports``.
     """
     port_list = list(dict.fromkeys(ports))  # the same port twice would fight over it
     report = on_progress or (lambda _event: None)
@@ -756,7 +992,7 @@ def run_batch(
             report(event)
 
     started = time.monotonic()
-    stop = threading.Event()
+    stop = cancel if cancel is not None else threading.Event()
     pool = ThreadPoolExecutor(max_workers=max(1, concurrency))
     try:
         futures = [
@@ -765,7 +1001,7 @@ def run_batch(
         ]
         boards = [future.result() for future in futures]
     except BaseException:
-        # Ctrl-C: stop every board at its next step instead of waiting for all of them
+        # Ctrl-C: stop every board now (ports closed) instead of waiting for all of them
         stop.set()
         pool.shutdown(wait=False, cancel_futures=True)
         raise
@@ -783,15 +1019,22 @@ def _run_port(
 ) -> BoardResult:
     started = time.monotonic()
     attempt = 0
+    reflash = False
     while True:
         attempt += 1
+        if stop.is_set():
+            result = BoardResult(port, "unknown", "job").fail(_cancelled_error(), "cancelled")
+            break
         context = BoardContext(port, attempt, timeout, report)
         result, finished = _attempt(context, job, stop)
         result.attempts = attempt
+        reflash = reflash or result.needs_reflash
         again = result.reason in RETRYABLE and attempt <= retries and finished
         if result.ok or not again or stop.is_set():
             break
         report(ProgressEvent(port, attempt, "retry", message=result.message))
+    # a retry that fails another way leaves the board as half written as the first attempt did
+    result.needs_reflash = result.needs_reflash or (reflash and not result.ok)
     result.duration_s = time.monotonic() - started
     report(ProgressEvent(port, attempt, "done", message=result.status.value))
     return result
@@ -800,12 +1043,18 @@ def _run_port(
 def _attempt(
     context: BoardContext, job: BoardJob, stop: threading.Event
 ) -> tuple[BoardResult, bool]:
-    """Run one attempt in its own thread; returns (result, whether the thread finished)."""
+    """Run one attempt in its own thread; returns (result, whether the thread finished).
+
+    When the time runs out or the batch is cancelled, the attempt's ports are closed (which
+    ends a read the driver is blocked in) and its result is the timeout or the cancel,
+    whatever the job returns after that.
+    """
     box: list[BoardResult] = []
 
     def work() -> None:
         try:
-            box.append(job(context))
+            with watch_ports(context.track):
+                box.append(job(context))
         except BoardError as error:
             box.append(BoardResult(context.port, "unknown", "job").fail(error, "job"))
         except Exception as error:  # a bug must not take the other boards down
@@ -816,17 +1065,20 @@ def _attempt(
     worker.start()
     while worker.is_alive() and time.monotonic() < context.deadline and not stop.is_set():
         worker.join(0.1)
-    if worker.is_alive():
-        context.cancel()
-        worker.join(5.0)  # closing the port ends a blocked read quickly
-    if box and not worker.is_alive() and box[0].reason is not Reason.TIMEOUT:
+    if not worker.is_alive() and box:
         return box[0], True
-    timed_out = BoardError(
-        f"no result within {context.timeout:.0f} s: check the board, or raise --timeout",
-        reason=Reason.TIMEOUT,
-        needs_reflash=bool(box and box[0].needs_reflash),
-    )
+    why = _cancelled_error() if stop.is_set() else _timeout_error(context.timeout)
+    context.cancel(why)
+    worker.join(CANCEL_GRACE_S)
+    # the driver knows whether it was writing; a worker that never returned, the last phase
+    needs_reflash = box[0].needs_reflash if box else context.writing
     family = box[0].family if box else "unknown"
-    return BoardResult(context.port, family, "job").fail(
-        timed_out, "timeout"
-    ), not worker.is_alive()
+    stopped = BoardResult(context.port, family, "job")
+    if box:
+        stopped.location, stopped.serial_number = box[0].location, box[0].serial_number
+    stopped.fail(
+        BoardError(str(why), reason=why.reason, needs_reflash=needs_reflash),
+        "cancelled" if why.reason is Reason.CANCELLED else "timeout",
+    )
+    _remember_reflash(stopped)
+    return stopped, not worker.is_alive()

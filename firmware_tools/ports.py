@@ -18,16 +18,17 @@ from serial.tools import list_ports
 from serial.tools.list_ports_common import ListPortInfo
 
 __all__ = [
-    "FAMILIES",
+    "UNKNOWN",
     "PortInfo",
     "UsbGuess",
     "describe_port",
     "find_port",
     "guess_family",
+    "hub_place",
     "list_board_ports",
+    "port_label",
 ]
 
-FAMILIES = ("avr", "micropython", "esp")
 UNKNOWN = "unknown"
 
 
@@ -35,7 +36,7 @@ UNKNOWN = "unknown"
 class UsbGuess:
     """What a VID:PID says about the board behind it."""
 
-    family: str  # one of FAMILIES or "unknown"
+    family: str  # a driver's family (firmware_tools.drivers) or "unknown"
     board: str  # what the trainer would call it
     sure: bool  # False when the same chip is common on boards of other families
 
@@ -90,6 +91,11 @@ class PortInfo:
     family: str
     family_sure: bool
     board: str
+
+    @property
+    def hub_place(self) -> str:
+        """Where a trainer finds the board: ``"hub socket 1-1.2, serial 7523A1"``, or ``""``."""
+        return hub_place(self.location, self.serial_number)
 
     @property
     def vid_pid(self) -> str:
@@ -149,3 +155,20 @@ def find_port(device: str, ports: Iterable[PortInfo] | None = None) -> PortInfo 
         if wanted in (port.device, os.path.realpath(port.device)):
             return port
     return None
+
+
+def hub_place(location: str | None, serial_number: str | None) -> str:
+    """``"hub socket 1-1.2, serial 7523A1"`` from a USB location and serial number, or ``""``."""
+    socket = (location or "").split(":")[0]  # ":1.0" names the USB interface, not the socket
+    parts = [
+        f"hub socket {socket}" if socket else "",
+        f"serial {serial_number}" if serial_number else "",
+    ]
+    return ", ".join(part for part in parts if part)
+
+
+def port_label(device: str, info: PortInfo | None) -> str:
+    """The device path and, when it is a USB port, where it sits on the hub: how results and
+    prompts name a board (``"/dev/ttyUSB3 (hub socket 1-1.4, serial A9X3)"``)."""
+    place = info.hub_place if info is not None else ""
+    return f"{device} ({place})" if place else device

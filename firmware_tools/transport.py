@@ -8,46 +8,127 @@ a reset strategy that needs them falls back to asking the trainer to press the r
 from __future__ import annotations
 
 import array
+import contextlib
+import errno
 import logging
+import os
+import re
 import sys
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 
 import serial
 
-from firmware_tools.base import BoardError, Reason
+from firmware_tools.base import BoardError, Notice, Reason
 
 __all__ = [
     "RESET_NAMES",
     "LineReset",
     "ManualReset",
     "ResetStrategy",
+    "abort_port",
+    "cannot_open",
     "choose_reset",
     "has_modem_lines",
     "open_port",
+    "opened",
+    "os_reason",
+    "watch_ports",
 ]
 
 log = logging.getLogger(__name__)
 
-Notice = Callable[[str], None]
 RESET_NAMES = ("auto", "dtr", "rts", "none")
 
+# Who wants to know about each port opened in this thread (a batch attempt, to close them all
+# when it is cancelled). Set with watch_ports(); drivers that open ports themselves (esptool)
+# hand theirs to opened().
+_watcher: ContextVar[Callable[[serial.SerialBase], None] | None] = ContextVar(
+    "firmware_tools_port_watcher", default=None
+)
+# What the trainer can do about the usual reasons a port does not open.
+_OPEN_HINTS = {
+    errno.ENOENT: "check the board is plugged in; `firmware-tools ports` lists the ports",
+    errno.EACCES: "add your user to the dialout group and log in again",
+    errno.EBUSY: "another program (serial monitor, IDE) has it open: close it",
+}
+_OPEN_HINT = (
+    "check the board is plugged in and no other program (serial monitor, IDE) has the port "
+    "open; `firmware-tools ports` lists them"
+)
 
-def open_port(port: str, *, baudrate: int = 115200, timeout: float = 1.0) -> serial.SerialBase:
+
+def open_port(
+    port: str, *, baudrate: int = 115200, timeout: float | None = 1.0, name: str = ""
+) -> serial.SerialBase:
     """Open ``port`` (a device path or a pyserial URL) at ``baudrate``, 8N1.
 
-    :raise BoardError: (PORT) when it cannot be opened, with what to check.
+    ``name`` is how the trainer's messages name the board (default: ``port``).
+
+    :raise BoardError: (PORT) when it cannot be opened, with the operating system's reason
+        ("Permission denied") and what to do about it.
     """
     try:
-        return serial.serial_for_url(port, baudrate=baudrate, timeout=timeout)
+        link = serial.serial_for_url(port, baudrate=baudrate, timeout=timeout)
     except (serial.SerialException, OSError, ValueError) as exc:
-        detail = str(exc).split(":")[-1].strip() or type(exc).__name__
-        raise BoardError(
-            f"cannot open {port} ({detail}): check the board is plugged in and no other "
-            "program (serial monitor, IDE) has the port open; `firmware-tools ports` lists them",
-            reason=Reason.PORT,
-        ) from None
+        raise cannot_open(name or port, exc) from None
+    opened(link)
+    return link
+
+
+def os_reason(exc: BaseException) -> str:
+    """The operating system's words for why ``exc`` happened ("No such file or directory").
+
+    pyserial keeps the errno on the exception, or only in its text (``[Errno 13] ...``);
+    anything else is reported with its own text.
+    """
+    number = getattr(exc, "errno", None)
+    if isinstance(number, int) and number > 0:
+        return os.strerror(number)
+    found = re.search(r"\[Errno (\d+)\]\s*([^:\]]+)", str(exc))
+    if found:
+        return found.group(2).strip()
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def cannot_open(name: str, exc: BaseException) -> BoardError:
+    """The PORT error for a port that did not open: the OS's reason and what to do."""
+    number = getattr(exc, "errno", None)
+    if not isinstance(number, int):
+        found = re.search(r"\[Errno (\d+)\]", str(exc))
+        number = int(found.group(1)) if found else None
+    hint = _OPEN_HINTS.get(number, _OPEN_HINT) if number else _OPEN_HINT
+    return BoardError(f"cannot open {name} ({os_reason(exc)}): {hint}", reason=Reason.PORT)
+
+
+@contextlib.contextmanager
+def watch_ports(watcher: Callable[[serial.SerialBase], None]) -> Iterator[None]:
+    """Hand every port opened in this thread, inside the block, to ``watcher``."""
+    token = _watcher.set(watcher)
+    try:
+        yield
+    finally:
+        _watcher.reset(token)
+
+
+def opened(link: serial.SerialBase) -> None:
+    """Tell this thread's watcher (if any) that ``link`` is open."""
+    watcher = _watcher.get()
+    if watcher is not None:
+        watcher(link)
+
+
+def abort_port(link: serial.SerialBase) -> None:
+    """Close ``link`` from another thread: a read or write blocked on it returns now.
+
+    Closing alone does not wake a thread waiting in select(), so the pending read and write
+    are cancelled first; every later use of the port fails, which ends the driver's work.
+    """
+    for step in ("cancel_read", "cancel_write", "close"):
+        with contextlib.suppress(Exception):  # half-closed or gone with the board: still try
+            getattr(link, step, lambda: None)()
 
 
 def has_modem_lines(ser: serial.SerialBase) -> bool:

@@ -11,17 +11,25 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable
-from typing import TypeVar
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
 
 import serial
 
-from firmware_tools.base import BoardError, FlashReport, ProgressCallback, Reason
-from firmware_tools.images import CHIPS, Chip, FirmwareImage, chip_for
+from firmware_tools.base import BoardError, Firmware, FlashReport, ProgressCallback, Reason
+from firmware_tools.drivers.base import (
+    BoardDriver,
+    DriverOptions,
+    Identification,
+    image_of,
+    load_single_image,
+)
+from firmware_tools.images import CHIPS, HEX_SUFFIXES, Chip, FirmwareImage, chip_for
 from firmware_tools.protocol import stk500v1 as stk
 from firmware_tools.transport import ResetStrategy, choose_reset, open_port
 
-__all__ = ["BAUD_RATES", "AvrBoard", "chip_name"]
+__all__ = ["BAUD_RATES", "AvrBoard", "AvrDriver", "chip_name"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -56,8 +64,9 @@ class AvrBoard:
     ``baudrate`` None tries 115200 (optiboot) then 57600 (ATmegaBOOT). ``reset`` is "auto"
     (DTR when the port has modem lines, else the trainer presses reset), "dtr", "rts" or
     "none". ``sync_timeout`` bounds the wait for the bootloader, including a person's press.
-    ``notice`` receives trainer-facing messages such as "Press the reset button ... now".
-    The port is opened by each operation and closed at its end.
+    ``notice`` receives trainer-facing messages such as "Press the reset button ... now";
+    ``name`` is how they name the board (default ``port``). The port is opened by each
+    operation and closed at its end.
     """
 
     family = "avr"
@@ -71,8 +80,10 @@ class AvrBoard:
         sync_timeout: float = 6.0,
         chip: str = "atmega328p",
         notice: Callable[[str], None] | None = None,
+        name: str = "",
     ) -> None:
         self.port = port
+        self.name = name or port  # how messages name the board: device path and hub place
         self.baudrate = baudrate
         self.reset = reset
         self.sync_timeout = sync_timeout
@@ -126,6 +137,10 @@ class AvrBoard:
             checked_back = time.monotonic()
             self._leave_bootloader()
             finished = time.monotonic()
+        except BoardError as exc:
+            # whatever stopped it (a timeout, a cancel, a garbled reply), a write was under way
+            exc.needs_reflash = exc.needs_reflash or self._writing
+            raise
         finally:
             self._writing = False
             self.close()
@@ -218,7 +233,7 @@ class AvrBoard:
         if image.end > limit:
             raise BoardError(
                 f"{image.source or 'the image'} ends at 0x{image.end:X}, but the "
-                f"{self.bootloader} bootloader on {self.port} leaves only {limit} B: "
+                f"{self.bootloader} bootloader on {self.name} leaves only {limit} B: "
                 "build a smaller sketch or update the bootloader",
                 reason=Reason.BAD_IMAGE,
             )
@@ -251,7 +266,7 @@ class AvrBoard:
             if back[address] != pages[address]:
                 offset = _first_difference(back[address], pages[address])
                 raise BoardError(
-                    f"flash at 0x{address + offset:04X} on {self.port} differs from the "
+                    f"flash at 0x{address + offset:04X} on {self.name} differs from the "
                     "image: flash it again; if that repeats after a flash, replace the board",
                     reason=Reason.VERIFY_MISMATCH,
                     needs_reflash=True,
@@ -310,7 +325,7 @@ class AvrBoard:
         if image.chip != self.chip.name:
             raise BoardError(
                 f"{image.source or 'the image'} is built for the {image.chip}, but the board at "
-                f"{self.port} was given as an {self.chip.name}: use the firmware for this board",
+                f"{self.name} was given as an {self.chip.name}: use the firmware for this board",
                 reason=Reason.BAD_IMAGE,
             )
         return self.chip
@@ -333,7 +348,7 @@ class AvrBoard:
         """Reset the board and sync with its bootloader at the first baud rate that answers."""
         bauds = (self.baudrate,) if self.baudrate else BAUD_RATES
         ser = self._open(bauds[0])
-        strategy = choose_reset(self.reset, ser, self.port, self.notice)
+        strategy = choose_reset(self.reset, ser, self.name, self.notice)
         heard: Heard = {}
         deadline = time.monotonic() + self.sync_timeout
         if strategy.manual:
@@ -369,7 +384,7 @@ class AvrBoard:
         for i, baud in enumerate(bauds):
             if i:
                 self.notice(
-                    f"No bootloader answered at {bauds[i - 1]} baud on {self.port}; if it is an "
+                    f"No bootloader answered at {bauds[i - 1]} baud on {self.name}; if it is an "
                     f"older Nano, press its reset button again now ({baud} baud)"
                 )
             self._set_baud(baud)
@@ -416,21 +431,21 @@ class AvrBoard:
         if texts:
             how = "press reset when told" if strategy.manual else "try --reset rts or none"
             return BoardError(
-                f"{self.port} answers like a running program ({_sample(heard[texts[0]])} at "
+                f"{self.name} answers like a running program ({_sample(heard[texts[0]])} at "
                 f"{texts[0]} baud), not a bootloader: the reset did not happen; {how}",
                 reason=Reason.SKETCH_RUNNING,
             )
         both = " or leave --baud out to try both" if self.baudrate else ""
         if stk.Noise.GARBAGE in kinds.values():
             return BoardError(
-                f"{self.port} sends unreadable bytes at {speeds} baud: wrong speed for this "
+                f"{self.name} sends unreadable bytes at {speeds} baud: wrong speed for this "
                 f"board (optiboot 115200, old Nano bootloader 57600); set --baud{both}",
                 reason=Reason.WRONG_BAUD,
             )
         press = " and press reset when told" if strategy.manual else ""
         baud = f", or the wrong --baud{both}" if self.baudrate else ""
         return BoardError(
-            f"no answer at all from {self.port} at {speeds} baud: check it is the right port, "
+            f"no answer at all from {self.name} at {speeds} baud: check it is the right port, "
             f"the USB cable carries data{press}, and the board has a bootloader{baud}",
             reason=Reason.NO_RESPONSE,
         )
@@ -461,7 +476,7 @@ class AvrBoard:
     def _check_signature(self, signature: bytes, target: Chip) -> None:
         if signature != target.signature:
             raise BoardError(
-                f"the board at {self.port} has a {chip_name(signature)} "
+                f"the board at {self.name} has a {chip_name(signature)} "
                 f"(signature {signature.hex()}), but the image is for the {target.name}: "
                 "use the firmware built for this board",
                 reason=Reason.WRONG_CHIP,
@@ -471,7 +486,7 @@ class AvrBoard:
 
     def _open(self, baud: int) -> serial.SerialBase:
         self.close()
-        self._serial = open_port(self.port, baudrate=baud, timeout=1.0)
+        self._serial = open_port(self.port, baudrate=baud, timeout=1.0, name=self.name)
         self._baud = baud
         self._next_read = -1
         return self._serial
@@ -529,24 +544,24 @@ class AvrBoard:
         what = "stopped answering" if silent else "disappeared"
         if self._writing:
             return BoardError(
-                f"the board at {self.port} {what} in the middle of writing: it holds a partial "
+                f"the board at {self.name} {what} in the middle of writing: it holds a partial "
                 "program; check the cable, then flash it again",
                 reason=Reason.DISCONNECTED,
                 needs_reflash=True,
             )
         if silent:
             return BoardError(
-                f"the bootloader on {self.port} stopped answering: check the cable and retry",
+                f"the bootloader on {self.name} stopped answering: check the cable and retry",
                 reason=Reason.NO_RESPONSE,
             )
         return BoardError(
-            f"the board at {self.port} disappeared ({exc}): plug it back in and retry",
+            f"the board at {self.name} disappeared ({exc}): plug it back in and retry",
             reason=Reason.DISCONNECTED,
         )
 
     def _protocol_error(self, exc: stk.StkReplyError, doing: str) -> BoardError:
         return BoardError(
-            f"the bootloader on {self.port} gave a garbled answer while {doing} ({exc}): "
+            f"the bootloader on {self.name} gave a garbled answer while {doing} ({exc}): "
             + ("flash it again" if self._writing else "retry"),
             reason=Reason.PROTOCOL,
             needs_reflash=self._writing,
@@ -555,6 +570,86 @@ class AvrBoard:
     _baud: int | None = None
     _next_read = -1  # where optiboot's address points after the last read
     _page_size = 128
+
+
+class AvrDriver(BoardDriver):
+    """The AVR family for the operations: an :class:`AvrBoard` per operation."""
+
+    family = "avr"
+    description = "Arduino-style AVR boards through their STK500v1 bootloader"
+    boards: ClassVar[Mapping[str, str | None]] = {
+        "uno": "atmega328p",
+        "nano": "atmega328p",
+        "mega": "atmega2560",
+    }
+    firmware_suffixes = frozenset(HEX_SUFFIXES)
+    quiet_after_open_s = ATMEGABOOT_QUIET_S
+    default_chip = "atmega328p"
+
+    def __init__(self, port: str, options: DriverOptions | None = None) -> None:
+        super().__init__(port, options)
+        self._board: AvrBoard | None = None
+
+    @classmethod
+    def load_firmware(
+        cls, paths: Sequence[Path], *, chip: str | None = None, address: int | None = None
+    ) -> Firmware:
+        return load_single_image(cls.family, paths, chip or cls.default_chip, address)
+
+    def flash(
+        self, firmware: Firmware, *, verify: bool = True, progress: ProgressCallback
+    ) -> FlashReport:
+        image = image_of(firmware)
+        return self._open(image.chip).flash(image, verify=verify, progress=progress)
+
+    def verify(self, firmware: Firmware, *, progress: ProgressCallback) -> str:
+        image = image_of(firmware)
+        compared = self._open(image.chip).verify(image, progress=progress)
+        return f"flash matches the image ({compared} B)"
+
+    @classmethod
+    def bootloader_unreachable(cls, options: DriverOptions, modem: bool) -> str:
+        chip = chip_for(options.chip or cls.default_chip)
+        if chip.protocol != "stk500v1":
+            return f"the {chip.name}'s bootloader speaks {chip.protocol}, not spoken here"
+        return super().bootloader_unreachable(options, modem)
+
+    def check_bootloader(self) -> Identification:
+        board = self._open(self.options.chip or self.default_chip)
+        signature = board.read_signature()
+        chip = chip_name(signature)
+        return Identification(
+            self.family,
+            f"{board.bootloader} answers: {chip} ({signature.hex()})",
+            {"bootloader": board.bootloader, "chip": chip},
+        )
+
+    def close(self) -> None:
+        if self._board is not None:
+            self._board.close()
+
+    def _open(self, chip: str) -> AvrBoard:
+        if chip_for(chip).protocol != "stk500v1":
+            raise BoardError(
+                f"the {chip}'s bootloader speaks {chip_for(chip).protocol}, which firmware-tools "
+                "does not speak yet: flash it from the Arduino IDE; `check --reset none` still "
+                "checks its firmware",
+                reason=Reason.BAD_IMAGE,
+            )
+        options: dict[str, Any] = {}
+        if self.options.sync_timeout is not None:
+            options["sync_timeout"] = self.options.sync_timeout
+        self.close()
+        self._board = AvrBoard(
+            self.port,
+            baudrate=self.options.baudrate,
+            reset=self.options.reset,
+            chip=chip,
+            notice=self.options.notice,
+            name=self.name,
+            **options,
+        )
+        return self._board
 
 
 def _runs(addresses: list[int], page_size: int) -> Iterable[tuple[int, int, int]]:

@@ -6,9 +6,9 @@ the image compressed (``write_flash``, which checks the flash MD5 afterwards) an
 hard-reset so the new firmware starts. An image whose MD5 already matches the flash is not
 written again.
 
-esptool reports progress through one process-wide logger. :class:`BoardLog` replaces it with
-one that hands each message and progress update to the board whose worker thread is running,
-so many ESP boards can be flashed at once with a live line each.
+esptool's progress goes to each board's own callback through
+:mod:`firmware_tools.drivers.esptool_log`. esptool is imported only when an ESP board is used,
+so listing ports and flashing other boards do not wait for it.
 """
 
 from __future__ import annotations
@@ -16,20 +16,28 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-import threading
 import time
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import serial
-from esp_pylib.logger import EspLog, EspLogBase
-from esptool.cmds import attach_flash, detect_chip, reset_chip, write_flash
-from esptool.util import FatalError
 
-from firmware_tools.base import BoardError, FlashReport, ProgressCallback, Reason
+from firmware_tools.base import BoardError, Firmware, FlashReport, ProgressCallback, Reason
+from firmware_tools.drivers.base import (
+    BoardDriver,
+    DriverOptions,
+    Identification,
+    image_of,
+    load_single_image,
+)
 from firmware_tools.images import FirmwareImage
+from firmware_tools.transport import cannot_open, opened
 
-__all__ = ["ROUTER", "SECTOR", "BoardLog", "EspBoard", "check_image"]
+if TYPE_CHECKING:
+    from esptool.util import FatalError
+
+__all__ = ["SECTOR", "EspBoard", "EspDriver", "check_image"]
 
 logger = logging.getLogger(__name__)
 
@@ -69,87 +77,6 @@ def check_image(image: FirmwareImage, chip_id: int | None = None) -> None:
             )
 
 
-class BoardLog(EspLogBase):
-    """esptool's logger, routing progress and warnings to the board of the calling thread.
-
-    esptool 5 logs through esp-pylib's process-wide ``EspLog.instance``; an ``EspLogBase``
-    subclass installed with ``EspLog.set_logger`` is the documented way to redirect it.
-    """
-
-    def __init__(self) -> None:
-        self._local = threading.local()
-
-    def install(self) -> BoardLog:
-        """Make this esptool's logger (again, if another tool replaced it) and return it."""
-        if EspLog.instance is not self:
-            EspLog.set_logger(self)
-        return self
-
-    @contextlib.contextmanager
-    def bind(
-        self, progress: ProgressCallback, notice: Callable[[str], None], phase: str = "write"
-    ) -> Iterator[None]:
-        """Send what esptool reports in this thread to ``progress`` and ``notice``."""
-        self._local.target = (progress, notice, phase)
-        try:
-            yield
-        finally:
-            self._local.target = None
-
-    def _target(self) -> tuple[ProgressCallback, Callable[[str], None], str] | None:
-        return getattr(self._local, "target", None)
-
-    def progress_bar(
-        self,
-        cur_iter: int,
-        total_iters: int,
-        prefix: str = "",
-        suffix: str = "",
-        bar_length: int = 30,
-    ) -> None:
-        target = self._target()
-        if target is not None:
-            target[0](target[2], cur_iter, total_iters)
-
-    def _say(self, message: str) -> None:
-        target = self._target()
-        if target is not None:
-            target[1](message)
-        else:
-            logger.warning("esptool: %s", message)
-
-    def print(self, *args: Any, **kwargs: Any) -> None:
-        logger.debug("esptool: %s", " ".join(str(a) for a in args))
-
-    def note(self, *args: Any) -> None:
-        logger.debug("esptool: %s", " ".join(str(a) for a in args))
-
-    def hint(self, *args: Any) -> None:
-        logger.debug("esptool: %s", " ".join(str(a) for a in args))
-
-    def debug(self, *args: Any) -> None:
-        logger.debug("esptool: %s", " ".join(str(a) for a in args))
-
-    def warn(self, *args: Any, suggestion: str | None = None) -> None:
-        self._say(" ".join(str(a) for a in args))
-
-    def err(self, *args: Any, suggestion: str | None = None) -> None:
-        self._say(" ".join(str(a) for a in args))
-
-    # the older names, which esptool still calls
-    def warning(self, message: str, suggestion: str | None = None) -> None:
-        self._say(message)
-
-    def error(self, message: str, suggestion: str | None = None) -> None:
-        self._say(message)
-
-    def set_verbosity(self, mode: int | str) -> None:
-        return None
-
-
-ROUTER = BoardLog()
-
-
 class EspBoard:
     """One ESP32/ESP8266 board on ``port``; same shape as the other drivers.
 
@@ -168,8 +95,12 @@ class EspBoard:
         reset: str = "auto",
         connect_attempts: int = 3,
         notice: Callable[[str], None] | None = None,
+        name: str = "",
     ) -> None:
+        from firmware_tools.drivers.esptool_log import ROUTER
+
         self.port = port
+        self.name = name or port  # how messages name the board: device path and hub place
         self.baudrate = baudrate or 460800
         self.connect_mode = _CONNECT_MODES.get(reset, "no-reset")
         self.connect_attempts = connect_attempts
@@ -177,7 +108,7 @@ class EspBoard:
         self._log = ROUTER.install()
         self._esp: Any = None
         if reset == "none":
-            self._notice(f"Hold BOOT and press RESET on the board at {port} now")
+            self._notice(f"Hold BOOT and press RESET on the board at {self.name} now")
 
     def detect(self) -> str:
         """Connect and return the chip's description (``"ESP32-D0WD-V3 (revision v3.1)"``).
@@ -206,6 +137,9 @@ class EspBoard:
         :raise BoardError: BAD_IMAGE / WRONG_CHIP before writing; NO_RESPONSE, DISCONNECTED
             (``needs_reflash``), VERIFY_MISMATCH (``needs_reflash``) or PROTOCOL.
         """
+        from esptool.cmds import attach_flash, reset_chip, write_flash
+        from esptool.util import FatalError
+
         report = progress or (lambda _phase, _done, _total: None)
         check_image(image)
         started = time.monotonic()
@@ -229,7 +163,7 @@ class EspBoard:
                 raise self._flash_error(exc) from None
             except (serial.SerialException, OSError) as exc:
                 raise BoardError(
-                    f"{self.port} went away while flashing ({exc}): plug it in and flash again",
+                    f"{self.name} went away while flashing ({exc}): plug it in and flash again",
                     reason=Reason.DISCONNECTED,
                     needs_reflash=True,
                 ) from None
@@ -245,6 +179,9 @@ class EspBoard:
 
     def restart(self) -> None:
         """Hard-reset the chip (after :meth:`detect`) so its firmware runs again."""
+        from esptool.cmds import reset_chip
+        from esptool.util import FatalError
+
         if self._esp is not None:
             quiet = self._log.bind(lambda _phase, _done, _total: None, self._notice)
             with quiet, contextlib.suppress(FatalError, serial.SerialException, OSError):
@@ -258,6 +195,9 @@ class EspBoard:
             self._esp = None
 
     def _connect(self) -> Any:
+        from esptool.cmds import detect_chip
+        from esptool.util import FatalError
+
         if self._esp is not None:
             return self._esp
         try:
@@ -268,31 +208,73 @@ class EspBoard:
                 connect_attempts=self.connect_attempts,
             )
         except FatalError as exc:
-            text = str(exc)
-            if "Could not open" in text:
-                raise BoardError(
-                    f"cannot open {self.port}: check the port name and that nothing else uses it",
-                    reason=Reason.PORT,
-                ) from None
+            if "Could not open" in str(exc):
+                raise cannot_open(self.name, exc) from None
             raise BoardError(
-                f"no ESP bootloader answers on {self.port}: hold BOOT, press RESET, and try "
+                f"no ESP bootloader answers on {self.name}: hold BOOT, press RESET, and try "
                 "again; or check it is an ESP board and the right port",
                 reason=Reason.NO_RESPONSE,
             ) from None
         except (serial.SerialException, OSError) as exc:
-            raise BoardError(
-                f"cannot open {self.port} ({exc}): check the port name", reason=Reason.PORT
-            ) from None
+            raise cannot_open(self.name, exc) from None
+        opened(self._esp._port)  # a cancelled batch closes it like the ports it opens itself
         return self._esp
 
     def _flash_error(self, exc: FatalError) -> BoardError:
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         if "MD5" in text or "empty" in text:
             return BoardError(
-                f"{self.port}: the flash does not hold what was written ({text}): flash again",
+                f"{self.name}: the flash does not hold what was written ({text}): flash again",
                 reason=Reason.VERIFY_MISMATCH,
                 needs_reflash=True,
             )
         return BoardError(
-            f"{self.port}: esptool stopped: {text}", reason=Reason.PROTOCOL, needs_reflash=True
+            f"{self.name}: esptool stopped: {text}", reason=Reason.PROTOCOL, needs_reflash=True
         )
+
+
+class EspDriver(BoardDriver):
+    """The ESP family for the operations: an :class:`EspBoard` per operation."""
+
+    family = "esp"
+    description = "ESP32 / ESP8266 boards through their ROM bootloader (esptool)"
+    boards: ClassVar[Mapping[str, str | None]] = {"esp32": "esp32", "esp8266": "esp8266"}
+    firmware_suffixes = frozenset({".bin"})
+    default_chip = "esp32"
+
+    def __init__(self, port: str, options: DriverOptions | None = None) -> None:
+        super().__init__(port, options)
+        self._board: EspBoard | None = None
+
+    @classmethod
+    def load_firmware(
+        cls, paths: Sequence[Path], *, chip: str | None = None, address: int | None = None
+    ) -> Firmware:
+        return load_single_image(cls.family, paths, chip or cls.default_chip, address)
+
+    def flash(
+        self, firmware: Firmware, *, verify: bool = True, progress: ProgressCallback
+    ) -> FlashReport:
+        return self._open().flash(image_of(firmware), verify=verify, progress=progress)
+
+    def check_bootloader(self) -> Identification:
+        board = self._open()
+        chip = board.detect()
+        board.restart()
+        return Identification(self.family, f"{chip} ROM bootloader answers", {"chip": chip})
+
+    def close(self) -> None:
+        if self._board is not None:
+            self._board.close()
+            self._board = None
+
+    def _open(self) -> EspBoard:
+        if self._board is None:
+            self._board = EspBoard(
+                self.port,
+                baudrate=self.options.baudrate,
+                reset=self.options.reset,
+                notice=self.options.notice,
+                name=self.name,
+            )
+        return self._board

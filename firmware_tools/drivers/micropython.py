@@ -12,22 +12,25 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import ClassVar
 
 import serial
 
-from firmware_tools.base import BoardError, FlashReport, ProgressCallback, Reason
+from firmware_tools.base import BoardError, Firmware, FlashReport, ProgressCallback, Reason
+from firmware_tools.drivers.base import BoardDriver, DriverOptions, Identification
 from firmware_tools.protocol import rawrepl
 from firmware_tools.transport import open_port
 
-__all__ = ["BoardFile", "MicroPythonBoard", "collect_files"]
+__all__ = ["BoardFile", "MicroPythonBoard", "MicroPythonDriver", "collect_files"]
 
 BAUDRATE = 115200
 CHUNK = 1024  # file bytes per board-side write script: small enough for a micro:bit's heap
 EXEC_TIMEOUT = 10.0  # one script may run this long (hashing a big file on a slow board)
 _SKIP_SUFFIXES = {".pyc"}
+_FIRMWARE_SUFFIXES = {".py", ".mpy"}  # files given one by one; a folder may hold anything
 
 
 @dataclass(frozen=True)
@@ -84,7 +87,8 @@ class MicroPythonBoard:
 
     Every method raises :class:`BoardError` with a one-line reason: NO_RESPONSE (silent
     port), PROTOCOL (answers, but not as a MicroPython REPL, or a script failed on the board),
-    DISCONNECTED (port gone; ``needs_reflash`` when it went mid-copy), PORT (cannot open).
+    DISCONNECTED (port gone), PORT (cannot open). Any failure once a file copy has started
+    carries ``needs_reflash``: the board may hold a half-written file.
     """
 
     family = "micropython"
@@ -96,14 +100,16 @@ class MicroPythonBoard:
         baudrate: int = BAUDRATE,
         connect_timeout: float = 3.0,
         notice: Callable[[str], None] | None = None,
+        name: str = "",
     ) -> None:
         self.port = port
+        self.name = name or port  # how messages name the board: device path and hub place
         self.connect_timeout = connect_timeout
         self._notice = notice or (lambda _message: None)
         self._in_raw = False
         self._window: int | bool | None = False  # False: raw paste not tried yet
         self._pending = b""  # read past the last marker, kept for the next read
-        self._serial = open_port(port, baudrate=baudrate, timeout=0.05)
+        self._serial = open_port(port, baudrate=baudrate, timeout=0.05, name=self.name)
 
     # -- public operations -------------------------------------------------------------
 
@@ -136,8 +142,8 @@ class MicroPythonBoard:
                     done += len(chunk)
                     report("copy", done, total)
         except BoardError as exc:
-            if exc.reason is Reason.DISCONNECTED:
-                exc.needs_reflash = True
+            # cut off mid-way (cable, reset, a crash, a timeout): a file may be half written
+            exc.needs_reflash = True
             raise
         verified = 0
         if verify and changed:
@@ -206,7 +212,7 @@ class MicroPythonBoard:
         except BoardError as exc:
             if exc.reason is not Reason.DISCONNECTED:
                 raise
-            self._notice(f"{self.port}: the port closed on soft reset (unix port restarts)")
+            self._notice(f"{self.name}: the port closed on soft reset (unix port restarts)")
         self._in_raw = False
         self._window = False
 
@@ -241,7 +247,7 @@ class MicroPythonBoard:
                 return
         if not seen:
             raise BoardError(
-                f"no answer from {self.port}: is it a MicroPython board, the right port, "
+                f"no answer from {self.name}: is it a MicroPython board, the right port, "
                 "and a data (not charge-only) cable?",
                 reason=Reason.NO_RESPONSE,
             )
@@ -279,7 +285,7 @@ class MicroPythonBoard:
             reply.raise_for_error()
         except rawrepl.RemoteError as exc:
             raise BoardError(
-                f"{self.port}: the board said {exc.last_line}", reason=Reason.PROTOCOL
+                f"{self.name}: the board said {exc.last_line}", reason=Reason.PROTOCOL
             ) from None
         return reply.out
 
@@ -365,7 +371,7 @@ class MicroPythonBoard:
         if marker in data:
             return data
         if not data:
-            raise BoardError(f"no {what} from {self.port}", reason=Reason.NO_RESPONSE)
+            raise BoardError(f"no {what} from {self.name}", reason=Reason.NO_RESPONSE)
         raise self._protocol_error(f"waited for {what}, got {data[-60:]!r}")
 
     def _read(self, n: int) -> bytes:
@@ -377,10 +383,73 @@ class MicroPythonBoard:
     def _gone(self, exc: Exception) -> BoardError:
         self._in_raw = False
         return BoardError(
-            f"{self.port} went away ({exc}): check the cable and plug the board in again",
+            f"{self.name} went away ({exc}): check the cable and plug the board in again",
             reason=Reason.DISCONNECTED,
         )
 
     def _protocol_error(self, detail: str) -> BoardError:
         self._in_raw = False
-        return BoardError(f"{self.port}: {detail}", reason=Reason.PROTOCOL)
+        return BoardError(f"{self.name}: {detail}", reason=Reason.PROTOCOL)
+
+
+class MicroPythonDriver(BoardDriver):
+    """The MicroPython family for the operations: files copied over the raw REPL."""
+
+    family = "micropython"
+    description = "MicroPython boards (Pico, micro:bit, ESP32 with MicroPython) via the raw REPL"
+    boards: ClassVar[Mapping[str, str | None]] = {"pico": None, "microbit": None}
+    firmware_suffixes = frozenset(_FIRMWARE_SUFFIXES)
+    firmware_folders = True
+    bootloader_needs_reset = False  # the REPL answers without a reset
+
+    def __init__(self, port: str, options: DriverOptions | None = None) -> None:
+        super().__init__(port, options)
+        self._board: MicroPythonBoard | None = None
+
+    @classmethod
+    def load_firmware(
+        cls, paths: Sequence[Path], *, chip: str | None = None, address: int | None = None
+    ) -> Firmware:
+        return Firmware(cls.family, ", ".join(map(str, paths)), files=tuple(collect_files(paths)))
+
+    def flash(
+        self, firmware: Firmware, *, verify: bool = True, progress: ProgressCallback
+    ) -> FlashReport:
+        board = self._open()
+        report = board.flash(list(firmware.files), verify=verify, progress=progress)
+        board.soft_reset()
+        return report
+
+    def verify(self, firmware: Firmware, *, progress: ProgressCallback) -> str:
+        board = self._open()
+        progress("verify", 0, 0)
+        on_board = board.hashes([f.name for f in firmware.files])
+        differ = [f.name for f in firmware.files if on_board.get(f.name) != f.digest]
+        board.soft_reset()
+        if differ:
+            raise BoardError(
+                f"{len(differ)} file(s) differ from the firmware ({', '.join(differ)}): "
+                "flash again",
+                reason=Reason.VERIFY_MISMATCH,
+            )
+        return "all files match"
+
+    def check_bootloader(self) -> Identification:
+        board = self._open()
+        about = board.identity()
+        board.soft_reset()
+        return Identification(
+            self.family,
+            f"MicroPython {about.get('version', '?')} REPL on {about.get('platform', '?')}",
+            {f"micropython_{key}": value for key, value in about.items()},
+        )
+
+    def close(self) -> None:
+        if self._board is not None:
+            self._board.close()
+            self._board = None
+
+    def _open(self) -> MicroPythonBoard:
+        if self._board is None:
+            self._board = MicroPythonBoard(self.port, notice=self.options.notice, name=self.name)
+        return self._board

@@ -46,7 +46,7 @@ def silent_port():
 
 def table_rows(out: str) -> dict[str, list[str]]:
     lines = out.split("\n\n")[0].splitlines()
-    assert lines[0].split() == ["PORT", "FAMILY", "RESULT", "TIME", "DETAIL"]
+    assert lines[0].split() == ["PORT", "FAMILY", "RESULT", "TIME", "WHERE", "DETAIL"]
     return {line.split()[0]: line.split() for line in lines[1:]}
 
 

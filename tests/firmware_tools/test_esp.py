@@ -19,7 +19,8 @@ from esptool.logger import log as esptool_log
 from esptool.targets import CHIP_DEFS
 
 from firmware_tools.base import BoardError, Reason
-from firmware_tools.drivers.esp import ROUTER, EspBoard, check_image
+from firmware_tools.drivers.esp import EspBoard, check_image
+from firmware_tools.drivers.esptool_log import ROUTER
 from firmware_tools.images import FirmwareImage
 from firmware_tools.operations import flash_board, load_firmware
 

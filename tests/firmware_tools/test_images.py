@@ -121,7 +121,7 @@ def test_an_eeprom_file_is_not_taken_for_a_program(tmp_path: Path) -> None:
 
 
 def test_an_unknown_chip_is_named(tmp_path: Path) -> None:
-    assert "unknown chip 'atmega2560'" in refusal(KITBOT_HEX, chip="atmega2560")
+    assert "unknown chip 'atmega32u4'" in refusal(KITBOT_HEX, chip="atmega32u4")
 
 
 def test_pages_are_aligned_and_padded_with_erased_bytes(tmp_path: Path) -> None:

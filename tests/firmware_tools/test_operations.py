@@ -103,7 +103,7 @@ def test_batch_runs_at_most_concurrency_boards_at_once_and_keeps_port_order():
     batch = run_batch(ports, job, concurrency=3, timeout=5, retries=0)
     assert peak == 3
     assert [board.port for board in batch.boards] == ports
-    assert batch.ok and batch.counts() == {"pass": 7, "warn": 0, "fail": 0}
+    assert batch.ok and batch.counts() == {"pass": 7, "warn": 0, "skipped": 0, "fail": 0}
 
 
 def test_a_passing_failure_is_retried_and_a_wrong_chip_is_not():
@@ -153,7 +153,8 @@ def test_a_job_that_crashes_fails_only_its_board():
     bad, good = batch.boards
     assert good.ok
     assert bad.status is Outcome.FAIL and "boom" in bad.message
-    assert json.loads(json.dumps(batch.to_dict()))["counts"] == {"pass": 1, "warn": 0, "fail": 1}
+    counts = json.loads(json.dumps(batch.to_dict()))["counts"]
+    assert counts == {"pass": 1, "warn": 0, "skipped": 0, "fail": 1}
 
 
 # -- firmware and family ------------------------------------------------------------------
@@ -276,7 +277,11 @@ def test_check_names_the_failing_part_of_a_running_kitbot(sim_board):
     assert steps["selftest:battery"].outcome is Outcome.FAIL
     assert "mv=" in steps["selftest:battery"].detail
     assert steps["selftest:motors"].outcome is Outcome.PASS
-    assert result.reason is None  # the board works; a part of the kit does not
+    # the board works, a part of the kit does not: the result says which, not only its steps
+    assert result.reason is Reason.SELFTEST
+    assert result.message.startswith("self-test failed (battery: ")
+    assert "mv=" in result.message and "replace that part" in result.message
+    assert result.summary == result.message
 
 
 @pytest.mark.simavr
