@@ -86,7 +86,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_board_options(flash, timeout=180.0)
     flash.add_argument("--address", type=_address, help="where a .bin goes (0x10000)")
-    flash.add_argument("--chip", help="target chip of a .hex/.bin (default atmega328p / esp32)")
+    flash.add_argument("--chip", help="target chip of a .hex/.bin (default: the board's usual)")
     flash.add_argument("--no-verify", action="store_true", help="skip the read-back")
     flash.add_argument(
         "--sync-timeout",
@@ -138,9 +138,7 @@ def _add_board_options(parser: argparse.ArgumentParser, *, timeout: float) -> No
     parser.add_argument(
         "--board",
         metavar="BOARD",
-        help="board family or name when the port can't tell: "
-        + ", ".join(board_kinds())
-        + " (uno is avr on an atmega328p, pico is micropython, ...)",
+        help="board family or board name when the port can't tell: " + ", ".join(board_kinds()),
     )
     parser.add_argument(
         "--reset",

@@ -306,6 +306,14 @@ class PortRegistry:
             else:
                 self._reflash.discard(board)
 
+    def forget(self, port: str | None = None) -> None:
+        """Drop the re-flash marks of ``port`` (a board replaced by hand), or of every port."""
+        with self._lock:
+            if port is None:
+                self._reflash.clear()
+            else:
+                self._reflash = {board for board in self._reflash if board[0] != self.key(port)}
+
     def needs_reflash(self, port: str, serial_number: str | None) -> bool:
         """True when an earlier operation of this process left the board half written."""
         with self._lock:
@@ -1070,8 +1078,9 @@ def _attempt(
     why = _cancelled_error() if stop.is_set() else _timeout_error(context.timeout)
     context.cancel(why)
     worker.join(CANCEL_GRACE_S)
-    # the driver knows whether it was writing; a worker that never returned, the last phase
-    needs_reflash = box[0].needs_reflash if box else context.writing
+    # the driver knows whether it was writing, or the last phase reported does (a worker
+    # that never returned, or one that tripped over its port closing under it)
+    needs_reflash = bool(box and box[0].needs_reflash) or context.writing
     family = box[0].family if box else "unknown"
     stopped = BoardResult(context.port, family, "job")
     if box:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from firmware_tools.operations import PORTS
 from tests.firmware_tools.fake_avr import FakeAvr
 
 HERE = Path(__file__).resolve().parent
@@ -85,6 +86,14 @@ class SimBoard:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+@pytest.fixture(autouse=True)
+def fresh_port_marks() -> Iterator[None]:
+    """Each test starts with no re-flash marks: ptys are reused by boards of later tests."""
+    PORTS.forget()
+    yield
+    PORTS.forget()
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ Files the board writes land in the board's own working directory.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -33,6 +34,22 @@ while :; do
   sleep 0.05
 done
 """
+
+
+def _descendants(root: int) -> list[int]:
+    """Process ids below ``root`` (children, grandchildren...), from /proc."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            parents[int(stat.parent.name)] = int(fields[1])
+    found, frontier = [], [root]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, ppid in parents.items() if ppid == parent]
+        found += children
+        frontier += children
+    return found
 
 
 def micropython_available() -> bool:
@@ -80,6 +97,14 @@ class MicroPythonPty:
     def file(self, name: str) -> Path:
         """A file on the board's storage."""
         return self.workdir / name
+
+    def crash(self) -> None:
+        """Kill the running micropython (a board that resets mid-transfer); the pty stays and
+        the loop starts micropython again, as a board's USB port stays through a reset."""
+        for pid in _descendants(self._process.pid):
+            with contextlib.suppress(OSError):
+                if Path(f"/proc/{pid}/comm").read_text().strip() == "micropython":
+                    os.kill(pid, signal.SIGKILL)
 
     def stop(self) -> None:
         """End socat, the loop and micropython (their own process group)."""

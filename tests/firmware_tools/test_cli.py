@@ -5,12 +5,15 @@ from __future__ import annotations
 import io
 import json
 import os
+import threading
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
-from firmware_tools import cli
+from firmware_tools import cli, operations
 from firmware_tools.operations import ProgressEvent, flash_board, load_firmware
+from firmware_tools.ports import PortInfo
 from tests.firmware_tools.conftest import HEALTHY_KIT as AVR_HEALTHY_KIT
 from tests.firmware_tools.conftest import KITBOT_HEX, OPTIBOOT_HEX
 from tests.firmware_tools.micropython_board import MicroPythonPty, micropython_available
@@ -174,3 +177,85 @@ def test_check_with_reset_none_on_a_simulated_uno_running_kitbot(sim_board, caps
     assert "pass    firmware             kitbot 1.2.0 on uno" in out
     assert out.count("pass    selftest:") == 4
     assert board.resets == 0  # nobody pressed reset: the running firmware was checked
+
+
+# -- a hub of mixed boards -------------------------------------------------------------------
+
+
+class PressingProgress(cli.LiveProgress):
+    """The live lines as a trainer reads them: told to press reset on a board, they do."""
+
+    boards: ClassVar[dict] = {}
+
+    def update(self, event):
+        super().update(event)
+        board = self.boards.get(event.port)
+        if board is not None and event.phase == "notice" and "Press the reset" in event.message:
+            threading.Timer(0.1, board.press_reset).start()
+
+
+@pytest.mark.micropython
+@needs_micropython
+def test_one_flash_command_for_a_hub_of_mixed_boards(
+    boards, fake_board, silent_port, monkeypatch, capsys
+):
+    uno, pico = fake_board(), boards[0]
+    monkeypatch.setattr(PressingProgress, "boards", {uno.port: uno})
+    monkeypatch.setattr(cli, "LiveProgress", PressingProgress)
+    code = cli.main(
+        [
+            "flash",
+            f"--firmware=avr={KITBOT_HEX}",
+            f"--firmware=micropython={KITBOT_MICROPYTHON}",
+            *[f"--port={port}" for port in (uno.port, pico.port, silent_port)],
+            "--sync-timeout=3",
+            "--retries=0",
+        ]
+    )
+    out, err = capsys.readouterr()
+    assert code == 0, out  # a board left alone is not a failure
+    rows = table_rows(out)
+    assert rows[uno.port][1:3] == ["avr", "PASS"]
+    assert rows[pico.port][1:3] == ["micropython", "PASS"]
+    assert rows[silent_port][2] == "SKIPPED"
+    assert "not identified: no avr, micropython, esp board answered; skipped" in out
+    assert "3 board(s): 2 passed, 0 warned, 1 skipped, 0 failed" in out
+    assert "identify             optiboot answers: atmega328p" in out
+    kitbot = load_firmware([KITBOT_HEX]).image
+    assert bytes(uno.flash[: len(kitbot.data)]) == kitbot.data
+    assert pico.file("main.py").read_bytes() == Path(KITBOT_MICROPYTHON, "main.py").read_bytes()
+    assert f"{uno.port}: Press the reset button on the board at {uno.port} now" in err
+
+
+@pytest.mark.micropython
+@needs_micropython
+def test_a_guessed_family_is_identified_before_anything_is_written(boards, monkeypatch, capsys):
+    pico = boards[0]
+    # a CH340 USB-serial chip: on Nanos and on ESP32s alike, so "avr" is only a guess
+    ch340 = PortInfo(pico.port, 0x1A86, 0x7523, None, "1-1.2:1.0", None, None, "avr", False, "")
+    monkeypatch.setattr(operations, "find_port", lambda port: ch340 if port == pico.port else None)
+    code = cli.main(
+        ["flash", str(KITBOT_HEX), "--port", pico.port, "--sync-timeout=2", "--json", "--quiet"]
+    )
+    result = json.loads(capsys.readouterr().out)
+    board = result["boards"][0]
+    assert code == 0
+    assert board["status"] == "skipped" and board["reason"] is None
+    assert board["summary"].startswith("identify: identified as micropython (MicroPython 1.")
+    assert "no avr firmware given" not in board["summary"]
+    assert "no micropython firmware given; skipped" in board["summary"]
+    assert board["where"] == "hub socket 1-1.2"
+    assert not pico.file("main.py").exists()  # nothing was written
+
+
+def test_two_firmwares_for_one_family_are_refused(capsys):
+    hex_file = str(KITBOT_HEX)
+    code = cli.main(["flash", hex_file, f"--firmware=uno={hex_file}", "--port=/dev/null"])
+    assert code == 2
+    assert "two avr firmwares given" in capsys.readouterr().err
+
+
+def test_a_port_that_cannot_be_opened_keeps_the_systems_reason(tmp_path, capsys):
+    missing = str(tmp_path / "ttyUSB7")
+    assert cli.main(["check", "--port", missing, "--board", "nano", "--quiet"]) == 1
+    assert f"cannot open {missing} (No such file or directory)" in capsys.readouterr().out

@@ -10,8 +10,10 @@ import time
 
 import pytest
 
+from firmware_tools import operations
 from firmware_tools.base import BoardError, Outcome, Reason, StepResult
 from firmware_tools.operations import (
+    PORTS,
     BoardContext,
     BoardResult,
     check_board,
@@ -24,7 +26,9 @@ from firmware_tools.operations import (
     run_batch,
     verify_board,
 )
+from firmware_tools.ports import PortInfo
 from firmware_tools.protocol.healthcheck import ExpectedFirmware
+from firmware_tools.transport import open_port
 from tests.firmware_tools.conftest import (
     ATMEGABOOT_HEX,
     KITBOT_HEX,
@@ -375,3 +379,155 @@ def test_ctrl_c_stops_the_batch_without_waiting_for_every_board():
     seen = len(events)
     time.sleep(0.3)
     assert len(events) == seen
+
+
+# -- cancelling, time limits and one job per port --------------------------------------------
+
+
+def board_threads(port):
+    return [thread for thread in threading.enumerate() if thread.name == f"board {port}"]
+
+
+def test_cancelling_a_batch_closes_the_ports_so_blocked_workers_end(fake_board, silent_port):
+    dead = fake_board(faults=Faults(silent=True))
+
+    def job(context):
+        if context.port == silent_port:
+            link = open_port(context.port, timeout=None)
+            link.read(1)  # blocks until a byte comes, and none ever does
+            return BoardResult(context.port, "avr", "flash").fail(
+                BoardError("read ended", reason=Reason.NO_RESPONSE), "read"
+            )
+        # the AVR driver waiting two minutes for a bootloader that never answers
+        return flash_job(load_firmware([KITBOT_HEX]), sync_timeout=120.0)(context)
+
+    cancel = threading.Event()
+    threading.Timer(1.0, cancel.set).start()  # the trainer presses Cancel
+    batch = run_batch([dead.port, silent_port], job, timeout=300, retries=3, cancel=cancel)
+    assert [board.reason for board in batch.boards] == [Reason.CANCELLED, Reason.CANCELLED]
+    assert all(board.attempts == 1 for board in batch.boards)
+    assert "cancelled" in batch.boards[0].message
+    # both workers have ended: no thread is left holding a port
+    assert board_threads(dead.port) == [] and board_threads(silent_port) == []
+    assert PORTS.busy(dead.port) is None
+
+
+def test_a_timeout_in_the_middle_of_writing_marks_the_board_for_reflash(fake_board):
+    slow = fake_board(page_write_s=0.25)  # a slow chip: the ~21 pages take over 5 s
+    job = flash_job(load_firmware([KITBOT_HEX]), sync_timeout=3.0)
+    batch = run_batch(
+        [slow.port], job, timeout=3.5, retries=0, on_progress=pressing_reset({slow.port: slow})
+    )
+    result = batch.boards[0]
+    assert result.reason is Reason.TIMEOUT
+    assert 0 < slow.pages_written < 21  # stopped part way
+    assert result.needs_reflash and result.summary.endswith("(needs re-flash)")
+    assert board_threads(slow.port) == []
+
+
+def test_one_job_per_port_at_a_time(fake_board, tmp_path):
+    slow = fake_board(page_write_s=0.1)
+    firmware = load_firmware([KITBOT_HEX])
+    first = []
+    worker = threading.Thread(
+        target=lambda: first.append(
+            flash_board(slow.port, firmware, sync_timeout=3.0, notice=presser(slow))
+        )
+    )
+    worker.start()
+    deadline = time.monotonic() + 5
+    while PORTS.busy(slow.port) is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    link = tmp_path / "by-id-link"  # /dev/serial/by-id names the same port
+    link.symlink_to(slow.port)
+    second = flash_board(str(link), firmware)
+    checked = check_board(slow.port, family="uno")
+    worker.join()
+    for refused in (second, checked):
+        assert refused.reason is Reason.BUSY
+        assert "a flash is running on it" in refused.message and "wait for it" in refused.message
+    assert first[0].ok, first[0].message  # the running flash was not disturbed
+    assert PORTS.busy(slow.port) is None  # and the port is free again
+
+
+# -- naming boards, keeping the reasons -----------------------------------------------------
+
+
+def test_a_port_that_cannot_be_opened_keeps_the_systems_reason(tmp_path):
+    result = check_board(str(tmp_path / "ttyUSB9"), family="uno")
+    assert result.reason is Reason.PORT
+    assert "(No such file or directory)" in result.message
+    assert "plugged in" in result.message
+
+
+def test_results_and_prompts_name_the_board_by_its_hub_socket(fake_board, monkeypatch):
+    board = fake_board()
+    usb = PortInfo(
+        board.port, 0x1A86, 0x7523, "A9X3", "1-1.4:1.0", None, None, "avr", False, "CH340"
+    )
+    monkeypatch.setattr(operations, "find_port", lambda port: usb if port == board.port else None)
+    events = []
+
+    def on_progress(event):
+        events.append(event)
+        pressing_reset({board.port: board})(event)
+
+    # one firmware, a guessed family: the board is identified first, then flashed
+    job = flash_job(load_firmware([KITBOT_HEX]), sync_timeout=3.0)
+    result = run_batch([board.port], job, retries=0, on_progress=on_progress).boards[0]
+    assert result.ok, result.message
+    where = "hub socket 1-1.4, serial A9X3"
+    assert result.label == f"{board.port} ({where})"
+    assert result.to_dict()["location"] == "1-1.4:1.0"
+    prompts = [e.message for e in events if e.phase == "notice"]
+    assert prompts and all(f"board at {board.port} ({where}) now" in p for p in prompts)
+    assert [s.name for s in result.steps] == ["identify", "flash"]
+    assert result.steps[0].detail.startswith("optiboot answers: atmega328p")
+
+
+def test_needs_reflash_stays_when_the_retry_fails_another_way(fake_board):
+    board = fake_board(rate_limited=False, faults=Faults(drop_in_page=3))
+    events = []
+
+    def first_attempt_only(event):
+        events.append(event)
+        if event.attempt == 1:  # then the trainer walks away: nobody presses reset again
+            pressing_reset({board.port: board})(event)
+
+    job = flash_job(load_firmware([KITBOT_HEX]), sync_timeout=3.0)
+    result = run_batch([board.port], job, retries=1, on_progress=first_attempt_only).boards[0]
+    assert result.attempts == 2
+    assert result.reason in (Reason.NO_RESPONSE, Reason.SKETCH_RUNNING)  # not the write failure
+    assert result.needs_reflash and "(needs re-flash)" in result.summary
+    # the process remembers it: a later check of that board says so, until a flash succeeds
+    assert PORTS.needs_reflash(board.port, None)
+    again = flash_board(board.port, load_firmware([KITBOT_HEX]), notice=presser(board))
+    assert again.ok and not again.needs_reflash
+    assert not PORTS.needs_reflash(board.port, None)
+
+
+@pytest.mark.micropython
+def test_a_micropython_push_cut_off_mid_way_needs_a_reflash(micropython_board, tmp_path):
+    kit = tmp_path / "kit"
+    kit.mkdir()
+    (kit / "main.py").write_text("print('kit')\n")
+    (kit / "data.bin").write_bytes(os.urandom(30_000))
+    crashed = []
+
+    def crash_mid_copy(phase, done, total):
+        if phase == "copy" and done > 0 and not crashed:
+            crashed.append(done)
+            micropython_board.crash()  # the board resets; its port stays
+
+    result = flash_board(micropython_board.port, load_firmware([kit]), progress=crash_mid_copy)
+    assert crashed and result.status is Outcome.FAIL
+    assert result.needs_reflash, result.to_dict()
+    assert result.summary.endswith("(needs re-flash)")
+
+
+@pytest.mark.micropython
+def test_a_failing_part_fails_the_micropython_check_with_its_name(kitbot_board):
+    kitbot_board.file("kit_sim.json").write_text(json.dumps({**HEALTHY_KIT, "battery_mv": 6000}))
+    result = check_board(kitbot_board.port, family="pico")
+    assert result.reason is Reason.SELFTEST
+    assert "battery" in result.message and result.family == "micropython"
