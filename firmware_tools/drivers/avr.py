@@ -11,20 +11,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar, TypeVar
 
 import serial
 
 from firmware_tools.base import BoardError, Firmware, FlashReport, ProgressCallback, Reason
-from firmware_tools.drivers.base import (
-    BoardDriver,
-    DriverOptions,
-    Identification,
-    image_of,
-    load_single_image,
-)
+from firmware_tools.drivers.base import DriverOptions, Identification, ImageDriver, image_of
 from firmware_tools.images import CHIPS, HEX_SUFFIXES, Chip, FirmwareImage, chip_for
 from firmware_tools.protocol import stk500v1 as stk
 from firmware_tools.transport import ResetStrategy, choose_reset, open_port
@@ -572,7 +565,7 @@ class AvrBoard:
     _page_size = 128
 
 
-class AvrDriver(BoardDriver):
+class AvrDriver(ImageDriver):
     """The AVR family for the operations: an :class:`AvrBoard` per operation."""
 
     family = "avr"
@@ -585,16 +578,6 @@ class AvrDriver(BoardDriver):
     firmware_suffixes = frozenset(HEX_SUFFIXES)
     quiet_after_open_s = ATMEGABOOT_QUIET_S
     default_chip = "atmega328p"
-
-    def __init__(self, port: str, options: DriverOptions | None = None) -> None:
-        super().__init__(port, options)
-        self._board: AvrBoard | None = None
-
-    @classmethod
-    def load_firmware(
-        cls, paths: Sequence[Path], *, chip: str | None = None, address: int | None = None
-    ) -> Firmware:
-        return load_single_image(cls.family, paths, chip or cls.default_chip, address)
 
     def flash(
         self, firmware: Firmware, *, verify: bool = True, progress: ProgressCallback
@@ -624,10 +607,6 @@ class AvrDriver(BoardDriver):
             {"bootloader": board.bootloader, "chip": chip},
         )
 
-    def close(self) -> None:
-        if self._board is not None:
-            self._board.close()
-
     def _open(self, chip: str) -> AvrBoard:
         if chip_for(chip).protocol != "stk500v1":
             raise BoardError(
@@ -640,7 +619,7 @@ class AvrDriver(BoardDriver):
         if self.options.sync_timeout is not None:
             options["sync_timeout"] = self.options.sync_timeout
         self.close()
-        self._board = AvrBoard(
+        board = AvrBoard(
             self.port,
             baudrate=self.options.baudrate,
             reset=self.options.reset,
@@ -649,7 +628,8 @@ class AvrDriver(BoardDriver):
             name=self.name,
             **options,
         )
-        return self._board
+        self.session = board
+        return board
 
 
 def _runs(addresses: list[int], page_size: int) -> Iterable[tuple[int, int, int]]:

@@ -15,7 +15,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 from firmware_tools.base import BoardError, Firmware, FlashReport, Notice, ProgressCallback, Reason
 from firmware_tools.images import FirmwareImage, load_image
@@ -25,8 +25,8 @@ __all__ = [
     "BoardDriver",
     "DriverOptions",
     "Identification",
+    "ImageDriver",
     "image_of",
-    "load_single_image",
 ]
 
 #: Failures of a probe that mean "no board of this family answers here", not "broken port".
@@ -68,6 +68,12 @@ class Identification:
     identity: dict[str, str] = field(default_factory=dict)  # extra facts for the result
 
 
+class Closable(Protocol):
+    """What a driver keeps open while it works: a board session with a port."""
+
+    def close(self) -> None: ...
+
+
 class BoardDriver(ABC):
     """One board family. Subclasses set the class attributes and implement the methods.
 
@@ -96,6 +102,8 @@ class BoardDriver(ABC):
     def __init__(self, port: str, options: DriverOptions | None = None) -> None:
         self.port = port
         self.options = options or DriverOptions()
+        #: the board session (and its port) the driver has open; :meth:`close` closes it
+        self.session: Closable | None = None
 
     @property
     def name(self) -> str:
@@ -184,24 +192,36 @@ class BoardDriver(ABC):
                 return None
             raise
 
-    def close(self) -> None:  # noqa: B027 - a driver without a port of its own has nothing to close
-        """Close the port; safe to call more than once."""
+    def close(self) -> None:
+        """Close the board session and its port; safe to call more than once."""
+        if self.session is not None:
+            self.session.close()
+            self.session = None
 
 
-def load_single_image(
-    family: str, paths: Sequence[Path], chip: str, address: int | None
-) -> Firmware:
-    """The firmware of an image family (AVR, ESP): exactly one file, loaded for ``chip``.
+class ImageDriver(BoardDriver):
+    """A family whose firmware is one image file built for a chip (AVR .hex, ESP .bin).
 
-    :raise BoardError: (BAD_IMAGE) several files, or a file :func:`load_image` refuses.
+    ``default_chip`` is the chip an image is checked against when none is given.
     """
-    if len(paths) != 1:
-        raise BoardError(
-            f"an {family} board takes one firmware file, not {len(paths)}",
-            reason=Reason.BAD_IMAGE,
-        )
-    image = load_image(paths[0], chip=chip, address=address)
-    return Firmware(family, str(paths[0]), image=image)
+
+    default_chip: ClassVar[str]
+
+    @classmethod
+    def load_firmware(
+        cls, paths: Sequence[Path], *, chip: str | None = None, address: int | None = None
+    ) -> Firmware:
+        """Exactly one file, loaded for ``chip`` (default :attr:`default_chip`).
+
+        :raise BoardError: (BAD_IMAGE) several files, or a file :func:`load_image` refuses.
+        """
+        if len(paths) != 1:
+            raise BoardError(
+                f"an {cls.family} board takes one firmware file, not {len(paths)}",
+                reason=Reason.BAD_IMAGE,
+            )
+        image = load_image(paths[0], chip=chip or cls.default_chip, address=address)
+        return Firmware(cls.family, str(paths[0]), image=image)
 
 
 def image_of(firmware: Firmware) -> FirmwareImage:

@@ -17,20 +17,13 @@ import contextlib
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import serial
 
 from firmware_tools.base import BoardError, Firmware, FlashReport, ProgressCallback, Reason
-from firmware_tools.drivers.base import (
-    BoardDriver,
-    DriverOptions,
-    Identification,
-    image_of,
-    load_single_image,
-)
+from firmware_tools.drivers.base import Identification, ImageDriver, image_of
 from firmware_tools.images import FirmwareImage
 from firmware_tools.transport import cannot_open, opened
 
@@ -233,7 +226,7 @@ class EspBoard:
         )
 
 
-class EspDriver(BoardDriver):
+class EspDriver(ImageDriver):
     """The ESP family for the operations: an :class:`EspBoard` per operation."""
 
     family = "esp"
@@ -241,16 +234,6 @@ class EspDriver(BoardDriver):
     boards: ClassVar[Mapping[str, str | None]] = {"esp32": "esp32", "esp8266": "esp8266"}
     firmware_suffixes = frozenset({".bin"})
     default_chip = "esp32"
-
-    def __init__(self, port: str, options: DriverOptions | None = None) -> None:
-        super().__init__(port, options)
-        self._board: EspBoard | None = None
-
-    @classmethod
-    def load_firmware(
-        cls, paths: Sequence[Path], *, chip: str | None = None, address: int | None = None
-    ) -> Firmware:
-        return load_single_image(cls.family, paths, chip or cls.default_chip, address)
 
     def flash(
         self, firmware: Firmware, *, verify: bool = True, progress: ProgressCallback
@@ -263,18 +246,13 @@ class EspDriver(BoardDriver):
         board.restart()
         return Identification(self.family, f"{chip} ROM bootloader answers", {"chip": chip})
 
-    def close(self) -> None:
-        if self._board is not None:
-            self._board.close()
-            self._board = None
-
     def _open(self) -> EspBoard:
-        if self._board is None:
-            self._board = EspBoard(
+        if not isinstance(self.session, EspBoard):
+            self.session = EspBoard(
                 self.port,
                 baudrate=self.options.baudrate,
                 reset=self.options.reset,
                 notice=self.options.notice,
                 name=self.name,
             )
-        return self._board
+        return self.session

@@ -20,7 +20,7 @@ from typing import ClassVar
 import serial
 
 from firmware_tools.base import BoardError, Firmware, FlashReport, ProgressCallback, Reason
-from firmware_tools.drivers.base import BoardDriver, DriverOptions, Identification
+from firmware_tools.drivers.base import BoardDriver, Identification
 from firmware_tools.protocol import rawrepl
 from firmware_tools.transport import open_port
 
@@ -402,10 +402,6 @@ class MicroPythonDriver(BoardDriver):
     firmware_folders = True
     bootloader_needs_reset = False  # the REPL answers without a reset
 
-    def __init__(self, port: str, options: DriverOptions | None = None) -> None:
-        super().__init__(port, options)
-        self._board: MicroPythonBoard | None = None
-
     @classmethod
     def load_firmware(
         cls, paths: Sequence[Path], *, chip: str | None = None, address: int | None = None
@@ -444,12 +440,7 @@ class MicroPythonDriver(BoardDriver):
             {f"micropython_{key}": value for key, value in about.items()},
         )
 
-    def close(self) -> None:
-        if self._board is not None:
-            self._board.close()
-            self._board = None
-
     def _open(self) -> MicroPythonBoard:
-        if self._board is None:
-            self._board = MicroPythonBoard(self.port, notice=self.options.notice, name=self.name)
-        return self._board
+        if not isinstance(self.session, MicroPythonBoard):
+            self.session = MicroPythonBoard(self.port, notice=self.options.notice, name=self.name)
+        return self.session
