@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from firmware_tools.base import BoardError
-from firmware_tools.drivers import board_kind, board_kinds
+from firmware_tools.drivers import DRIVERS, board_kind, board_kinds
 from firmware_tools.operations import (
     RESET_MODES,
     BatchResult,
@@ -70,11 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     ports.set_defaults(run=_run_ports)
 
     flash = commands.add_parser("flash", help="flash a firmware onto boards")
-    flash.add_argument(
-        "firmware",
-        nargs="*",
-        help="Intel .hex (AVR), .bin (ESP, with --address), or MicroPython .py files/folder",
-    )
+    flash.add_argument("firmware", nargs="*", help=_firmware_kinds())
     flash.add_argument(
         "--firmware",
         dest="firmware_for",
@@ -115,6 +111,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     check.set_defaults(run=_run_check)
     return parser
+
+
+def _firmware_kinds() -> str:
+    """What each registered family takes as firmware: ".hex (avr), .bin (esp), ..."."""
+    kinds = []
+    for family, driver in DRIVERS.items():
+        files = "/".join(sorted(driver.firmware_suffixes))
+        folder = " or a folder" if driver.firmware_folders else ""
+        kinds.append(f"{files}{folder} ({family})")
+    return "the firmware: " + ", ".join(kinds)
 
 
 def _address(text: str) -> int:

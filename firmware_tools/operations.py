@@ -459,12 +459,8 @@ def _run_operation(
 
 def _remember_reflash(result: BoardResult) -> None:
     """Carry the board's re-flash mark into ``result``, and update it from ``result``."""
-    cured = (
-        result.ok
-        and result.action in ("flash", "verify")
-        and result.status is not (Outcome.SKIPPED)
-    )
-    if cured:
+    # a flash that went through, or a verify that found the whole firmware, ends the mark
+    if result.action in ("flash", "verify") and result.status in (Outcome.PASS, Outcome.WARN):
         PORTS.mark_reflash(result.port, result.serial_number, needed=False)
         return
     if result.needs_reflash:
