@@ -80,7 +80,7 @@ class BoardDriver(ABC):
     Class attributes (facts about the family, read without touching a board):
 
     - ``family``: its name on the command line and in results ("avr").
-    - ``description``: one line for ``--help`` and error messages.
+    - ``description``: one line saying which boards it drives, for listings.
     - ``boards``: the names trainers use for its boards, each with its chip or None
       ({"uno": "atmega328p"}); ``--board`` takes these as well as ``family``.
     - ``firmware_suffixes``: file suffixes of its firmware (".hex"); ``firmware_folders``:
