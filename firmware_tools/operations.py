@@ -1081,6 +1081,8 @@ def _attempt(
     stopped = BoardResult(context.port, family, "job")
     if box:
         stopped.location, stopped.serial_number = box[0].location, box[0].serial_number
+    elif (info := find_port(context.port)) is not None:  # the board is known by its serial
+        stopped.location, stopped.serial_number = info.location, info.serial_number
     stopped.fail(
         BoardError(str(why), reason=why.reason, needs_reflash=needs_reflash),
         "cancelled" if why.reason is Reason.CANCELLED else "timeout",
