@@ -13,10 +13,12 @@ import json
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TextIO
 
 from firmware_tools.base import BoardError
 from firmware_tools.drivers import DRIVERS, board_kind, board_kinds
+from firmware_tools.images import HEX_SUFFIXES
 from firmware_tools.operations import (
     RESET_MODES,
     BatchResult,
@@ -227,24 +229,31 @@ def _run_flash(args: argparse.Namespace) -> int:
 
 
 def _firmwares(args: argparse.Namespace) -> dict[str, Firmware]:
-    """The firmware per family: the positional one, and each ``--firmware BOARD=PATH``."""
-    given: dict[str, list[str]] = {}
+    """The firmware per family: the positional one, and each ``--firmware BOARD=PATH``.
+
+    With several, ``--address`` goes to the raw binaries among them (an Intel HEX file
+    carries its own), and ``--chip`` is refused: in a mixed hub the board name brings it.
+    """
+    given: dict[str | None, list[str]] = {}
+    if args.firmware:
+        given[args.board] = list(args.firmware)
     for spec in args.firmware_for:
         name, sep, path = spec.partition("=")
         if not sep or not name.strip() or not path.strip():
             raise UsageError(f"--firmware {spec!r}: write BOARD=PATH, e.g. avr=kitbot.hex")
         given.setdefault(name.strip(), []).append(path.strip())
-    if not given and not args.firmware:
+    if not given:
         raise UsageError("no firmware given: name a .hex, a .bin or a folder, or --firmware")
-    loaded = [
-        load_firmware(paths, family=name, address=args.address, chip=args.chip)
-        for name, paths in given.items()
-    ]
-    if args.firmware:
-        loaded.insert(
-            0,
-            load_firmware(args.firmware, family=args.board, address=args.address, chip=args.chip),
+    if args.chip and len(given) > 1:
+        raise UsageError(
+            "--chip is for one firmware; for a hub of mixed boards name each board instead "
+            "(--firmware nano=kitbot.hex)"
         )
+    loaded = []
+    for name, paths in given.items():
+        raw = not all(Path(path).suffix.lower() in HEX_SUFFIXES for path in paths)
+        address = args.address if raw or len(given) == 1 else None
+        loaded.append(load_firmware(paths, family=name, address=address, chip=args.chip))
     return firmware_by_family(loaded)
 
 

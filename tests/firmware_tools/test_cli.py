@@ -259,3 +259,16 @@ def test_a_port_that_cannot_be_opened_keeps_the_systems_reason(tmp_path, capsys)
     missing = str(tmp_path / "ttyUSB7")
     assert cli.main(["check", "--port", missing, "--board", "nano", "--quiet"]) == 1
     assert f"cannot open {missing} (No such file or directory)" in capsys.readouterr().out
+
+
+def test_a_mixed_hub_with_an_esp_binary_takes_its_address(tmp_path, capsys):
+    app = tmp_path / "app.bin"
+    app.write_bytes(b"\xe9" + bytes(4095))
+    missing = str(tmp_path / "ttyUSB8")
+    argv = ["flash", f"--firmware=uno={KITBOT_HEX}", f"--firmware=esp32={app}"]
+    code = cli.main([*argv, "--address=0x10000", f"--port={missing}", "--quiet"])
+    out, err = capsys.readouterr()
+    assert code == 1, err  # both firmwares loaded; the one board named failed to open
+    assert f"cannot open {missing} (No such file or directory)" in out
+    assert cli.main([*argv, "--chip=atmega168", "--port=/dev/null"]) == 2
+    assert "name each board instead" in capsys.readouterr().err
