@@ -3,6 +3,11 @@
 A port is a device path (``/dev/ttyUSB0``, a pty such as ``/dev/pts/5``) or any pyserial URL
 (``socket://``, ``rfc2217://``, ``loop://``). A pty, a socket or a loop has no DTR/RTS lines:
 a reset strategy that needs them falls back to asking the trainer to press the reset button.
+
+Every port a driver opens goes through :func:`open_port` (or is handed to :func:`opened`), so
+a batch can watch the ports of an attempt (:func:`watch_ports`) and close them from another
+thread (:func:`abort_port`) when it is cancelled. A port that does not open is a PORT error
+that keeps the operating system's reason.
 """
 
 from __future__ import annotations
