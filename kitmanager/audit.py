@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kitmanager.extensions import db
-from kitmanager.models import AuditEvent, Role
+from kitmanager.models import AuditEvent, Role, utcnow
 
 __all__ = ["Actor", "cli_actor", "record_event"]
 
@@ -40,15 +40,21 @@ def record_event(
     object_type: str,
     object_id: int | None,
     **details: Any,
-) -> AuditEvent:
-    """Add one audit row to the current transaction (the caller commits)."""
-    event = AuditEvent(
-        actor=actor.name,
-        action=action,
-        object_type=object_type,
-        object_id=object_id,
-        device=actor.device[:200],
-        details=details,
+) -> None:
+    """Add one audit row to the current transaction (the caller commits).
+
+    A plain INSERT on the session's connection, not an object for the session to flush:
+    audit rows are written on every scan, and nothing reads them back in the same request.
+    """
+    db.session.connection().execute(
+        AuditEvent.__table__.insert(),
+        {
+            "at": utcnow(),
+            "actor": actor.name[:120],
+            "action": action,
+            "object_type": object_type,
+            "object_id": object_id,
+            "device": actor.device[:200],
+            "details": details,
+        },
     )
-    db.session.add(event)
-    return event

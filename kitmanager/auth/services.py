@@ -17,7 +17,7 @@ from datetime import timedelta
 
 from flask import current_app, session
 from flask_babel import gettext
-from sqlalchemy import case, delete, exists, func, select, update
+from sqlalchemy import bindparam, case, delete, exists, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import aliased
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -556,11 +556,15 @@ def _note_token_use(token: ApiToken) -> None:
         log.warning("Could not record the use of token %s", token.name, exc_info=True)
 
 
+# Built once: every API request (every scan) looks its token up.
+_TOKEN_BY_HASH = select(ApiToken).where(ApiToken.token_hash == bindparam("token_hash"))
+
+
 def load_token_principal(secret: str) -> TokenPrincipal | None:
     """The principal of a bearer token, or None if unknown or revoked; notes its use."""
     if not secret.startswith(TOKEN_PREFIX):
         return None
-    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _hash_token(secret)))
+    token = db.session.scalar(_TOKEN_BY_HASH, {"token_hash": _hash_token(secret)})
     if token is None or token.revoked_at is not None:
         return None
     _note_token_use(token)
