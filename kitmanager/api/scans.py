@@ -7,23 +7,22 @@ from pathlib import Path
 
 from flask import abort, current_app, jsonify
 from flask_babel import gettext
-from sqlalchemy import bindparam, select
-from sqlalchemy.orm import joinedload
 
 from kitmanager.api import bp
 from kitmanager.api.views import _body, _text, _workshop_or_404
 from kitmanager.checkin.services import (
     ScanRaced,
+    ScanSession,
     attendance,
     local_iso,
     record_scan,
     replayed_scan,
     roster_copy,
+    scan_session,
     undo_scan,
 )
 from kitmanager.database import serialized_writes
 from kitmanager.extensions import db
-from kitmanager.models import WorkshopSession
 from kitmanager.security import current_actor, public
 
 # Longest scanned text worth reading: a badge URL is well under this.
@@ -42,20 +41,13 @@ def _limited(data: dict, key: str, limit: int, default: str | None = "") -> str 
     return value
 
 
-_SESSION_WITH_WORKSHOP = (
-    select(WorkshopSession)
-    .where(WorkshopSession.id == bindparam("id"))
-    .options(joinedload(WorkshopSession.workshop))
-)
-
-
-def _session(data: dict) -> WorkshopSession | None:
+def _session(data: dict) -> ScanSession | None:
     value = data.get("session")
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**31:
         abort(422, description=gettext("'session' must be a session id or null"))
-    session = db.session.scalar(_SESSION_WITH_WORKSHOP, {"id": value})
+    session = scan_session(value)
     if session is None:
         abort(422, description=gettext("no session with id %(id)s", id=value))
     return session
@@ -116,7 +108,7 @@ def workshop_attendance(slug: str):
                 "name": row.participant.full_name,
                 "team": row.participant.team.name if row.participant.team else None,
                 "session": row.session_id,
-                "at": local_iso(row.at, workshop),
+                "at": local_iso(row.at, workshop.timezone),
                 "by": row.by,
                 "station": row.station,
                 "source": row.source,

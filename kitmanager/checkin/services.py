@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 from flask_babel import format_time
 from flask_babel import gettext as _
-from sqlalchemy import Table, bindparam, delete, func, select
+from sqlalchemy import Table, bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import joinedload
 from sqlalchemy.sql.dml import Insert
@@ -36,6 +36,7 @@ from kitmanager.models import (
     Participant,
     RetiredBadgeToken,
     ScanRequest,
+    Team,
     Workshop,
     WorkshopSession,
     new_token,
@@ -52,6 +53,8 @@ __all__ = [
     "RosterLine",
     "ScanRaced",
     "ScanResult",
+    "ScanSession",
+    "ScannedPerson",
     "attendance",
     "board_state",
     "check_in",
@@ -64,6 +67,7 @@ __all__ = [
     "roster",
     "roster_copy",
     "running_session",
+    "scan_session",
     "sessions_attended",
     "token_digest",
     "undo_check_in",
@@ -203,40 +207,136 @@ def _insert_ignoring_conflicts(model: type[db.Model], **values: Any) -> bool:  #
     return result.rowcount == 1
 
 
-def local_iso(value: datetime, workshop: Workshop) -> str:
-    """Stored naive UTC as an ISO time with the workshop's UTC offset (what the API sends)."""
-    aware = value.replace(tzinfo=timezone.utc).astimezone(ZoneInfo(workshop.timezone))
+def local_iso(value: datetime, zone: str) -> str:
+    """Stored naive UTC as an ISO time with the UTC offset of ``zone`` (what the API sends)."""
+    aware = value.replace(tzinfo=timezone.utc).astimezone(ZoneInfo(zone))
     return aware.isoformat(timespec="seconds")
 
 
-def _local_clock(value: datetime, workshop: Workshop) -> str:
-    return format_time(utc_to_local(value, workshop.timezone), "short")
+def _local_clock(value: datetime, zone: str) -> str:
+    return format_time(utc_to_local(value, zone), "short")
 
 
-def _person(participant: Participant) -> dict[str, Any]:
-    """What a station may show about the person scanned: names and team, never contact data."""
-    return {
-        "id": participant.id,
-        "name": participant.full_name,
-        "badge_name": participant.display_badge_name,
-        "team": participant.team.name if participant.team else None,
-        "role": participant.role,
-    }
+@dataclass(frozen=True)
+class ScannedPerson:
+    """What a scan needs of a badge's holder, read in one query (no ORM objects: scans are
+    the hot path of the day)."""
+
+    id: int
+    workshop_id: int
+    full_name: str
+    badge_name: str
+    role: str
+    team: str | None
+    workshop_title: str
+    timezone: str
+
+    def to_json(self) -> dict[str, Any]:
+        """What a station may show: names and team, never contact data."""
+        return {
+            "id": self.id,
+            "name": self.full_name,
+            "badge_name": self.badge_name or self.full_name,
+            "team": self.team,
+            "role": self.role,
+        }
 
 
-def _session_json(session: WorkshopSession) -> dict[str, Any]:
-    return {
-        "id": session.id,
-        "title": session.title,
-        "starts": local_iso(session.starts_at, session.workshop),
-        "ends": local_iso(session.ends_at, session.workshop),
-    }
+@dataclass(frozen=True)
+class ScanSession:
+    """What a scan needs of a session, with its workshop's time zone."""
+
+    id: int
+    workshop_id: int
+    title: str
+    starts_at: datetime
+    ends_at: datetime
+    timezone: str
+
+    @classmethod
+    def of(cls, session: WorkshopSession) -> ScanSession:
+        return cls(
+            session.id,
+            session.workshop_id,
+            session.title,
+            session.starts_at,
+            session.ends_at,
+            session.workshop.timezone,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "starts": local_iso(self.starts_at, self.timezone),
+            "ends": local_iso(self.ends_at, self.timezone),
+        }
+
+
+_SCANNED_PERSON = (
+    select(
+        Participant.id,
+        Participant.workshop_id,
+        Participant.full_name,
+        Participant.badge_name,
+        Participant.role,
+        Team.name,
+        Workshop.title,
+        Workshop.timezone,
+    )
+    .join(Workshop, Workshop.id == Participant.workshop_id)
+    .outerjoin(Team, Team.id == Participant.team_id)
+    .where(Participant.badge_token == bindparam("token"), Participant.deleted_at.is_(None))
+)
+_SCAN_SESSION_COLUMNS = (
+    WorkshopSession.id,
+    WorkshopSession.workshop_id,
+    WorkshopSession.title,
+    WorkshopSession.starts_at,
+    WorkshopSession.ends_at,
+    Workshop.timezone,
+)
+_SCAN_SESSION = (
+    select(*_SCAN_SESSION_COLUMNS)
+    .join(Workshop, Workshop.id == WorkshopSession.workshop_id)
+    .where(WorkshopSession.id == bindparam("id"))
+)
+_RUNNING_SESSION = (
+    select(*_SCAN_SESSION_COLUMNS)
+    .join(Workshop, Workshop.id == WorkshopSession.workshop_id)
+    .where(
+        WorkshopSession.workshop_id == bindparam("workshop_id"),
+        WorkshopSession.starts_at <= bindparam("soon"),
+        WorkshopSession.ends_at > bindparam("now"),
+    )
+    .order_by(WorkshopSession.starts_at.desc())
+    .limit(1)
+)
+_RETIRED = select(RetiredBadgeToken.id).where(RetiredBadgeToken.token == bindparam("token"))
+
+
+def scan_session(session_id: int) -> ScanSession | None:
+    """The session a scan names, or None when there is no such session."""
+    row = db.session.execute(_SCAN_SESSION, {"id": session_id}).first()
+    return ScanSession(*row) if row is not None else None
+
+
+def _running_scan_session(workshop_id: int, at: datetime) -> ScanSession | None:
+    row = db.session.execute(
+        _RUNNING_SESSION, {"workshop_id": workshop_id, "soon": at + EARLY_ARRIVAL, "now": at}
+    ).first()
+    return ScanSession(*row) if row is not None else None
+
+
+def _scanned_person(token: str) -> ScannedPerson | None:
+    row = db.session.execute(_SCANNED_PERSON, {"token": token}).first()
+    return ScannedPerson(*row) if row is not None else None
 
 
 def check_in(
     actor: Actor,
-    participant: Participant,
-    session: WorkshopSession,
+    participant: Participant | ScannedPerson,
+    session: WorkshopSession | ScanSession,
     *,
     at: datetime | None = None,
     station: str = "",
@@ -250,7 +350,7 @@ def check_in(
     """
     if participant.workshop_id != session.workshop_id:
         raise CheckInError(_("This badge belongs to another workshop."))
-    if participant.deleted_at is not None:
+    if getattr(participant, "deleted_at", None) is not None:
         raise CheckInError(_("This participant was removed from the workshop."))
     at = at or utcnow()
     added = _insert_ignoring_conflicts(
@@ -321,8 +421,8 @@ def _scanned_at(value: datetime | None) -> datetime:
 def _decide(
     actor: Actor,
     code: str,
-    session: WorkshopSession | None,
-    workshop: Workshop | None,
+    session: ScanSession | None,
+    workshop_id: int | None,
     station: str,
     at: datetime,
 ) -> ScanResult:
@@ -332,9 +432,9 @@ def _decide(
             Outcome.KIT_LABEL,
             _("This is a kit label, not a badge. Scan the participant's badge to check them in."),
         )
-    participant, retired = find_badge(scanned.token) if scanned.token else (None, False)
-    if participant is None:
-        if retired:
+    person = _scanned_person(scanned.token) if scanned.token else None
+    if person is None:
+        if scanned.token and db.session.execute(_RETIRED, {"token": scanned.token}).first():
             return ScanResult(
                 Outcome.REVOKED,
                 _("This badge was replaced by a new one. Ask for the new badge."),
@@ -343,41 +443,40 @@ def _decide(
             Outcome.UNKNOWN_CODE,
             _("Not a badge of this workshop. Please ask a trainer."),
         )
-    person = _person(participant)
-    scope = session.workshop if session is not None else workshop
-    if scope is not None and participant.workshop_id != scope.id:
+    scope = session.workshop_id if session is not None else workshop_id
+    if scope is not None and person.workshop_id != scope:
         return ScanResult(
             Outcome.WRONG_WORKSHOP,
             _(
                 "%(name)s is registered for another workshop (%(workshop)s).",
-                name=participant.full_name,
-                workshop=participant.workshop.title,
+                name=person.full_name,
+                workshop=person.workshop_title,
             ),
-            participant=person,
+            participant=person.to_json(),
         )
     if session is None:
-        session = running_session(participant.workshop, at)
+        session = _running_scan_session(person.workshop_id, at)
     if session is None:
         return ScanResult(
             Outcome.NO_SESSION,
             _(
                 "No session is running now. Choose the session to check %(name)s in to.",
-                name=participant.full_name,
+                name=person.full_name,
             ),
-            participant=person,
+            participant=person.to_json(),
         )
-    added, checked_in_at = check_in(actor, participant, session, at=at, station=station)
+    added, checked_in_at = check_in(actor, person, session, at=at, station=station)
     details = {
-        "participant": person,
-        "session": _session_json(session),
-        "checked_in_at": local_iso(checked_in_at, session.workshop),
+        "participant": person.to_json(),
+        "session": session.to_json(),
+        "checked_in_at": local_iso(checked_in_at, session.timezone),
     }
     if added:
         return ScanResult(
             Outcome.CHECKED_IN,
             _(
                 "%(name)s — checked in to %(session)s",
-                name=participant.full_name,
+                name=person.full_name,
                 session=session.title,
             ),
             **details,
@@ -386,8 +485,8 @@ def _decide(
         Outcome.ALREADY_CHECKED_IN,
         _(
             "%(name)s was already checked in at %(time)s",
-            name=participant.full_name,
-            time=_local_clock(checked_in_at, session.workshop),
+            name=person.full_name,
+            time=_local_clock(checked_in_at, session.timezone),
         ),
         **details,
     )
@@ -397,16 +496,16 @@ def record_scan(
     actor: Actor,
     code: str,
     *,
-    session: WorkshopSession | None = None,
-    workshop: Workshop | None = None,
+    session: ScanSession | None = None,
+    workshop_id: int | None = None,
     client_id: str | None = None,
     station: str = "",
     scanned_at: datetime | None = None,
 ) -> tuple[ScanResult, bool]:
     """Apply one scan; ``(result, replayed)``.
 
-    ``session`` None means the session running at the scan's time (in the badge's workshop, or
-    ``workshop`` when given: then a badge of another workshop is refused). With a
+    ``session`` None means the session running at the scan's time in the badge's workshop;
+    with ``session`` or ``workshop_id``, a badge of another workshop is refused. With a
     ``client_id`` seen before, nothing is applied and the first answer comes back with
     ``replayed`` True.
     :raise ScanRaced: when another copy of the same scan was applied meanwhile (roll back).
@@ -415,7 +514,7 @@ def record_scan(
         stored = _stored_outcome(client_id)
         if stored:
             return _stored_result(stored), True
-    result = _decide(actor, code, session, workshop, station, _scanned_at(scanned_at))
+    result = _decide(actor, code, session, workshop_id, station, _scanned_at(scanned_at))
     if client_id and not _insert_ignoring_conflicts(
         ScanRequest,
         client_id=client_id,
@@ -471,10 +570,7 @@ def find_badge(token: str) -> tuple[Participant | None, bool]:
     participant = db.session.scalar(_BADGE_HOLDER, {"token": token})
     if participant is not None:
         return participant, False
-    retired = db.session.scalar(
-        select(func.count()).select_from(RetiredBadgeToken).where(RetiredBadgeToken.token == token)
-    )
-    return None, bool(retired)
+    return None, db.session.execute(_RETIRED, {"token": token}).first() is not None
 
 
 @dataclass
@@ -557,14 +653,14 @@ def board_state(session: WorkshopSession, last: int = 8) -> dict[str, Any]:
     )
     workshop = session.workshop
     return {
-        "session": _session_json(session),
+        "session": ScanSession.of(session).to_json(),
         "present": len(arrived),
         "expected": len(lines),
         "last": [
             {
                 "name": line.participant.display_badge_name,
                 "team": line.participant.team.name if line.participant.team else None,
-                "at": _local_clock(line.check_in.at, workshop),  # type: ignore[union-attr]
+                "at": _local_clock(line.check_in.at, workshop.timezone),  # type: ignore[union-attr]
             }
             for line in arrived[:last]
         ],

@@ -16,6 +16,7 @@ from kitmanager.checkin.services import (
     record_scan,
     replace_badge,
     roster,
+    scan_session,
     undo_check_in,
 )
 from kitmanager.extensions import db
@@ -138,9 +139,9 @@ def badge_check_in(token: str):
     session = None
     chosen = request.form.get("session", "")
     if chosen:
-        if not chosen.isdigit():
+        if not chosen.isdigit() or len(chosen) > 18:
             abort(400)
-        session = db.session.get(WorkshopSession, int(chosen))
+        session = scan_session(int(chosen))
         if session is None or session.workshop_id != participant.workshop_id:
             abort(404)
     client_id = (request.form.get("client_id") or "")[:64] or None
