@@ -14,6 +14,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from flask import current_app, session
 from flask_babel import gettext
@@ -531,7 +532,7 @@ def list_tokens() -> list[ApiToken]:
 TOKEN_USE_RESOLUTION = timedelta(minutes=1)
 
 
-def _note_token_use(token: ApiToken) -> None:
+def _note_token_use(token: Any) -> None:
     """Stamp ``last_used_at`` if the last stamp is older than ``TOKEN_USE_RESOLUTION``.
 
     Its own short transaction, because a read request never commits; a failure (a full disk)
@@ -556,19 +557,21 @@ def _note_token_use(token: ApiToken) -> None:
         log.warning("Could not record the use of token %s", token.name, exc_info=True)
 
 
-# Built once: every API request (every scan) looks its token up.
-_TOKEN_BY_HASH = select(ApiToken).where(ApiToken.token_hash == bindparam("token_hash"))
+# Built once, plain columns: every API request (every scan) looks its token up.
+_TOKEN_BY_HASH = select(
+    ApiToken.id, ApiToken.name, ApiToken.role, ApiToken.revoked_at, ApiToken.last_used_at
+).where(ApiToken.token_hash == bindparam("token_hash"))
 
 
 def load_token_principal(secret: str) -> TokenPrincipal | None:
     """The principal of a bearer token, or None if unknown or revoked; notes its use."""
     if not secret.startswith(TOKEN_PREFIX):
         return None
-    token = db.session.scalar(_TOKEN_BY_HASH, {"token_hash": _hash_token(secret)})
+    token = db.session.execute(_TOKEN_BY_HASH, {"token_hash": _hash_token(secret)}).first()
     if token is None or token.revoked_at is not None:
         return None
     _note_token_use(token)
-    return TokenPrincipal(token_id=token.id, name=token.name, role_enum=token.role_enum)
+    return TokenPrincipal(token_id=token.id, name=token.name, role_enum=Role(token.role))
 
 
 # A phone sign-in QR is shown on the laptop and scanned across the table: minutes are plenty.

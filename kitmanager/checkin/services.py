@@ -15,7 +15,7 @@ import enum
 import functools
 import hashlib
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlsplit
@@ -136,10 +136,15 @@ class ScanResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["outcome"] = self.outcome.value
-        data.update(data.pop("extra"))
-        return data
+        # By hand, not dataclasses.asdict: its deep copy was a tenth of a scan's time.
+        return {
+            "outcome": self.outcome.value,
+            "message": self.message,
+            "participant": self.participant,
+            "session": self.session,
+            "checked_in_at": self.checked_in_at,
+            **self.extra,
+        }
 
 
 @dataclass(frozen=True)
