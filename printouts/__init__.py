@@ -17,11 +17,13 @@ from .data import (
 )
 from .errors import ImageError, LayoutError, PrintoutError
 from .layout import KINDS, ROLE_COLOURS, Layout, layout_names, list_layouts, load_layout
+from .messages import LANGUAGES
 from .preview import render_preview_png, render_sample
 from .render import render_badges, render_calibration, render_certificates, render_kit_labels
 
 __all__ = [
     "KINDS",
+    "LANGUAGES",
     "ROLE_COLOURS",
     "BadgeData",
     "CertificateData",

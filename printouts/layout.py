@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import LayoutError
+from .messages import LANGUAGES, supported_language
 from .qr import MIN_MODULE_MM, QUIET_ZONE_MODULES
 
 __all__ = [
@@ -187,6 +188,12 @@ class Layout:
     elements: dict[str, tuple[Element, ...]]
     source: str = ""
     path: str = ""
+    # the title in the other languages printouts speak ({"fr": "..."}); English is ``title``
+    titles: tuple[tuple[str, str], ...] = ()
+
+    def title_in(self, language: str) -> str:
+        """The layout's title in ``language``, or in English when it has none in it."""
+        return dict(self.titles).get(supported_language(language), self.title)
 
     @property
     def slots_per_page(self) -> int:
@@ -436,9 +443,16 @@ _ELEMENT_TYPES = ("text", "qr", "image", "line", "box", "band", "list", "signatu
 def parse_layout(data: Any, path: str) -> Layout:
     """Validate a layout's JSON data. :raise LayoutError: naming ``path`` and the field."""
     top = _Reader(path, data, "")
-    _check_keys(top, {"id", "title", "kinds", "source", "page", "grid", "cut_marks", "elements"},
-                "a layout")  # fmt: skip
+    _check_keys(top, {"id", "title", "titles", "kinds", "source", "page", "grid", "cut_marks",
+                      "elements"}, "a layout")  # fmt: skip
     layout_id = top.text("id")
+    titles = _Reader(path, data.get("titles", {}), "titles")
+    for language in titles.data:
+        if language not in LANGUAGES or language == "en":
+            titles.fail(
+                titles.name(language),
+                f"is not a language besides English; use {', '.join(LANGUAGES[1:])}",
+            )
     kinds = data.get("kinds")
     if not isinstance(kinds, list) or not kinds or any(k not in KINDS for k in kinds):
         top.fail("kinds", f"must be a non-empty list of {', '.join(KINDS)}")
@@ -491,6 +505,7 @@ def parse_layout(data: Any, path: str) -> Layout:
         elements=elements,
         source=str(data.get("source", "")),
         path=path,
+        titles=tuple((language, titles.text(language)) for language in titles.data),
     )
 
 

@@ -36,6 +36,7 @@ from .layout import (
     list_layouts,
     load_layout,
 )
+from .messages import message, supported_language
 from .qr import MIN_MODULE_MM, encode_qr, qr_path_operators
 from .text import (
     ASCENT,
@@ -99,8 +100,10 @@ class _Item:
 class _Pdf:
     """The PDF being written: canvas, warnings, and images embedded once as forms."""
 
-    def __init__(self, layout: Layout, title: str) -> None:
+    def __init__(self, layout: Layout, title: str, kind: str = "", language: str = "en") -> None:
         self.layout = layout
+        self.kind = kind
+        self.language = supported_language(language)
         self.buffer = BytesIO()
         self.canvas = Canvas(
             self.buffer,
@@ -112,10 +115,34 @@ class _Pdf:
         )
         self.canvas.setTitle(title)
         self.canvas.setCreator("kitmanager printouts")
-        self.warnings: list[str] = []
+        # (message key, its parameters) -> the items it concerns, so identical warnings
+        # about many items become one line with a count
+        self._warnings: dict[tuple[str, tuple[tuple[str, object], ...]], list[str]] = {}
         self.pages = 0
         self._forms: dict[object, tuple[str, float]] = {}
         self._colours: dict[str, HexColor] = {}
+
+    def say(self, key: str, **params: object) -> str:
+        return message(key, self.language, **params)
+
+    def warn(self, item: _Item | None, key: str, **params: object) -> None:
+        """Note a problem of ``item`` (or of the whole sheet when None) for the warnings."""
+        labels = self._warnings.setdefault((key, tuple(params.items())), [])
+        if item is not None and item.label not in labels:
+            labels.append(item.label)
+
+    @property
+    def warnings(self) -> list[str]:
+        """One line per distinct problem: the item it concerns, or how many items share it."""
+        lines = []
+        for (key, params), labels in self._warnings.items():
+            text = self.say(key, **dict(params))
+            if len(labels) == 1:
+                text = f"{labels[0]}: {text}"
+            elif labels:
+                text = f"{self.say(f'items.{self.kind}', count=len(labels))}: {text}"
+            lines.append(text)
+        return lines
 
     def colour(self, hex_code: str) -> HexColor:
         colour = self._colours.get(hex_code)
@@ -155,6 +182,19 @@ class _Pdf:
         self.pages += 1
         self.canvas.save()
         return RenderResult(pdf=self.buffer.getvalue(), warnings=self.warnings, pages=self.pages)
+
+
+def _draw_element(draw: Callable, pdf: _Pdf, el: Element, origin: tuple[float, float],
+                  item: _Item) -> None:  # fmt: skip
+    """Draw one element of one item; a value that cannot be drawn is left off with a
+    warning naming the item, so one odd name never stops a whole sheet."""
+    try:
+        draw(pdf, el, origin, item)
+    except PrintoutError:
+        raise
+    except Exception as exc:  # whatever a font or shaping library throws
+        field = getattr(el, "field", None) or el.type
+        pdf.warn(item, "warn.not_printable", field=field, problem=type(exc).__name__)
 
 
 def _open_image(source: ImageSource, what: str) -> Image.Image:
@@ -221,10 +261,7 @@ def _warn_missing_glyphs(pdf: _Pdf, item: _Item, text: str, style: str) -> None:
     missing = missing_glyphs(visual_line(normalise(text)), style)
     if missing:
         listed = ", ".join(f"'{ch}' (U+{ord(ch):04X})" for ch in missing)
-        pdf.warnings.append(
-            f"{item.label}: the font has no glyph for {listed} in {text!r}; they print as "
-            "empty boxes, so give a Latin-script spelling (e.g. badge_name)"
-        )
+        pdf.warn(item, "warn.missing_glyphs", chars=listed, text=repr(normalise(text)))
 
 
 def _fit_and_draw(
@@ -238,15 +275,22 @@ def _fit_and_draw(
     max_lines: int,
     align: str,
     colour: str,
+    field: str | None = None,
 ) -> None:
     """Fit ``text`` to ``box`` and draw it, warning about missing glyphs or tiny text."""
     _warn_missing_glyphs(pdf, item, text, style)
     fitted = fit_text(text, style, box[2], box[3], size, min_size, max_lines)
     if fitted.shrunk_below_min:
-        pdf.warnings.append(
-            f"{item.label}: {text!r} is too long for its box and prints at "
-            f"{fitted.size:.1f} pt, below the layout minimum of {min_size:g} pt; shorten it"
-        )
+        if field == "workshop":  # the same title on every badge: one line, with its fix
+            pdf.warn(item, "warn.workshop_too_long")
+        else:
+            pdf.warn(
+                item,
+                "warn.too_long",
+                text=repr(normalise(text)),
+                size=f"{fitted.size:.1f}",
+                minimum=f"{min_size:g}",
+            )
     _draw_lines(pdf, fitted.lines, style, fitted.size, box, align, colour)
 
 
@@ -261,8 +305,9 @@ def _draw_text(pdf: _Pdf, el: TextElement, origin: tuple[float, float], item: _I
         return
     box = pdf.box(origin, el)
     _fit_and_draw(
-        pdf, item, text, el.font, box, el.size, el.min_size, el.max_lines, el.align, el.colour
-    )
+        pdf, item, text, el.font, box, el.size, el.min_size, el.max_lines, el.align, el.colour,
+        el.field,
+    )  # fmt: skip
 
 
 def _draw_qr(pdf: _Pdf, el: QrElement, origin: tuple[float, float], item: _Item) -> None:
@@ -339,7 +384,7 @@ def _draw_band(pdf: _Pdf, el: BandElement, origin: tuple[float, float], item: _I
     pdf.canvas.setFillColor(pdf.colour(dict(el.colours)[role]))
     pdf.canvas.rect(*box, stroke=0, fill=1)
     inner = (box[0] + 1 * MM, box[1], box[2] - 2 * MM, box[3])
-    text = role.upper()
+    text = pdf.say(f"role.{role}")
     fitted = fit_text(text, el.font, inner[2], inner[3], el.size, el.min_size, 1)
     _draw_lines(pdf, fitted.lines, el.font, fitted.size, inner, "center", "#ffffff")
 
@@ -363,20 +408,14 @@ def _draw_list(pdf: _Pdf, el: ListElement, origin: tuple[float, float], item: _I
         capacity = max(1, int(height / (el.min_size * per_size))) * el.columns
         if capacity < len(entries):
             left_off = len(entries) - capacity + 1
-            entries = [*entries[: capacity - 1], f"+ {left_off} more"]
-            pdf.warnings.append(
-                f"{item.label}: {left_off} of its components do not fit on the label and are "
-                "summed up as '+ N more'; use a larger label or shorter names"
-            )
+            entries = [*entries[: capacity - 1], pdf.say("more", count=left_off)]
+            pdf.warn(item, "warn.components_left_off", count=left_off)
         size = min(el.min_size, height / (rows_for(len(entries)) * per_size))
     shown = [el.bullet + e for e in entries]
     widest = max(pdfmetrics.stringWidth(visual_line(s), pdf_font, 1.0) for s in shown)
     size = min(size, column_width / widest)
     if size < el.min_size - 0.05:
-        pdf.warnings.append(
-            f"{item.label}: a component name is too long for the label and prints at "
-            f"{size:.1f} pt, below the layout minimum of {el.min_size:g} pt; shorten it"
-        )
+        pdf.warn(item, "warn.component_too_long", size=f"{size:.1f}", minimum=f"{el.min_size:g}")
     for text in entries:
         _warn_missing_glyphs(pdf, item, text, el.font)
     rows = rows_for(len(shown))
@@ -509,6 +548,7 @@ def _render(
     cut_marks: bool | None = None,
     title: str,
     images: Mapping[str, ImageSource | None] | None = None,
+    language: str = "en",
 ) -> RenderResult:
     lay = _resolve(layout, kind)
     per_page = lay.slots_per_page
@@ -519,15 +559,12 @@ def _render(
     elements = [(_DRAWERS[type(el)], el) for el in lay.elements[kind]]
     marks = lay.cut_marks if cut_marks is None else cut_marks
     with _binary_streams():
-        pdf = _Pdf(lay, title)
+        pdf = _Pdf(lay, title, kind, language)
         placed = {el.field for el in lay.elements[kind] if isinstance(el, ImageElement)}
         images = images or {}
         for name in sorted(set(images) - placed):
             if images[name] is not None:
-                pdf.warnings.append(
-                    f"layout {lay.id} has no place for a {name} image on a {kind}, so it is "
-                    "left out; choose a layout that shows one"
-                )
+                pdf.warn(None, "warn.image_no_place", layout=lay.id, image=name, kind=kind)
         slot = start_slot - 1
         count = 0
         for item in items:
@@ -539,7 +576,7 @@ def _render(
                 slot = 0
             x, y, _, _ = lay.slot_box(slot + 1)
             for draw, el in elements:
-                draw(pdf, el, (x, y), item)
+                _draw_element(draw, pdf, el, (x, y), item)
             slot += 1
             count += 1
         if count == 0:
@@ -568,9 +605,11 @@ def render_badges(
     cut_marks: bool | None = None,
     logo: ImageSource | None = None,
     background: ImageSource | None = None,
+    language: str = "en",
 ) -> RenderResult:
     """A PDF of badges, one per slot, starting at ``start_slot`` (1-based) of the first
     sheet so a partly used sheet can be finished. ``cut_marks`` None follows the layout.
+    ``language`` (see ``printouts.LANGUAGES``) is that of the role bands and the warnings.
 
     :raise PrintoutError: unknown layout or role, unreadable image, QR box too small, ...
     """
@@ -578,7 +617,7 @@ def render_badges(
     images = {"logo": logo, "background": background}
     items = []
     for index, badge in enumerate(listed, start=1):
-        label = f"badge {index} ({badge.name})"
+        label = message("item.badge", language, index=index, name=normalise(badge.name))
         if not (badge.badge_name or badge.name).strip():
             raise PrintoutError(f"badge {index} has no name; give it a name or a badge_name")
         if badge.role not in ROLE_COLOURS:
@@ -594,6 +633,7 @@ def render_badges(
         cut_marks=cut_marks,
         title="Badges",
         images=images,
+        language=language,
     )
 
 
@@ -604,8 +644,10 @@ def render_kit_labels(
     start_slot: int = 1,
     cut_marks: bool | None = None,
     logo: ImageSource | None = None,
+    language: str = "en",
 ) -> RenderResult:
-    """A PDF of kit labels (code, kit type, QR of the label URL, components).
+    """A PDF of kit labels (code, kit type, QR of the label URL, components); ``language``
+    is that of the warnings and of the "+ N more" line.
 
     :raise PrintoutError: unknown layout, QR box too small for a URL, unreadable logo, ...
     """
@@ -620,7 +662,7 @@ def render_kit_labels(
             )
     items = [
         _Item(
-            f"kit label {i} ({kit.code})",
+            message("item.kit-label", language, index=i, name=normalise(kit.code)),
             kit.fields(),
             lists={"components": tuple(kit.components)},
             images={"logo": logo},
@@ -635,13 +677,17 @@ def render_kit_labels(
         cut_marks=cut_marks,
         title="Kit labels",
         images={"logo": logo},
+        language=language,
     )
 
 
 def render_certificates(
-    certificates: Iterable[CertificateData], layout: str | Path | Layout = "certificate-a4"
+    certificates: Iterable[CertificateData],
+    layout: str | Path | Layout = "certificate-a4",
+    *,
+    language: str = "en",
 ) -> RenderResult:
-    """A PDF with one certificate per page.
+    """A PDF with one certificate per page; ``language`` is that of the warnings.
 
     :raise PrintoutError: unknown layout, more signatories than the layout holds,
         unreadable logo or signature image, ...
@@ -652,14 +698,14 @@ def render_certificates(
             raise PrintoutError(f"certificate {index} ({cert.code}) has no name; give one")
     items = [
         _Item(
-            f"certificate {i} ({cert.name})",
+            message("item.certificate", language, index=i, name=normalise(cert.name)),
             cert.fields(),
             images={"logo": cert.logo},
             signatories=tuple(cert.signatories),
         )
         for i, cert in enumerate(listed, start=1)
     ]
-    return _render("certificate", items, layout, title="Certificates")
+    return _render("certificate", items, layout, title="Certificates", language=language)
 
 
 def render_calibration(layout: str | Path | Layout) -> RenderResult:

@@ -36,6 +36,12 @@ DESCENT = 0.24
 LINE_GAP = 0.08
 _RTL = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufeff]")
 _SPACES = re.compile(r"\s+")
+# Invisible direction controls (marks, embeddings, overrides, isolates): the font has no
+# glyph for them and python-bidi refuses some of them inside right-to-left text, so a name
+# that carries one (often pasted from a phone) is printed without them.
+_BIDI_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# Other control characters (C0, DEL, C1) never print; white space is folded separately.
+_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _BREAKS = re.compile(r"[^ \-]*-+|[^ \-]+ ?| ")
 _SMALLEST = 2.0  # points; below this nothing is legible anyway
 _EPSILON = 0.05  # points; rounding, not a real shortfall
@@ -83,7 +89,8 @@ def missing_glyphs(text: str, style: str = "regular") -> list[str]:
 
 
 def normalise(text: str) -> str:
-    """NFC form with runs of white space folded to one space."""
+    """NFC form without direction or other control characters, white space folded."""
+    text = _CONTROLS.sub("", _BIDI_CONTROLS.sub("", text))
     return _SPACES.sub(" ", unicodedata.normalize("NFC", text)).strip()
 
 
@@ -100,7 +107,12 @@ def visual_line(line: str) -> str:
     """The glyph order to draw one line in: Arabic is shaped and right-to-left text reversed."""
     if not _RTL.search(line):
         return line
-    return get_display(_reshaper().reshape(line))
+    line = _BIDI_CONTROLS.sub("", line)
+    try:
+        return get_display(_reshaper().reshape(line))
+    except (AssertionError, ValueError, IndexError, KeyError):
+        # python-bidi asserts on some odd input; logical order still prints every letter
+        return line
 
 
 @dataclass(frozen=True)

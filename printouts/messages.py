@@ -1,0 +1,90 @@
+"""What printouts say, in each language they speak: role bands, item names and warnings.
+
+The package stays free of any web framework, so it keeps its own small table keyed by
+language instead of a gettext catalog. A caller passes ``language="fr"`` to a ``render_*``
+function; an unknown language falls back to English.
+"""
+
+from __future__ import annotations
+
+__all__ = ["DEFAULT_LANGUAGE", "LANGUAGES", "MESSAGES", "message", "supported_language"]
+
+DEFAULT_LANGUAGE = "en"
+
+# Each entry: the English text, then its translations. Placeholders use str.format.
+MESSAGES: dict[str, dict[str, str]] = {
+    # role bands on badges (one per ParticipantRole)
+    "role.participant": {"en": "PARTICIPANT", "fr": "PARTICIPANT"},
+    "role.trainer": {"en": "TRAINER", "fr": "FORMATEUR"},
+    "role.mentor": {"en": "MENTOR", "fr": "MENTOR"},
+    "role.guest": {"en": "GUEST", "fr": "INVITÉ"},
+    # one item, and several items of a kind, as a warning names them
+    "item.badge": {"en": "badge {index} ({name})", "fr": "badge {index} ({name})"},
+    "item.kit-label": {
+        "en": "kit label {index} ({name})",
+        "fr": "étiquette de kit {index} ({name})",
+    },
+    "item.certificate": {"en": "certificate {index} ({name})", "fr": "certificat {index} ({name})"},
+    "items.badge": {"en": "{count} badges", "fr": "{count} badges"},
+    "items.kit-label": {"en": "{count} kit labels", "fr": "{count} étiquettes de kit"},
+    "items.certificate": {"en": "{count} certificates", "fr": "{count} certificats"},
+    # warnings: what printed but needs a look, each with the fix
+    "warn.missing_glyphs": {
+        "en": "the font has no glyph for {chars} in {text}; they print as empty boxes, so "
+        "give a Latin-script spelling (e.g. badge_name)",
+        "fr": "la police n'a pas de glyphe pour {chars} dans {text} ; ils s'impriment comme "
+        "des cases vides, donnez donc une orthographe en alphabet latin (p. ex. badge_name)",
+    },
+    "warn.too_long": {
+        "en": "{text} is too long for its box and prints at {size} pt, below the layout "
+        "minimum of {minimum} pt; shorten it",
+        "fr": "{text} est trop long pour son cadre et s'imprime en {size} pt, sous le minimum "
+        "de {minimum} pt de la mise en page ; raccourcissez-le",
+    },
+    "warn.workshop_too_long": {
+        "en": "the workshop title is too long for the badge; set a short badge title for the "
+        "workshop",
+        "fr": "le titre de l'atelier est trop long pour le badge ; donnez à l'atelier un titre "
+        "court pour les badges",
+    },
+    "warn.components_left_off": {
+        "en": "{count} of its components do not fit on the label and are summed up as "
+        "'+ N more'; use a larger label or shorter names",
+        "fr": "{count} de ses composants ne tiennent pas sur l'étiquette et sont résumés par "
+        "« + N autres » ; prenez une étiquette plus grande ou des noms plus courts",
+    },
+    "warn.component_too_long": {
+        "en": "a component name is too long for the label and prints at {size} pt, below the "
+        "layout minimum of {minimum} pt; shorten it",
+        "fr": "un nom de composant est trop long pour l'étiquette et s'imprime en {size} pt, "
+        "sous le minimum de {minimum} pt de la mise en page ; raccourcissez-le",
+    },
+    "warn.not_printable": {
+        "en": "its {field} could not be printed as written ({problem}), so it is left off; "
+        "check how it is spelled",
+        "fr": "son champ {field} n'a pas pu être imprimé tel quel ({problem}), il est donc "
+        "laissé vide ; vérifiez son orthographe",
+    },
+    "warn.image_no_place": {
+        "en": "layout {layout} has no place for a {image} image on a {kind}, so it is left "
+        "out; choose a layout that shows one",
+        "fr": "la mise en page {layout} n'a pas de place pour une image {image} sur ce type "
+        "d'impression ({kind}), elle est donc omise ; choisissez une mise en page qui en "
+        "affiche une",
+    },
+    "more": {"en": "+ {count} more", "fr": "+ {count} autres"},
+}
+
+LANGUAGES: tuple[str, ...] = tuple(MESSAGES["role.participant"])
+
+
+def supported_language(language: str | None) -> str:
+    """``language`` if printouts speak it, else English."""
+    return language if language in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def message(key: str, language: str = DEFAULT_LANGUAGE, **params: object) -> str:
+    """The text of ``key`` in ``language`` (English when that language lacks it)."""
+    texts = MESSAGES[key]
+    text = texts.get(supported_language(language)) or texts[DEFAULT_LANGUAGE]
+    return text.format(**params)
