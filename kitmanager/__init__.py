@@ -62,9 +62,20 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     app.url_map.converters["int"] = DatabaseIdConverter
 
-    from kitmanager import accounts, api, auth, checkin, participants, printing, public, workshops
+    from kitmanager import (
+        accounts,
+        api,
+        auth,
+        checkin,
+        participants,
+        printing,
+        public,
+        settings,
+        workshops,
+    )
 
-    for feature in (auth, accounts, workshops, participants, printing, public, checkin, api):
+    features = (auth, accounts, workshops, participants, printing, public, checkin, api, settings)
+    for feature in features:
         feature.init_app(app)
 
     from kitmanager.cli import register_commands

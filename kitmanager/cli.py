@@ -125,16 +125,24 @@ def _print_terminal_qr(url: str) -> None:
 @click.option(
     "--base-url",
     envvar="KITMANAGER_BASE_URL",
-    help="Address printed in badge QR codes (default: the Wi-Fi URL below), "
-    "e.g. https://kits.example.org behind a proxy.",
+    help="Address badge QR codes open; stored, so the app and the CLI use it (default: the "
+    "stored one, else the Wi-Fi URL below), e.g. http://10.42.0.1:5000 on the laptop's own "
+    "hotspot or https://kits.example.org behind a proxy.",
 )
 @with_appcontext
 def serve_command(host: str, port: int, threads: int, base_url: str | None) -> None:
     """Run the app with waitress; phones on the same Wi-Fi join through the LAN URL."""
     from waitress import create_server
 
+    from kitmanager.audit import cli_actor
     from kitmanager.auth.services import ensure_first_organiser
-    from kitmanager.network import lan_ip, lan_url
+    from kitmanager.network import check_address, lan_ip, lan_url
+    from kitmanager.settings.services import (
+        SettingError,
+        check_base_url,
+        set_badge_base_url,
+        stored_base_url,
+    )
 
     app = current_app._get_current_object()
     app.config["SERVER_PORT"] = port
@@ -144,20 +152,27 @@ def serve_command(host: str, port: int, threads: int, base_url: str | None) -> N
     # Bound to one address, the server answers only there, not on 127.0.0.1.
     local = f"http://127.0.0.1:{port}" if everywhere else f"http://{url_host}:{port}"
     if base_url:
-        if not base_url.startswith(("http://", "https://")):
+        try:
+            base_url = check_base_url(base_url)
+        except SettingError:
             raise click.BadParameter(
-                f"'{base_url}' is not a web address: start it with http:// or https://.",
+                f"'{base_url}' is not a web address: start it with http:// or https://, "
+                "e.g. http://10.42.0.1:5000.",
                 param_hint="--base-url",
-            )
-        app.config["BASE_URL"] = base_url.rstrip("/")
-    if not app.config.get("BASE_URL"):
-        app.config["BASE_URL"] = lan
+            ) from None
     try:
         server = create_server(app, host=host, port=port, threads=threads, ident="kitmanager")
     except OSError as exc:
         raise click.ClickException(_listen_error(exc, host, port)) from None
     # Only once the port is ours: a start that fails must not use up the one-time password.
     created = ensure_first_organiser()
+    # The badge address lives in the database, so `kitmanager badges` and the web agree:
+    # --base-url replaces it, and the first start with a network stores its Wi-Fi URL.
+    badges_url = base_url or stored_base_url()
+    if badges_url is None and not check_address(lan).problem:
+        badges_url = lan
+    if badges_url:
+        set_badge_base_url(cli_actor(), badges_url)
     db.session.commit()
 
     click.echo(f"kitmanager is running. Data folder: {app.config['DATA_DIR']}")
@@ -169,7 +184,18 @@ def serve_command(host: str, port: int, threads: int, base_url: str | None) -> N
         _print_terminal_qr(lan + "/")
     else:
         click.echo("  No network found: phones cannot join until this laptop is on a Wi-Fi.")
-    click.echo(f"  Badges point to: {app.config['BASE_URL']}")
+    if badges_url:
+        click.echo(f"  Badges point to: {badges_url}")
+        problem = check_address(badges_url).problem
+        if problem == "loopback":
+            click.echo("  (only this laptop reaches that address: phones cannot open the badges)")
+        elif problem:
+            click.echo(
+                "  (not an address of this laptop now: change it on the Settings page or "
+                "with --base-url, unless a proxy answers for it)"
+            )
+    else:
+        click.echo("  Badges point to: (not set yet: the address each browser uses)")
     if created is not None:
         user, password = created
         click.echo("")

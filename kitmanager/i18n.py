@@ -1,10 +1,16 @@
-"""Languages: English and French from the start. Per user, then per workshop, then browser."""
+"""Languages: English and French from the start. The page speaks the reader's language.
+
+The language follows the person, never the workshop on the page: their account's choice,
+else the choice made with the language switcher in this browser, else the browser's
+Accept-Language. So a message flashed before a redirect is in the language of the page
+after it. (What is printed on paper speaks the workshop's language: see kitmanager.printing.)
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask, g, has_request_context, request, session
+from flask import Flask, current_app, g, has_request_context, request, session
 from flask_babel import Babel
 from flask_login import current_user
 
@@ -14,8 +20,6 @@ TRANSLATIONS_DIR = Path(__file__).resolve().parent / "translations"
 
 
 def select_locale() -> str:
-    from flask import current_app
-
     languages = current_app.config["LANGUAGES"]
     if not has_request_context():  # CLI commands speak the default language
         return current_app.config["BABEL_DEFAULT_LOCALE"]
@@ -28,9 +32,6 @@ def select_locale() -> str:
     chosen = session.get("language")
     if chosen in languages:
         return chosen
-    workshop = getattr(g, "workshop", None)
-    if workshop is not None and workshop.language in languages:
-        return workshop.language
     return request.accept_languages.best_match(languages) or languages[0]
 
 

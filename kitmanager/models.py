@@ -188,6 +188,8 @@ class Workshop(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(String(60), unique=True)
     title: Mapped[str] = mapped_column(String(200))
+    # what badges print instead of a title too long for them ("" = the title)
+    badge_title: Mapped[str] = mapped_column(String(60), default="", server_default="")
     venue: Mapped[str] = mapped_column(String(200), default="")
     starts_on: Mapped[date] = mapped_column(Date)
     ends_on: Mapped[date] = mapped_column(Date)

@@ -12,7 +12,6 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from kitmanager.audit import cli_actor
 from kitmanager.extensions import db
-from kitmanager.network import base_url
 from kitmanager.participants.csv_io import CsvError, guess_mapping, parse_participants, read_table
 from kitmanager.participants.fields import ROLES
 from kitmanager.participants.services import (
@@ -27,6 +26,7 @@ from kitmanager.participants.services import (
     list_participants,
     plan_import,
 )
+from kitmanager.settings.cli import badge_address, base_url_option
 from kitmanager.text import safe_text
 from kitmanager.workshops.cli import workshop_or_fail
 
@@ -130,10 +130,13 @@ def import_command(
     show_default=True,
     help="Separator between columns; Excel in French expects semicolon.",
 )
-def export_command(slug: str, output: Path | None, delimiter: str) -> None:
+@base_url_option
+def export_command(slug: str, output: Path | None, delimiter: str, url: str | None = None) -> None:
     """Export participants with their badge URLs as CSV (UTF-8 with BOM, for Excel)."""
     workshop = workshop_or_fail(slug)
-    data = export_participants_csv(workshop, base_url(), delimiter=EXPORT_DELIMITERS[delimiter])
+    data = export_participants_csv(
+        workshop, badge_address(url), delimiter=EXPORT_DELIMITERS[delimiter]
+    )
     if output is None:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()

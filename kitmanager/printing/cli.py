@@ -11,13 +11,13 @@ from flask.cli import with_appcontext
 
 from kitmanager.audit import cli_actor
 from kitmanager.extensions import db
-from kitmanager.network import base_url
 from kitmanager.printing.services import (
     DEFAULT_BADGE_LAYOUT,
     BadgePrintError,
     badge_layouts,
     print_badges,
 )
+from kitmanager.settings.cli import badge_address, base_url_option
 from kitmanager.workshops.cli import workshop_or_fail
 
 
@@ -31,19 +31,21 @@ from kitmanager.workshops.cli import workshop_or_fail
     "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="PDF file to write."
 )
 @click.option("--list-layouts", is_flag=True, help="List the badge layouts and exit.")
+@base_url_option
 @with_appcontext
-def badges_command(slug, layout, start_slot, cut_marks, ids, output, list_layouts) -> None:
+def badges_command(slug, layout, start_slot, cut_marks, ids, output, list_layouts, url) -> None:
     """Print QR badges for a workshop's participants as one PDF."""
     if list_layouts:
         for lay in badge_layouts():
             click.echo(f"{lay.id:<20} {lay.slots_per_page:>3} per page  {lay.title}")
         return
     workshop = workshop_or_fail(slug)
+    address = badge_address(url)
     try:
         sheet = print_badges(
             cli_actor(),
             workshop,
-            base_url(),
+            address,
             layout=layout,
             start_slot=start_slot,
             cut_marks=cut_marks,
@@ -58,7 +60,9 @@ def badges_command(slug, layout, start_slot, cut_marks, ids, output, list_layout
     for warning in sheet.warnings:
         click.echo(f"warning: {warning}", err=True)
     click.echo(
-        f"Wrote {sheet.count} badges on {sheet.pages} page(s) of {sheet.layout.title} to {target}.",
+        f"Wrote {sheet.count} badges on {sheet.pages} page(s) of "
+        f"{sheet.layout.title_in(workshop.language)} to {target}; their QR codes open "
+        f"{address}/b/...",
         err=output is None and not sys.stdout.isatty(),
     )
 

@@ -20,6 +20,7 @@ __all__ = [
     "BadgeSheet",
     "badge_data",
     "badge_layouts",
+    "badge_title",
     "print_badges",
 ]
 
@@ -42,6 +43,11 @@ class BadgeSheet:
 
 def badge_layouts() -> list[Layout]:
     return list_layouts("badge")
+
+
+def badge_title(workshop: Workshop) -> str:
+    """What badges print for the workshop: its short badge title, else its title."""
+    return workshop.badge_title or workshop.title
 
 
 def badge_data(participant: Participant, base_url: str, workshop_title: str) -> BadgeData:
@@ -118,10 +124,11 @@ def print_badges(
                 last=chosen.slots_per_page,
             )
         )
-    data = [badge_data(p, base_url, workshop.title) for p in participants]
+    title = badge_title(workshop)
+    data = [badge_data(p, base_url, title) for p in participants]
     try:
         result: RenderResult = render_badges(
-            data, chosen, start_slot=start_slot, cut_marks=cut_marks
+            data, chosen, start_slot=start_slot, cut_marks=cut_marks, language=workshop.language
         )
     except PrintoutError as exc:
         raise BadgePrintError(str(exc)) from None
@@ -133,6 +140,7 @@ def print_badges(
         count=len(data),
         layout=layout,
         start_slot=start_slot,
+        base_url=base_url,
         participant_ids=[p.id for p in participants] if participant_ids else None,
     )
     db.session.flush()

@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 
 from kitmanager.extensions import db
 from kitmanager.models import Role
-from kitmanager.network import base_url
+from kitmanager.network import base_url, check_address
 from kitmanager.printing import bp
 from kitmanager.printing.services import (
     DEFAULT_BADGE_LAYOUT,
@@ -37,7 +37,7 @@ from kitmanager.storage import (
     write_info,
 )
 from kitmanager.workshops.views import load_workshop
-from printouts import PrintoutError, render_preview_png
+from printouts import KINDS, PrintoutError, layout_names, render_preview_png
 
 # A sheet is printed right away; an hour later it is only a copy of people's data.
 SHEET_MAX_AGE_S = 3600
@@ -63,6 +63,7 @@ def badges(slug: str):
     workshop = load_workshop(slug)
     layouts = badge_layouts()
     ids = _selected_ids()
+    address = base_url()
     if request.method == "POST":
         try:
             start_slot = int(request.form.get("start_slot", "1") or 1)
@@ -73,7 +74,7 @@ def badges(slug: str):
             sheet = print_badges(
                 current_actor(),
                 workshop,
-                base_url(),
+                address,
                 layout=request.form.get("layout", DEFAULT_BADGE_LAYOUT),
                 start_slot=start_slot,
                 cut_marks={"yes": True, "no": False}.get(cut),
@@ -94,7 +95,9 @@ def badges(slug: str):
                 {
                     "count": sheet.count,
                     "pages": sheet.pages,
-                    "layout": sheet.layout.title,
+                    "layout": sheet.layout.title_in(workshop.language),
+                    "language": workshop.language,
+                    "base_url": address,
                     "warnings": sheet.warnings,
                     "participant_ids": sheet.participant_ids,
                 },
@@ -121,6 +124,8 @@ def badges(slug: str):
         chosen=chosen,
         ids=ids,
         total=len(people),
+        address=address,
+        check=check_address(address),
     )
 
 
@@ -152,8 +157,14 @@ def _preview(layout_id: str, kind: str | None) -> bytes:
 
 @bp.route("/printouts/preview/<layout_id>.png")
 def preview(layout_id: str):
-    """A PNG of a layout filled with sample data (``?kind=badge``), to choose a sheet."""
+    """A PNG of a shipped layout filled with sample data (``?kind=badge``), to choose a sheet.
+
+    Only the ids of shipped layouts are served: anything else (a path, ``x.json``) is a 404
+    before any file name is built from it.
+    """
     kind = request.args.get("kind") or None
+    if layout_id not in layout_names() or (kind is not None and kind not in KINDS):
+        abort(404)
     try:
         png = _preview(layout_id, kind)
     except PrintoutError:

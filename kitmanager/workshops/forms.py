@@ -13,7 +13,7 @@ from wtforms import (
 from wtforms.fields import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 
-from kitmanager.workshops.services import MAX_CAPACITY
+from kitmanager.workshops.services import BADGE_TITLE_MAX, MAX_CAPACITY
 
 LANGUAGE_CHOICES = [SelectChoice("en", "English"), SelectChoice("fr", "Français")]
 
@@ -27,6 +27,9 @@ class WorkshopForm(FlaskForm):
             Regexp(r"^[a-z0-9][a-z0-9-]*$", message=_l("Lowercase letters, digits and dashes.")),
             Length(max=60),
         ],
+    )
+    badge_title = StringField(
+        _l("Short title for badges"), validators=[Optional(), Length(max=BADGE_TITLE_MAX)]
     )
     venue = StringField(_l("Venue"), validators=[Optional(), Length(max=200)])
     starts_on = DateField(_l("First day"), validators=[DataRequired()])

@@ -10,7 +10,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from flask_babel import gettext
-from sqlalchemy import func, select
+from sqlalchemy import Column, Table, delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from kitmanager.audit import Actor, record_event
@@ -24,22 +24,33 @@ __all__ = [
     "add_session",
     "archive_workshop",
     "create_workshop",
+    "delete_session",
     "get_workshop",
     "list_workshops",
     "local_timezone_name",
     "local_to_utc",
+    "session_dependants",
     "slugify",
+    "timezone_choices",
     "update_session",
     "update_workshop",
     "utc_to_local",
 ]
 
 MAX_CAPACITY = 100_000
+BADGE_TITLE_MAX = Workshop.__table__.c.badge_title.type.length
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,59}$")
 
 
 class WorkshopError(ValueError):
-    """A workshop or session request the user can fix; the message says how."""
+    """A workshop or session request the user can fix; the message says how.
+
+    ``field`` names the form field the message belongs next to (None: the whole form).
+    """
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def slugify(title: str) -> str:
@@ -72,7 +83,8 @@ def _zone(name: str) -> ZoneInfo:
                 "Unknown time zone '%(name)s': use a name like Africa/Nairobi, Africa/Abidjan "
                 "or America/New_York.",
                 name=name,
-            )
+            ),
+            field="timezone",
         ) from None
 
 
@@ -103,14 +115,24 @@ class WorkshopFields:
     timezone: str | None = None
     capacity: int | None = None
     notes: str = ""
+    badge_title: str = ""
 
 
 def _validate(fields: WorkshopFields) -> tuple[str, date, str]:
+    if len(fields.badge_title.strip()) > BADGE_TITLE_MAX:
+        raise WorkshopError(
+            gettext(
+                "The badge title is too long: keep it to %(max)s characters.", max=BADGE_TITLE_MAX
+            ),
+            field="badge_title",
+        )
     title = fields.title.strip()
     if not title:
-        raise WorkshopError(gettext("The workshop needs a title."))
+        raise WorkshopError(gettext("The workshop needs a title."), field="title")
     if len(title) > 200:
-        raise WorkshopError(gettext("The title is too long: keep it under 200 characters."))
+        raise WorkshopError(
+            gettext("The title is too long: keep it under 200 characters."), field="title"
+        )
     ends_on = fields.ends_on or fields.starts_on
     if ends_on < fields.starts_on:
         raise WorkshopError(
@@ -118,7 +140,8 @@ def _validate(fields: WorkshopFields) -> tuple[str, date, str]:
                 "The workshop ends (%(ends)s) before it starts (%(starts)s): check the dates.",
                 ends=f"{ends_on:%Y-%m-%d}",
                 starts=f"{fields.starts_on:%Y-%m-%d}",
-            )
+            ),
+            field="ends_on",
         )
     if fields.language not in LANGUAGES:
         raise WorkshopError(
@@ -126,14 +149,16 @@ def _validate(fields: WorkshopFields) -> tuple[str, date, str]:
                 "Unknown language '%(language)s': choose %(choices)s.",
                 language=fields.language,
                 choices=", ".join(LANGUAGES),
-            )
+            ),
+            field="language",
         )
     if fields.capacity is not None and not 0 < fields.capacity <= MAX_CAPACITY:
         raise WorkshopError(
             gettext(
                 "The capacity must be a number from 1 to %(max)s, or left empty.",
                 max=MAX_CAPACITY,
-            )
+            ),
+            field="capacity",
         )
     zone = fields.timezone or local_timezone_name()
     _zone(zone)
@@ -145,7 +170,8 @@ def _slug_taken(slug: str) -> WorkshopError:
         gettext(
             "The slug '%(slug)s' is already used by another workshop: choose another.",
             slug=slug,
-        )
+        ),
+        field="slug",
     )
 
 
@@ -157,7 +183,8 @@ def _check_slug(slug: str, exclude_id: int | None = None) -> str:
                 "'%(slug)s' is not a valid slug: use lowercase letters, digits and dashes "
                 "(max 60).",
                 slug=slug,
-            )
+            ),
+            field="slug",
         )
     query = select(Workshop.id).where(Workshop.slug == slug)
     if exclude_id is not None:
@@ -181,6 +208,7 @@ def create_workshop(actor: Actor, fields: WorkshopFields) -> Workshop:
         timezone=zone,
         capacity=fields.capacity,
         notes=fields.notes,
+        badge_title=fields.badge_title.strip(),
     )
     try:
         # Two organisers may pick the same slug at the same moment: the database decides.
@@ -207,6 +235,7 @@ def update_workshop(actor: Actor, workshop: Workshop, fields: WorkshopFields) ->
         ("timezone", zone),
         ("capacity", fields.capacity),
         ("notes", fields.notes),
+        ("badge_title", fields.badge_title.strip()),
     ):
         if getattr(workshop, name) != value:
             changed[name] = str(value)
@@ -250,7 +279,8 @@ def _session_times(
                 "The session ends (%(ends)s) before it starts (%(starts)s).",
                 ends=f"{ends:%Y-%m-%d %H:%M}",
                 starts=f"{starts:%Y-%m-%d %H:%M}",
-            )
+            ),
+            field="ends",
         )
     return local_to_utc(starts, workshop.timezone), local_to_utc(ends, workshop.timezone)
 
@@ -261,7 +291,7 @@ def add_session(
     """Add a session; ``starts``/``ends`` are wall-clock times in the workshop's time zone."""
     title = title.strip()
     if not title:
-        raise WorkshopError(gettext("The session needs a title."))
+        raise WorkshopError(gettext("The session needs a title."), field="title")
     starts_utc, ends_utc = _session_times(workshop, starts, ends)
     session = WorkshopSession(
         workshop=workshop,
@@ -286,7 +316,7 @@ def update_session(
 ) -> WorkshopSession:
     title = title.strip()
     if not title:
-        raise WorkshopError(gettext("The session needs a title."))
+        raise WorkshopError(gettext("The session needs a title."), field="title")
     session.starts_at, session.ends_at = _session_times(session.workshop, starts, ends)
     session.title = title[:200]
     session.room = room.strip()
@@ -296,4 +326,54 @@ def update_session(
 
 
 def timezone_choices() -> list[str]:
+    """Every IANA time zone name this Python knows, sorted (Africa/Abidjan, ...)."""
     return sorted(available_timezones())
+
+
+def _session_dependants() -> list[tuple[Table, Column]]:
+    """Every table whose rows go with their session (a foreign key ``ON DELETE CASCADE``:
+    check-ins, once they exist), so deleting a session counts and removes them without a
+    list kept by hand; the schema is the one place that says what belongs to a session."""
+    target = WorkshopSession.__table__.c.id
+    return [
+        (table, fk.parent)
+        for table in db.metadata.sorted_tables
+        for fk in table.foreign_keys
+        if fk.column is target and (fk.ondelete or "").upper() == "CASCADE"
+    ]
+
+
+def session_dependants(session: WorkshopSession) -> dict[str, int]:
+    """How many rows of each table hang on ``session`` (table name -> count, none left out)."""
+    counts: dict[str, int] = {}
+    for table, column in _session_dependants():
+        found = db.session.scalar(
+            select(func.count()).select_from(table).where(column == session.id)
+        )
+        if found:
+            counts[table.name] = counts.get(table.name, 0) + found
+    return counts
+
+
+def delete_session(actor: Actor, session: WorkshopSession) -> dict[str, int]:
+    """Delete a session with everything recorded against it; returns what went with it.
+
+    The rows of dependent tables are deleted here rather than left to ON DELETE CASCADE,
+    so the audit row says what was removed whatever the database does with foreign keys.
+    """
+    removed = session_dependants(session)
+    for table, column in reversed(_session_dependants()):
+        db.session.execute(delete(table).where(column == session.id))
+    record_event(
+        actor,
+        "session.deleted",
+        "workshop_session",
+        session.id,
+        workshop=session.workshop.slug,
+        title=session.title,
+        starts_at=session.starts_at.isoformat(),
+        removed=removed,
+    )
+    db.session.delete(session)
+    db.session.flush()
+    return removed

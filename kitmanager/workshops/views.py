@@ -1,7 +1,9 @@
 from __future__ import annotations
 
-from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
+from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 
 from kitmanager.extensions import db
@@ -15,9 +17,12 @@ from kitmanager.workshops.services import (
     add_session,
     archive_workshop,
     create_workshop,
+    delete_session,
     get_workshop,
     list_workshops,
     local_timezone_name,
+    session_dependants,
+    timezone_choices,
     update_session,
     update_workshop,
     utc_to_local,
@@ -25,11 +30,10 @@ from kitmanager.workshops.services import (
 
 
 def load_workshop(slug: str) -> Workshop:
-    """The workshop of this URL, also remembered for the page's language; 404 if unknown."""
+    """The workshop of this URL; 404 if unknown. (The page's language is the reader's.)"""
     workshop = get_workshop(slug)
     if workshop is None:
         abort(404)
-    g.workshop = workshop
     return workshop
 
 
@@ -44,7 +48,17 @@ def _fields(form: WorkshopForm) -> WorkshopFields:
         timezone=(form.timezone.data or "").strip() or None,
         capacity=form.capacity.data,
         notes=form.notes.data or "",
+        badge_title=form.badge_title.data or "",
     )
+
+
+def show_error(form: FlaskForm, exc: WorkshopError) -> None:
+    """Put a service's message next to the field it is about, else at the top of the page."""
+    field = form._fields.get(exc.field or "")
+    if field is None:
+        flash(str(exc), "error")
+    else:
+        field.errors = [*field.errors, str(exc)]
 
 
 @bp.route("/")
@@ -66,12 +80,14 @@ def create():
             workshop = create_workshop(current_actor(), _fields(form))
         except WorkshopError as exc:
             db.session.rollback()
-            flash(str(exc), "error")
+            show_error(form, exc)
         else:
             db.session.commit()
             flash(_("Workshop “%(title)s” created.", title=workshop.title), "success")
             return redirect(url_for("workshops.detail", slug=workshop.slug))
-    return render_template("workshops/form.html", form=form, workshop=None)
+    return render_template(
+        "workshops/form.html", form=form, workshop=None, zones=timezone_choices()
+    )
 
 
 @bp.route("/<slug>/")
@@ -123,12 +139,14 @@ def edit(slug: str):
             update_workshop(current_actor(), workshop, _fields(form))
         except WorkshopError as exc:
             db.session.rollback()
-            flash(str(exc), "error")
+            show_error(form, exc)
         else:
             db.session.commit()
             flash(_("Workshop saved."), "success")
             return redirect(url_for("workshops.detail", slug=workshop.slug))
-    return render_template("workshops/form.html", form=form, workshop=workshop)
+    return render_template(
+        "workshops/form.html", form=form, workshop=workshop, zones=timezone_choices()
+    )
 
 
 @bp.route("/<slug>/archive", methods=["POST"])
@@ -151,11 +169,7 @@ def archive(slug: str):
 def session_form(slug: str, session_id: int | None = None):
     """Add a session, or edit one; times are typed in the workshop's time zone."""
     workshop = load_workshop(slug)
-    session = None
-    if session_id is not None:
-        session = db.session.get(WorkshopSession, session_id)
-        if session is None or session.workshop_id != workshop.id:
-            abort(404)
+    session = None if session_id is None else _workshop_session(workshop, session_id)
     form = SessionForm()
     if request.method == "GET" and session is not None:
         form.title.data = session.title
@@ -171,11 +185,52 @@ def session_form(slug: str, session_id: int | None = None):
                 update_session(current_actor(), session, *values)
         except WorkshopError as exc:
             db.session.rollback()
-            flash(str(exc), "error")
+            show_error(form, exc)
         else:
             db.session.commit()
             flash(_("Session added.") if session is None else _("Session saved."), "success")
             return redirect(url_for("workshops.detail", slug=workshop.slug))
     return render_template(
         "workshops/session_form.html", form=form, workshop=workshop, session=session
+    )
+
+
+def _dependant_label(table: str, count: int) -> str:
+    """How the confirmation names rows that go with a session ("12 check-ins")."""
+    if table in ("check_in", "checkin"):
+        return ngettext("%(num)s check-in", "%(num)s check-ins", count)
+    return ngettext(
+        "%(num)s record in %(table)s", "%(num)s records in %(table)s", count, table=table
+    )
+
+
+def _workshop_session(workshop: Workshop, session_id: int) -> WorkshopSession:
+    session = db.session.get(WorkshopSession, session_id)
+    if session is None or session.workshop_id != workshop.id:
+        abort(404)
+    return session
+
+
+@bp.route("/<slug>/sessions/<int:session_id>/delete", methods=["GET", "POST"])
+@require_role(Role.TRAINER)
+def session_delete(slug: str, session_id: int):
+    """A page that says what deleting the session removes; its button deletes it."""
+    workshop = load_workshop(slug)
+    session = _workshop_session(workshop, session_id)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        title = session.title
+        delete_session(current_actor(), session)
+        db.session.commit()
+        flash(_("Session “%(title)s” deleted.", title=title), "success")
+        return redirect(url_for("workshops.detail", slug=workshop.slug))
+    return render_template(
+        "workshops/session_delete.html",
+        workshop=workshop,
+        session=session,
+        starts=utc_to_local(session.starts_at, workshop.timezone),
+        ends=utc_to_local(session.ends_at, workshop.timezone),
+        dependants=session_dependants(session),
+        dependant_label=_dependant_label,
+        form=form,
     )

@@ -196,7 +196,8 @@ def test_language_switcher_changes_the_page_and_is_remembered_on_the_account(app
     assert "<h1>Workshops</h1>" in page
 
 
-def test_anonymous_visitor_of_a_french_workshop_badge_reads_french(app, client):
+def test_anonymous_visitor_of_a_badge_reads_their_browser_language(app, client):
+    """A scanned badge page speaks the phone's language, whatever the workshop's."""
     make_workshop(app, slug="abidjan", title="Défi IA Abidjan", language="fr")
     make_workshop(app, slug="nairobi", title="Nairobi Robotics", language="en")
     add_people(app, "abidjan", "Aya Koné")
@@ -206,13 +207,51 @@ def test_anonymous_visitor_of_a_french_workshop_badge_reads_french(app, client):
             db.session.execute(select(Participant.full_name, Participant.badge_token)).all()
         )
 
-    page = _text(client.get(f"/b/{tokens['Aya Koné']}"))
+    page = _text(client.get(f"/b/{tokens['Aya Koné']}", headers={"Accept-Language": "fr-CI"}))
     assert '<html lang="fr">' in page
     assert "Voici votre badge d'atelier." in page
 
-    page = _text(client.get(f"/b/{tokens['Wanjiru Mwangi']}"))
+    page = _text(client.get(f"/b/{tokens['Aya Koné']}", headers={"Accept-Language": "en-KE"}))
     assert '<html lang="en">' in page
     assert "This is your workshop badge." in page
+
+    page = _text(client.get(f"/b/{tokens['Wanjiru Mwangi']}", headers={"Accept-Language": "fr"}))
+    assert '<html lang="fr">' in page
+    assert "Voici votre badge d'atelier." in page
+
+
+def test_the_workshop_on_the_page_never_changes_the_reader_language(app, organiser):
+    """An account without a stored language, an English browser, a French workshop: the
+    flash message set before the redirect and the page after it are both English."""
+    make_workshop(app, slug="abidjan", title="Défi IA Abidjan", language="fr")
+    english = {"Accept-Language": "en-GB,en;q=0.9"}
+    token = csrf_token(organiser, "/workshops/abidjan/edit")
+    response = organiser.post(
+        "/workshops/abidjan/edit",
+        data={
+            "csrf_token": token,
+            "title": "Défi IA Abidjan",
+            "slug": "abidjan",
+            "starts_on": "2026-12-01",
+            "ends_on": "2026-12-02",
+            "language": "fr",
+            "timezone": "Africa/Abidjan",
+        },
+        headers=english,
+    )
+    assert response.status_code == 302
+    page = _text(organiser.get(response.headers["Location"], headers=english))
+    assert '<html lang="en">' in page
+    assert "Workshop saved." in page and "Atelier enregistré" not in page
+    assert "<h2>Sessions</h2>" in page
+
+    # The same pages for a French browser are French throughout.
+    french = {"Accept-Language": "fr"}
+    response = organiser.post(
+        "/workshops/abidjan/archive", data={"csrf_token": token}, headers=french
+    )
+    page = _text(organiser.get(response.headers["Location"], headers=french))
+    assert '<html lang="fr">' in page and "Atelier archivé." in page
 
 
 def test_browser_language_picks_french_on_the_login_page(client):
