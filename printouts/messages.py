@@ -59,6 +59,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fr": "un nom de composant est trop long pour l'étiquette et s'imprime en {size} pt, "
         "sous le minimum de {minimum} pt de la mise en page ; raccourcissez-le",
     },
+    "warn.controls_removed": {
+        "en": "invisible direction or control characters in {text} are left out; the name "
+        "prints without them, retype it if it looks wrong",
+        "fr": "des caractères invisibles de direction ou de contrôle dans {text} sont omis ; "
+        "le nom s'imprime sans eux, ressaisissez-le s'il paraît faux",
+    },
     "warn.not_printable": {
         "en": "its {field} could not be printed as written ({problem}), so it is left off; "
         "check how it is spelled",
@@ -73,6 +79,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "affiche une",
     },
     "more": {"en": "+ {count} more", "fr": "+ {count} autres"},
+    # between the item(s) a warning concerns and the warning (French sets a space before ":")
+    "separator": {"en": ": ", "fr": " : "},
 }
 
 LANGUAGES: tuple[str, ...] = tuple(MESSAGES["role.participant"])

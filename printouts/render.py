@@ -43,6 +43,7 @@ from .text import (
     DESCENT,
     fit_text,
     font_name,
+    has_hidden_controls,
     missing_glyphs,
     normalise,
     starts_right_to_left,
@@ -95,6 +96,8 @@ class _Item:
     lists: Mapping[str, Sequence[str]] = field(default_factory=dict)
     images: Mapping[str, ImageSource | None] = field(default_factory=dict)
     signatories: Sequence[Signatory] = ()
+    # problems found before drawing: (message key, parameters)
+    notes: Sequence[tuple[str, Mapping[str, object]]] = ()
 
 
 class _Pdf:
@@ -138,9 +141,10 @@ class _Pdf:
         for (key, params), labels in self._warnings.items():
             text = self.say(key, **dict(params))
             if len(labels) == 1:
-                text = f"{labels[0]}: {text}"
+                text = labels[0] + self.say("separator") + text
             elif labels:
-                text = f"{self.say(f'items.{self.kind}', count=len(labels))}: {text}"
+                count = self.say(f"items.{self.kind}", count=len(labels))
+                text = count + self.say("separator") + text
             lines.append(text)
         return lines
 
@@ -574,6 +578,8 @@ def _render(
                 pdf.canvas.showPage()
                 pdf.pages += 1
                 slot = 0
+            for key, params in item.notes:
+                pdf.warn(item, key, **params)
             x, y, _, _ = lay.slot_box(slot + 1)
             for draw, el in elements:
                 _draw_element(draw, pdf, el, (x, y), item)
@@ -624,7 +630,9 @@ def render_badges(
             raise PrintoutError(
                 f"{label}: role {badge.role!r} is unknown; use one of {', '.join(ROLE_COLOURS)}"
             )
-        items.append(_Item(label, badge.fields(), images=images))
+        hidden = [n for n in (badge.name, badge.badge_name or "") if has_hidden_controls(n)]
+        notes = [("warn.controls_removed", {"text": repr(hidden[0])})] if hidden else []
+        items.append(_Item(label, badge.fields(), images=images, notes=notes))
     return _render(
         "badge",
         items,

@@ -20,6 +20,7 @@ __all__ = [
     "FittedText",
     "fit_text",
     "font_name",
+    "has_hidden_controls",
     "missing_glyphs",
     "normalise",
     "register_fonts",
@@ -86,6 +87,11 @@ def missing_glyphs(text: str, style: str = "regular") -> list[str]:
         if ord(ch) not in cmap and not ch.isspace() and ch not in seen:
             seen.append(ch)
     return seen
+
+
+def has_hidden_controls(text: str) -> bool:
+    """True when ``text`` holds direction or control characters that ``normalise`` removes."""
+    return bool(_BIDI_CONTROLS.search(text) or _CONTROLS.search(text))
 
 
 def normalise(text: str) -> str:
