@@ -471,3 +471,53 @@ def test_base_url_option_sets_the_address_in_badge_qr_codes(tmp_path: Path):
     assert bad.returncode != 0
     assert "start it with http:// or https://" in bad.stderr
     assert_no_traceback(bad.stdout, bad.stderr)
+
+
+def test_the_first_serve_stores_its_wifi_address_and_the_cli_prints_the_same_badges(
+    tmp_path: Path,
+):
+    """The server runs on 5077-like ports; `kitmanager badges` and `participants export` once
+    guessed port 5000. Now both read the address `serve` stored."""
+    from kitmanager.network import lan_ip, lan_url, local_addresses
+    from tests.printouts.reading import all_codes, read_pdf
+
+    if lan_ip() == "127.0.0.1":
+        pytest.skip("needs a network address besides 127.0.0.1")
+    data_dir = tmp_path / "data"
+    for args in (
+        ("workshops", "create", "Venue day", "--slug", "venue", "--starts", "2026-12-01"),
+        ("participants", "add", "venue", "Kamau Njoroge"),
+    ):
+        assert run_kitmanager(data_dir, *args).returncode == 0
+    before = run_kitmanager(data_dir, "badges", "venue", "-o", str(tmp_path / "none.pdf"))
+    assert before.returncode != 0
+    assert "No badge address is stored yet" in before.stderr
+    assert_no_traceback(before.stdout, before.stderr)
+
+    port = free_port()
+    expected = lan_url(port)
+    with Server(data_dir, host="0.0.0.0", port=port) as server:
+        assert f"Badges point to: {expected}" in server.stdout
+        assert server.stop() == 0
+
+    pdf = tmp_path / "badges.pdf"
+    made = run_kitmanager(data_dir, "badges", "venue", "-o", str(pdf))
+    assert made.returncode == 0, made.stderr
+    [code] = all_codes(read_pdf(pdf.read_bytes()))
+    assert re.fullmatch(rf"{re.escape(expected)}/b/[\w-]{{32}}", code)
+    exported = run_kitmanager(data_dir, "participants", "export", "venue")
+    assert code in exported.stdout
+
+    # A later start on another port keeps the stored address (badges already printed stay
+    # valid) and says so; --base-url replaces it for everyone.
+    with Server(data_dir, host="127.0.0.1") as again:
+        assert f"Badges point to: {expected}" in again.stdout
+        assert again.stop() == 0
+    hotspot = "http://10.42.0.1:5077"
+    with Server(data_dir, extra_args=["--base-url", hotspot]) as fixed:
+        assert f"Badges point to: {hotspot}" in fixed.stdout
+        if "10.42.0.1" not in local_addresses():
+            assert "not an address of this laptop now" in fixed.stdout
+        assert fixed.stop() == 0
+    made = run_kitmanager(data_dir, "badges", "venue", "-o", str(pdf))
+    assert all_codes(read_pdf(pdf.read_bytes())) == [code.replace(expected, hotspot)]
