@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import html
+import re
 from datetime import datetime
+from zoneinfo import available_timezones
 
-from sqlalchemy import select
+from sqlalchemy import Column, ForeignKey, Integer, Table, select
 
+from kitmanager.audit import cli_actor
 from kitmanager.extensions import db
 from kitmanager.models import AuditEvent, Workshop, WorkshopSession
+from kitmanager.workshops.services import add_session, get_workshop
 from tests.web.conftest import csrf_token
 from tests.web.helpers import make_workshop
 
@@ -201,3 +206,149 @@ def test_volunteer_can_see_but_not_change_workshops(volunteer, app):
     assert volunteer.get("/workshops/nairobi/sessions/new").status_code == 403
     assert volunteer.get("/workshops/nairobi/participants/new").status_code == 403
     assert volunteer.get("/workshops/nairobi/participants/").status_code == 403
+
+
+# --- time zones from a list, errors next to their field ----------------------------------------
+
+
+def _field_block(page: str, name: str) -> str:
+    """The <div class="field ..."> holding the input called ``name``, as the reader sees it."""
+    for block in re.findall(
+        r'<div class="field[^"]*">.*?</div>\s*(?=<div|<button|</div>)', page, re.S
+    ):
+        if f'name="{name}"' in block:
+            return html.unescape(block)
+    raise AssertionError(f"no field {name} in the page")
+
+
+def test_time_zone_is_chosen_from_the_full_list(organiser):
+    page = organiser.get("/workshops/new").get_data(as_text=True)
+    zone_input = re.search(r'<input[^>]*name="timezone"[^>]*>', page).group(0)
+    assert 'list="timezone-list"' in zone_input and "data-search-list" in zone_input
+    options = re.findall(r'<option value="([^"]+)">', page.split('id="timezone-list"')[1])
+    assert "Africa/Abidjan" in options and "America/Argentina/Buenos_Aires" in options
+    assert options == sorted(available_timezones())
+    assert 'src="/static/list-search.js"' in page
+
+
+def test_an_unknown_time_zone_is_explained_next_to_its_field(organiser, app):
+    token = csrf_token(organiser, "/workshops/new")
+    response = organiser.post(
+        "/workshops/new",
+        data={
+            "csrf_token": token,
+            "title": "Mars base",
+            "starts_on": "2026-12-01",
+            "language": "en",
+            "timezone": "Mars/Olympus",
+        },
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    block = _field_block(page, "timezone")
+    assert "has-error" in block and 'aria-invalid="true"' in block
+    assert "Unknown time zone 'Mars/Olympus'" in block
+    assert 'class="flash flash-error"' not in page  # not (only) at the top of the page
+    with app.app_context():
+        assert db.session.scalar(select(Workshop).where(Workshop.title == "Mars base")) is None
+
+
+def test_session_times_in_the_wrong_order_are_explained_next_to_the_end(trainer, app):
+    make_workshop(app)
+    token = csrf_token(trainer, "/workshops/nairobi/sessions/new")
+    page = trainer.post(
+        "/workshops/nairobi/sessions/new",
+        data={
+            "csrf_token": token,
+            "title": "Backwards",
+            "starts": "2026-12-01T11:00",
+            "ends": "2026-12-01T10:00",
+        },
+    ).get_data(as_text=True)
+    assert "before it starts" in _field_block(page, "ends")
+
+
+# --- deleting a session -------------------------------------------------------------------------
+
+
+def _add_session(app, title: str = "Line followers") -> int:
+    with app.app_context():
+        workshop = get_workshop("nairobi")
+        session = add_session(
+            cli_actor(), workshop, title, datetime(2026, 12, 1, 9), datetime(2026, 12, 1, 10)
+        )
+        db.session.commit()
+        return session.id
+
+
+def test_a_session_is_deleted_after_a_page_that_says_what_goes_with_it(trainer, app):
+    make_workshop(app)
+    session_id = _add_session(app)
+    keep_id = _add_session(app, "Sumo robots")
+    detail = trainer.get("/workshops/nairobi/").get_data(as_text=True)
+    url = f"/workshops/nairobi/sessions/{session_id}/delete"
+    assert f'href="{url}"' in detail
+
+    page = html.unescape(trainer.get(url).get_data(as_text=True))
+    assert "<h1>Delete the session “Line followers”?</h1>" in page
+    assert "no check-ins" in page and "09:00" in page
+    with app.app_context():
+        assert db.session.get(WorkshopSession, session_id) is not None  # a GET deletes nothing
+
+    token = csrf_token(trainer, url)
+    response = trainer.post(url, data={"csrf_token": token}, follow_redirects=True)
+    assert "Session “Line followers” deleted." in html.unescape(response.get_data(as_text=True))
+    with app.app_context():
+        assert db.session.get(WorkshopSession, session_id) is None
+        assert db.session.get(WorkshopSession, keep_id) is not None
+        event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "session.deleted"))
+        assert event.object_id == session_id and event.actor == "user:tom"
+        assert event.details["title"] == "Line followers" and event.details["removed"] == {}
+    assert trainer.get(url).status_code == 404
+
+
+def test_deleting_a_session_needs_a_trainer_and_the_right_workshop(volunteer, app):
+    make_workshop(app)
+    make_workshop(app, slug="other", title="Other")
+    session_id = _add_session(app)
+    assert volunteer.get(f"/workshops/nairobi/sessions/{session_id}/delete").status_code == 403
+    volunteer.post("/logout", data={"csrf_token": csrf_token(volunteer, "/workshops/")})
+    from tests.web.conftest import login
+
+    login(volunteer, "tom")
+    assert volunteer.get(f"/workshops/other/sessions/{session_id}/delete").status_code == 404
+
+
+def test_check_ins_of_a_session_are_counted_and_deleted_with_it(trainer, app):
+    """Any table whose rows cascade with a session (check-ins) is counted on the confirmation
+    page and emptied with the session, without a list of such tables kept by hand."""
+    make_workshop(app)
+    session_id = _add_session(app)
+    other_id = _add_session(app, "Sumo robots")
+    check_in = Table(
+        "check_in",
+        db.metadata,
+        Column("id", Integer, primary_key=True),
+        Column("session_id", ForeignKey("workshop_session.id", ondelete="CASCADE"), nullable=False),
+    )
+    try:
+        with app.app_context():
+            check_in.create(db.engine)
+            db.session.execute(
+                check_in.insert(),
+                [{"session_id": session_id}] * 3 + [{"session_id": other_id}],
+            )
+            db.session.commit()
+        url = f"/workshops/nairobi/sessions/{session_id}/delete"
+        page = trainer.get(url).get_data(as_text=True)
+        assert "<li>3 check-ins</li>" in page
+        trainer.post(url, data={"csrf_token": csrf_token(trainer, url)})
+        with app.app_context():
+            left = db.session.execute(select(check_in.c.session_id)).scalars().all()
+            assert left == [other_id]
+            event = db.session.scalar(
+                select(AuditEvent).where(AuditEvent.action == "session.deleted")
+            )
+            assert event.details["removed"] == {"check_in": 3}
+    finally:
+        db.metadata.remove(check_in)
