@@ -127,7 +127,10 @@ def test_organiser_sets_the_badge_address_on_a_french_phone_by_keyboard(
     assert page.problems.messages == [], page.problems.messages
 
 
-def test_typing_a_city_finds_its_time_zone_by_keyboard_on_a_french_phone(phone):
+def test_typing_a_city_finds_its_time_zone_by_keyboard_on_a_french_phone(
+    phone,
+    server: Server,  # noqa: F811
+):
     from playwright.sync_api import expect
 
     page = phone
@@ -181,4 +184,26 @@ def test_typing_a_city_finds_its_time_zone_by_keyboard_on_a_french_phone(phone):
     page.get_by_role("button", name="Enregistrer").click()
     page.wait_for_url(re.compile(r"/workshops/defi-ia-abidjan/$"))
     expect(page.locator(".meta")).to_contain_text("Africa/Abidjan")
+
+    # A session is deleted after a French confirmation page, by keyboard, on the phone.
+    assert run_kitmanager(
+        server.data_dir, "sessions", "add", "defi-ia-abidjan", "Premier robot",
+        "--starts", "2026-12-05 09:00", "--ends", "2026-12-05 10:30",
+    ).returncode == 0  # fmt: skip
+    page.reload()
+    tab_to(page, lambda el: el["tag"] == "a" and el["text"].startswith("Supprimer"), limit=60)
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/sessions/\d+/delete$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        "Supprimer la séance « Premier robot » ?"
+    )
+    expect(page.locator("#what-goes")).to_contain_text("aucune présence")
+    assert_fits(page)
+    assert_focus_is_visible(
+        tab_to(page, lambda el: el["tag"] == "button" and el["text"] == "Supprimer la séance")
+    )
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/workshops/defi-ia-abidjan/$"))
+    expect(page.locator(".flash-success")).to_have_text("Séance « Premier robot » supprimée.")
+    expect(page.get_by_text("Aucune séance pour l'instant.")).to_be_visible()
     assert page.problems.messages == [], page.problems.messages
