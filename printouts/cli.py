@@ -10,6 +10,7 @@ from pathlib import Path
 
 from .errors import PrintoutError
 from .layout import KINDS, list_layouts
+from .messages import LANGUAGES
 from .preview import pdf_page_to_png, render_sample
 from .render import render_calibration
 
@@ -28,6 +29,9 @@ def _parser() -> argparse.ArgumentParser:
     sample.add_argument("layout", help="layout id (see 'layouts') or path of a layout .json")
     sample.add_argument("-o", "--output", required=True, type=Path, help="PDF file to write")
     sample.add_argument("--kind", choices=KINDS, help="kind to print (default: the first)")
+    sample.add_argument(
+        "--language", choices=LANGUAGES, default="en", help="language of role bands and warnings"
+    )
     preview = commands.add_parser("preview", help="write a PNG preview of a layout")
     preview.add_argument("layout")
     preview.add_argument("-o", "--output", required=True, type=Path, help="PNG file to write")
@@ -69,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "layouts":
             _print_layouts(args.json, args.kind)
         elif args.command == "sample":
-            result = render_sample(args.layout, args.kind)
+            result = render_sample(args.layout, args.kind, args.language)
             _write(args.output, result.pdf)
             for warning in result.warnings:
                 print(f"warning: {warning}", file=sys.stderr)

@@ -16,9 +16,11 @@ from .samples import sample_badges, sample_certificates, sample_kit_labels, samp
 __all__ = ["pdf_page_to_png", "render_preview_png", "render_sample"]
 
 
-def render_sample(layout: str | Path | Layout, kind: str | None = None) -> RenderResult:
+def render_sample(
+    layout: str | Path | Layout, kind: str | None = None, language: str = "en"
+) -> RenderResult:
     """A PDF of ``layout`` (its first kind unless ``kind`` is given) with sample data,
-    filling the first sheet.
+    filling the first sheet, in ``language``.
 
     :raise LayoutError: unknown layout, or a kind the layout does not print.
     """
@@ -30,12 +32,12 @@ def render_sample(layout: str | Path | Layout, kind: str | None = None) -> Rende
         )
     count = min(lay.slots_per_page, 8) if lay.slots_per_page > 1 else 1
     if kind == "certificate":
-        return render_certificates(sample_certificates(1), lay)
+        return render_certificates(sample_certificates(1), lay, language=language)
     shows_logo = any(getattr(el, "field", None) == "logo" for el in lay.elements[kind])
     logo = sample_logo_png() if shows_logo else None
     if kind == "badge":
-        return render_badges(sample_badges(count), lay, logo=logo)
-    return render_kit_labels(sample_kit_labels(count), lay, logo=logo)
+        return render_badges(sample_badges(count), lay, logo=logo, language=language)
+    return render_kit_labels(sample_kit_labels(count), lay, logo=logo, language=language)
 
 
 def pdf_page_to_png(pdf: bytes, page_index: int = 0, dpi: float = 96) -> bytes:

@@ -141,3 +141,12 @@ def test_a_name_a_library_cannot_draw_is_left_off_with_a_warning_and_the_sheet_p
         "badge 2 (Kofi Mensah): its name could not be printed as written (AssertionError), so "
         "it is left off; check how it is spelled"
     ]
+
+
+def test_the_printouts_command_line_writes_french_samples(tmp_path):
+    from printouts.cli import main
+
+    out = tmp_path / "badges-fr.pdf"
+    assert main(["sample", "avery-l7160", "--language", "fr", "-o", str(out)]) == 0
+    text = read_pdf(out.read_bytes(), decode=False)[0].text
+    assert "FORMATEUR" in text and "TRAINER" not in text
