@@ -42,3 +42,20 @@ def add_people(app: Flask, slug: str, *names: str, **fields) -> list[int]:
             ids.append(participant.id)
         db.session.commit()
     return ids
+
+
+def post_workshop_form(client, url: str, headers: dict[str, str] | None = None, **fields):
+    """Send the workshop form at ``url`` (/workshops/new or .../edit) as a browser does, with
+    its CSRF token: a French workshop in Abidjan unless ``fields`` say otherwise."""
+    from tests.web.conftest import csrf_token
+
+    data = {
+        "title": "Défi IA Abidjan",
+        "starts_on": "2026-12-01",
+        "ends_on": "2026-12-02",
+        "language": "fr",
+        "timezone": "Africa/Abidjan",
+        **fields,
+    }
+    token = csrf_token(client, url)
+    return client.post(url, data={"csrf_token": token, **data}, headers=headers or {})

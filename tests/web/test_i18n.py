@@ -25,7 +25,7 @@ from sqlalchemy import select
 from kitmanager.extensions import db
 from kitmanager.models import Participant, User
 from tests.web.conftest import csrf_token
-from tests.web.helpers import add_people, make_workshop
+from tests.web.helpers import add_people, make_workshop, post_workshop_form
 
 ROOT = Path(__file__).resolve().parents[2]
 TRANSLATIONS = ROOT / "kitmanager" / "translations"
@@ -225,20 +225,7 @@ def test_the_workshop_on_the_page_never_changes_the_reader_language(app, organis
     flash message set before the redirect and the page after it are both English."""
     make_workshop(app, slug="abidjan", title="Défi IA Abidjan", language="fr")
     english = {"Accept-Language": "en-GB,en;q=0.9"}
-    token = csrf_token(organiser, "/workshops/abidjan/edit")
-    response = organiser.post(
-        "/workshops/abidjan/edit",
-        data={
-            "csrf_token": token,
-            "title": "Défi IA Abidjan",
-            "slug": "abidjan",
-            "starts_on": "2026-12-01",
-            "ends_on": "2026-12-02",
-            "language": "fr",
-            "timezone": "Africa/Abidjan",
-        },
-        headers=english,
-    )
+    response = post_workshop_form(organiser, "/workshops/abidjan/edit", english, slug="abidjan")
     assert response.status_code == 302
     page = _text(organiser.get(response.headers["Location"], headers=english))
     assert '<html lang="en">' in page
@@ -247,6 +234,7 @@ def test_the_workshop_on_the_page_never_changes_the_reader_language(app, organis
 
     # The same pages for a French browser are French throughout.
     french = {"Accept-Language": "fr"}
+    token = csrf_token(organiser, "/workshops/abidjan/")
     response = organiser.post(
         "/workshops/abidjan/archive", data={"csrf_token": token}, headers=french
     )

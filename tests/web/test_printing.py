@@ -17,7 +17,7 @@ from kitmanager.printing.services import badge_layouts
 from kitmanager.settings.services import set_badge_base_url
 from tests.printouts.reading import all_codes, read_pdf
 from tests.web.conftest import csrf_token
-from tests.web.helpers import add_people, make_workshop
+from tests.web.helpers import add_people, make_workshop, post_workshop_form
 
 PEOPLE = ["Wanjiru Mwangi", "Kouassi Yao", "Nguyễn Thị Hồng Nhung", "Adébáyọ̀ Ọlápọ̀"]
 
@@ -320,19 +320,12 @@ def test_a_french_workshop_prints_french_bands_layout_names_and_one_collapsed_wa
     assert len(all_codes(pages)) == 37
 
     # The fix the warning names: a short badge title, which the badges then print.
-    token = csrf_token(organiser, "/workshops/abidjan/edit")
-    response = organiser.post(
+    response = post_workshop_form(
+        organiser,
         "/workshops/abidjan/edit",
-        data={
-            "csrf_token": token,
-            "title": long_title,
-            "badge_title": "Défi IA 2026",
-            "slug": "abidjan",
-            "starts_on": "2026-12-01",
-            "ends_on": "2026-12-02",
-            "language": "fr",
-            "timezone": "Africa/Abidjan",
-        },
+        title=long_title,
+        badge_title="Défi IA 2026",
+        slug="abidjan",
     )
     assert response.status_code == 302
     text, pages = _print(organiser, "abidjan")
