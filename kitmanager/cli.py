@@ -171,7 +171,7 @@ def serve_command(host: str, port: int, threads: int, base_url: str | None) -> N
     badges_url = base_url or stored_base_url()
     if badges_url is None and not check_address(lan).problem:
         badges_url = lan
-    if badges_url:
+    if badges_url and badges_url != stored_base_url():
         set_badge_base_url(cli_actor(), badges_url)
     db.session.commit()
 

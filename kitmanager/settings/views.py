@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
@@ -14,10 +16,8 @@ from kitmanager.settings.services import BADGE_BASE_URL, SettingError, set_badge
 
 def serving_port() -> int:
     """The port this app answers on: the one `serve` listens on, else the browser's."""
-    port = current_app.config.get("SERVER_PORT")
-    if port:
-        return int(port)
-    return int(request.host.rsplit(":", 1)[1]) if ":" in request.host.strip("]") else 80
+    port = current_app.config.get("SERVER_PORT") or urlsplit(request.host_url).port
+    return int(port) if port else (443 if request.scheme == "https" else 80)
 
 
 @bp.route("/", methods=["GET", "POST"])
