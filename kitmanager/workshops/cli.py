@@ -64,7 +64,8 @@ def workshop_or_fail(slug: str):
     "--timezone", "zone", help="IANA time zone, e.g. Africa/Nairobi (default: this laptop's)."
 )
 @click.option("--capacity", type=click.IntRange(min=1))
-def workshops_create(title, slug, starts, ends, venue, language, zone, capacity) -> None:
+@click.option("--badge-title", default="", help="Short title printed on badges instead.")
+def workshops_create(title, slug, starts, ends, venue, language, zone, capacity, badge_title):
     """Create a workshop."""
     fields = WorkshopFields(
         title=title,
@@ -75,6 +76,7 @@ def workshops_create(title, slug, starts, ends, venue, language, zone, capacity)
         language=language,
         timezone=zone,
         capacity=capacity,
+        badge_title=badge_title,
     )
     try:
         workshop = create_workshop(cli_actor(), fields)

@@ -343,6 +343,17 @@ def test_cli_prints_a_french_workshop_in_french(runner, app, tmp_path):
     assert "Étiquettes Avery L7160" in result.output
     assert "INVITÉ" in read_pdf(out.read_bytes())[0].flat_text
 
+    # The fix from the command line: a workshop created with a short badge title.
+    made = runner.invoke(
+        args=["workshops", "create", "Atelier " + "très " * 20, "--slug", "court",
+              "--starts", "2026-12-01", "--language", "fr", "--badge-title", "Atelier court"]
+    )  # fmt: skip
+    assert made.exit_code == 0, made.output
+    add_people(app, "court", "Aya Koné")
+    result = runner.invoke(args=["badges", "court", "-o", str(out)])
+    assert result.exit_code == 0 and "warning" not in result.output, result.output
+    assert "Atelier court" in read_pdf(out.read_bytes())[0].flat_text
+
 
 # --- layout previews ------------------------------------------------------------------------
 
