@@ -242,7 +242,8 @@ def test_organiser_sets_the_badge_address_in_the_app_and_the_badges_carry_it(
         }
 
     # The web and the command line now print the same address.
-    _, pages = _print(organiser, "nairobi")
+    sheet, pages = _print(organiser, "nairobi")
+    assert 'The QR codes will open: <code class="url">http://10.42.0.1:5077/b/…</code>' in sheet
     [web_code] = all_codes(pages)
     runner = app.test_cli_runner()
     out = tmp_path / "cli.pdf"
