@@ -66,6 +66,7 @@ def check_base_url(value: str) -> str:
         parts is None
         or parts.scheme not in ("http", "https")
         or not parts.hostname
+        or parts.hostname in ("0.0.0.0", "::")  # noqa: S104 - "listen everywhere", not a place
         or parts.query
         or parts.fragment
         or parts.username is not None

@@ -213,7 +213,9 @@ def test_organiser_sets_the_badge_address_in_the_app_and_the_badges_carry_it(
     assert 'value="http://kit.test"' in page and "Not stored yet" in page
     token = csrf_token(organiser, "/settings/")
 
-    for bad in ("kits.local", "ftp://10.42.0.1", "http://", "http://10.42.0.1:50x77/"):
+    bad_addresses = ("kits.local", "ftp://10.42.0.1", "http://", "http://10.42.0.1:50x77/",
+                     "http://0.0.0.0:5000")  # fmt: skip
+    for bad in bad_addresses:
         response = organiser.post("/settings/", data={"csrf_token": token, "base_url": bad})
         page = html.unescape(response.get_data(as_text=True))
         assert response.status_code == 200
