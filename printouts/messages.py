@@ -42,9 +42,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "de {minimum} pt de la mise en page ; raccourcissez-le",
     },
     "warn.workshop_too_long": {
-        "en": "the workshop title is too long for the badge; set a short badge title for the "
-        "workshop",
-        "fr": "le titre de l'atelier est trop long pour le badge ; donnez à l'atelier un titre "
+        "en": "the workshop title is too long for the badge; give the workshop a short name "
+        "for badges",
+        "fr": "le titre de l'atelier est trop long pour le badge ; donnez à l'atelier un nom "
         "court pour les badges",
     },
     "warn.components_left_off": {

@@ -64,7 +64,9 @@ def workshop_or_fail(slug: str):
     "--timezone", "zone", help="IANA time zone, e.g. Africa/Nairobi (default: this laptop's)."
 )
 @click.option("--capacity", type=click.IntRange(min=1))
-@click.option("--badge-title", default="", help="Short title printed on badges instead.")
+@click.option(
+    "--badge-title", default="", help="Short name printed on badges instead of the title."
+)
 def workshops_create(title, slug, starts, ends, venue, language, zone, capacity, badge_title):
     """Create a workshop."""
     fields = WorkshopFields(

@@ -29,7 +29,7 @@ class WorkshopForm(FlaskForm):
         ],
     )
     badge_title = StringField(
-        _l("Short title for badges"), validators=[Optional(), Length(max=BADGE_TITLE_MAX)]
+        _l("Short name for badges"), validators=[Optional(), Length(max=BADGE_TITLE_MAX)]
     )
     venue = StringField(_l("Venue"), validators=[Optional(), Length(max=200)])
     starts_on = DateField(_l("First day"), validators=[DataRequired()])

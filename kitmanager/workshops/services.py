@@ -122,7 +122,8 @@ def _validate(fields: WorkshopFields) -> tuple[str, date, str]:
     if len(fields.badge_title.strip()) > BADGE_TITLE_MAX:
         raise WorkshopError(
             gettext(
-                "The badge title is too long: keep it to %(max)s characters.", max=BADGE_TITLE_MAX
+                "The short name for badges is too long: keep it to %(max)s characters.",
+                max=BADGE_TITLE_MAX,
             ),
             field="badge_title",
         )

@@ -69,13 +69,13 @@ def test_identical_warnings_collapse_into_one_line_with_a_count_and_the_fix():
     ]
     english = render_badges(badges, "avery-l7160").warnings
     assert english == [
-        "37 badges: the workshop title is too long for the badge; set a short badge title "
-        "for the workshop"
+        "37 badges: the workshop title is too long for the badge; give the workshop a short "
+        "name for badges"
     ]
     french = render_badges(badges, "avery-l7160", language="fr").warnings
     assert french == [
         "37 badges : le titre de l'atelier est trop long pour le badge ; donnez à l'atelier un "
-        "titre court pour les badges"
+        "nom court pour les badges"
     ]
     # A short title: no warning at all.
     short = [BadgeData(b.name, b.url, workshop="Défi IA 2026") for b in badges]

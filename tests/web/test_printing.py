@@ -316,7 +316,7 @@ def test_a_french_workshop_prints_french_bands_layout_names_and_one_collapsed_wa
     assert warnings, text[-2000:]
     assert re.findall(r"<li>(.*?)</li>", warnings.group(1)) == [
         "37 badges : le titre de l'atelier est trop long pour le badge ; donnez à l'atelier "
-        "un titre court pour les badges"
+        "un nom court pour les badges"
     ]
     printed = "".join(page.flat_text for page in pages)
     assert "FORMATEUR" in printed and "PARTICIPANT" in printed and "TRAINER" not in printed

@@ -232,7 +232,10 @@ def test_listening_on_one_address_prints_urls_that_answer_there(tmp_path: Path, 
     try:
         server.start()
         assert f"On this laptop:  {url}/" in server.stdout
-        assert f"Badges point to: {url}" in server.stdout
+        if host == "::1":  # phones never reach a loopback address: nothing is stored for badges
+            assert "Badges point to: (not set yet: the address each browser uses)" in server.stdout
+        else:
+            assert f"Badges point to: {url}" in server.stdout
         assert "127.0.0.1" not in server.stdout
         assert server.process is not None
         # Ask from inside the server's private network whether the printed URL answers.
