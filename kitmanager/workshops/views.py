@@ -7,7 +7,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 
 from kitmanager.extensions import db
-from kitmanager.models import Participant, Role, Team, Workshop, WorkshopSession
+from kitmanager.models import CheckIn, Participant, Role, Team, Workshop, WorkshopSession
 from kitmanager.security import current_actor, require_role
 from kitmanager.workshops import bp
 from kitmanager.workshops.forms import ConfirmForm, SessionForm, WorkshopForm
@@ -197,7 +197,7 @@ def session_form(slug: str, session_id: int | None = None):
 
 def _dependant_label(table: str, count: int) -> str:
     """How the confirmation names rows that go with a session ("12 check-ins")."""
-    if table in ("check_in", "checkin"):
+    if table == CheckIn.__tablename__:
         return ngettext("%(num)s check-in", "%(num)s check-ins", count)
     return ngettext(
         "%(num)s record in %(table)s", "%(num)s records in %(table)s", count, table=table
