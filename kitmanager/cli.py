@@ -167,11 +167,14 @@ def serve_command(host: str, port: int, threads: int, base_url: str | None) -> N
     # Only once the port is ours: a start that fails must not use up the one-time password.
     created = ensure_first_organiser()
     # The badge address lives in the database, so `kitmanager badges` and the web agree:
-    # --base-url replaces it, and the first start with a network stores its Wi-Fi URL.
-    badges_url = base_url or stored_base_url()
-    if badges_url is None and not check_address(lan).problem:
+    # --base-url replaces it; otherwise a stored address stays (badges already printed carry
+    # it), unless there is none or only a loopback one, which no phone reaches: then the URL
+    # printed below is stored (the Wi-Fi one when there is a network).
+    stored = stored_base_url()
+    badges_url = base_url or stored
+    if badges_url is None or (not base_url and check_address(badges_url).problem == "loopback"):
         badges_url = lan
-    if badges_url and badges_url != stored_base_url():
+    if badges_url != stored:
         set_badge_base_url(cli_actor(), badges_url)
     db.session.commit()
 
@@ -184,18 +187,15 @@ def serve_command(host: str, port: int, threads: int, base_url: str | None) -> N
         _print_terminal_qr(lan + "/")
     else:
         click.echo("  No network found: phones cannot join until this laptop is on a Wi-Fi.")
-    if badges_url:
-        click.echo(f"  Badges point to: {badges_url}")
-        problem = check_address(badges_url).problem
-        if problem == "loopback":
-            click.echo("  (only this laptop reaches that address: phones cannot open the badges)")
-        elif problem:
-            click.echo(
-                "  (not an address of this laptop now: change it on the Settings page or "
-                "with --base-url, unless a proxy answers for it)"
-            )
-    else:
-        click.echo("  Badges point to: (not set yet: the address each browser uses)")
+    click.echo(f"  Badges point to: {badges_url}")
+    problem = check_address(badges_url).problem
+    if problem == "loopback":
+        click.echo("  (only this laptop reaches that address: phones cannot open the badges)")
+    elif problem:
+        click.echo(
+            "  (not an address of this laptop now: change it on the Settings page or "
+            "with --base-url, unless a proxy answers for it)"
+        )
     if created is not None:
         user, password = created
         click.echo("")

@@ -6,7 +6,8 @@ command line print the same codes. Precedence, highest first:
 1. ``--base-url URL`` of ``kitmanager badges`` / ``participants export``: that file only.
 2. The stored setting. ``kitmanager serve --base-url URL`` (or ``KITMANAGER_BASE_URL``)
    stores URL at start; an organiser changes it on the Settings page; when nothing is stored,
-   the first ``serve`` that has a network stores the Wi-Fi URL it prints.
+   or only a loopback address (which no phone reaches), ``serve`` stores the URL it prints:
+   the Wi-Fi one when the laptop has a network.
 3. ``BASE_URL`` of the app configuration (``KITMANAGER_BASE_URL`` when the app was built).
 4. In a web request, the address the browser used. The command line never guesses a port.
 """
