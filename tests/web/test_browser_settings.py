@@ -14,13 +14,13 @@ from tests.web.test_browser import (
     CHROMIUM,
     ORGANISER,
     PageProblems,
+    assert_fits_a_phone,
     assert_focus_is_visible,
     chromium,  # noqa: F401  (fixture)
     server,  # noqa: F401  (fixture)
     tab_to,
 )
 
-SCREENSHOT = Path("/tmp/kitmanager-settings-375px-fr.png")
 HOTSPOT = "http://10.42.0.1:5077"
 
 pytestmark = [
@@ -60,9 +60,8 @@ def log_in_by_keyboard(page) -> None:
     page.wait_for_url(re.compile(r"/workshops/$"))
 
 
-def assert_fits(page) -> None:
-    width = page.evaluate("() => document.documentElement.scrollWidth")
-    assert width <= 375, f"page is {width} px wide on a 375 px screen"
+def assert_fits(page, name: str) -> None:
+    assert_fits_a_phone(page, page.problems, Path(f"/tmp/kitmanager-{name}-375px-fr.png"))
 
 
 def test_organiser_sets_the_badge_address_on_a_french_phone_by_keyboard(
@@ -90,7 +89,7 @@ def test_organiser_sets_the_badge_address_on_a_french_phone_by_keyboard(
     field = page.get_by_label("Adresse dans les QR codes des badges")
     expect(field).to_have_value(server.url)  # the first start on 127.0.0.1 stored nothing
     expect(page.locator("#address-warning")).to_contain_text("adresse de bouclage")
-    assert_fits(page)
+    assert_fits(page, "settings")
 
     # A wrong address: the message appears next to the field, in French.
     assert_focus_is_visible(tab_to(page, lambda el: el["name"] == "base_url"))
@@ -100,7 +99,7 @@ def test_organiser_sets_the_badge_address_on_a_french_phone_by_keyboard(
     page.wait_for_load_state()
     block = page.locator(".field.has-error")
     expect(block).to_contain_text("« kits.local » n'est pas une adresse web pour les badges")
-    assert_fits(page)
+    assert_fits(page, "settings-error")
 
     # The laptop's hotspot address: saved, and the message after the redirect is French too.
     tab_to(page, lambda el: el["name"] == "base_url")
@@ -112,8 +111,7 @@ def test_organiser_sets_the_badge_address_on_a_french_phone_by_keyboard(
         "Adresse des badges enregistrée. Les badges imprimés désormais la portent."
     )
     expect(field).to_have_value(HOTSPOT)
-    assert_fits(page)
-    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    assert_fits(page, "settings-saved")
 
     # The print page shows the address the codes will carry, and warns when phones cannot
     # reach it (10.42.0.1 is not an address of this machine unless it runs a hotspot).
@@ -123,7 +121,7 @@ def test_organiser_sets_the_badge_address_on_a_french_phone_by_keyboard(
         expect(page.locator("#address-warning")).to_contain_text(
             "10.42.0.1 n'est pas en ce moment une adresse de cet ordinateur"
         )
-    assert_fits(page)
+    assert_fits(page, "print-page")
     assert page.problems.messages == [], page.problems.messages
 
 
@@ -163,7 +161,7 @@ def test_typing_a_city_finds_its_time_zone_by_keyboard_on_a_french_phone(
     page.keyboard.press("Control+A")
     page.keyboard.type("Atlantide")
     expect(listbox).to_contain_text("Aucun fuseau horaire ne correspond")
-    assert_fits(page)
+    assert_fits(page, "workshop-form")
 
     # Typed anyway and sent: the message stands next to the field.
     page.keyboard.press("Escape")
@@ -198,7 +196,7 @@ def test_typing_a_city_finds_its_time_zone_by_keyboard_on_a_french_phone(
         "Supprimer la séance « Premier robot » ?"
     )
     expect(page.locator("#what-goes")).to_contain_text("aucune présence")
-    assert_fits(page)
+    assert_fits(page, "session-delete")
     assert_focus_is_visible(
         tab_to(page, lambda el: el["tag"] == "button" and el["text"] == "Supprimer la séance")
     )
