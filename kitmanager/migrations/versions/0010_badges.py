@@ -1,6 +1,6 @@
 """badges: a short workshop title for badges
 
-Revision ID: 0006_badges
+Revision ID: 0010_badges
 Revises: 0009_one_time_login
 Create Date: 2026-11-30 19:00:00.000000
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0006_badges'
+revision = '0010_badges'
 down_revision = '0009_one_time_login'
 branch_labels = None
 depends_on = None
