@@ -129,9 +129,19 @@ def _print_terminal_qr(url: str) -> None:
     "stored one, else the Wi-Fi URL below), e.g. http://10.42.0.1:5000 on the laptop's own "
     "hotspot or https://kits.example.org behind a proxy.",
 )
+@click.option(
+    "--https",
+    "use_https",
+    is_flag=True,
+    help="Serve over HTTPS with a certificate made once for this laptop (phone cameras need "
+    "a secure page); phones accept it once.",
+)
 @with_appcontext
-def serve_command(host: str, port: int, threads: int, base_url: str | None) -> None:
-    """Run the app with waitress; phones on the same Wi-Fi join through the LAN URL."""
+def serve_command(
+    host: str, port: int, threads: int, base_url: str | None, use_https: bool
+) -> None:
+    """Run the app with waitress (or, with --https, over TLS); phones on the same Wi-Fi join
+    through the LAN URL."""
     from waitress import create_server
 
     from kitmanager.audit import cli_actor
@@ -148,9 +158,10 @@ def serve_command(host: str, port: int, threads: int, base_url: str | None) -> N
     app.config["SERVER_PORT"] = port
     everywhere = host in ("0.0.0.0", "::", "")  # noqa: S104
     url_host = f"[{host}]" if ":" in host else host  # an IPv6 address needs brackets in a URL
-    lan = lan_url(port) if everywhere else lan_url(port, url_host)
+    scheme = "https" if use_https else "http"
+    lan = lan_url(port, scheme=scheme) if everywhere else lan_url(port, url_host, scheme=scheme)
     # Bound to one address, the server answers only there, not on 127.0.0.1.
-    local = f"http://127.0.0.1:{port}" if everywhere else f"http://{url_host}:{port}"
+    local = f"{scheme}://127.0.0.1:{port}" if everywhere else f"{scheme}://{url_host}:{port}"
     if base_url:
         try:
             base_url = check_base_url(base_url)
@@ -160,8 +171,16 @@ def serve_command(host: str, port: int, threads: int, base_url: str | None) -> N
                 "e.g. http://10.42.0.1:5000.",
                 param_hint="--base-url",
             ) from None
+    certificate = None
     try:
-        server = create_server(app, host=host, port=port, threads=threads, ident="kitmanager")
+        if use_https:
+            from kitmanager.tls import HttpsServer, ensure_certificate
+
+            names = [lan_ip()] if everywhere else [host]
+            certificate = ensure_certificate(Path(app.config["DATA_DIR"]), names)
+            server: Any = HttpsServer(app, host, port, threads, certificate)
+        else:
+            server = create_server(app, host=host, port=port, threads=threads, ident="kitmanager")
     except OSError as exc:
         raise click.ClickException(_listen_error(exc, host, port)) from None
     # Only once the port is ours: a start that fails must not use up the one-time password.
@@ -196,6 +215,18 @@ def serve_command(host: str, port: int, threads: int, base_url: str | None) -> N
             "  (not an address of this laptop now: change it on the Settings page or "
             "with --base-url, unless a proxy answers for it)"
         )
+    if certificate is not None:
+        click.echo(
+            f"  HTTPS certificate for {', '.join(certificate.names)}"
+            + ("" if certificate.created else " (made earlier)")
+        )
+        click.echo(f"  Its fingerprint (SHA-256): {certificate.fingerprint}")
+        if certificate.created:
+            click.echo(
+                "  New certificate: each phone must accept it once. Open the Wi-Fi URL, tap "
+                "'Advanced' > 'Proceed', and check that the fingerprint shown by the browser "
+                "(padlock > certificate) is the one above."
+            )
     if created is not None:
         user, password = created
         click.echo("")

@@ -64,8 +64,8 @@ def lan_ip() -> str:
     return "127.0.0.1"
 
 
-def lan_url(port: int = DEFAULT_PORT, host: str | None = None) -> str:
-    return f"http://{host or lan_ip()}:{port}"
+def lan_url(port: int = DEFAULT_PORT, host: str | None = None, scheme: str = "http") -> str:
+    return f"{scheme}://{host or lan_ip()}:{port}"
 
 
 def _interface_ipv4(name: str) -> str | None:
