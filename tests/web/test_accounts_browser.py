@@ -11,11 +11,13 @@ from tests.web.e2e import Browser, Server
 from tests.web.test_browser import (  # noqa: F401  (fixtures)
     CHROMIUM,
     ORGANISER,
+    PHONE,
     PageProblems,
     assert_fits_a_phone,
     assert_focus_is_visible,
     chromium,
     focused,
+    log_in_by_keyboard,
     server,
     tab_to,
 )
@@ -29,27 +31,14 @@ pytestmark = [
 
 
 def test_an_organiser_manages_accounts_on_a_phone_with_the_keyboard(chromium, server: Server):  # noqa: F811
-    context = chromium.new_context(
-        base_url=server.url,
-        viewport={"width": 375, "height": 740},
-        device_scale_factor=2,
-        is_mobile=True,
-        has_touch=True,
-    )
+    context = chromium.new_context(base_url=server.url, **PHONE)
     context.set_default_timeout(15_000)
     from playwright.sync_api import expect
 
     try:
         page = context.new_page()
         problems = PageProblems(page)
-        username, password = ORGANISER
-        page.goto("/login")
-        tab_to(page, lambda el: el["name"] == "username")
-        page.keyboard.type(username)
-        page.keyboard.press("Tab")
-        page.keyboard.type(password)
-        page.keyboard.press("Enter")
-        page.wait_for_url(re.compile(r"/workshops/$"))
+        log_in_by_keyboard(page)
 
         # The header's link leads there.
         assert_focus_is_visible(tab_to(page, lambda el: el["text"] == "Accounts"))

@@ -99,6 +99,15 @@ def page(chromium, server: Server):
         context.close()
 
 
+# A phone as the browser tests meet one: 375 px wide, touch, a high-density screen.
+PHONE = {
+    "viewport": {"width": 375, "height": 740},
+    "device_scale_factor": 2,
+    "is_mobile": True,
+    "has_touch": True,
+}
+
+
 def log_in(page) -> None:
     username, password = ORGANISER
     page.goto("/login")
@@ -180,13 +189,7 @@ def test_participant_list_fits_a_375px_phone_without_sideways_scrolling(
     )
     assert imported.returncode == 0, imported.stderr
 
-    context = chromium.new_context(
-        base_url=server.url,
-        viewport={"width": 375, "height": 740},
-        device_scale_factor=2,
-        is_mobile=True,
-        has_touch=True,
-    )
+    context = chromium.new_context(base_url=server.url, **PHONE)
     try:
         page = context.new_page()
         problems = PageProblems(page)
@@ -235,6 +238,18 @@ def tab_to(page, matches, limit: int = 30) -> dict[str, str]:
             return element
         seen.append(element)
     pytest.fail(f"never reached by Tab; focus went through {seen}")
+
+
+def log_in_by_keyboard(page) -> None:
+    """Log in as the organiser with the keyboard alone: Tab to the name, type, Tab, Enter."""
+    username, password = ORGANISER
+    page.goto("/login")
+    tab_to(page, lambda el: el["name"] == "username")
+    page.keyboard.type(username)
+    page.keyboard.press("Tab")
+    page.keyboard.type(password)
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/workshops/$"))
 
 
 def test_login_and_navigation_work_with_the_keyboard_alone(page, server: Server):

@@ -12,11 +12,12 @@ from kitmanager.network import local_addresses
 from tests.web.e2e import Server, run_kitmanager
 from tests.web.test_browser import (
     CHROMIUM,
-    ORGANISER,
+    PHONE,
     PageProblems,
     assert_fits_a_phone,
     assert_focus_is_visible,
     chromium,  # noqa: F401  (fixture)
+    log_in_by_keyboard,
     server,  # noqa: F401  (fixture)
     tab_to,
 )
@@ -32,14 +33,7 @@ pytestmark = [
 @pytest.fixture
 def phone(chromium, server: Server):  # noqa: F811
     """A French phone: 375 px wide, touch, Accept-Language fr."""
-    context = chromium.new_context(
-        base_url=server.url,
-        viewport={"width": 375, "height": 740},
-        device_scale_factor=2,
-        is_mobile=True,
-        has_touch=True,
-        locale="fr-FR",
-    )
+    context = chromium.new_context(base_url=server.url, locale="fr-FR", **PHONE)
     context.set_default_timeout(15_000)
     page = context.new_page()
     page.problems = PageProblems(page)
@@ -47,17 +41,6 @@ def phone(chromium, server: Server):  # noqa: F811
         yield page
     finally:
         context.close()
-
-
-def log_in_by_keyboard(page) -> None:
-    username, password = ORGANISER
-    page.goto("/login")
-    tab_to(page, lambda el: el["name"] == "username")
-    page.keyboard.type(username)
-    page.keyboard.press("Tab")
-    page.keyboard.type(password)
-    page.keyboard.press("Enter")
-    page.wait_for_url(re.compile(r"/workshops/$"))
 
 
 def assert_fits(page, name: str) -> None:
