@@ -238,6 +238,12 @@ def test_scans_made_offline_are_kept_through_a_reload_and_each_counts_once(
     context.set_offline(False)
     expect_text(page.locator("#queue"), "All scans sent")
     assert _check_ins(data_dir) == sorted(names)
+
+    # Logging out deletes the copy of the names from the device.
+    page.get_by_role("button", name="Log out").click()
+    page.wait_for_url(re.compile(r"/login"))
+    databases = page.evaluate("async () => (await indexedDB.databases()).map((d) => d.name)")
+    assert "kitmanager-roster" not in databases
     context.close()
 
 

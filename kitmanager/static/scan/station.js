@@ -399,6 +399,15 @@ if (!window.isSecureContext || !navigator.mediaDevices) {
 } else if (config.kiosk || new URLSearchParams(location.search).get("camera") === "1") {
   startCamera();
 }
+// Kiosk: the whole screen is the station. Browsers allow full screen only after a gesture,
+// so the first tap or key press asks for it.
+if (config.kiosk && document.documentElement.requestFullscreen) {
+  const fullScreen = () => {
+    if (!document.fullscreenElement) document.documentElement.requestFullscreen().catch(() => {});
+  };
+  document.addEventListener("pointerdown", fullScreen, { once: true });
+  document.addEventListener("keydown", fullScreen, { once: true });
+}
 if ("serviceWorker" in navigator && window.isSecureContext) {
   navigator.serviceWorker
     .register(config.serviceWorker, { scope: config.scope })
