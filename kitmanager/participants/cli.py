@@ -60,12 +60,21 @@ def import_command(
         data = file.read_bytes()
     except OSError as exc:
         raise click.ClickException(f"Cannot read {file}: {exc.strerror}.") from None
+    table = None
     try:
         table = read_table(data, sheet=sheet)
         mapping = guess_mapping(table.headers)
         parsed = parse_participants(table, mapping)
     except CsvError as exc:
-        raise click.ClickException(f"{file}: {exc}") from None
+        hint = ""
+        if table is not None and sheet is None and len(table.sheets) > 1:
+            # The first sheet with data was read; the list may well be on another one.
+            others = ", ".join(repr(name) for name in table.sheets if name != table.sheet)
+            hint = (
+                f" (read sheet {table.sheet!r}; this workbook also has {others}: "
+                "choose with --sheet)"
+            )
+        raise click.ClickException(f"{file}: {exc}{hint}") from None
     if sheet is not None and table.sheet is None:
         raise click.ClickException(f"{file} is a CSV file: --sheet is for Excel workbooks only.")
     plan = plan_import(workshop, parsed)

@@ -17,6 +17,7 @@ from flask import (
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import NotFound
 
 from kitmanager.extensions import db
 from kitmanager.models import Participant, Role, Workshop
@@ -306,7 +307,19 @@ def _mapping_from_form(headers: list[str]) -> dict[str, int]:
 @require_role(Role.TRAINER)
 def import_review(slug: str, upload_id: str):
     workshop = load_workshop(slug)
-    path = _upload_path(upload_id)
+    try:
+        path = _upload_path(upload_id)
+    except NotFound:
+        # Back to the review page of an import already done (or an upload past its time):
+        # say so, instead of a bare "not found". Nothing tells whether it ever existed.
+        flash(
+            _(
+                "This import is finished or its upload has expired (uploads are kept for two "
+                "hours). Upload the file again to import more."
+            ),
+            "info",
+        )
+        return redirect(url_for("participants.import_upload", slug=slug))
     sheet = request.args.get("sheet") or None  # a workbook's sheet; None: its first one
     try:
         table = read_table(path.read_bytes(), sheet=sheet)

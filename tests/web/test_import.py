@@ -200,7 +200,10 @@ def test_web_import_shows_mapping_errors_and_duplicates_then_imports_valid_rows(
     text = done.get_data(as_text=True)
     assert "Imported: 2 added, 0 updated, 2 skipped." in text
     assert _names(app) == {"Aya Koné", "Adébáyọ̀ Ọlápọ̀", "Nguyễn Thị Hồng Nhung"}
-    assert trainer.get(review_url).status_code == 404  # the uploaded file is gone
+    # The uploaded file is gone: going back to its review says so and offers a new upload.
+    back = trainer.get(review_url, follow_redirects=True)
+    assert back.request.path == "/workshops/nairobi/participants/import"
+    assert "This import is finished or its upload has expired" in back.get_data(as_text=True)
 
 
 def test_web_import_rejects_a_file_that_is_not_csv(trainer, app):
@@ -219,4 +222,5 @@ def test_uploads_are_private_to_the_session_that_made_them(trainer, app):
     from tests.web.conftest import login
 
     login(other, "olga")
-    assert other.get(review_url).status_code == 404
+    seen = other.get(review_url)  # another login sees nothing of it, only the upload page
+    assert seen.status_code == 302 and seen.headers["Location"].endswith("/participants/import")

@@ -69,7 +69,8 @@ def test_a_database_refusal_keeps_the_upload_and_the_retry_imports(trainer, app,
     done = press_import(trainer, review_url, form)
     assert "Imported: 2 added, 0 updated, 0 skipped." in done.get_data(as_text=True)
     assert _count(app) == 2
-    assert trainer.get(review_url).status_code == 404  # imported: the upload is gone
+    gone = trainer.get(review_url)  # imported: the upload is gone, a new upload is offered
+    assert gone.status_code == 302 and gone.headers["Location"].endswith("/participants/import")
 
 
 def test_a_refused_plan_keeps_the_upload(trainer, app):

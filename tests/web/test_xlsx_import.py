@@ -238,3 +238,23 @@ def test_a_cell_with_line_breaks_and_commas_is_not_a_broken_quote():
     parsed = parse_participants(table, guess_mapping(table.headers))
     assert parsed.errors == []
     assert parsed.rows[0].organisation == "Lycée Classique, Cocody Abidjan"
+
+
+def test_a_first_sheet_without_names_points_the_cli_to_the_other_sheets(runner, app, tmp_path):
+    make_workshop(app)
+    workbook = openpyxl.Workbook()
+    notes = workbook.active
+    notes.title = "Notes"
+    notes.append(["Remarque"])
+    notes.append(["Apporter les rallonges"])
+    people = workbook.create_sheet("3e B")
+    people.append(["Prénom", "Nom", "Adresse e-mail"])
+    people.append(["Awa", "Koné", "awa@example.ci"])
+    path = tmp_path / "inscriptions.xlsx"
+    path.write_bytes(workbook_bytes(workbook))
+    result = runner.invoke(args=["participants", "import", "nairobi", str(path), "--dry-run"])
+    assert result.exit_code == 1
+    assert "No column holds the participants' names" in result.output
+    assert "read sheet 'Notes'; this workbook also has '3e B': choose with --sheet" in (
+        result.output
+    )
