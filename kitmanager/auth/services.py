@@ -567,7 +567,10 @@ def load_token_principal(secret: str) -> TokenPrincipal | None:
     """The principal of a bearer token, or None if unknown or revoked; notes its use."""
     if not secret.startswith(TOKEN_PREFIX):
         return None
-    token = db.session.execute(_TOKEN_BY_HASH, {"token_hash": _hash_token(secret)}).first()
+    # On the session's connection, without the ORM: every API request passes here.
+    token = (
+        db.session.connection().execute(_TOKEN_BY_HASH, {"token_hash": _hash_token(secret)}).first()
+    )
     if token is None or token.revoked_at is not None:
         return None
     _note_token_use(token)

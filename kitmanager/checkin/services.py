@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 from flask_babel import format_time
 from flask_babel import gettext as _
-from sqlalchemy import Table, bindparam, delete, select
+from sqlalchemy import Connection, Table, bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import joinedload
 from sqlalchemy.sql.dml import Insert
@@ -104,7 +104,7 @@ _STORED_OUTCOME = select(ScanRequest.outcome).where(ScanRequest.client_id == bin
 
 
 def _stored_outcome(client_id: str) -> dict[str, Any] | None:
-    return db.session.scalar(_STORED_OUTCOME, {"client_id": client_id})
+    return _core().execute(_STORED_OUTCOME, {"client_id": client_id}).scalar()
 
 
 def replayed_scan(client_id: str) -> ScanResult:
@@ -189,6 +189,12 @@ def running_session(workshop: Workshop, now: datetime | None = None) -> Workshop
     )
 
 
+def _core() -> Connection:
+    """The connection of the session's transaction: plain SQL on the hot path skips the ORM's
+    per-statement work (a scan is a handful of small statements)."""
+    return db.session.connection()
+
+
 @functools.cache
 def _insert_ignoring(table: Table, dialect: str) -> Insert:
     """INSERT ... ON CONFLICT DO NOTHING for ``table``, built once (scans are a hot path)."""
@@ -206,7 +212,7 @@ def _insert_ignoring_conflicts(model: type[db.Model], **values: Any) -> bool:  #
     The database decides, so two requests at the same instant cannot both win or fail.
     """
     dialect = db.session.get_bind().dialect.name
-    result = db.session.connection().execute(_insert_ignoring(model.__table__, dialect), values)
+    result = _core().execute(_insert_ignoring(model.__table__, dialect), values)
     if dialect == "postgresql":
         return result.first() is not None
     return result.rowcount == 1
@@ -322,7 +328,7 @@ _RETIRED = select(RetiredBadgeToken.id).where(RetiredBadgeToken.token == bindpar
 
 def scan_session(session_id: int) -> ScanSession | None:
     """The session a scan names, or None when there is no such session."""
-    row = db.session.execute(_SCAN_SESSION, {"id": session_id}).first()
+    row = _core().execute(_SCAN_SESSION, {"id": session_id}).first()
     return ScanSession(*row) if row is not None else None
 
 
@@ -334,7 +340,7 @@ def _running_scan_session(workshop_id: int, at: datetime) -> ScanSession | None:
 
 
 def _scanned_person(token: str) -> ScannedPerson | None:
-    row = db.session.execute(_SCANNED_PERSON, {"token": token}).first()
+    row = _core().execute(_SCANNED_PERSON, {"token": token}).first()
     return ScannedPerson(*row) if row is not None else None
 
 
@@ -439,7 +445,7 @@ def _decide(
         )
     person = _scanned_person(scanned.token) if scanned.token else None
     if person is None:
-        if scanned.token and db.session.execute(_RETIRED, {"token": scanned.token}).first():
+        if scanned.token and _core().execute(_RETIRED, {"token": scanned.token}).first():
             return ScanResult(
                 Outcome.REVOKED,
                 _("This badge was replaced by a new one. Ask for the new badge."),
@@ -575,7 +581,7 @@ def find_badge(token: str) -> tuple[Participant | None, bool]:
     participant = db.session.scalar(_BADGE_HOLDER, {"token": token})
     if participant is not None:
         return participant, False
-    return None, db.session.execute(_RETIRED, {"token": token}).first() is not None
+    return None, _core().execute(_RETIRED, {"token": token}).first() is not None
 
 
 @dataclass
