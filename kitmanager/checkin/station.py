@@ -159,7 +159,7 @@ def scan_station():
 
 
 @bp.post("/scan/kiosk")
-@require_role(Role.VOLUNTEER)
+@require_role(Role.TRAINER)
 def kiosk_start():
     """Lock this browser on the scan station until the PIN chosen here is typed again."""
     pin = request.form.get("pin", "")

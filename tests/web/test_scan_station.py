@@ -91,7 +91,8 @@ def test_undo_takes_back_the_check_in_of_that_scan_only(app, volunteer, day):
     assert missing.status_code == 404
 
 
-def test_kiosk_mode_keeps_the_browser_on_the_station_until_the_pin(app, volunteer, day):
+def test_kiosk_mode_keeps_the_browser_on_the_station_until_the_pin(app, trainer, day):
+    volunteer = trainer  # a trainer starts the kiosk; the browser then only scans
     token = csrf_token(volunteer, "/scan")
     short = volunteer.post(
         "/scan/kiosk", data={"csrf_token": token, "pin": "12"}, follow_redirects=True
@@ -122,7 +123,8 @@ def test_kiosk_mode_keeps_the_browser_on_the_station_until_the_pin(app, voluntee
     assert volunteer.get("/workshops/").status_code == 200
 
 
-def test_five_wrong_pins_lock_the_kiosk(app, volunteer, day):
+def test_five_wrong_pins_lock_the_kiosk(app, trainer, day):
+    volunteer = trainer
     token = csrf_token(volunteer, "/scan")
     volunteer.post("/scan/kiosk", data={"csrf_token": token, "pin": "2468"})
     for _ in range(5):
@@ -229,3 +231,12 @@ def test_an_expired_phone_code_and_a_volunteer_making_one_are_refused(app, clien
     login(client, "vera")
     refused = client.post("/join/phone", data={"csrf_token": csrf_token(client, "/join")})
     assert refused.status_code == 403
+
+
+def test_a_volunteer_cannot_start_a_kiosk(app, volunteer, day):
+    page = volunteer.get("/scan").get_data(as_text=True)
+    assert "Start kiosk mode" not in page
+    token = csrf_token(volunteer, "/workshops/")
+    assert (
+        volunteer.post("/scan/kiosk", data={"csrf_token": token, "pin": "2468"}).status_code == 403
+    )
