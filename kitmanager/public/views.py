@@ -23,7 +23,6 @@ def badge(token: str):
     if participant is None:
         return render_template("public/badge_invalid.html", replaced=retired), 404
     workshop = participant.workshop
-    g.workshop = workshop
 
     def local(value):
         return utc_to_local(value, workshop.timezone)
