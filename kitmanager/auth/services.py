@@ -262,9 +262,12 @@ def set_user_active(actor: Actor, user: User, active: bool) -> None:
 
 
 def ensure_first_organiser() -> tuple[User, str] | None:
-    """On a fresh install create ``organiser`` with a generated password, returned once."""
-    if db.session.scalar(select(func.count(User.id))):
+    """With no organiser yet (a fresh install, or only other accounts made from the command
+    line), create ``organiser`` with a generated password, returned once."""
+    if db.session.scalar(select(func.count(User.id)).where(User.role == Role.ORGANISER.value)):
         return None
+    if find_user("organiser") is not None:
+        return None  # an account of that name with another role: leave it to the people
     from kitmanager.audit import cli_actor
 
     password = generate_password()

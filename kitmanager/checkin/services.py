@@ -575,8 +575,12 @@ _BADGE_HOLDER = (
 
 
 def find_badge(token: str) -> tuple[Participant | None, bool]:
-    """The participant a badge token opens, and whether the token is a replaced one."""
-    if not _TOKEN.fullmatch(token or ""):
+    """The participant a badge token opens, and whether the token is a replaced one.
+
+    A trailing slash is forgiven, as a scan of the same badge URL forgives it.
+    """
+    token = (token or "").rstrip("/")
+    if not _TOKEN.fullmatch(token):
         return None, False
     participant = db.session.scalar(_BADGE_HOLDER, {"token": token})
     if participant is not None:

@@ -8,7 +8,11 @@ until a trainer's PIN ends it: every other page of the app redirects back to it 
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import secrets
+import threading
 from datetime import date
 from typing import Any
 
@@ -26,7 +30,6 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_wtf.csrf import generate_csrf
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from kitmanager.checkin import bp
 from kitmanager.checkin.services import running_session
@@ -158,6 +161,21 @@ def scan_station():
     return response
 
 
+def _pin_proof(pin: str, nonce: str) -> str:
+    """What the browser's cookie keeps of a kiosk PIN: an HMAC under the server's secret key.
+
+    The cookie is signed but readable; without the key, a 4-digit PIN in it cannot be guessed
+    offline. Wrong tries are counted in the server, so an old cookie does not reset them.
+    """
+    key = current_app.config["SECRET_KEY"]
+    key = key.encode() if isinstance(key, str) else key
+    return hmac.new(key, f"kiosk:{nonce}:{pin}".encode(), hashlib.sha256).hexdigest()
+
+
+_kiosk_failures: dict[str, int] = {}
+_kiosk_lock = threading.Lock()
+
+
 @bp.post("/scan/kiosk")
 @require_role(Role.TRAINER)
 def kiosk_start():
@@ -169,7 +187,8 @@ def kiosk_start():
     if not (pin.isdigit() and 4 <= len(pin) <= 12):
         flash(_("Choose a PIN of 4 to 12 digits to start kiosk mode."), "error")
         return redirect(target)
-    session["kiosk"] = {"pin": generate_password_hash(pin), "url": target, "failures": 0}
+    nonce = secrets.token_hex(16)
+    session["kiosk"] = {"pin": _pin_proof(pin, nonce), "nonce": nonce, "url": target}
     return redirect(target)
 
 
@@ -179,15 +198,18 @@ def kiosk_exit():
     kiosk = session.get("kiosk")
     if not kiosk:
         return redirect(url_for("checkin.scan_station"))
-    if kiosk.get("failures", 0) >= KIOSK_PIN_ATTEMPTS:
-        flash(_("Too many wrong PINs: log in on another device and end this login."), "error")
-        return redirect(kiosk["url"])
-    if check_password_hash(kiosk["pin"], request.form.get("pin", "")):
-        session.pop("kiosk")
-        flash(_("Kiosk mode ended."), "success")
-        return redirect(kiosk["url"])
-    kiosk["failures"] = kiosk.get("failures", 0) + 1
-    session["kiosk"] = kiosk
+    nonce = kiosk.get("nonce", "")
+    with _kiosk_lock:
+        failures = _kiosk_failures.get(nonce, 0)
+        if failures >= KIOSK_PIN_ATTEMPTS:
+            flash(_("Too many wrong PINs: log in on another device and end this login."), "error")
+            return redirect(kiosk["url"])
+        if hmac.compare_digest(kiosk["pin"], _pin_proof(request.form.get("pin", ""), nonce)):
+            _kiosk_failures.pop(nonce, None)
+            session.pop("kiosk")
+            flash(_("Kiosk mode ended."), "success")
+            return redirect(kiosk["url"])
+        _kiosk_failures[nonce] = failures + 1
     flash(_("Wrong PIN."), "error")
     return redirect(kiosk["url"])
 
@@ -195,7 +217,13 @@ def kiosk_exit():
 def keep_kiosk_on_its_page() -> Any:
     """Before every request: a browser in kiosk mode reaches only the scan station."""
     kiosk = session.get("kiosk")
-    if not kiosk or request.endpoint in KIOSK_ENDPOINTS:
+    if not kiosk:
+        return None
+    if request.endpoint == "checkin.scan_station" and request.full_path.rstrip("?") != kiosk[
+        "url"
+    ].rstrip("?"):
+        return redirect(kiosk["url"])  # not another workshop's or session's station either
+    if request.endpoint in KIOSK_ENDPOINTS:
         return None
     if request.method in ("GET", "HEAD"):
         return redirect(kiosk["url"])

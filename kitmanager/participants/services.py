@@ -63,6 +63,7 @@ __all__ = [
     "list_participants",
     "participant_page",
     "plan_import",
+    "same_name",
     "update_participant",
 ]
 
@@ -80,6 +81,11 @@ class ImportRefused(ParticipantError):
 def badge_url(base_url: str, participant: Participant) -> str:
     """The URL a badge QR carries: the base URL and the participant's random token."""
     return f"{base_url.rstrip('/')}/b/{participant.badge_token}"
+
+
+def same_name(first: str, second: str) -> bool:
+    """Whether two spellings are one name (case and spaces aside, accents kept)."""
+    return _name_key(first) == _name_key(second)
 
 
 def _name_key(name: str) -> str:

@@ -110,3 +110,21 @@ def test_kitmanager_attendance_writes_csv_or_xlsx(app, runner, day, tmp_path):
     assert load_workbook(tmp_path / "a.xlsx").active.max_row == 4
     wrong = runner.invoke(args=["attendance", "nairobi", "-o", str(tmp_path / "a.pdf")])
     assert wrong.exit_code != 0 and "name the file .csv or .xlsx" in wrong.output
+
+
+def test_a_walk_in_already_registered_is_shown_not_registered_twice(app, trainer, day):
+    url = f"/workshops/nairobi/sessions/{day['afternoon']}"
+    token = csrf_token(trainer, f"{url}/roster")
+    again = trainer.post(f"{url}/walk-in", data={"csrf_token": token, "full_name": "amina  yusuf"})
+    assert again.status_code == 302 and "/roster?q=amina" in again.headers["Location"]
+    page = trainer.get(again.headers["Location"]).get_data(as_text=True)
+    assert "Amina Yusuf is already registered" in page
+    with sqlite3.connect(app.config["DATA_DIR"] / "kitmanager.sqlite3") as conn:
+        count = "SELECT count(*) FROM participant WHERE full_name LIKE 'amina%'"
+        assert conn.execute(count).fetchone()[0] == 1
+        anyway = trainer.post(
+            f"{url}/walk-in",
+            data={"csrf_token": token, "full_name": "Amina Yusuf", "again": "1"},
+        )
+        assert anyway.status_code == 302 and "/badges?id=" in anyway.headers["Location"]
+        assert conn.execute(count).fetchone()[0] == 2

@@ -112,3 +112,14 @@ def test_a_lost_badge_is_replaced_the_old_one_stops_and_the_new_one_prints(app, 
     gone = client.get(f"/b/{old}")
     assert gone.status_code == 404 and "replaced by a new badge" in gone.get_data(as_text=True)
     assert client.get(f"/b/{new}").status_code == 200
+
+
+def test_a_badge_url_with_a_trailing_slash_opens_the_same_page(app, client, day):
+    page = client.get(f"/b/{_badge(app, day['amina'])}/")
+    assert page.status_code == 200 and "Amina Yusuf" in page.get_data(as_text=True)
+
+
+def test_a_trainer_replaces_a_lost_badge_from_the_participant_page(app, trainer, day):
+    url = f"/workshops/nairobi/participants/{day['amina']}"
+    page = trainer.get(url).get_data(as_text=True)
+    assert f"{url}/replace-badge" in page and "Replace badge (lost)" in page

@@ -240,3 +240,23 @@ def test_a_volunteer_cannot_start_a_kiosk(app, volunteer, day):
     assert (
         volunteer.post("/scan/kiosk", data={"csrf_token": token, "pin": "2468"}).status_code == 403
     )
+
+
+def test_a_kiosk_cannot_be_moved_to_another_station_and_keeps_no_pin_hash_in_its_cookie(
+    app, trainer, day
+):
+    make_workshop(app, "abidjan", "Défi IA Abidjan")
+    token = csrf_token(trainer, "/scan?workshop=nairobi")
+    trainer.post(
+        "/scan/kiosk", data={"csrf_token": token, "pin": "2468", "next": "/scan?workshop=nairobi"}
+    )
+    moved = trainer.get("/scan?workshop=abidjan")
+    assert moved.status_code == 302 and moved.headers["Location"] == "/scan?workshop=nairobi"
+    assert trainer.get(f"/scan?workshop=nairobi&session={day['running']}").status_code == 302
+    page = trainer.get("/scan?workshop=nairobi").get_data(as_text=True)
+    assert 'class="session-switch"' not in page  # nobody at the kiosk switches the session
+    from flask.sessions import SecureCookieSessionInterface
+
+    cookie = trainer.get_cookie(app.config.get("SESSION_COOKIE_NAME", "session"))
+    data = SecureCookieSessionInterface().get_signing_serializer(app).loads(cookie.value)
+    assert "scrypt" not in str(data["kiosk"]) and "2468" not in str(data["kiosk"])

@@ -531,3 +531,18 @@ def test_the_first_serve_stores_its_wifi_address_and_the_cli_prints_the_same_bad
         assert fixed.stop() == 0
     made = run_kitmanager(data_dir, "badges", "venue", "-o", str(pdf))
     assert all_codes(read_pdf(pdf.read_bytes())) == [code.replace(expected, hotspot)]
+
+
+def test_a_first_start_after_only_a_volunteer_was_made_still_gives_an_organiser(tmp_path: Path):
+    data_dir = tmp_path / "data"
+    made = run_kitmanager(
+        data_dir, "users", "create", "vera", "--role", "volunteer", "--password-stdin",
+        stdin="door-volunteer-2026\n",
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    with Server(data_dir) as server:
+        assert first_password(server.stdout)[0] == "organiser"
+    with Server(data_dir) as again:  # an organiser exists now: nothing more is printed
+        assert PASSWORD_LINE.search(again.stdout) is None
+    listed = run_kitmanager(data_dir, "users", "list").stdout
+    assert "organiser" in listed and "vera" in listed

@@ -19,7 +19,9 @@ const video = $("camera");
 const RESEND_MS = 4000;
 const SEND_TIMEOUT_MS = 8000;
 const KIOSK_CLEAR_MS = 4000;
-const SAME_CODE_MS = 3000;
+// A badge held in front of the camera is read many times a second: the same code counts again
+// only once it has been out of sight this long.
+const SAME_CODE_MS = 5000;
 const ROSTER_REFRESH_MS = 60000;
 
 // ---------------------------------------------------------------- what a scanned text is
@@ -264,6 +266,11 @@ async function drain() {
       const status = await deliver(scan, false);
       if (status === "offline" || status === "login") break;
     }
+    if (resultBox.dataset.kind === "queued" && (await queue.all()).length === 0) {
+      resultBox.className = "result ok";
+      resultBox.dataset.kind = "ok";
+      resultText.textContent = say.all_sent;
+    }
   } finally {
     draining = false;
   }
@@ -347,8 +354,9 @@ async function look() {
       const now = Date.now();
       for (const found of codes) {
         const text = found.rawValue;
-        if (text === lastCode.text && now - lastCode.at < SAME_CODE_MS) continue;
+        const seenJustNow = text === lastCode.text && now - lastCode.at < SAME_CODE_MS;
         lastCode = { text, at: now };
+        if (seenJustNow) continue;
         scanned(text);
         break;
       }
@@ -390,7 +398,11 @@ function stopCamera() {
   cameraButton.setAttribute("aria-pressed", "false");
 }
 
-cameraButton.addEventListener("click", () => (stream ? stopCamera() : startCamera()));
+cameraButton.addEventListener("click", () => {
+  if (stream) stopCamera();
+  else startCamera();
+  wedgeInput.focus(); // a scanner's keystrokes must keep landing in the field
+});
 
 // ---------------------------------------------------------------- start
 if (!window.isSecureContext || !navigator.mediaDevices) {
