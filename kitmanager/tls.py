@@ -13,6 +13,7 @@ import datetime as dt
 import ipaddress
 import os
 import socket
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -129,7 +130,13 @@ def ensure_certificate(folder: Path, addresses: list[str]) -> Certificate:
 
 
 class HttpsServer:
-    """The app over TLS (cheroot: waitress has no TLS), with waitress's run()/close() shape."""
+    """The app over TLS (cheroot: waitress has no TLS), with waitress's run()/close() shape.
+
+    cheroot serves in daemon threads, so Ctrl-C and SIGTERM always reach the main thread (which
+    only waits), and a connection stuck in a TLS handshake cannot keep the process alive.
+    """
+
+    STOP_SECONDS = 10
 
     def __init__(self, app: Any, host: str, port: int, threads: int, cert: Certificate) -> None:
         from cheroot.ssl.builtin import BuiltinSSLAdapter
@@ -143,10 +150,32 @@ class HttpsServer:
             probe.bind((host, port))
         self._server = Server((host, port), app, numthreads=threads, server_name="kitmanager")
         self._server.ssl_adapter = BuiltinSSLAdapter(str(cert.cert_path), str(cert.key_path))
-        self._server.prepare()  # binds now, so a busy port is reported before anything else
+        self._server.shutdown_timeout = 2
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        # Threads inherit "daemon" from the thread that starts them: prepare() (which starts
+        # the workers) and serve() both run in this daemon thread.
+        self._thread = threading.Thread(target=self._serve, name="https", daemon=True)
+        self._thread.start()
+        self._ready.wait()
+        if self._error is not None:
+            raise self._error
 
-    def run(self) -> None:
+    def _serve(self) -> None:
+        try:
+            self._server.prepare()
+        except BaseException as exc:  # handed to the main thread, which reports it
+            self._error = exc
+            self._ready.set()
+            return
+        self._ready.set()
         self._server.serve()
 
+    def run(self) -> None:
+        while self._thread.is_alive():
+            self._thread.join(0.5)
+
     def close(self) -> None:
-        self._server.stop()
+        stopper = threading.Thread(target=self._server.stop, name="https-stop", daemon=True)
+        stopper.start()
+        stopper.join(self.STOP_SECONDS)
