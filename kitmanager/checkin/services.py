@@ -42,12 +42,14 @@ from kitmanager.models import (
     new_token,
     utcnow,
 )
-from kitmanager.participants.services import list_participants
+from kitmanager.participants.fields import ParticipantFields
+from kitmanager.participants.services import create_participant, list_participants, same_name
 from kitmanager.workshops.services import utc_to_local
 
 __all__ = [
     "BADGE_PATH",
     "KIT_LABEL_PATH",
+    "AlreadyRegistered",
     "CheckInError",
     "Outcome",
     "RosterLine",
@@ -62,6 +64,7 @@ __all__ = [
     "find_badge",
     "local_iso",
     "record_scan",
+    "register_walk_in",
     "replace_badge",
     "replayed_scan",
     "roster",
@@ -681,3 +684,44 @@ def board_state(session: WorkshopSession, last: int = 8) -> dict[str, Any]:
         ],
         "missing": [line.participant.display_badge_name for line in lines if line.check_in is None],
     }
+
+
+class AlreadyRegistered(CheckInError):
+    """A walk-in's name is already on the workshop's list; ``existing`` is that person."""
+
+    def __init__(self, existing: Participant) -> None:
+        super().__init__(
+            _(
+                '%(name)s is already registered: mark them present below, or tick "Register '
+                'anyway" for a different person with the same name.',
+                name=existing.full_name,
+            )
+        )
+        self.existing = existing
+
+
+def register_walk_in(
+    actor: Actor,
+    session: WorkshopSession,
+    full_name: str,
+    team: str | None = None,
+    *,
+    same_name_ok: bool = False,
+) -> Participant:
+    """Someone at the door who never signed up: register them and check them in to ``session``.
+
+    :raise AlreadyRegistered: when someone of that name is registered (a typo in the sign-up,
+        a lost badge), unless ``same_name_ok``: the trainer should find them, not add them twice.
+    :raise ParticipantError: when the name or team cannot be registered.
+    """
+    if not same_name_ok:
+        for person in list_participants(session.workshop, full_name):
+            if same_name(person.full_name, full_name):
+                raise AlreadyRegistered(person)
+    participant = create_participant(
+        actor,
+        session.workshop,
+        ParticipantFields(full_name=full_name, team=team or None, notes=_("Walk-in")),
+    )
+    check_in(actor, participant, session, source=CheckInSource.MANUAL, station="walk-in")
+    return participant

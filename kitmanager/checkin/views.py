@@ -8,12 +8,14 @@ from flask_babel import gettext as _
 from kitmanager.checkin import bp
 from kitmanager.checkin.attendance import attendance_csv, attendance_xlsx
 from kitmanager.checkin.services import (
+    AlreadyRegistered,
     CheckInError,
     Outcome,
     board_state,
     check_in,
     find_badge,
     record_scan,
+    register_walk_in,
     replace_badge,
     roster,
     scan_session,
@@ -21,13 +23,7 @@ from kitmanager.checkin.services import (
 )
 from kitmanager.extensions import db
 from kitmanager.models import CheckInSource, Participant, Role, WorkshopSession
-from kitmanager.participants.fields import ParticipantFields
-from kitmanager.participants.services import (
-    ParticipantError,
-    create_participant,
-    list_participants,
-    same_name,
-)
+from kitmanager.participants.services import ParticipantError
 from kitmanager.security import current_actor, require_role
 from kitmanager.workshops.views import load_workshop
 
@@ -206,29 +202,19 @@ def session_walk_in(slug: str, session_id: int):
     """Someone at the door who never signed up: register, check in, then print their badge."""
     session = _session_of(slug, session_id)
     name = request.form.get("full_name", "")
-    already = [p for p in list_participants(session.workshop, name) if same_name(p.full_name, name)]
-    if already and not request.form.get("again"):
-        # Someone at the door may well be registered already (a typo in the sign-up, a lost
-        # badge): show them in the roster instead of registering them twice.
-        flash(
-            _(
-                '%(name)s is already registered: mark them present below, or tick "Register '
-                'anyway" for a different person with the same name.',
-                name=already[0].full_name,
-            ),
-            "warning",
-        )
-        return redirect(url_for("checkin.session_roster", slug=slug, session_id=session_id, q=name))
-    fields = ParticipantFields(
-        full_name=name,
-        team=request.form.get("team") or None,
-        notes=_("Walk-in"),
-    )
-    actor = current_actor()
     try:
-        participant = create_participant(actor, session.workshop, fields)
-        check_in(actor, participant, session, source=CheckInSource.MANUAL, station="walk-in")
-    except ParticipantError as exc:
+        participant = register_walk_in(
+            current_actor(),
+            session,
+            name,
+            request.form.get("team") or None,
+            same_name_ok=bool(request.form.get("again")),
+        )
+    except AlreadyRegistered as exc:
+        db.session.rollback()
+        flash(str(exc), "warning")
+        return redirect(url_for("checkin.session_roster", slug=slug, session_id=session_id, q=name))
+    except (ParticipantError, CheckInError) as exc:
         db.session.rollback()
         flash(str(exc), "error")
         return redirect(url_for("checkin.session_roster", slug=slug, session_id=session_id))
