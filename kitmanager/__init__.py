@@ -67,6 +67,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         api,
         auth,
         checkin,
+        kits,
         participants,
         printing,
         public,
@@ -74,7 +75,18 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         workshops,
     )
 
-    features = (auth, accounts, workshops, participants, printing, public, checkin, api, settings)
+    features = (
+        auth,
+        accounts,
+        workshops,
+        participants,
+        printing,
+        public,
+        checkin,
+        kits,
+        api,
+        settings,
+    )
     for feature in features:
         feature.init_app(app)
 

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from flask import Flask
+from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.dml import Insert
 
-__all__ = ["MIGRATIONS_DIR", "schema_head", "serialized_writes", "upgrade_database"]
+__all__ = [
+    "MIGRATIONS_DIR",
+    "insert_ignoring_conflicts",
+    "schema_head",
+    "serialized_writes",
+    "upgrade_database",
+]
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -54,3 +65,32 @@ def serialized_writes() -> Iterator[None]:
         return
     with _sqlite_writer:
         yield
+
+
+@functools.cache
+def _insert_ignoring(table: Table, dialect: str) -> Insert:
+    """INSERT ... ON CONFLICT DO NOTHING for ``table``, built once (scans are a hot path)."""
+    if dialect == "postgresql":
+        # psycopg reports no row count here; the returned key says whether a row went in.
+        return (
+            postgresql.insert(table).on_conflict_do_nothing().returning(*table.primary_key.columns)
+        )
+    return sqlite.insert(table).on_conflict_do_nothing()
+
+
+def insert_ignoring_conflicts(model: Any, **values: Any) -> int | None:
+    """INSERT ... ON CONFLICT DO NOTHING of one ``model`` row on the session's connection.
+
+    Returns the new row's integer id, or None when a unique constraint or unique index (a
+    partial one too) already held such a row. The database decides, so two requests at the
+    same instant cannot both win, and neither fails with an error.
+    """
+    from kitmanager.extensions import db
+
+    connection = db.session.connection()
+    dialect = connection.dialect.name
+    result = connection.execute(_insert_ignoring(model.__table__, dialect), values)
+    if dialect == "postgresql":
+        row = result.first()
+        return None if row is None else row[0]
+    return result.lastrowid if result.rowcount == 1 else None

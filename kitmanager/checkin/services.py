@@ -12,7 +12,6 @@ Services take an explicit actor, flush, never commit; the caller commits once.
 from __future__ import annotations
 
 import enum
-import functools
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -23,12 +22,11 @@ from zoneinfo import ZoneInfo
 
 from flask_babel import format_time
 from flask_babel import gettext as _
-from sqlalchemy import Connection, Table, bindparam, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, bindparam, delete, select
 from sqlalchemy.orm import joinedload
-from sqlalchemy.sql.dml import Insert
 
 from kitmanager.audit import Actor, record_event
+from kitmanager.database import insert_ignoring_conflicts
 from kitmanager.extensions import db
 from kitmanager.models import (
     CheckIn,
@@ -198,29 +196,6 @@ def _core() -> Connection:
     return db.session.connection()
 
 
-@functools.cache
-def _insert_ignoring(table: Table, dialect: str) -> Insert:
-    """INSERT ... ON CONFLICT DO NOTHING for ``table``, built once (scans are a hot path)."""
-    if dialect == "postgresql":
-        # psycopg reports no row count here; the returned key says whether a row went in.
-        return (
-            postgresql.insert(table).on_conflict_do_nothing().returning(*table.primary_key.columns)
-        )
-    return sqlite.insert(table).on_conflict_do_nothing()
-
-
-def _insert_ignoring_conflicts(model: type[db.Model], **values: Any) -> bool:  # type: ignore[name-defined]
-    """INSERT ... ON CONFLICT DO NOTHING; True when the row was added, False when it existed.
-
-    The database decides, so two requests at the same instant cannot both win or fail.
-    """
-    dialect = db.session.get_bind().dialect.name
-    result = _core().execute(_insert_ignoring(model.__table__, dialect), values)
-    if dialect == "postgresql":
-        return result.first() is not None
-    return result.rowcount == 1
-
-
 def local_iso(value: datetime, zone: str) -> str:
     """Stored naive UTC as an ISO time with the UTC offset of ``zone`` (what the API sends)."""
     aware = value.replace(tzinfo=timezone.utc).astimezone(ZoneInfo(zone))
@@ -367,7 +342,7 @@ def check_in(
     if getattr(participant, "deleted_at", None) is not None:
         raise CheckInError(_("This participant was removed from the workshop."))
     at = at or utcnow()
-    added = _insert_ignoring_conflicts(
+    added = None is not insert_ignoring_conflicts(
         CheckIn,
         participant_id=participant.id,
         session_id=session.id,
@@ -529,7 +504,7 @@ def record_scan(
         if stored:
             return _stored_result(stored), True
     result = _decide(actor, code, session, workshop_id, station, _scanned_at(scanned_at))
-    if client_id and not _insert_ignoring_conflicts(
+    if client_id and None is insert_ignoring_conflicts(
         ScanRequest,
         client_id=client_id,
         actor=actor.name[:120],

@@ -1,0 +1,778 @@
+"""Kits: kit types and their bill of materials, kits, handouts, returns and incidents.
+
+One service layer for the pages, the API, the scan station and the CLI. Services take an
+explicit actor, flush, never commit; the caller commits once. Uniqueness that protects the user
+is the database's: one open handout per kit is a partial unique index, and a handout is an
+INSERT ... ON CONFLICT DO NOTHING against it, so of two stations handing out the same kit at the
+same instant exactly one wins and the other gets a clear message.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from flask_babel import gettext as _
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import joinedload, selectinload
+
+from kitmanager.audit import Actor, record_event
+from kitmanager.database import insert_ignoring_conflicts
+from kitmanager.extensions import db
+from kitmanager.models import (
+    Kit,
+    KitComponent,
+    KitCondition,
+    KitHandout,
+    KitIncident,
+    KitIncidentItem,
+    KitStatus,
+    KitType,
+    Participant,
+    WorkshopSession,
+    utcnow,
+)
+
+__all__ = [
+    "ComponentLine",
+    "HistoryEntry",
+    "KitError",
+    "KitNotOut",
+    "KitUnavailable",
+    "NeedsConfirmation",
+    "RestockLine",
+    "ReturnResult",
+    "create_kit",
+    "create_kit_type",
+    "create_kits",
+    "default_due_at",
+    "hand_out",
+    "kit_by_code",
+    "kit_by_token",
+    "kit_history",
+    "kit_label_url",
+    "kits_held_by",
+    "kits_needing_attention",
+    "kits_out",
+    "list_kits",
+    "overdue_handouts",
+    "resolve_incident",
+    "restock_list",
+    "return_kit",
+    "set_condition",
+    "update_kit_type",
+]
+
+CODE_PREFIX = "KIT-"
+# Enough for the largest programme's store room; a typo of 3000 instead of 30 is refused.
+MAX_BULK = 500
+_CODE = re.compile(r"[A-Z0-9][A-Z0-9._-]*")
+
+
+class KitError(ValueError):
+    """A kit request the user can fix; the message says how."""
+
+
+class KitUnavailable(KitError):
+    """The kit cannot go out: retired, or already out with someone."""
+
+
+class KitNotOut(KitError):
+    """A return of a kit that is not out."""
+
+
+class NeedsConfirmation(KitError):
+    """The handout is possible but a trainer must confirm it first; ``reasons`` say why."""
+
+    def __init__(self, reasons: list[str]) -> None:
+        super().__init__(" ".join(reasons))
+        self.reasons = reasons
+
+
+@dataclass(frozen=True)
+class ComponentLine:
+    """One line of a bill of materials as a form, an import or the CLI gives it."""
+
+    name: str
+    quantity: int = 1
+    must_return: bool = True
+
+
+def _clean_components(lines: Iterable[ComponentLine]) -> list[ComponentLine]:
+    limit = KitComponent.__table__.c.name.type.length
+    seen: set[str] = set()
+    cleaned = []
+    for line in lines:
+        name = " ".join(line.name.split())
+        if not name:
+            continue
+        if len(name) > limit:
+            raise KitError(_("The component name '%(name)s' is too long.", name=name[:40]))
+        if name.casefold() in seen:
+            raise KitError(_("The component '%(name)s' is listed twice.", name=name))
+        if not 0 < line.quantity <= 1000:
+            raise KitError(_("The quantity of '%(name)s' must be between 1 and 1000.", name=name))
+        seen.add(name.casefold())
+        cleaned.append(ComponentLine(name, line.quantity, line.must_return))
+    return cleaned
+
+
+def _check_type_name(name: str, exclude_id: int | None = None) -> str:
+    name = " ".join(name.split())
+    if not name:
+        raise KitError(_("Give the kit type a name."))
+    if len(name) > KitType.__table__.c.name.type.length:
+        raise KitError(_("The kit type's name is too long."))
+    clash = db.session.scalar(
+        select(KitType.id).where(func.lower(KitType.name) == name.lower(), KitType.id != exclude_id)
+    )
+    if clash is not None:
+        raise KitError(_("A kit type named '%(name)s' already exists.", name=name))
+    return name
+
+
+def create_kit_type(
+    actor: Actor, name: str, components: Iterable[ComponentLine], description: str = ""
+) -> KitType:
+    """A new kit type with its bill of materials (in the order given).
+
+    :raise KitError: a missing or taken name, a component listed twice, a bad quantity.
+    """
+    kit_type = KitType(name=_check_type_name(name), description=description.strip())
+    kit_type.components = [
+        KitComponent(
+            name=line.name, quantity=line.quantity, must_return=line.must_return, position=index
+        )
+        for index, line in enumerate(_clean_components(components))
+    ]
+    db.session.add(kit_type)
+    db.session.flush()
+    record_event(actor, "kit_type.create", "kit_type", kit_type.id, name=kit_type.name)
+    return kit_type
+
+
+def update_kit_type(
+    actor: Actor,
+    kit_type: KitType,
+    name: str,
+    components: Iterable[ComponentLine],
+    description: str = "",
+) -> KitType:
+    """Rename ``kit_type`` and replace its bill of materials; components keep their rows (and
+    the incidents that name them) when their name stays.
+
+    :raise KitError: as :func:`create_kit_type`.
+    """
+    kit_type.name = _check_type_name(name, exclude_id=kit_type.id)
+    kit_type.description = description.strip()
+    existing = {component.name.casefold(): component for component in kit_type.components}
+    kept = []
+    for index, line in enumerate(_clean_components(components)):
+        component = existing.pop(line.name.casefold(), None) or KitComponent(name=line.name)
+        component.name = line.name
+        component.quantity = line.quantity
+        component.must_return = line.must_return
+        component.position = index
+        kept.append(component)
+    kit_type.components = kept
+    db.session.flush()
+    record_event(actor, "kit_type.update", "kit_type", kit_type.id, name=kit_type.name)
+    return kit_type
+
+
+def _check_code(code: str) -> str:
+    code = code.strip().upper()
+    if not _CODE.fullmatch(code) or len(code) > Kit.__table__.c.code.type.length:
+        raise KitError(
+            _(
+                "'%(code)s' is not a usable kit code: use letters, digits and dashes, "
+                "such as KIT-017.",
+                code=code[:40],
+            )
+        )
+    return code
+
+
+def create_kit(actor: Actor, kit_type: KitType, code: str, notes: str = "") -> Kit:
+    """One kit with the code printed on its box.
+
+    :raise KitError: a malformed code or one another kit has.
+    """
+    code = _check_code(code)
+    if db.session.scalar(select(Kit.id).where(Kit.code == code)) is not None:
+        raise KitError(_("There is already a kit %(code)s.", code=code))
+    kit = Kit(code=code, kit_type=kit_type, notes=notes.strip())
+    db.session.add(kit)
+    db.session.flush()
+    record_event(actor, "kit.create", "kit", kit.id, code=code, kit_type=kit_type.id)
+    return kit
+
+
+def create_kits(
+    actor: Actor, kit_type: KitType, count: int, prefix: str = CODE_PREFIX
+) -> list[Kit]:
+    """``count`` new kits of ``kit_type`` numbered after the highest code with ``prefix``
+    (KIT-001, KIT-002, ... or on from KIT-030).
+
+    :raise KitError: a count outside 1 to 500, or a malformed prefix.
+    """
+    if not 0 < count <= MAX_BULK:
+        raise KitError(_("Create between 1 and %(max)s kits at a time.", max=MAX_BULK))
+    prefix = prefix.strip().upper()
+    if prefix and not _CODE.fullmatch(prefix):
+        raise KitError(_("Use letters, digits and dashes in the code prefix, such as KIT-."))
+    taken = db.session.scalars(select(Kit.code).where(Kit.code.startswith(prefix))).all()
+    numbers = [int(code[len(prefix) :]) for code in taken if code[len(prefix) :].isdigit()]
+    start = max(numbers, default=0) + 1
+    width = max(3, len(str(start + count - 1)))
+    kits = [
+        Kit(code=f"{prefix}{number:0{width}d}", kit_type=kit_type)
+        for number in range(start, start + count)
+    ]
+    db.session.add_all(kits)
+    db.session.flush()
+    for kit in kits:
+        record_event(actor, "kit.create", "kit", kit.id, code=kit.code, kit_type=kit_type.id)
+    return kits
+
+
+def kit_by_token(token: str) -> Kit | None:
+    """The kit whose label carries ``token``."""
+    return db.session.scalar(select(Kit).where(Kit.label_token == token))
+
+
+def kit_by_code(code: str) -> Kit | None:
+    """The kit with ``code`` as printed (any case, spaces ignored)."""
+    return db.session.scalar(select(Kit).where(Kit.code == code.strip().upper()))
+
+
+def kit_label_url(kit: Kit, base_url: str) -> str:
+    """What a kit's label QR carries: ``<badge address>/k/<token>``."""
+    return f"{base_url.rstrip('/')}/k/{kit.label_token}"
+
+
+def default_due_at(workshop_id: int, at: datetime) -> datetime | None:
+    """When a kit handed out at ``at`` is due back: the end of the session running then, or
+    of the last session that day; None when the workshop has no session that day."""
+    from kitmanager.checkin.services import EARLY_ARRIVAL
+
+    running = db.session.scalar(
+        select(WorkshopSession.ends_at)
+        .where(
+            WorkshopSession.workshop_id == workshop_id,
+            WorkshopSession.starts_at <= at + EARLY_ARRIVAL,
+            WorkshopSession.ends_at > at,
+        )
+        .order_by(WorkshopSession.starts_at.desc())
+        .limit(1)
+    )
+    if running is not None:
+        return running
+    return db.session.scalar(
+        select(func.max(WorkshopSession.ends_at)).where(
+            WorkshopSession.workshop_id == workshop_id,
+            WorkshopSession.ends_at > at,
+            func.date(WorkshopSession.ends_at) == at.date(),
+        )
+    )
+
+
+def _holder_name(handout: KitHandout) -> str:
+    if handout.participant is not None and handout.participant.deleted_at is None:
+        name = handout.participant.full_name
+        if handout.team is not None:
+            return _("%(name)s (team %(team)s)", name=name, team=handout.team.name)
+        return name
+    if handout.team is not None:
+        return _("team %(team)s", team=handout.team.name)
+    return _("a participant who was removed")
+
+
+def _open_handouts_of(participant: Participant) -> list[KitHandout]:
+    return list(
+        db.session.scalars(
+            select(KitHandout)
+            .options(joinedload(KitHandout.kit))
+            .where(KitHandout.participant_id == participant.id, KitHandout.returned_at.is_(None))
+            .order_by(KitHandout.out_at)
+        )
+    )
+
+
+def hand_out(
+    actor: Actor,
+    kit: Kit,
+    participant: Participant,
+    *,
+    to_team: bool = False,
+    session: WorkshopSession | None = None,
+    due_at: datetime | None = None,
+    at: datetime | None = None,
+    station: str = "",
+    confirmed: bool = False,
+) -> KitHandout:
+    """Hand ``kit`` to ``participant`` (to their team with ``to_team``), due back at
+    ``due_at`` or by default at the end of the session running at ``at``.
+
+    Without ``confirmed`` a handout that a trainer should think twice about is refused with
+    the reasons: the kit needs attention, its last board check failed, or the participant
+    already holds a kit (one each, unless the trainer confirms more).
+    :raise KitUnavailable: the kit is retired, or out with someone (also when another station
+        won the same kit an instant earlier).
+    :raise NeedsConfirmation: as above; hand out again with ``confirmed=True``.
+    :raise KitError: the participant was removed, or has no team while ``to_team``.
+    """
+    at = at or utcnow()
+    if participant.deleted_at is not None:
+        raise KitError(_("This participant was removed from the workshop."))
+    if to_team and participant.team_id is None:
+        raise KitError(
+            _("%(name)s is in no team: hand the kit to them alone.", name=participant.full_name)
+        )
+    if kit.condition == KitCondition.RETIRED.value:
+        raise KitUnavailable(
+            _("%(code)s is retired and is not handed out. Take another kit.", code=kit.code)
+        )
+    _refuse_if_out(kit)
+    if not confirmed:
+        reasons = []
+        if kit.condition == KitCondition.NEEDS_ATTENTION.value:
+            reasons.append(_("%(code)s is marked “needs attention”.", code=kit.code))
+        if kit.last_check_ok is False:
+            reasons.append(
+                _(
+                    "The last board check of %(code)s failed: %(detail)s",
+                    code=kit.code,
+                    detail=kit.last_check_detail or _("no details"),
+                )
+            )
+        held = _open_handouts_of(participant)
+        if held:
+            reasons.append(
+                _(
+                    "%(name)s already holds %(codes)s.",
+                    name=participant.full_name,
+                    codes=", ".join(handout.kit.code for handout in held),
+                )
+            )
+        if reasons:
+            raise NeedsConfirmation(reasons)
+    if due_at is None:
+        due_at = (
+            session.ends_at if session is not None else default_due_at(participant.workshop_id, at)
+        )
+    handout_id = insert_ignoring_conflicts(
+        KitHandout,
+        kit_id=kit.id,
+        workshop_id=participant.workshop_id,
+        participant_id=participant.id,
+        team_id=participant.team_id if to_team else None,
+        session_id=session.id if session is not None else None,
+        out_at=at,
+        due_at=due_at,
+        out_by=actor.name[:120],
+        station=station[:80],
+        device=actor.device[:200],
+        returned_by="",
+    )
+    if handout_id is None:
+        # Another station handed this kit out between our check and our insert.
+        db.session.expire(kit, ["open_handout"])
+        _refuse_if_out(kit)
+        raise KitUnavailable(_("%(code)s was just handed out elsewhere.", code=kit.code))
+    db.session.expire(kit, ["open_handout"])
+    record_event(
+        actor,
+        "kit.handout",
+        "kit",
+        kit.id,
+        handout=handout_id,
+        participant=participant.id,
+        team=participant.team_id if to_team else None,
+        station=station,
+    )
+    handout = db.session.get(KitHandout, handout_id)
+    assert handout is not None
+    return handout
+
+
+def _refuse_if_out(kit: Kit) -> None:
+    handout = kit.open_handout
+    if handout is not None:
+        raise KitUnavailable(
+            _(
+                "%(code)s is already out with %(holder)s. Scan it alone to take it back first.",
+                code=kit.code,
+                holder=_holder_name(handout),
+            )
+        )
+
+
+@dataclass
+class ReturnResult:
+    """What a return did: the closed handout, the incident it opened (if anything was
+    missing or damaged), and the kit's condition after it."""
+
+    handout: KitHandout
+    incident: KitIncident | None
+    condition: KitCondition
+
+
+def return_kit(
+    actor: Actor,
+    kit: Kit,
+    *,
+    missing: Mapping[int, int] | None = None,
+    damaged: Mapping[int, int] | None = None,
+    note: str = "",
+    at: datetime | None = None,
+    station: str = "",
+) -> ReturnResult:
+    """Take ``kit`` back. ``missing`` and ``damaged`` count, by component id, what did not
+    come back whole (a partial return); anything there opens an incident for the restock
+    list. The kit then needs attention when a component that must come back is missing, or
+    anything is damaged; consumables used up leave it ready.
+
+    :raise KitNotOut: the kit is not out (nothing to return).
+    :raise KitError: a component not in the kit, or counts above its quantity.
+    """
+    at = at or utcnow()
+    missing = {key: value for key, value in (missing or {}).items() if value}
+    damaged = {key: value for key, value in (damaged or {}).items() if value}
+    components = {component.id: component for component in kit.kit_type.components}
+    for component_id in set(missing) | set(damaged):
+        component = components.get(component_id)
+        if component is None:
+            raise KitError(_("That component is not part of %(code)s.", code=kit.code))
+        counted = missing.get(component_id, 0) + damaged.get(component_id, 0)
+        if min(missing.get(component_id, 0), damaged.get(component_id, 0)) < 0 or (
+            counted > component.quantity
+        ):
+            raise KitError(
+                _(
+                    "%(code)s has %(quantity)s × %(name)s: missing and damaged cannot add up "
+                    "to more.",
+                    code=kit.code,
+                    quantity=component.quantity,
+                    name=component.name,
+                )
+            )
+    handout = kit.open_handout
+    if handout is None:
+        raise KitNotOut(
+            _(
+                "%(code)s is not out, so there is nothing to return. To hand it out, scan a "
+                "badge and then the kit.",
+                code=kit.code,
+            )
+        )
+    closed = db.session.execute(
+        update(KitHandout)
+        .where(KitHandout.id == handout.id, KitHandout.returned_at.is_(None))
+        .values(returned_at=at, returned_by=actor.name[:120])
+        .execution_options(synchronize_session=False)
+    )
+    if closed.rowcount != 1:
+        raise KitNotOut(_("%(code)s was just returned elsewhere.", code=kit.code))
+    db.session.expire(handout)
+    db.session.expire(kit, ["open_handout"])
+    incident = None
+    if missing or damaged:
+        incident = KitIncident(
+            kit_id=kit.id,
+            handout_id=handout.id,
+            opened_at=at,
+            opened_by=actor.name[:120],
+            note=note.strip(),
+            items=[
+                KitIncidentItem(
+                    component_id=component_id,
+                    component_name=components[component_id].name,
+                    missing=missing.get(component_id, 0),
+                    damaged=damaged.get(component_id, 0),
+                )
+                for component_id in components
+                if component_id in missing or component_id in damaged
+            ],
+        )
+        db.session.add(incident)
+    serious = bool(damaged) or any(components[key].must_return for key in missing)
+    if serious:
+        kit.condition = KitCondition.NEEDS_ATTENTION.value
+    elif kit.condition == KitCondition.NEEDS_ATTENTION.value and not _still_needs_attention(kit):
+        kit.condition = KitCondition.READY.value
+    db.session.flush()
+    record_event(
+        actor,
+        "kit.return",
+        "kit",
+        kit.id,
+        handout=handout.id,
+        incident=incident.id if incident else None,
+        missing={components[key].name: value for key, value in missing.items()},
+        damaged={components[key].name: value for key, value in damaged.items()},
+        station=station,
+    )
+    return ReturnResult(handout, incident, KitCondition(kit.condition))
+
+
+def _still_needs_attention(kit: Kit, ignore_incident: int | None = None) -> bool:
+    """Whether something recorded still keeps ``kit`` from being ready: an open incident with
+    a component that must come back or a damaged one, or a failed board check."""
+    if kit.last_check_ok is False or kit.needs_reflash:
+        return True
+    serious = db.session.scalar(
+        select(func.count(KitIncidentItem.id))
+        .join(KitIncident, KitIncident.id == KitIncidentItem.incident_id)
+        .outerjoin(KitComponent, KitComponent.id == KitIncidentItem.component_id)
+        .where(
+            KitIncident.kit_id == kit.id,
+            KitIncident.resolved_at.is_(None),
+            KitIncident.id != (ignore_incident or 0),
+            or_(KitIncidentItem.damaged > 0, KitComponent.must_return.is_not(False)),
+        )
+    )
+    return bool(serious)
+
+
+def resolve_incident(actor: Actor, incident: KitIncident, note: str = "") -> None:
+    """Close ``incident`` (the parts were replaced or came back). The kit becomes ready again
+    when nothing else recorded keeps it from being so."""
+    if incident.resolved_at is not None:
+        return
+    incident.resolved_at = utcnow()
+    incident.resolved_by = actor.name[:120]
+    if note.strip():
+        incident.note = f"{incident.note}\n{note.strip()}".strip()
+    kit = incident.kit
+    if kit.condition == KitCondition.NEEDS_ATTENTION.value and not _still_needs_attention(
+        kit, ignore_incident=incident.id
+    ):
+        kit.condition = KitCondition.READY.value
+    db.session.flush()
+    record_event(actor, "kit.incident_resolved", "kit", kit.id, incident=incident.id, note=note)
+
+
+def set_condition(actor: Actor, kit: Kit, condition: KitCondition, note: str = "") -> None:
+    """Mark ``kit`` ready, needing attention or retired by hand (with an optional note).
+
+    :raise KitError: retiring a kit that is out (take it back first).
+    """
+    if condition == KitCondition.RETIRED and kit.open_handout is not None:
+        raise KitError(_("%(code)s is out: take it back before retiring it.", code=kit.code))
+    before = kit.condition
+    kit.condition = condition.value
+    if note.strip():
+        kit.notes = f"{kit.notes}\n{note.strip()}".strip()
+    db.session.flush()
+    record_event(
+        actor, "kit.condition", "kit", kit.id, before=before, after=condition.value, note=note
+    )
+
+
+def _status_filter(status: KitStatus):
+    is_out = Kit.id.in_(select(KitHandout.kit_id).where(KitHandout.returned_at.is_(None)))
+    if status == KitStatus.OUT:
+        return is_out
+    return and_(~is_out, Kit.condition == status.value)
+
+
+def list_kits(status: KitStatus | None = None, kit_type_id: int | None = None) -> list[Kit]:
+    """Kits in code order, with their type, bill of materials and open handout loaded."""
+    query = (
+        select(Kit)
+        .options(
+            joinedload(Kit.kit_type).selectinload(KitType.components),
+            selectinload(Kit.open_handout).options(
+                joinedload(KitHandout.participant), joinedload(KitHandout.team)
+            ),
+        )
+        .order_by(Kit.code)
+    )
+    if status is not None:
+        query = query.where(_status_filter(status))
+    if kit_type_id is not None:
+        query = query.where(Kit.kit_type_id == kit_type_id)
+    return list(db.session.scalars(query).unique())
+
+
+def _open_handouts_query():
+    return (
+        select(KitHandout)
+        .options(
+            joinedload(KitHandout.kit).joinedload(Kit.kit_type),
+            joinedload(KitHandout.participant),
+            joinedload(KitHandout.team),
+        )
+        .where(KitHandout.returned_at.is_(None))
+    )
+
+
+def kits_out(workshop_id: int | None = None) -> list[KitHandout]:
+    """Open handouts (who holds which kit), the soonest due first."""
+    query = _open_handouts_query().order_by(KitHandout.due_at.is_(None), KitHandout.due_at)
+    if workshop_id is not None:
+        query = query.where(KitHandout.workshop_id == workshop_id)
+    return list(db.session.scalars(query))
+
+
+def overdue_handouts(now: datetime | None = None) -> list[KitHandout]:
+    """Open handouts past their due time, the longest overdue first."""
+    now = now or utcnow()
+    return list(
+        db.session.scalars(
+            _open_handouts_query().where(KitHandout.due_at < now).order_by(KitHandout.due_at)
+        )
+    )
+
+
+def kits_needing_attention() -> list[Kit]:
+    """Kits (not retired) marked "needs attention", failing their board check, or left
+    half-written by a flash."""
+    return list(
+        db.session.scalars(
+            select(Kit)
+            .options(joinedload(Kit.kit_type))
+            .where(
+                Kit.condition != KitCondition.RETIRED.value,
+                or_(
+                    Kit.condition == KitCondition.NEEDS_ATTENTION.value,
+                    Kit.last_check_ok.is_(False),
+                    Kit.needs_reflash.is_(True),
+                ),
+            )
+            .order_by(Kit.code)
+        )
+    )
+
+
+@dataclass(frozen=True)
+class RestockLine:
+    """Parts to buy or find: one component of one kit type, summed over open incidents."""
+
+    kit_type: str
+    component: str
+    missing: int
+    damaged: int
+    kits: int
+
+    @property
+    def total(self) -> int:
+        return self.missing + self.damaged
+
+
+def restock_list() -> list[RestockLine]:
+    """Missing and damaged components summed over open incidents, by kit type and component."""
+    rows = db.session.execute(
+        select(
+            KitType.name,
+            KitIncidentItem.component_name,
+            func.sum(KitIncidentItem.missing),
+            func.sum(KitIncidentItem.damaged),
+            func.count(func.distinct(KitIncident.kit_id)),
+        )
+        .join(KitIncident, KitIncident.id == KitIncidentItem.incident_id)
+        .join(Kit, Kit.id == KitIncident.kit_id)
+        .join(KitType, KitType.id == Kit.kit_type_id)
+        .where(KitIncident.resolved_at.is_(None))
+        .group_by(KitType.name, KitIncidentItem.component_name)
+        .order_by(KitType.name, KitIncidentItem.component_name)
+    )
+    return [RestockLine(*row) for row in rows]
+
+
+def kits_held_by(participant: Participant) -> list[KitHandout]:
+    """Open handouts of ``participant``: kits handed to them, and to their team."""
+    holder = KitHandout.participant_id == participant.id
+    if participant.team_id is not None:
+        holder = or_(holder, KitHandout.team_id == participant.team_id)
+    return list(
+        db.session.scalars(_open_handouts_query().where(holder).order_by(KitHandout.out_at))
+    )
+
+
+@dataclass
+class HistoryEntry:
+    """One line of a kit's history, newest first when listed."""
+
+    at: datetime
+    kind: str  # "handout", "return", "incident", "incident_resolved", ...
+    summary: str
+    by: str = ""
+    details: dict = field(default_factory=dict)
+
+
+def kit_history(kit: Kit) -> list[HistoryEntry]:
+    """Everything that happened to ``kit``: handouts, returns, incidents; newest first."""
+    entries: list[HistoryEntry] = []
+    handouts = db.session.scalars(
+        select(KitHandout)
+        .options(joinedload(KitHandout.participant), joinedload(KitHandout.team))
+        .where(KitHandout.kit_id == kit.id)
+    )
+    for handout in handouts:
+        holder = _holder_name(handout)
+        entries.append(
+            HistoryEntry(
+                handout.out_at,
+                "handout",
+                _("Handed out to %(holder)s", holder=holder),
+                handout.out_by,
+                {"handout": handout},
+            )
+        )
+        if handout.returned_at is not None:
+            entries.append(
+                HistoryEntry(
+                    handout.returned_at,
+                    "return",
+                    _("Returned by %(holder)s", holder=holder),
+                    handout.returned_by,
+                    {"handout": handout},
+                )
+            )
+    incidents = db.session.scalars(
+        select(KitIncident)
+        .options(selectinload(KitIncident.items))
+        .where(KitIncident.kit_id == kit.id)
+    )
+    for incident in incidents:
+        parts = ", ".join(_incident_item_text(item) for item in incident.items)
+        entries.append(
+            HistoryEntry(
+                incident.opened_at,
+                "incident",
+                parts or incident.note,
+                incident.opened_by,
+                {"incident": incident},
+            )
+        )
+        if incident.resolved_at is not None:
+            entries.append(
+                HistoryEntry(
+                    incident.resolved_at,
+                    "incident_resolved",
+                    _("Resolved: %(parts)s", parts=parts or incident.note),
+                    incident.resolved_by,
+                    {"incident": incident},
+                )
+            )
+    # A return and the incident it opened share a time: the incident comes after the return.
+    order = {"return": 0, "incident": 1}
+    entries.sort(key=lambda entry: (entry.at, order.get(entry.kind, 0)), reverse=True)
+    return entries
+
+
+def _incident_item_text(item: KitIncidentItem) -> str:
+    parts = []
+    if item.missing:
+        parts.append(
+            _("%(count)s × %(name)s missing", count=item.missing, name=item.component_name)
+        )
+    if item.damaged:
+        parts.append(
+            _("%(count)s × %(name)s damaged", count=item.damaged, name=item.component_name)
+        )
+    return ", ".join(parts)
