@@ -12,10 +12,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import joinedload, selectinload
 
 from kitmanager.audit import Actor, record_event
@@ -31,11 +32,13 @@ from kitmanager.models import (
     KitStatus,
     KitType,
     Participant,
+    StationScan,
     WorkshopSession,
     utcnow,
 )
 
 __all__ = [
+    "PAIR_WINDOW",
     "ComponentLine",
     "HistoryEntry",
     "KitError",
@@ -48,6 +51,7 @@ __all__ = [
     "create_kit_type",
     "create_kits",
     "default_due_at",
+    "forget_scan",
     "hand_out",
     "kit_by_code",
     "kit_by_token",
@@ -58,9 +62,11 @@ __all__ = [
     "kits_out",
     "list_kits",
     "overdue_handouts",
+    "remember_scan",
     "resolve_incident",
     "restock_list",
     "return_kit",
+    "scan_partner",
     "set_condition",
     "update_kit_type",
 ]
@@ -776,3 +782,51 @@ def _incident_item_text(item: KitIncidentItem) -> str:
             _("%(count)s × %(name)s damaged", count=item.damaged, name=item.component_name)
         )
     return ", ".join(parts)
+
+
+# A badge and a kit scanned at one station within this time make a handout.
+PAIR_WINDOW = timedelta(seconds=60)
+
+
+def remember_scan(
+    station: str, kind: str, subject_id: int, at: datetime, client_id: str | None = None
+) -> None:
+    """Keep ``kind`` ("badge" or "kit") ``subject_id`` as the last scan at ``station``, so that
+    the next scan there can pair with it (replaces what was kept)."""
+    values = {
+        "station": station[:80],
+        "kind": kind,
+        "subject_id": subject_id,
+        "scanned_at": at,
+        "client_id": client_id,
+    }
+    table = StationScan.__table__
+    connection = db.session.connection()
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(table).values(values)
+    statement = statement.on_conflict_do_update(
+        index_elements=[table.c.station],
+        set_={key: statement.excluded[key] for key in values if key != "station"},
+    )
+    connection.execute(statement)
+
+
+def scan_partner(station: str, wanted: str, at: datetime) -> int | None:
+    """The id of the ``wanted`` kind ("badge" or "kit") scanned last at ``station`` at most
+    :data:`PAIR_WINDOW` before ``at``, or None. An older scan, or one of the other kind, does
+    not pair."""
+    row = db.session.execute(
+        select(StationScan.kind, StationScan.subject_id, StationScan.scanned_at).where(
+            StationScan.station == station[:80]
+        )
+    ).first()
+    if row is None or row.kind != wanted:
+        return None
+    if not row.scanned_at <= at + timedelta(seconds=1) or at - row.scanned_at > PAIR_WINDOW:
+        return None
+    return row.subject_id
+
+
+def forget_scan(station: str) -> None:
+    """Nothing at ``station`` waits for a partner any more (after a handout, or undo)."""
+    db.session.execute(delete(StationScan).where(StationScan.station == station[:80]))

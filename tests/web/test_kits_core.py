@@ -190,3 +190,21 @@ def test_two_stations_handing_out_one_kit_at_once_one_wins_on_postgresql(pg_app)
     assert all("KIT-001" in answer for answer in answers if answer != "out")
     with pg_app.app_context():
         assert len(db.session.scalars(select(KitHandout)).all()) == 1
+
+
+def test_a_station_pairs_a_badge_and_a_kit_scanned_within_a_minute(app):
+    from kitmanager.kits.services import forget_scan, remember_scan, scan_partner
+
+    now = utcnow()
+    with app.app_context():
+        remember_scan("door", "badge", 7, now)
+        assert scan_partner("door", "badge", now + timedelta(seconds=59)) == 7
+        assert scan_partner("door", "kit", now + timedelta(seconds=5)) is None
+        assert scan_partner("hall", "badge", now + timedelta(seconds=5)) is None
+        assert scan_partner("door", "badge", now + timedelta(seconds=61)) is None
+        remember_scan("door", "kit", 3, now + timedelta(seconds=2))  # replaces the badge
+        assert scan_partner("door", "badge", now + timedelta(seconds=3)) is None
+        assert scan_partner("door", "kit", now + timedelta(seconds=3)) == 3
+        forget_scan("door")
+        assert scan_partner("door", "kit", now + timedelta(seconds=3)) is None
+        db.session.commit()
