@@ -29,8 +29,9 @@ from tests.firmware_tools.conftest import (
 pytestmark = pytest.mark.simavr
 
 
-def ask(port: str, command: str, timeout: float = 6.0) -> dict:
-    """Send one health-check line to the running firmware until it answers (it may be booting)."""
+def ask(port: str, command: str, timeout: float = 20.0) -> dict:
+    """Send one health-check line to the running firmware until it answers (it may be booting:
+    the simulator runs slower than a real board when the machine is busy)."""
     with serial.serial_for_url(port, 115200, timeout=0.3) as link:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
