@@ -1,4 +1,4 @@
-"""Printouts for workshops: QR badges, kit labels and certificates as PDF.
+"""Printouts for workshops: QR badges, kit labels, kit contents cards and certificates as PDF.
 
 Plain data in, PDF bytes out; layouts are JSON files in ``printouts/layouts``. Every
 render function returns a :class:`RenderResult` whose ``warnings`` list says what the
@@ -11,6 +11,8 @@ from .data import (
     BadgeData,
     CertificateData,
     ImageSource,
+    KitCardData,
+    KitCardLine,
     KitLabelData,
     RenderResult,
     Signatory,
@@ -19,7 +21,13 @@ from .errors import ImageError, LayoutError, PrintoutError
 from .layout import KINDS, ROLE_COLOURS, Layout, layout_names, list_layouts, load_layout
 from .messages import LANGUAGES
 from .preview import render_preview_png, render_sample
-from .render import render_badges, render_calibration, render_certificates, render_kit_labels
+from .render import (
+    render_badges,
+    render_calibration,
+    render_certificates,
+    render_kit_cards,
+    render_kit_labels,
+)
 
 __all__ = [
     "KINDS",
@@ -29,6 +37,8 @@ __all__ = [
     "CertificateData",
     "ImageError",
     "ImageSource",
+    "KitCardData",
+    "KitCardLine",
     "KitLabelData",
     "Layout",
     "LayoutError",
@@ -41,6 +51,7 @@ __all__ = [
     "render_badges",
     "render_calibration",
     "render_certificates",
+    "render_kit_cards",
     "render_kit_labels",
     "render_preview_png",
     "render_sample",

@@ -10,6 +10,8 @@ __all__ = [
     "BadgeData",
     "CertificateData",
     "ImageSource",
+    "KitCardData",
+    "KitCardLine",
     "KitLabelData",
     "RenderResult",
     "Signatory",
@@ -52,6 +54,30 @@ class KitLabelData:
     url: str
     kit_type: str = ""
     components: Sequence[str] = ()
+
+    def fields(self) -> dict[str, str]:
+        return {"code": self.code, "kit_type": self.kit_type, "url": self.url}
+
+
+@dataclass(frozen=True)
+class KitCardLine:
+    """One line of a contents card: ``quantity`` × ``name``; a consumable (``must_return``
+    False) need not come back and is marked so."""
+
+    name: str
+    quantity: int = 1
+    must_return: bool = True
+
+
+@dataclass(frozen=True)
+class KitCardData:
+    """One kit's A6 contents card: code, kit type, the QR of its label URL and every
+    component with a box to tick."""
+
+    code: str
+    url: str
+    kit_type: str = ""
+    components: Sequence[KitCardLine] = ()
 
     def fields(self) -> dict[str, str]:
         return {"code": self.code, "kit_type": self.kit_type, "url": self.url}

@@ -21,6 +21,7 @@ __all__ = [
     "ROLE_COLOURS",
     "BandElement",
     "BoxElement",
+    "ChecklistElement",
     "Element",
     "ImageElement",
     "Layout",
@@ -34,7 +35,7 @@ __all__ = [
     "load_layout",
 ]
 
-KINDS = ("badge", "kit-label", "certificate")
+KINDS = ("badge", "kit-label", "kit-card", "certificate")
 ROLE_COLOURS = {
     "participant": "#1f6fb2",
     "trainer": "#c0392b",
@@ -48,12 +49,21 @@ FIELDS = {
         "qr": {"url"},
         "image": {"logo", "background"},
         "list": set(),
+        "checklist": set(),
     },
     "kit-label": {
         "text": {"code", "kit_type", "url"},
         "qr": {"url"},
         "image": {"logo"},
         "list": {"components"},
+        "checklist": set(),
+    },
+    "kit-card": {
+        "text": {"code", "kit_type", "url"},
+        "qr": {"url"},
+        "image": {"logo"},
+        "list": set(),
+        "checklist": {"components"},
     },
     "certificate": {
         "text": {
@@ -68,6 +78,7 @@ FIELDS = {
         "qr": {"verification_url"},
         "image": {"logo"},
         "list": set(),
+        "checklist": set(),
     },
 }
 ALIGNMENTS = ("left", "center", "right")
@@ -153,6 +164,19 @@ class ListElement(Element):
     min_size: float = 5.0
     columns: int = 1
     bullet: str = "• "
+
+
+@dataclass(frozen=True)
+class ChecklistElement(Element):
+    """A contents checklist: a heading, then one line per component with an empty box to
+    tick, its quantity and name, consumables marked. Long lists take a smaller font, then
+    up to ``columns`` columns; what still does not fit becomes "+ N more", with a warning."""
+
+    field: str = "components"
+    font: str = "regular"
+    size: float = 10.0
+    min_size: float = 6.0
+    columns: int = 2
 
 
 @dataclass(frozen=True)
@@ -293,6 +317,7 @@ _ALLOWED_KEYS = {
     "box": _BOX_KEYS | {"thickness", "colour", "fill", "radius"},
     "band": _BOX_KEYS | {"field", "font", "size", "min_size", "colours"},
     "list": _BOX_KEYS | {"field", "font", "size", "min_size", "columns"},
+    "checklist": _BOX_KEYS | {"field", "font", "size", "min_size", "columns"},
     "signatures": _BOX_KEYS | {"font", "name_size", "title_size", "min_size", "max_signatories"},
 }
 
@@ -423,6 +448,17 @@ def _element(reader: _Reader, kind: str, label_w: float, label_h: float) -> Elem
             min_size=min(size, reader.number("min_size", 5.0, minimum=2)),
             columns=reader.integer("columns", 1),
         )
+    if etype == "checklist":
+        size = reader.number("size", 10.0, minimum=2)
+        return ChecklistElement(
+            etype,
+            *box,
+            field=field_of("checklist", "components"),
+            font=reader.text("font", "regular", FONT_STYLES),
+            size=size,
+            min_size=min(size, reader.number("min_size", 6.0, minimum=2)),
+            columns=reader.integer("columns", 2),
+        )
     # signatures
     if kind != "certificate":
         reader.fail(reader.name("type"), "'signatures' belongs on certificates only")
@@ -437,7 +473,9 @@ def _element(reader: _Reader, kind: str, label_w: float, label_h: float) -> Elem
     )
 
 
-_ELEMENT_TYPES = ("text", "qr", "image", "line", "box", "band", "list", "signatures")
+_ELEMENT_TYPES = (
+    "text", "qr", "image", "line", "box", "band", "list", "checklist", "signatures",
+)  # fmt: skip
 
 
 def parse_layout(data: Any, path: str) -> Layout:

@@ -24,10 +24,25 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "kit label {index} ({name})",
         "fr": "étiquette de kit {index} ({name})",
     },
+    "item.kit-card": {
+        "en": "contents card {index} ({name})",
+        "fr": "fiche de contenu {index} ({name})",
+    },
     "item.certificate": {"en": "certificate {index} ({name})", "fr": "certificat {index} ({name})"},
     "items.badge": {"en": "{count} badges", "fr": "{count} badges"},
     "items.kit-label": {"en": "{count} kit labels", "fr": "{count} étiquettes de kit"},
+    "items.kit-card": {"en": "{count} contents cards", "fr": "{count} fiches de contenu"},
     "items.certificate": {"en": "{count} certificates", "fr": "{count} certificats"},
+    # the checklist of a kit's contents card
+    "checklist.heading": {
+        "en": "Contents: tick each part that is in the box",
+        "fr": "Contenu : cochez chaque pièce présente dans la boîte",
+    },
+    "checklist.consumable": {"en": "(consumable)", "fr": "(consommable)"},
+    "checklist.legend": {
+        "en": "Everything must come back except what is marked consumable.",
+        "fr": "Tout doit être rendu, sauf ce qui est marqué consommable.",
+    },
     # warnings: what printed but needs a look, each with the fix
     "warn.missing_glyphs": {
         "en": "the font has no glyph for {chars} in {text}; they print as empty boxes, so "
@@ -58,6 +73,20 @@ MESSAGES: dict[str, dict[str, str]] = {
         "layout minimum of {minimum} pt; shorten it",
         "fr": "un nom de composant est trop long pour l'étiquette et s'imprime en {size} pt, "
         "sous le minimum de {minimum} pt de la mise en page ; raccourcissez-le",
+    },
+    "warn.checklist_left_off": {
+        "en": "{count} of its components do not fit on the card even at the smallest size "
+        "and in two columns, and are summed up as '+ N more'; shorten the names or split the "
+        "kit type",
+        "fr": "{count} de ses composants ne tiennent pas sur la fiche, même au plus petit "
+        "corps et sur deux colonnes, et sont résumés par « + N autres » ; raccourcissez les "
+        "noms ou scindez le type de kit",
+    },
+    "warn.card_component_too_long": {
+        "en": "a component name is too long for the card and prints below the layout "
+        "minimum of {minimum} pt; shorten it",
+        "fr": "un nom de composant est trop long pour la fiche et s'imprime sous le minimum "
+        "de {minimum} pt de la mise en page ; raccourcissez-le",
     },
     "warn.controls_removed": {
         "en": "invisible direction or control characters in {text} are left out; the name "

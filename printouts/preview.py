@@ -10,8 +10,14 @@ import pypdfium2 as pdfium
 from .data import RenderResult
 from .errors import LayoutError, PrintoutError
 from .layout import Layout, load_layout
-from .render import render_badges, render_certificates, render_kit_labels
-from .samples import sample_badges, sample_certificates, sample_kit_labels, sample_logo_png
+from .render import render_badges, render_certificates, render_kit_cards, render_kit_labels
+from .samples import (
+    sample_badges,
+    sample_certificates,
+    sample_kit_cards,
+    sample_kit_labels,
+    sample_logo_png,
+)
 
 __all__ = ["pdf_page_to_png", "render_preview_png", "render_sample"]
 
@@ -37,6 +43,8 @@ def render_sample(
     logo = sample_logo_png() if shows_logo else None
     if kind == "badge":
         return render_badges(sample_badges(count), lay, logo=logo, language=language)
+    if kind == "kit-card":
+        return render_kit_cards(sample_kit_cards(count), lay, logo=logo, language=language)
     return render_kit_labels(sample_kit_labels(count), lay, logo=logo, language=language)
 
 

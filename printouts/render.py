@@ -19,12 +19,22 @@ from reportlab.lib.utils import ImageReader
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen.canvas import Canvas
 
-from .data import BadgeData, CertificateData, ImageSource, KitLabelData, RenderResult, Signatory
+from .data import (
+    BadgeData,
+    CertificateData,
+    ImageSource,
+    KitCardData,
+    KitCardLine,
+    KitLabelData,
+    RenderResult,
+    Signatory,
+)
 from .errors import ImageError, LayoutError, PrintoutError
 from .layout import (
     ROLE_COLOURS,
     BandElement,
     BoxElement,
+    ChecklistElement,
     Element,
     ImageElement,
     Layout,
@@ -54,6 +64,7 @@ __all__ = [
     "render_badges",
     "render_calibration",
     "render_certificates",
+    "render_kit_cards",
     "render_kit_labels",
 ]
 
@@ -94,6 +105,7 @@ class _Item:
     label: str
     fields: Mapping[str, str]
     lists: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    checklists: Mapping[str, Sequence[KitCardLine]] = field(default_factory=dict)
     images: Mapping[str, ImageSource | None] = field(default_factory=dict)
     signatories: Sequence[Signatory] = ()
     # problems found before drawing: (message key, parameters)
@@ -433,6 +445,120 @@ def _draw_list(pdf: _Pdf, el: ListElement, origin: tuple[float, float], item: _I
         canvas.drawString(left + col * (column_width + gutter), baseline, visual_line(text))
 
 
+# A checklist row is this many times its font size high; the tick box is a square of
+# _TICK times the size, drawn a little above the baseline so it sits beside the letters.
+_ROW = 1.5
+_TICK = 0.8
+_CHECKLIST_STEP = 0.25  # points between the sizes tried
+
+
+def _checklist_row_width(
+    line: KitCardLine, quantity_width: float, suffix: str, pdf_font: str
+) -> float:
+    """Width at 1 pt of one row: tick box, quantity column, name and consumable mark."""
+    width = _TICK + 0.6 + quantity_width + 0.4
+    width += pdfmetrics.stringWidth(visual_line(normalise(line.name)), pdf_font, 1.0)
+    if not line.must_return:
+        width += pdfmetrics.stringWidth(" " + suffix, pdf_font, 1.0)
+    return width
+
+
+def _draw_checklist(
+    pdf: _Pdf, el: ChecklistElement, origin: tuple[float, float], item: _Item
+) -> None:
+    """Heading, then every component with an empty tick box, at the largest size from
+    ``size`` down to ``min_size`` in the fewest columns (up to ``columns``) that hold them
+    all; else ``min_size`` in all columns, what is left over summed up as "+ N more"."""
+    lines = [line for line in item.checklists.get(el.field, ()) if line.name.strip()]
+    left, bottom, width, height = pdf.box(origin, el)
+    canvas = pdf.canvas
+    pdf_font = font_name(el.font)
+    heading_height = el.size * 1.4
+    heading = fit_text(
+        pdf.say("checklist.heading"), "bold", width, heading_height, el.size, el.min_size, 1
+    )
+    _draw_lines(pdf, heading.lines, "bold", heading.size,
+                (left, bottom + height - heading_height, width, heading_height), "left",
+                "#000000")  # fmt: skip
+    legend_size = (el.size + el.min_size) / 2
+    legend_height = legend_size * 1.4
+    legend = fit_text(
+        pdf.say("checklist.legend"), el.font, width, legend_height, legend_size, el.min_size, 1
+    )
+    _draw_lines(pdf, legend.lines, el.font, legend.size, (left, bottom, width, legend_height),
+                "left", "#555555")  # fmt: skip
+    if not lines:
+        return
+    top = bottom + height - heading_height - 1 * MM
+    available = top - (bottom + legend_height + 1 * MM)
+    gutter = 3 * MM
+    suffix = pdf.say("checklist.consumable")
+    quantity_width = max(
+        pdfmetrics.stringWidth(f"{line.quantity} ×", font_name("bold"), 1.0) for line in lines
+    )
+    widths = [_checklist_row_width(line, quantity_width, suffix, pdf_font) for line in lines]
+
+    def column_width(columns: int) -> float:
+        return (width - gutter * (columns - 1)) / columns
+
+    chosen: tuple[float, int] | None = None
+    size = el.size
+    while chosen is None and size >= el.min_size - 1e-6:
+        for columns in range(1, el.columns + 1):
+            rows = math.ceil(len(lines) / columns)
+            if rows * size * _ROW <= available and size * max(widths) <= column_width(columns):
+                chosen = (size, columns)
+                break
+        size -= _CHECKLIST_STEP
+    shown: list[KitCardLine | str] = list(lines)
+    if chosen is None:
+        # Smallest size, every column: keep what fits and say how many are left off.
+        size, columns = el.min_size, el.columns
+        capacity = max(1, int(available / (size * _ROW))) * columns
+        if capacity < len(lines):
+            left_off = len(lines) - capacity + 1
+            shown = [*lines[: capacity - 1], pdf.say("more", count=left_off)]
+            pdf.warn(item, "warn.checklist_left_off", count=left_off)
+    else:
+        size, columns = chosen
+    for line in lines:
+        _warn_missing_glyphs(pdf, item, line.name, el.font)
+    rows = math.ceil(len(shown) / columns)
+    cell = column_width(columns)
+    canvas.setLineWidth(0.25 * MM)
+    canvas.setStrokeColor(pdf.colour("#000000"))
+    for index, entry in enumerate(shown):
+        column, row = index // rows, index % rows
+        x = left + column * (cell + gutter)
+        baseline = top - row * size * _ROW - ASCENT * size
+        if isinstance(entry, str):  # "+ N more"
+            canvas.setFont(pdf_font, size)
+            canvas.setFillColor(pdf.colour("#000000"))
+            canvas.drawString(x, baseline, entry)
+            continue
+        row_size = size
+        row_width = _checklist_row_width(entry, quantity_width, suffix, pdf_font)
+        if row_size * row_width > cell:
+            row_size = cell / row_width
+            if row_size < el.min_size - 0.05:
+                pdf.warn(item, "warn.card_component_too_long", minimum=f"{el.min_size:g}")
+        tick = _TICK * row_size
+        canvas.rect(x, baseline - 0.1 * row_size, tick, tick, stroke=1, fill=0)
+        canvas.setFillColor(pdf.colour("#000000"))
+        quantity = f"{entry.quantity} ×"
+        quantity_x = x + (_TICK + 0.6 + quantity_width) * row_size
+        canvas.setFont(font_name("bold"), row_size)
+        canvas.drawRightString(quantity_x, baseline, quantity)
+        name_x = quantity_x + 0.4 * row_size
+        name = visual_line(normalise(entry.name))
+        canvas.setFont(pdf_font, row_size)
+        canvas.drawString(name_x, baseline, name)
+        if not entry.must_return:
+            canvas.setFillColor(pdf.colour("#555555"))
+            after = name_x + pdfmetrics.stringWidth(name + " ", pdf_font, row_size)
+            canvas.drawString(after, baseline, suffix)
+
+
 def _draw_signatures(
     pdf: _Pdf, el: SignaturesElement, origin: tuple[float, float], item: _Item
 ) -> None:
@@ -483,6 +609,7 @@ _DRAWERS: dict[type, Callable[[_Pdf, Element, tuple[float, float], _Item], None]
     BoxElement: _draw_box,
     BandElement: _draw_band,
     ListElement: _draw_list,
+    ChecklistElement: _draw_checklist,
     SignaturesElement: _draw_signatures,
 }
 
@@ -684,6 +811,58 @@ def render_kit_labels(
         start_slot=start_slot,
         cut_marks=cut_marks,
         title="Kit labels",
+        images={"logo": logo},
+        language=language,
+    )
+
+
+def render_kit_cards(
+    cards: Iterable[KitCardData],
+    layout: str | Path | Layout = "a6-kit-card",
+    *,
+    start_slot: int = 1,
+    cut_marks: bool | None = None,
+    logo: ImageSource | None = None,
+    language: str = "en",
+) -> RenderResult:
+    """A PDF of kit contents cards: code, kit type, the QR of the label URL, and every
+    component with its quantity and an empty box to tick, consumables marked. ``language``
+    is that of the card's headings and of the warnings.
+
+    :raise PrintoutError: unknown layout, a card without code, components not given as
+        :class:`KitCardLine`, a quantity below 1, QR box too small for a URL, ...
+    """
+    listed = _check_type(cards, KitCardData, "kit card")
+    for index, card in enumerate(listed, start=1):
+        if not card.code.strip():
+            raise PrintoutError(f"kit card {index} has no code; give it one such as KIT-017")
+        for line in card.components:
+            if not isinstance(line, KitCardLine):
+                raise PrintoutError(
+                    f"kit card {index} ({card.code}): give each component as "
+                    "printouts.KitCardLine(name, quantity, must_return)"
+                )
+            if line.quantity < 1:
+                raise PrintoutError(
+                    f"kit card {index} ({card.code}): {line.name!r} has quantity "
+                    f"{line.quantity}; give 1 or more"
+                )
+    items = [
+        _Item(
+            message("item.kit-card", language, index=i, name=normalise(card.code)),
+            card.fields(),
+            checklists={"components": tuple(card.components)},
+            images={"logo": logo},
+        )
+        for i, card in enumerate(listed, start=1)
+    ]
+    return _render(
+        "kit-card",
+        items,
+        layout,
+        start_slot=start_slot,
+        cut_marks=cut_marks,
+        title="Kit contents cards",
         images={"logo": logo},
         language=language,
     )

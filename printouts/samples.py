@@ -7,9 +7,15 @@ from io import BytesIO
 
 from PIL import Image, ImageDraw
 
-from .data import BadgeData, CertificateData, KitLabelData, Signatory
+from .data import BadgeData, CertificateData, KitCardData, KitCardLine, KitLabelData, Signatory
 
-__all__ = ["sample_badges", "sample_certificates", "sample_kit_labels", "sample_logo_png"]
+__all__ = [
+    "sample_badges",
+    "sample_certificates",
+    "sample_kit_cards",
+    "sample_kit_labels",
+    "sample_logo_png",
+]
 
 _PEOPLE = [
     ("Adébáyọ̀ Ọlápọ̀", "Lagos Robotics Club", "trainer"),
@@ -72,6 +78,29 @@ def sample_kit_labels(count: int = 8) -> list[KitLabelData]:
             url=f"https://kit.example.org/k/KIT-{i + 1:03d}-x4Tq",
             kit_type="Line-follower robot kit",
             components=parts[: 3 + i % 5],
+        )
+        for i in range(count)
+    ]
+
+
+def sample_kit_cards(count: int = 4) -> list[KitCardData]:
+    """``count`` contents cards of a line-follower kit, consumables included."""
+    parts = [
+        KitCardLine("Arduino Uno R3"),
+        KitCardLine("USB cable A-B"),
+        KitCardLine("HC-SR04 ultrasonic sensor"),
+        KitCardLine("DC motor with wheel", 2),
+        KitCardLine("L298N motor driver"),
+        KitCardLine("Battery box 4 × AA"),
+        KitCardLine("AA battery", 4, must_return=False),
+        KitCardLine("Jumper wires", 20, must_return=False),
+    ]
+    return [
+        KitCardData(
+            code=f"KIT-{i + 1:03d}",
+            url=f"https://kit.example.org/k/KIT-{i + 1:03d}-x4Tq",
+            kit_type="Line-follower robot kit",
+            components=parts,
         )
         for i in range(count)
     ]

@@ -138,7 +138,7 @@ def _replace_field_by_text(element: dict, text: str) -> None:
         (lambda d: d["elements"]["badge"][0].update(type="sticker"), "elements.badge[0].type",
          "must be one of"),
         (lambda d: d["grid"].update(rows=8), "grid", "beyond the 210 x 297 mm page"),
-        (lambda d: d.update(kinds=["poster"]), "kinds", "badge, kit-label, certificate"),
+        (lambda d: d.update(kinds=["poster"]), "kinds", "badge, kit-label, kit-card, certificate"),
         (lambda d: d["elements"]["badge"][1].update(colours={"speaker": "#ff0000"}),
          "elements.badge[1].colours.speaker", "is not a role"),
         (lambda d: _replace_field_by_text(d["elements"]["badge"][4], "{organisation"),
