@@ -57,9 +57,11 @@ __all__ = [
     "kit_by_token",
     "kit_history",
     "kit_label_url",
+    "kit_type_by_name",
     "kits_held_by",
     "kits_needing_attention",
     "kits_out",
+    "list_kit_types",
     "list_kits",
     "overdue_handouts",
     "remember_scan",
@@ -830,3 +832,18 @@ def scan_partner(station: str, wanted: str, at: datetime) -> int | None:
 def forget_scan(station: str) -> None:
     """Nothing at ``station`` waits for a partner any more (after a handout, or undo)."""
     db.session.execute(delete(StationScan).where(StationScan.station == station[:80]))
+
+
+def kit_type_by_name(name: str) -> KitType | None:
+    """The kit type named ``name`` (any case, spaces folded)."""
+    name = " ".join(name.split())
+    return db.session.scalar(select(KitType).where(func.lower(KitType.name) == name.lower()))
+
+
+def list_kit_types() -> list[KitType]:
+    """Kit types by name, with their bill of materials loaded."""
+    return list(
+        db.session.scalars(
+            select(KitType).options(selectinload(KitType.components)).order_by(KitType.name)
+        )
+    )

@@ -1,0 +1,300 @@
+"""Kits from a CSV file or an Excel workbook: plan (check every row), then apply, all or nothing.
+
+The file is read by the participants import's readers (:func:`read_table`: encodings,
+delimiters, .xlsx sheets). Columns: the kit code and its type (a kit type that exists),
+optional notes, board family and USB serial number. A row with any problem (an unknown type,
+a code or serial number used twice in the file or by a kit already there) is an error naming
+its line and column, and one error means nothing is imported.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from kitmanager.audit import Actor, record_event
+from kitmanager.extensions import db
+from kitmanager.kits.services import KitError, _check_code, create_kit
+from kitmanager.models import Kit, KitType
+from kitmanager.participants.csv_io import RowError, Table
+from kitmanager.text import UnreadableText, clean_text, safe_text
+
+__all__ = [
+    "COLUMNS",
+    "KitImportError",
+    "KitImportPlan",
+    "KitImportRefused",
+    "KitImportRow",
+    "apply_kit_import",
+    "guess_kit_columns",
+    "plan_kit_import",
+    "refusal",
+]
+
+# field -> (what the page calls it, header names matched after lower-casing and removing
+# accents and punctuation). The first two are required.
+COLUMNS: dict[str, tuple[object, tuple[str, ...]]] = {
+    "code": (_l("Kit code"), ("code", "kit code", "kit", "code du kit", "code kit", "numero")),
+    "kit_type": (
+        _l("Kit type"),
+        ("type", "kit type", "type de kit", "type du kit", "modele", "model"),
+    ),
+    "notes": (_l("Notes"), ("notes", "note", "remarks", "remarques", "comment", "commentaire")),
+    "board_family": (
+        _l("Board family"),
+        ("board family", "board", "family", "carte", "famille", "famille de carte"),
+    ),
+    "board_serial": (
+        _l("USB serial number"),
+        (
+            "usb serial",
+            "usb serial number",
+            "serial",
+            "serial number",
+            "numero de serie",
+            "numero de serie usb",
+            "serie",
+        ),
+    ),
+}
+REQUIRED = ("code", "kit_type")
+
+
+class KitImportError(KitError):
+    """The file as a whole cannot be imported (a required column is missing)."""
+
+
+class KitImportRefused(KitError):
+    """The plan has row errors, so nothing was imported; the message names the first one."""
+
+
+@dataclass
+class KitImportRow:
+    """One valid kit read from the row starting at ``line``."""
+
+    line: int
+    code: str
+    kit_type: KitType
+    notes: str = ""
+    board_family: str = ""
+    board_serial: str | None = None
+
+
+@dataclass
+class KitImportPlan:
+    """What importing the file would do: ``rows`` (valid kits) and every ``errors`` found;
+    ``mapping`` is the column (index into ``table.headers``) of each field read."""
+
+    table: Table
+    mapping: dict[str, int]
+    rows: list[KitImportRow] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+
+    @property
+    def bad_lines(self) -> int:
+        return len({error.line for error in self.errors})
+
+
+def _comparable(header: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", header.casefold())
+    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(re.sub(r"[^0-9a-z]+", " ", bare).split())
+
+
+def guess_kit_columns(headers: Sequence[str]) -> dict[str, int]:
+    """The column of each field whose header is one of its names (first match wins)."""
+    keys = [_comparable(header) for header in headers]
+    mapping: dict[str, int] = {}
+    for name, (_label, synonyms) in COLUMNS.items():
+        for index, key in enumerate(keys):
+            if key in synonyms and index not in mapping.values():
+                mapping[name] = index
+                break
+    return mapping
+
+
+def _families() -> tuple[str, ...]:
+    from firmware_tools.drivers import families
+
+    return families()
+
+
+def plan_kit_import(table: Table, mapping: dict[str, int] | None = None) -> KitImportPlan:
+    """Check every row of ``table`` (columns as ``mapping`` says, else guessed).
+
+    :raise KitImportError: no column for the kit code or the kit type.
+    """
+    mapping = guess_kit_columns(table.headers) if mapping is None else mapping
+    for name in REQUIRED:
+        if name not in mapping:
+            label, synonyms = COLUMNS[name]
+            raise KitImportError(
+                _(
+                    "The file has no column for “%(field)s”: name a column “%(header)s” "
+                    "(the columns are %(columns)s).",
+                    field=label,
+                    header=synonyms[0],
+                    columns=", ".join(f"“{safe_text(h)}”" for h in table.headers),
+                )
+            )
+    plan = KitImportPlan(table, dict(mapping))
+    types = {
+        kit_type.name.casefold(): kit_type for kit_type in db.session.scalars(select(KitType)).all()
+    }
+    taken_codes = set(db.session.scalars(select(Kit.code)))
+    taken_serials = set(
+        db.session.scalars(select(Kit.board_serial).where(Kit.board_serial.is_not(None)))
+    )
+    families = _families()
+    code_lines: dict[str, int] = {}
+    serial_lines: dict[str, int] = {}
+    limits = {
+        "notes": Kit.__table__.c.notes.info["max_length"],
+        "board_serial": Kit.__table__.c.board_serial.type.length,
+    }
+    for row in table.rows:
+        errors: list[RowError] = []
+
+        def fail(name: str, value: str, message: str, row=row, errors=errors) -> None:
+            errors.append(RowError(row.line, table.headers[mapping[name]], value, message))
+
+        def cell(name: str, row=row) -> str:
+            index = mapping.get(name)
+            raw = "" if index is None else row.cells[index]
+            try:
+                return clean_text(raw, multiline=name == "notes")
+            except UnreadableText:
+                fail(name, safe_text(raw), _("This cell holds a broken character: retype it."))
+                return ""
+
+        code = cell("code")
+        if not code:
+            fail("code", "", _("Give the kit's code, such as KIT-017."))
+        else:
+            try:
+                code = _check_code(code)
+            except KitError as exc:
+                fail("code", code, str(exc))
+            else:
+                if code in code_lines:
+                    fail(
+                        "code",
+                        code,
+                        _("%(code)s is also on line %(line)s: give each kit its own code.",
+                          code=code, line=code_lines[code]),
+                    )  # fmt: skip
+                elif code in taken_codes:
+                    fail("code", code, _("There is already a kit %(code)s.", code=code))
+                code_lines.setdefault(code, row.line)
+        type_name = cell("kit_type")
+        kit_type = types.get(" ".join(type_name.split()).casefold())
+        if not type_name:
+            fail("kit_type", "", _("Give the kit's type."))
+        elif kit_type is None:
+            fail(
+                "kit_type",
+                type_name,
+                _(
+                    "There is no kit type “%(name)s”: create it first (Kit types, or "
+                    "kitmanager kits types add) or correct the name.",
+                    name=type_name,
+                ),
+            )
+        notes = cell("notes")
+        if len(notes) > limits["notes"]:
+            fail("notes", notes[:40], _("Notes are limited to %(max)s characters.",
+                                         max=limits["notes"]))  # fmt: skip
+        family = cell("board_family").lower()
+        if family and family not in families:
+            fail(
+                "board_family",
+                family,
+                _("Unknown board family: use one of %(families)s.", families=", ".join(families)),
+            )
+        serial = cell("board_serial") or None
+        if serial is not None:
+            if len(serial) > limits["board_serial"]:
+                fail("board_serial", serial[:40], _("This serial number is too long."))
+            elif serial in serial_lines:
+                fail(
+                    "board_serial",
+                    serial,
+                    _("This serial number is also on line %(line)s: each board has its own.",
+                      line=serial_lines[serial]),
+                )  # fmt: skip
+            elif serial in taken_serials:
+                fail(
+                    "board_serial",
+                    serial,
+                    _("Another kit already has the board with this serial number."),
+                )
+            serial_lines.setdefault(serial, row.line)
+        if errors:
+            plan.errors.extend(errors)
+        else:
+            assert kit_type is not None
+            plan.rows.append(KitImportRow(row.line, code, kit_type, notes, family, serial))
+    return plan
+
+
+def refusal(error: RowError) -> str:
+    """One line naming where an import error is and what it is."""
+    return _(
+        "Line %(line)s, column “%(column)s”: %(message)s",
+        line=error.line,
+        column=safe_text(error.column),
+        message=error.message,
+    )
+
+
+def apply_kit_import(actor: Actor, plan: KitImportPlan) -> list[Kit]:
+    """Create every kit of ``plan``, or none: a plan with errors is refused.
+
+    :raise KitImportRefused: the plan has errors (the message names the first and counts all),
+        or has no kit at all.
+    :raise KitError: a kit another trainer created since the plan was made.
+    """
+    if plan.errors:
+        first = refusal(plan.errors[0])
+        raise KitImportRefused(
+            _(
+                "Nothing was imported: %(count)s row(s) have errors. %(first)s",
+                count=plan.bad_lines,
+                first=first,
+            )
+        )
+    if not plan.rows:
+        raise KitImportRefused(_("The file lists no kit: nothing to import."))
+    kits = []
+    for row in plan.rows:
+        serial_owner = (
+            db.session.scalar(select(Kit.code).where(Kit.board_serial == row.board_serial))
+            if row.board_serial
+            else None
+        )
+        if serial_owner is not None:
+            raise KitError(
+                _("%(code)s has the board with serial number %(serial)s already.",
+                  code=serial_owner, serial=row.board_serial)
+            )  # fmt: skip
+        kit = create_kit(actor, row.kit_type, row.code, row.notes)
+        kit.board_family = row.board_family
+        kit.board_serial = row.board_serial
+        kits.append(kit)
+    db.session.flush()
+    record_event(
+        actor,
+        "kits.import",
+        "kit",
+        None,
+        count=len(kits),
+        codes=[kit.code for kit in kits],
+        kit_types=sorted({row.kit_type.name for row in plan.rows}),
+    )
+    return kits
