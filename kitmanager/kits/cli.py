@@ -31,7 +31,7 @@ from kitmanager.kits.services import (
     list_kits,
 )
 from kitmanager.models import Kit, KitStatus, KitType
-from kitmanager.participants.csv_io import CsvError, read_table
+from kitmanager.participants.csv_io import ZIP_SIGNATURE, CsvError, read_table
 from kitmanager.participants.services import database_reason
 from kitmanager.printing.kit_labels import (
     KitPrintError,
@@ -222,7 +222,10 @@ def import_command(file: Path, sheet: str | None, dry_run: bool) -> None:
         table = read_table(data, sheet=sheet)
         plan = plan_kit_import(table)
     except (CsvError, KitImportError) as exc:
-        raise click.ClickException(f"{file}: {exc}") from None
+        hint = ""
+        if sheet is None and data.startswith(ZIP_SIGNATURE):
+            hint = " (if the kits are on another sheet of the workbook, choose it with --sheet)"
+        raise click.ClickException(f"{file}: {exc}{hint}") from None
     if sheet is not None and table.sheet is None:
         raise click.ClickException(f"{file} is a CSV file: --sheet is for Excel workbooks only.")
     for error in plan.errors:
