@@ -123,13 +123,20 @@ def _choose(codes: Sequence[str] | None, kit_type: KitType | None) -> list[Kit]:
     wanted = [code.strip().upper() for code in codes if code.strip()]
     by_code = {kit.code: kit for kit in kits}
     unknown = [code for code in wanted if code not in by_code]
+    if unknown and kit_type is not None:
+        raise KitPrintError(
+            gettext(
+                "No kit %(codes)s of type %(type)s: check the codes (kitmanager kits list) "
+                "and choose again.",
+                codes=", ".join(unknown),
+                type=kit_type.name,
+            )
+        )
     if unknown:
         raise KitPrintError(
             gettext(
-                "No kit %(codes)s%(of_type)s: check the codes (kitmanager kits list) and "
-                "choose again.",
+                "No kit %(codes)s: check the codes (kitmanager kits list) and choose again.",
                 codes=", ".join(unknown),
-                of_type=gettext(" of type %(type)s", type=kit_type.name) if kit_type else "",
             )
         )
     return [by_code[code] for code in dict.fromkeys(wanted)]
@@ -160,14 +167,20 @@ def print_kit_labels(
     valid = {lay.id: lay for lay in (card_layouts() if cards else label_layouts())}
     layout = layout or (CARD_LAYOUT if cards else DEFAULT_LABEL_LAYOUT)
     if layout not in valid:
-        raise KitPrintError(
+        message = (
             gettext(
-                "Layout '%(layout)s' does not print %(what)s: choose one of %(choices)s.",
+                "Layout '%(layout)s' does not print contents cards: choose one of %(choices)s.",
                 layout=layout,
-                what=gettext("contents cards") if cards else gettext("kit labels"),
+                choices=", ".join(sorted(valid)),
+            )
+            if cards
+            else gettext(
+                "Layout '%(layout)s' does not print kit labels: choose one of %(choices)s.",
+                layout=layout,
                 choices=", ".join(sorted(valid)),
             )
         )
+        raise KitPrintError(message)
     chosen = valid[layout]
     if not 1 <= start_slot <= chosen.slots_per_page:
         raise KitPrintError(
