@@ -201,8 +201,8 @@ def plan_kit_import(table: Table, mapping: dict[str, int] | None = None) -> KitI
                 "kit_type",
                 type_name,
                 _(
-                    "There is no kit type “%(name)s”: create it first (Kit types, or "
-                    "kitmanager kits types add) or correct the name.",
+                    "There is no kit type “%(name)s”: create it first (on the kit types "
+                    "page, or with kitmanager kits types add) or correct the name.",
                     name=type_name,
                 ),
             )

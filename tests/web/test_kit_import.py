@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import re
+from pathlib import Path
 
 import openpyxl
 import pytest
@@ -15,7 +16,17 @@ from kitmanager.extensions import db
 from kitmanager.kits.services import ComponentLine, create_kit_type, create_kits, kit_by_code
 from kitmanager.models import AuditEvent, Kit
 from tests.web.conftest import csrf_token, login
+from tests.web.e2e import Server, run_kitmanager
 from tests.web.imports import workbook_bytes
+from tests.web.test_browser import (
+    CHROMIUM,
+    PHONE,
+    PageProblems,
+    assert_fits_a_phone,
+    chromium,  # noqa: F401  (fixture)
+    log_in_by_keyboard,
+    server,  # noqa: F401  (fixture)
+)
 
 GOOD = (
     "Code du kit;Type de kit;Remarques;Carte;Numéro de série USB\n"
@@ -159,3 +170,49 @@ def test_the_import_pages_speak_french(app, trainer, kit_type):
     )
     page = trainer.get("/kits/import", headers={"Accept-Language": "fr"}).get_data(as_text=True)
     assert "Importer des kits" in page
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is not installed")
+def test_a_trainer_imports_kits_on_a_french_phone(chromium, server: Server, tmp_path):  # noqa: F811
+    from playwright.sync_api import expect
+
+    made = run_kitmanager(
+        server.data_dir, "kits", "types", "add", "Line-follower kit v2",
+        "--component", "Arduino Nano:1",
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    bad = tmp_path / "kits-bad.csv"
+    bad.write_text(GOOD + "KIT-103;Bras robotique;;;\n", encoding="utf-8")
+    good = tmp_path / "kits.csv"
+    good.write_text(GOOD, encoding="utf-8")
+    context = chromium.new_context(base_url=server.url, locale="fr-FR", **PHONE)
+    context.set_default_timeout(15_000)
+    try:
+        page = context.new_page()
+        problems = PageProblems(page)
+        log_in_by_keyboard(page)
+        page.goto("/kits/import")
+        expect(page.locator("h1")).to_have_text(
+            "Importer des kits depuis un fichier CSV ou un classeur Excel"
+        )
+        assert_fits_a_phone(page, problems, Path("/tmp/kitmanager-kit-import-375px-fr.png"))
+        page.locator("input[type=file]").set_input_files(str(bad))
+        page.get_by_role("button", name="Envoyer et vérifier").click()
+        expect(page.locator("#row-errors")).to_contain_text(
+            "Il n'existe pas de type de kit « Bras robotique »"
+        )
+        expect(page.locator("#row-errors tbody tr")).to_have_count(1)
+        expect(page.get_by_role("button", name="Importer maintenant")).to_have_count(0)
+        assert_fits_a_phone(page, problems, Path("/tmp/kitmanager-kit-review-375px-fr.png"))
+        page.goto("/kits/import")
+        page.locator("input[type=file]").set_input_files(str(good))
+        page.get_by_role("button", name="Envoyer et vérifier").click()
+        expect(page.locator("#preview")).to_contain_text("2 kits à ajouter")
+        page.get_by_role("button", name="Importer maintenant").click()
+        expect(page.locator("body")).to_contain_text("2 kits importés : KIT-101, KIT-102.")
+        assert problems.messages == [], problems.messages
+    finally:
+        context.close()
+    listed = run_kitmanager(server.data_dir, "kits", "list")
+    assert [line.split()[0] for line in listed.stdout.splitlines()] == ["KIT-101", "KIT-102"]
