@@ -9,8 +9,6 @@ its line and column, and one error means nothing is imported.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -22,7 +20,7 @@ from kitmanager.audit import Actor, record_event
 from kitmanager.extensions import db
 from kitmanager.kits.services import KitError, _check_code, create_kit
 from kitmanager.models import Kit, KitType
-from kitmanager.participants.csv_io import RowError, Table
+from kitmanager.participants.csv_io import RowError, Table, _comparable
 from kitmanager.text import UnreadableText, clean_text, safe_text
 
 __all__ = [
@@ -101,14 +99,9 @@ class KitImportPlan:
         return len({error.line for error in self.errors})
 
 
-def _comparable(header: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", header.casefold())
-    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return " ".join(re.sub(r"[^0-9a-z]+", " ", bare).split())
-
-
 def guess_kit_columns(headers: Sequence[str]) -> dict[str, int]:
-    """The column of each field whose header is one of its names (first match wins)."""
+    """The column of each field whose header is one of its names (first match wins), headers
+    compared as the participants import compares them (no case, accents or punctuation)."""
     keys = [_comparable(header) for header in headers]
     mapping: dict[str, int] = {}
     for name, (_label, synonyms) in COLUMNS.items():
