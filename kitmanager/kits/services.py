@@ -33,12 +33,17 @@ from kitmanager.models import (
     KitType,
     Participant,
     StationScan,
+    Workshop,
     WorkshopSession,
     utcnow,
 )
+from kitmanager.text import safe_text, sort_key
 
 __all__ = [
+    "MAX_BULK",
+    "MAX_QUANTITY",
     "PAIR_WINDOW",
+    "BoardRecord",
     "ComponentLine",
     "HistoryEntry",
     "KitError",
@@ -47,12 +52,16 @@ __all__ = [
     "NeedsConfirmation",
     "RestockLine",
     "ReturnResult",
+    "attention_reasons",
     "create_kit",
     "create_kit_type",
     "create_kits",
     "default_due_at",
+    "field_limit",
+    "find_participants",
     "forget_scan",
     "hand_out",
+    "incident_text",
     "kit_by_code",
     "kit_by_token",
     "kit_history",
@@ -63,19 +72,24 @@ __all__ = [
     "kits_out",
     "list_kit_types",
     "list_kits",
+    "open_incidents",
     "overdue_handouts",
+    "phone_station",
     "remember_scan",
     "resolve_incident",
     "restock_list",
     "return_kit",
     "scan_partner",
     "set_condition",
+    "update_kit",
     "update_kit_type",
 ]
 
 CODE_PREFIX = "KIT-"
 # Enough for the largest programme's store room; a typo of 3000 instead of 30 is refused.
 MAX_BULK = 500
+# The most of one component a kit holds (the database checks the same bound).
+MAX_QUANTITY = 1000
 _CODE = re.compile(r"[A-Z0-9][A-Z0-9._-]*")
 
 
@@ -120,8 +134,14 @@ def _clean_components(lines: Iterable[ComponentLine]) -> list[ComponentLine]:
             raise KitError(_("The component name '%(name)s' is too long.", name=name[:40]))
         if name.casefold() in seen:
             raise KitError(_("The component '%(name)s' is listed twice.", name=name))
-        if not 0 < line.quantity <= 1000:
-            raise KitError(_("The quantity of '%(name)s' must be between 1 and 1000.", name=name))
+        if not 0 < line.quantity <= MAX_QUANTITY:
+            raise KitError(
+                _(
+                    "The quantity of '%(name)s' must be between 1 and %(max)s.",
+                    name=name,
+                    max=MAX_QUANTITY,
+                )
+            )
         seen.add(name.casefold())
         cleaned.append(ComponentLine(name, line.quantity, line.must_return))
     return cleaned
@@ -847,3 +867,146 @@ def list_kit_types() -> list[KitType]:
             select(KitType).options(selectinload(KitType.components)).order_by(KitType.name)
         )
     )
+
+
+@dataclass(frozen=True)
+class BoardRecord:
+    """What a trainer may type on a kit's page: its notes and its board as read by hand."""
+
+    notes: str = ""
+    board_family: str = ""
+    board_serial: str = ""
+    board_fingerprint: str = ""
+    firmware_name: str = ""
+    firmware_version: str = ""
+
+
+# The board fields a trainer types, with the message naming each when it is too long.
+_BOARD_FIELDS = (
+    "notes",
+    "board_family",
+    "board_serial",
+    "board_fingerprint",
+    "firmware_name",
+    "firmware_version",
+)
+
+
+def field_limit(name: str) -> int:
+    """The most characters the kit's column ``name`` holds (from the model)."""
+    column = Kit.__table__.c[name]
+    return getattr(column.type, "length", None) or column.info.get("max_length", 2000)
+
+
+def update_kit(actor: Actor, kit: Kit, record: BoardRecord) -> Kit:
+    """Replace ``kit``'s notes and hand-typed board record (family, USB serial number or the
+    fingerprint read from the board, firmware name and version). An empty serial or
+    fingerprint is stored as none.
+
+    :raise KitError: a value too long, or a serial or fingerprint another kit already has.
+    """
+    values: dict[str, str | None] = {}
+    for name in _BOARD_FIELDS:
+        value = getattr(record, name).strip()
+        if name != "notes":
+            value = " ".join(value.split())
+        if len(value) > field_limit(name):
+            raise KitError(
+                _("That is too long: keep it under %(max)s characters.", max=field_limit(name))
+            )
+        values[name] = value
+    for name in ("board_serial", "board_fingerprint"):
+        values[name] = values[name] or None
+        if values[name] is not None:
+            other = db.session.scalar(
+                select(Kit.code).where(getattr(Kit, name) == values[name], Kit.id != kit.id)
+            )
+            if other is not None:
+                raise KitError(
+                    _(
+                        "%(code)s already has this board. Check the number, or clear it "
+                        "on %(code)s first.",
+                        code=other,
+                    )
+                )
+    changed = {name: value for name, value in values.items() if getattr(kit, name) != value}
+    for name, value in changed.items():
+        setattr(kit, name, value)
+    db.session.flush()
+    if changed:
+        record_event(actor, "kit.update", "kit", kit.id, fields=sorted(changed))
+    return kit
+
+
+def find_participants(search: str, limit: int = 20) -> list[Participant]:
+    """People (not removed) of the workshops still running whose name matches ``search``
+    (case and accents ignored), in name order, at most ``limit``; none for an empty search."""
+    text = safe_text(search).strip()
+    if not text:
+        return []
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    matches = [Participant.full_name.ilike(f"%{escaped}%", escape="\\")]
+    key = sort_key(text)
+    if key:
+        key = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        matches.append(Participant.sort_key.like(f"%{key}%", escape="\\"))
+    return list(
+        db.session.scalars(
+            select(Participant)
+            .join(Workshop, Workshop.id == Participant.workshop_id)
+            .options(joinedload(Participant.team), joinedload(Participant.workshop))
+            .where(
+                Participant.deleted_at.is_(None),
+                Workshop.archived_at.is_(None),
+                or_(*matches),
+            )
+            .order_by(Participant.sort_key, Participant.full_name, Participant.id)
+            .limit(limit)
+        )
+    )
+
+
+def open_incidents(kit: Kit | None = None) -> list[KitIncident]:
+    """Incidents not resolved yet (of ``kit`` alone when given), oldest first, with their
+    items and kit loaded."""
+    query = (
+        select(KitIncident)
+        .options(selectinload(KitIncident.items), joinedload(KitIncident.kit))
+        .where(KitIncident.resolved_at.is_(None))
+        .order_by(KitIncident.opened_at, KitIncident.id)
+    )
+    if kit is not None:
+        query = query.where(KitIncident.kit_id == kit.id)
+    return list(db.session.scalars(query))
+
+
+def incident_text(incident: KitIncident) -> str:
+    """What an incident says is missing or damaged, or its note when it lists nothing."""
+    return ", ".join(_incident_item_text(item) for item in incident.items) or incident.note
+
+
+def attention_reasons(kit: Kit, incidents: Iterable[KitIncident] | None = None) -> list[str]:
+    """Why ``kit`` needs attention, in words: its open incidents, a failed board check, a
+    board left half-flashed, or a trainer's mark. ``incidents`` (its open ones) saves a query
+    when the caller has them."""
+    reasons = []
+    for incident in open_incidents(kit) if incidents is None else incidents:
+        reasons.append(_("Incident: %(what)s", what=incident_text(incident)))
+    if kit.last_check_ok is False:
+        reasons.append(
+            _(
+                "Board check failed: %(detail)s",
+                detail=kit.last_check_detail or _("no details"),
+            )
+        )
+    if kit.needs_reflash:
+        reasons.append(_("The board needs flashing again."))
+    if not reasons and kit.condition == KitCondition.NEEDS_ATTENTION.value:
+        reasons.append(_("Marked by a trainer; see the notes."))
+    return reasons
+
+
+def phone_station(user_id: int) -> str:
+    """The station name under which a trainer's own phone pairs a badge and a kit scanned
+    with its camera app (one per account, so two trainers never pair each other's scans)."""
+    return f"phone:{user_id}"

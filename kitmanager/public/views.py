@@ -4,7 +4,9 @@ from flask import g, render_template
 from flask_login import current_user
 
 from kitmanager.checkin.services import find_badge, running_session, sessions_attended
-from kitmanager.models import Role, new_token
+from kitmanager.extensions import db
+from kitmanager.kits.services import kits_held_by, phone_station, remember_scan, scan_partner
+from kitmanager.models import Kit, KitStatus, Role, new_token, utcnow
 from kitmanager.public import bp
 from kitmanager.security import public
 from kitmanager.workshops.services import utc_to_local
@@ -28,6 +30,7 @@ def badge(token: str):
         return utc_to_local(value, workshop.timezone)
 
     staff = current_user.is_authenticated and current_user.role_enum.allows(Role.VOLUNTEER)
+    paired_kit = _pair_with_kit(participant.id) if staff else None
     return render_template(
         "public/badge.html",
         participant=participant,
@@ -39,4 +42,22 @@ def badge(token: str):
         ],
         running=running_session(workshop) if staff else None,
         client_id=new_token(12),
+        held=kits_held_by(participant),
+        paired_kit=paired_kit,
     )
+
+
+def _pair_with_kit(participant_id: int) -> Kit | None:
+    """On a trainer's phone: the kit scanned there within the pairing window, ready to go to
+    this participant; without one, remember this badge for a kit scanned next."""
+    if getattr(current_user, "username", None) is None:
+        return None  # an API token has no phone to pair on
+    station = phone_station(current_user.id)
+    now = utcnow()
+    kit_id = scan_partner(station, "kit", now)
+    kit = db.session.get(Kit, kit_id) if kit_id is not None else None
+    if kit is not None and kit.status in (KitStatus.READY, KitStatus.NEEDS_ATTENTION):
+        return kit
+    remember_scan(station, "badge", participant_id, now)
+    db.session.commit()
+    return None

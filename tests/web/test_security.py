@@ -17,6 +17,7 @@ PUBLIC_ENDPOINTS = {
     "static",
     "api.openapi",  # the API's description: no data in it
     "checkin.phone_login",  # a one-time sign-in code, scanned by a phone not yet signed in
+    "kits.label",  # a kit's label QR: without login only its code, type and "return it"
 }
 
 

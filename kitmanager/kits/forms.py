@@ -1,0 +1,146 @@
+"""Forms of the kit pages: a kit type and its bill of materials, adding kits, a kit's record."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    FieldList,
+    Form,
+    FormField,
+    IntegerField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from kitmanager.kits.services import MAX_BULK, MAX_QUANTITY, ComponentLine, field_limit
+from kitmanager.models import KitComponent, KitCondition, KitStatus, KitType
+
+# Blank lines shown under a bill of materials, and added by "More lines".
+BLANK_LINES = 3
+
+STATUS_LABELS = {
+    KitStatus.READY: _l("ready"),
+    KitStatus.OUT: _l("out"),
+    KitStatus.NEEDS_ATTENTION: _l("needs attention"),
+    KitStatus.RETIRED: _l("retired"),
+}
+# What the buttons that set a kit's condition by hand say.
+CONDITION_ACTIONS = {
+    KitCondition.READY: _l("Mark ready"),
+    KitCondition.NEEDS_ATTENTION: _l("Mark “needs attention”"),
+    KitCondition.RETIRED: _l("Retire"),
+}
+
+
+def _length(column) -> Length:
+    return Length(max=column.type.length)
+
+
+class ComponentForm(Form):
+    """One line of a bill of materials; a line with no name is left out (how a line is
+    removed)."""
+
+    name = StringField(
+        _l("Component"), validators=[Optional(), _length(KitComponent.__table__.c.name)]
+    )
+    quantity = IntegerField(
+        _l("Quantity"),
+        default=1,
+        validators=[Optional(), NumberRange(min=1, max=MAX_QUANTITY)],
+    )
+    must_return = BooleanField(_l("Must come back"), default=True)
+
+
+class KitTypeForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), _length(KitType.__table__.c.name)])
+    description = TextAreaField(
+        _l("Description"),
+        validators=[Optional(), Length(max=KitType.__table__.c.description.info["max_length"])],
+    )
+    components = FieldList(FormField(ComponentForm), min_entries=1)
+
+    def validate_components(self, field: FieldList) -> None:
+        """A named line needs a quantity; the same component twice is an error on the second."""
+        seen: set[str] = set()
+        for line in field:
+            name = " ".join((line.form.name.data or "").split())
+            if not name:
+                continue
+            if line.form.quantity.data is None and not line.form.quantity.errors:
+                line.form.quantity.errors = [_l("How many are in each kit?")]
+            if name.casefold() in seen:
+                line.form.name.errors = [
+                    *line.form.name.errors,
+                    _l("This component is listed twice."),
+                ]
+            seen.add(name.casefold())
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        # Errors put on a line's fields by validate_components count too.
+        return valid and not any(
+            line.form.name.errors or line.form.quantity.errors for line in self.components
+        )
+
+    def lines(self) -> list[ComponentLine]:
+        """The bill of materials as the services take it (lines without a name left out)."""
+        return [
+            ComponentLine(
+                line.form.name.data.strip(),
+                line.form.quantity.data or 1,
+                bool(line.form.must_return.data),
+            )
+            for line in self.components
+            if (line.form.name.data or "").strip()
+        ]
+
+    def add_blank_lines(self, count: int = BLANK_LINES) -> None:
+        for _ in range(count):
+            self.components.append_entry({"name": "", "quantity": None, "must_return": True})
+
+
+def _type_choice() -> SelectField:
+    return SelectField(_l("Kit type"), coerce=int, validators=[DataRequired()])
+
+
+class AddKitsForm(FlaskForm):
+    """Many kits of one type at once, numbered on from the highest code."""
+
+    kit_type = _type_choice()
+    count = IntegerField(
+        _l("How many kits"), validators=[DataRequired(), NumberRange(min=1, max=MAX_BULK)]
+    )
+
+
+class AddKitForm(FlaskForm):
+    """One kit with the code already printed on its box."""
+
+    kit_type = _type_choice()
+    code = StringField(_l("Kit code"), validators=[DataRequired(), Length(max=field_limit("code"))])
+
+
+class KitForm(FlaskForm):
+    """A kit's notes and its board as a trainer reads it by hand."""
+
+    notes = TextAreaField(_l("Notes"), validators=[Optional(), Length(max=field_limit("notes"))])
+    board_family = StringField(
+        _l("Board family"), validators=[Optional(), Length(max=field_limit("board_family"))]
+    )
+    board_serial = StringField(
+        _l("USB serial number"), validators=[Optional(), Length(max=field_limit("board_serial"))]
+    )
+    board_fingerprint = StringField(
+        _l("Board fingerprint"),
+        validators=[Optional(), Length(max=field_limit("board_fingerprint"))],
+    )
+    firmware_name = StringField(
+        _l("Firmware name"), validators=[Optional(), Length(max=field_limit("firmware_name"))]
+    )
+    firmware_version = StringField(
+        _l("Firmware version"),
+        validators=[Optional(), Length(max=field_limit("firmware_version"))],
+    )
