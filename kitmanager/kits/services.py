@@ -614,7 +614,9 @@ def list_kits(status: KitStatus | None = None, kit_type_id: int | None = None) -
         .options(
             joinedload(Kit.kit_type).selectinload(KitType.components),
             selectinload(Kit.open_handout).options(
-                joinedload(KitHandout.participant), joinedload(KitHandout.team)
+                joinedload(KitHandout.participant),
+                joinedload(KitHandout.team),
+                joinedload(KitHandout.workshop),
             ),
         )
         .order_by(Kit.code)
@@ -633,6 +635,7 @@ def _open_handouts_query():
             joinedload(KitHandout.kit).joinedload(Kit.kit_type),
             joinedload(KitHandout.participant),
             joinedload(KitHandout.team),
+            joinedload(KitHandout.workshop),
         )
         .where(KitHandout.returned_at.is_(None))
     )

@@ -4,6 +4,8 @@ take back with the checklist)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import format_datetime
 from flask_babel import gettext as _
@@ -59,10 +61,11 @@ from kitmanager.models import (
     KitType,
     Participant,
     Role,
+    Workshop,
     utcnow,
 )
 from kitmanager.security import current_actor, public, require_role
-from kitmanager.workshops.services import utc_to_local
+from kitmanager.workshops.services import local_timezone_name, utc_to_local
 
 # A kit whose page offers a handout (a kit out is taken back; a retired one stays home).
 _CAN_GO_OUT = (KitStatus.READY, KitStatus.NEEDS_ATTENTION)
@@ -75,13 +78,20 @@ def kit_status_label(status: KitStatus | str) -> str:
 
 
 @bp.app_template_global()
+def kit_time(value: datetime | None, workshop: Workshop | None = None) -> str:
+    """A stored UTC time as the wall clock of ``workshop``, or of this laptop when the time
+    belongs to no workshop; empty for no time."""
+    if value is None:
+        return ""
+    zone = workshop.timezone if workshop is not None else local_timezone_name()
+    return format_datetime(utc_to_local(value, zone), "EEE d MMM HH:mm", rebase=False)
+
+
+@bp.app_template_global()
 def kit_due(handout: KitHandout) -> str:
     """When ``handout`` is due back, in its workshop's time zone; empty when it has no due
     time."""
-    if handout.due_at is None:
-        return ""
-    zone = handout.workshop.timezone if handout.workshop is not None else "UTC"
-    return format_datetime(utc_to_local(handout.due_at, zone), "EEE d MMM HH:mm", rebase=False)
+    return kit_time(handout.due_at, handout.workshop)
 
 
 def _kit(kit_id: int) -> Kit:
@@ -275,6 +285,16 @@ def detail(kit_id: int):
         else:
             status = 400
     incidents = open_incidents(kit)
+    history = kit_history(kit)
+    # Times show on the clock of the workshop the kit last went out in.
+    workshop = next(
+        (
+            entry.details["handout"].workshop
+            for entry in history
+            if entry.details.get("handout") is not None
+        ),
+        None,
+    )
     return (
         render_template(
             "kits/detail.html",
@@ -282,7 +302,8 @@ def detail(kit_id: int):
             form=form,
             incidents=incidents,
             reasons=attention_reasons(kit, incidents),
-            history=kit_history(kit),
+            history=history,
+            workshop=workshop,
             conditions=CONDITION_ACTIONS,
             incident_text=incident_text,
         ),
@@ -512,20 +533,19 @@ def _count(name: str) -> int:
 @bp.post("/k/<path:token>/return")
 @require_role(Role.VOLUNTEER)
 def label_return(token: str):
-    """Take the kit back with its checklist: a component unticked without counts is missing
-    altogether; counts say how many are missing or damaged."""
+    """Take the kit back with its checklist: a component listed on it and unticked, without
+    counts, is missing altogether; counts say how many are missing or damaged. A component
+    the checklist did not list (the bill of materials changed meanwhile) counts as back."""
     kit = _label_kit(token)
+    listed = set(request.form.getlist("listed"))
     missing: dict[int, int] = {}
     damaged: dict[int, int] = {}
     try:
         for component in kit.kit_type.components:
             missing_count = _count(f"missing-{component.id}")
             damaged_count = _count(f"damaged-{component.id}")
-            if (
-                not missing_count
-                and not damaged_count
-                and not request.form.get(f"back-{component.id}")
-            ):
+            unticked = str(component.id) in listed and not request.form.get(f"back-{component.id}")
+            if unticked and not missing_count and not damaged_count:
                 missing_count = component.quantity
             missing[component.id] = missing_count
             damaged[component.id] = damaged_count

@@ -240,8 +240,10 @@ def test_a_volunteer_hands_out_and_takes_back_but_cannot_manage_kits(volunteer, 
     assert _open_handout(app, "KIT-001") is None
 
 
-def _all_ticked(kits) -> dict[str, str]:
-    return {f"back-{component_id}": "1" for component_id in kits["components"].values()}
+def _all_ticked(kits) -> dict[str, object]:
+    """The return checklist as it comes: every component listed and ticked."""
+    ids = list(kits["components"].values())
+    return {"listed": [str(i) for i in ids], **{f"back-{i}": "1" for i in ids}}
 
 
 # ---- the kits list and a kit's record --------------------------------------------------------
@@ -431,6 +433,24 @@ def test_returning_with_the_checklist_opens_an_incident_and_the_restock_list_sho
     assert "Jumper wires" in restock
     attention = _text(client.get("/kits/attention"))
     assert "KIT-001" in attention and "Incident: 1 × Ultrasonic sensor HC-SR04 missing" in attention
+
+
+def test_a_component_added_while_the_kit_was_out_is_not_taken_as_missing(volunteer, app, kits):
+    _hand_out(app, "KIT-001", kits["kofi"])
+    url = "/k/" + kits["tokens"]["KIT-001"]
+    checklist = _all_ticked(kits)  # the page as the volunteer opened it
+    assert 'name="listed"' in _text(volunteer.get(url))
+    with app.app_context(), app.test_request_context():
+        from kitmanager.kits.services import update_kit_type
+
+        kit_type = db.session.get(KitType, kits["type"])
+        update_kit_type(cli_actor(), kit_type, kit_type.name, [*BOM, ComponentLine("Buzzer", 1)])
+        db.session.commit()
+    response = _post(volunteer, url, url + "/return", **checklist)
+    assert response.status_code == 302
+    assert "KIT-001 is back, complete, and ready." in _text(volunteer.get(url))
+    with app.app_context():
+        assert db.session.scalar(select(KitIncident)) is None
 
 
 def test_a_bad_count_or_a_kit_not_out_is_a_message_not_an_error(volunteer, app, kits):
