@@ -444,7 +444,9 @@ def label(token: str):
     if not _staff():
         return render_template("kits/label_public.html", kit=kit)
     partner = None
-    if kit.status in _CAN_GO_OUT and _station():
+    # Only the scan itself pairs: the page shown again after an action or a search does not.
+    pairing = kit.status in _CAN_GO_OUT and bool(_station()) and not request.args
+    if pairing:
         now = utcnow()
         partner_id = scan_partner(_station(), "badge", now)
         if partner_id is not None:
@@ -462,14 +464,17 @@ def label(token: str):
         search=search,
         matches=find_participants(search) if search and kit.status in _CAN_GO_OUT else [],
         can_go_out=kit.status in _CAN_GO_OUT,
+        pairing=pairing,
         reasons=attention_reasons(kit) if kit.status == KitStatus.NEEDS_ATTENTION else [],
     )
 
 
 def _back(kit: Kit, participant: Participant | None = None):
+    """Back to the page the action came from, marked ``done`` so that showing it again is not
+    taken for a new scan to pair."""
     if participant is not None and request.form.get("back") == "badge":
-        return redirect(url_for("public.badge", token=participant.badge_token))
-    return redirect(url_for("kits.label", token=kit.label_token))
+        return redirect(url_for("public.badge", token=participant.badge_token, done=1))
+    return redirect(url_for("kits.label", token=kit.label_token, done=1))
 
 
 @bp.post("/k/<path:token>/hand-out")
@@ -560,7 +565,7 @@ def label_return(token: str):
     except KitError as exc:
         db.session.rollback()
         flash(str(exc), "error")
-        return redirect(url_for("kits.label", token=kit.label_token))
+        return _back(kit)
     db.session.commit()
     if result.incident is not None:
         flash(
@@ -574,4 +579,4 @@ def label_return(token: str):
         )
     else:
         flash(_("%(code)s is back, complete, and ready.", code=kit.code), "success")
-    return redirect(url_for("kits.label", token=kit.label_token))
+    return _back(kit)

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from flask import g, render_template
+from flask import g, render_template, request
 from flask_login import current_user
 
 from kitmanager.checkin.services import find_badge, running_session, sessions_attended
@@ -30,7 +30,9 @@ def badge(token: str):
         return utc_to_local(value, workshop.timezone)
 
     staff = current_user.is_authenticated and current_user.role_enum.allows(Role.VOLUNTEER)
-    paired_kit = _pair_with_kit(participant.id) if staff else None
+    # Only the scan itself pairs: the page shown again after an action (?done=1) does not.
+    pairing = staff and not request.args
+    paired_kit = _pair_with_kit(participant.id) if pairing else None
     return render_template(
         "public/badge.html",
         participant=participant,
@@ -44,6 +46,7 @@ def badge(token: str):
         client_id=new_token(12),
         held=kits_held_by(participant),
         paired_kit=paired_kit,
+        pairing=pairing,
     )
 
 

@@ -546,10 +546,23 @@ def test_kit_then_badge_on_a_phone_offers_the_handout_on_the_badge_page(voluntee
         url + "/hand-out",
         data={"csrf_token": token, "participant": str(kits["kofi"]), "back": "badge"},
     )
-    assert response.status_code == 302 and response.headers["Location"] == f"/b/{badge}"
+    assert response.headers["Location"] == f"/b/{badge}?done=1"
     page = _text(volunteer.get(f"/b/{badge}"))
     assert "KIT-002 handed to Kofi Mensah" in page
     assert _open_handout(app, "KIT-002").participant_id == kits["kofi"]
+
+
+def test_the_page_shown_again_after_a_return_is_not_a_new_scan(volunteer, app, kits):
+    _hand_out(app, "KIT-001", kits["kofi"])
+    url = "/k/" + kits["tokens"]["KIT-001"]
+    response = _post(volunteer, url, url + "/return", **_all_ticked(kits))
+    assert response.headers["Location"] == url + "?done=1"
+    page = _text(volunteer.get(response.headers["Location"]))
+    assert "KIT-001 is back, complete, and ready." in page
+    assert "Scan the participant's badge now" not in page
+    # The next badge scanned checks in, without offering the kit just taken back.
+    page = _text(volunteer.get(f"/b/{_badge(app, kits['amina'])}"))
+    assert "Hand KIT-001" not in page and "Scan a kit label now" in page
 
 
 def test_a_scan_older_than_a_minute_or_on_another_phone_does_not_pair(client, app, kits):
