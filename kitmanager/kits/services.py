@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
@@ -884,21 +884,10 @@ class BoardRecord:
     firmware_version: str = ""
 
 
-# The board fields a trainer types, with the message naming each when it is too long.
-_BOARD_FIELDS = (
-    "notes",
-    "board_family",
-    "board_serial",
-    "board_fingerprint",
-    "firmware_name",
-    "firmware_version",
-)
-
-
 def field_limit(name: str) -> int:
     """The most characters the kit's column ``name`` holds (from the model)."""
     column = Kit.__table__.c[name]
-    return getattr(column.type, "length", None) or column.info.get("max_length", 2000)
+    return getattr(column.type, "length", None) or column.info["max_length"]
 
 
 def update_kit(actor: Actor, kit: Kit, record: BoardRecord) -> Kit:
@@ -909,7 +898,7 @@ def update_kit(actor: Actor, kit: Kit, record: BoardRecord) -> Kit:
     :raise KitError: a value too long, or a serial or fingerprint another kit already has.
     """
     values: dict[str, str | None] = {}
-    for name in _BOARD_FIELDS:
+    for name in (item.name for item in fields(BoardRecord)):
         value = getattr(record, name).strip()
         if name != "notes":
             value = " ".join(value.split())

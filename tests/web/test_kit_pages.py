@@ -475,6 +475,9 @@ def test_a_kit_is_handed_to_someone_found_by_name(volunteer, app, kits):
     page = _text(volunteer.get(url + "?q=amina"))
     assert "Hand to Amina Yusuf" in page and "Kofi" not in page
     assert "Nobody matches" in _text(volunteer.get(url + "?q=zzz"))
+    # Every write needs the form's CSRF token.
+    forged = volunteer.post(url + "/hand-out", data={"participant": str(kits["amina"])})
+    assert forged.status_code == 400 and _open_handout(app, "KIT-001") is None
     response = _post(volunteer, url, url + "/hand-out", participant=str(kits["amina"]))
     assert response.status_code == 302
     page = _text(volunteer.get(url))
