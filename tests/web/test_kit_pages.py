@@ -34,6 +34,7 @@ from kitmanager.workshops.services import utc_to_local
 from tests.web.conftest import csrf_token, login
 from tests.web.helpers import add_people, make_workshop
 from tests.web.test_checkin import _session
+from tests.web.test_postgres import pg_app, postgres_url  # noqa: F401  (fixtures)
 
 BOM = [
     ComponentLine("Arduino Nano", 1),
@@ -660,3 +661,34 @@ def test_the_kit_pages_are_in_french(client, app, kits):
         page = _text(client.get(url))
         assert 'lang="fr"' in page, url
     assert "Types de kits" in _text(client.get("/kits/types/"))
+
+
+def test_the_kit_pages_work_on_postgresql(pg_app):  # noqa: F811
+    from kitmanager.auth.services import create_user
+    from tests.web.conftest import PASSWORDS
+
+    make_workshop(pg_app)
+    _session(pg_app, "nairobi", "Session 1", utcnow() - timedelta(minutes=20), hours=2)
+    (eloise,) = add_people(pg_app, "nairobi", "Éloïse Diallo")
+    with pg_app.app_context(), pg_app.test_request_context():
+        create_user(cli_actor(), "tom", "trainer", PASSWORDS["tom"])
+        kit_type = create_kit_type(cli_actor(), "Line-follower kit v2", BOM)
+        kit = create_kits(cli_actor(), kit_type, 1)[0]
+        db.session.commit()
+        url = f"/k/{kit.label_token}"
+        sensor = next(c.id for c in kit_type.components if c.name.startswith("Ultrasonic"))
+        components = [c.id for c in kit_type.components]
+        badge = db.session.get(Participant, eloise).badge_token
+    client = pg_app.test_client()
+    login(client, "tom")
+
+    # Found by name without the accents; then the two scans.
+    assert "Hand to Éloïse Diallo" in _text(client.get(url + "?q=eloise"))
+    client.get(f"/b/{badge}")
+    assert "Hand KIT-001 to Éloïse Diallo" in _text(client.get(url))
+    assert _post(client, url, url + "/hand-out", participant=str(eloise)).status_code == 302
+    assert "Éloïse Diallo" in _text(client.get("/kits/out"))
+    ticked = {f"back-{i}": "1" for i in components if i != sensor}
+    response = _post(client, url, url + "/return", listed=[str(i) for i in components], **ticked)
+    assert response.status_code == 302
+    assert "Ultrasonic sensor HC-SR04" in _text(client.get("/kits/restock"))
