@@ -632,6 +632,25 @@ def test_an_incident_is_resolved_from_the_attention_list_and_the_kit_is_ready_ag
     assert "Resolved: 1 × Arduino Nano missing" in _text(trainer.get(f"/kits/{kit_id}"))
 
 
+def test_the_attention_list_says_why_a_board_needs_a_look_and_the_handout_asks_first(
+    trainer, app, kits
+):
+    with app.app_context():
+        failing, half_flashed = kit_by_code("KIT-001"), kit_by_code("KIT-002")
+        failing.last_check_ok = False
+        failing.last_check_detail = "no answer from the board"
+        half_flashed.needs_reflash = True
+        db.session.commit()
+    page = _text(trainer.get("/kits/attention"))
+    assert "Board check failed: no answer from the board" in page
+    assert "The board needs flashing again." in page
+    assert "KIT-003" not in page
+    url = "/k/" + kits["tokens"]["KIT-001"]
+    response = _post(trainer, url, url + "/hand-out", participant=str(kits["kofi"]))
+    assert "The last board check of KIT-001 failed: no answer from the board" in _text(response)
+    assert _open_handout(app, "KIT-001") is None
+
+
 def test_the_participants_own_page_shows_the_kit_they_hold_and_when_it_is_due(client, app, kits):
     _hand_out(app, "KIT-001", kits["amina"])
     page = _text(client.get(f"/b/{_badge(app, kits['amina'])}"))
