@@ -711,3 +711,10 @@ def test_the_kit_pages_work_on_postgresql(pg_app):  # noqa: F811
     response = _post(client, url, url + "/return", listed=[str(i) for i in components], **ticked)
     assert response.status_code == 302
     assert "Ultrasonic sensor HC-SR04" in _text(client.get("/kits/restock"))
+
+
+def test_the_kits_list_leads_to_importing_kits_and_printing_their_labels(trainer, kits):
+    page = _text(trainer.get("/kits/"))
+    for url in ("/kits/import", "/kits/labels"):
+        assert f'href="{url}"' in page
+        assert trainer.get(url).status_code == 200
