@@ -26,6 +26,7 @@ from kitmanager.kits.forms import (
 from kitmanager.kits.services import (
     BoardRecord,
     KitError,
+    KitUnavailable,
     NeedsConfirmation,
     attention_reasons,
     create_kit,
@@ -504,6 +505,18 @@ def label_hand_out(token: str):
             reasons=exc.reasons,
             back=request.form.get("back", ""),
         )
+    except KitUnavailable as exc:
+        db.session.rollback()
+        held = kit.open_handout
+        if held is not None and held.participant_id == participant.id:
+            # A second tap on the same button: the kit is already theirs.
+            flash(
+                _("%(code)s is already with %(name)s.", code=kit.code, name=participant.full_name),
+                "info",
+            )
+        else:
+            flash(str(exc), "error")
+        return _back(kit, participant)
     except KitError as exc:
         db.session.rollback()
         flash(str(exc), "error")

@@ -486,7 +486,11 @@ def test_a_kit_is_handed_to_someone_found_by_name(volunteer, app, kits):
     handout = _open_handout(app, "KIT-001")
     assert handout.participant_id == kits["amina"] and handout.due_at is not None
 
-    # The same kit again: a clear message, not a second handout.
+    # A second tap on the same button says it is done; nothing changes.
+    response = _post(volunteer, url, url + "/hand-out", participant=str(kits["amina"]))
+    again = _text(volunteer.get(response.headers["Location"]))
+    assert "KIT-001 is already with Amina Yusuf." in again and "flash-error" not in again
+    # The same kit to someone else: a clear message, not a second handout.
     response = _post(volunteer, url, url + "/hand-out", participant=str(kits["kofi"]))
     assert "KIT-001 is already out with Amina Yusuf" in _text(
         volunteer.get(response.headers["Location"])
