@@ -66,6 +66,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         accounts,
         api,
         auth,
+        certificates,
         checkin,
         kits,
         participants,
@@ -86,6 +87,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         kits,
         api,
         settings,
+        certificates,
     )
     for feature in features:
         feature.init_app(app)

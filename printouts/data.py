@@ -95,7 +95,8 @@ class Signatory:
 @dataclass(frozen=True)
 class CertificateData:
     """One participant's certificate; ``verification_url`` goes into the QR code and
-    ``code`` is printed so it can be typed in by hand."""
+    ``code`` is printed so it can be typed in by hand, at ``verification_page`` (a short
+    address, optional) when the QR code cannot be scanned."""
 
     name: str
     workshop_title: str
@@ -106,10 +107,12 @@ class CertificateData:
     body_text: str = ""
     signatories: Sequence[Signatory] = ()
     logo: ImageSource | None = None
+    verification_page: str = ""
 
     def fields(self) -> dict[str, str]:
         return {
             "name": self.name,
+            "verification_page": self.verification_page,
             "workshop_title": self.workshop_title,
             "dates_text": self.dates_text,
             "hours": "" if self.hours is None else f"{self.hours:g}",

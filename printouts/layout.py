@@ -74,6 +74,7 @@ FIELDS = {
             "body_text",
             "code",
             "verification_url",
+            "verification_page",
         },
         "qr": {"verification_url"},
         "image": {"logo"},
@@ -102,6 +103,8 @@ class Element:
 class TextElement(Element):
     field: str | None = None
     text: str | None = None  # a template such as "Code: {code}"
+    # the template in other languages, e.g. (("fr", "Code : {code}"),); English is ``text``
+    texts: tuple[tuple[str, str], ...] = ()
     font: str = "regular"
     size: float = 10.0
     min_size: float = 6.0
@@ -109,10 +112,15 @@ class TextElement(Element):
     max_lines: int = 1
     colour: str = "#000000"
 
-    def fields_used(self) -> tuple[str, ...]:
+    def fields_used(self, language: str = "en") -> tuple[str, ...]:
         if self.field:
             return (self.field,)
-        return tuple(f for _, f, _, _ in string.Formatter().parse(self.text or "") if f)
+        template = self.text_in(language) or ""
+        return tuple(f for _, f, _, _ in string.Formatter().parse(template) if f)
+
+    def text_in(self, language: str) -> str | None:
+        """The template in ``language``, else the English one."""
+        return dict(self.texts).get(supported_language(language), self.text)
 
 
 @dataclass(frozen=True)
@@ -310,7 +318,7 @@ class _Reader:
 _BOX_KEYS = {"type", "x", "y", "width", "height"}
 _ALLOWED_KEYS = {
     "text": _BOX_KEYS
-    | {"field", "text", "font", "size", "min_size", "align", "max_lines", "colour"},
+    | {"field", "text", "texts", "font", "size", "min_size", "align", "max_lines", "colour"},
     "qr": {"type", "x", "y", "size", "field", "error_correction"},
     "image": _BOX_KEYS | {"field"},
     "line": {"type", "x1", "y1", "x2", "y2", "thickness", "colour"},
@@ -369,11 +377,13 @@ def _element(reader: _Reader, kind: str, label_w: float, label_h: float) -> Elem
         if has_field == has_text:
             reader.fail(reader.where, "needs exactly one of 'field' or 'text'")
         size = reader.number("size", minimum=2)
+        texts = _translations(reader, "texts") if has_text else ()
         element = TextElement(
             etype,
             *box,
             field=field_of("text") if has_field else None,
             text=reader.text("text") if has_text else None,
+            texts=texts,
             font=reader.text("font", "regular", FONT_STYLES),
             size=size,
             min_size=min(size, reader.number("min_size", size, minimum=2)),
@@ -382,7 +392,7 @@ def _element(reader: _Reader, kind: str, label_w: float, label_h: float) -> Elem
             colour=reader.colour("colour", "#000000") or "#000000",
         )
         try:
-            used_fields = element.fields_used()
+            used_fields = {f for lang in LANGUAGES for f in element.fields_used(lang)}
         except ValueError as exc:
             reader.fail(reader.name("text"), f"is not a valid template ({exc})")
         for used in used_fields:
@@ -471,6 +481,20 @@ def _element(reader: _Reader, kind: str, label_w: float, label_h: float) -> Elem
         min_size=reader.number("min_size", 6.0, minimum=2),
         max_signatories=reader.integer("max_signatories", 3),
     )
+
+
+def _translations(reader: _Reader, key: str) -> tuple[tuple[str, str], ...]:
+    """``{"fr": "..."}``: the element's text in languages besides English."""
+    if key not in reader.data:
+        return ()
+    texts = _Reader(reader.path, reader.data[key], reader.name(key))
+    for language in texts.data:
+        if language not in LANGUAGES or language == "en":
+            texts.fail(
+                texts.name(language),
+                f"is not a language besides English; use {', '.join(LANGUAGES[1:])}",
+            )
+    return tuple((language, texts.text(language)) for language in texts.data)
 
 
 _ELEMENT_TYPES = (

@@ -314,9 +314,9 @@ def _draw_text(pdf: _Pdf, el: TextElement, origin: tuple[float, float], item: _I
     if el.field is not None:
         text = item.fields.get(el.field, "")
     else:
-        if any(not item.fields.get(name) for name in el.fields_used()):
+        if any(not item.fields.get(name) for name in el.fields_used(pdf.language)):
             return  # a sentence about a missing value is left out entirely
-        text = (el.text or "").format_map(item.fields)
+        text = (el.text_in(pdf.language) or "").format_map(item.fields)
     if not text or not text.strip():
         return
     box = pdf.box(origin, el)
@@ -874,7 +874,8 @@ def render_certificates(
     *,
     language: str = "en",
 ) -> RenderResult:
-    """A PDF with one certificate per page; ``language`` is that of the warnings.
+    """A PDF with one certificate per page; ``language`` is that of the layout's fixed
+    texts (where the layout translates them) and of the warnings.
 
     :raise PrintoutError: unknown layout, more signatories than the layout holds,
         unreadable logo or signature image, ...

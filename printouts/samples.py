@@ -120,6 +120,7 @@ def sample_certificates(count: int = 2) -> list[CertificateData]:
             dates_text="3–7 August 2026, Nairobi",
             hours=32,
             verification_url=f"https://kit.example.org/verify/C26-{i:05d}",
+            verification_page="kit.example.org/verify",
             code=f"C26-{i:05d}",
             body_text="Built and programmed a line-following robot, trained an image "
             "classifier and presented a team project.",

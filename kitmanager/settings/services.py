@@ -12,15 +12,19 @@ from kitmanager.models import AppSetting, utcnow
 
 __all__ = [
     "BADGE_BASE_URL",
+    "CERTIFICATE_BASE_URL",
     "SettingError",
     "check_base_url",
     "get_setting",
     "set_badge_base_url",
+    "set_certificate_base_url",
     "set_setting",
     "stored_base_url",
 ]
 
 BADGE_BASE_URL = "badge_base_url"
+# The organiser's permanent site, in certificate QR codes ("" or unset: the badge address).
+CERTIFICATE_BASE_URL = "certificate_base_url"
 _URL_LIMIT = 200  # a QR code of a longer badge URL no longer fits the small labels
 
 
@@ -95,3 +99,12 @@ def set_badge_base_url(actor: Actor, value: str) -> bool:
     :raise SettingError: not an http(s) address.
     """
     return set_setting(actor, BADGE_BASE_URL, check_base_url(value))
+
+
+def set_certificate_base_url(actor: Actor, value: str) -> bool:
+    """Store the public address certificate QR codes open ("" = the badge address).
+
+    :raise SettingError: not an http(s) address.
+    """
+    text = (value or "").strip()
+    return set_setting(actor, CERTIFICATE_BASE_URL, check_base_url(text) if text else "")

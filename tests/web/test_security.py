@@ -18,6 +18,10 @@ PUBLIC_ENDPOINTS = {
     "api.openapi",  # the API's description: no data in it
     "checkin.phone_login",  # a one-time sign-in code, scanned by a phone not yet signed in
     "kits.label",  # a kit's label QR: without login only its code, type and "return it"
+    "certificates.verify",  # anyone holding a certificate checks it
+    "certificates.verify_form",
+    "certificates.badge_certificate_pdf",  # the badge holder's own certificate
+    "certificates.badge_certificate_badge",
 }
 
 

@@ -1,0 +1,199 @@
+"""`kitmanager certificates ...` and `kitmanager verify CODE-or-URL`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask import Flask
+from flask.cli import AppGroup, with_appcontext
+from sqlalchemy.exc import SQLAlchemyError
+
+from kitmanager.audit import cli_actor
+from kitmanager.certificates.printing import certificates_pdf, certificates_zip
+from kitmanager.certificates.services import (
+    CertificateError,
+    certificate_base_url,
+    certificate_by_code,
+    issue_certificates,
+    normalise_code,
+    revoke_certificate,
+    valid_certificates,
+)
+from kitmanager.certificates.verification import (
+    SignedFacts,
+    check_signed_facts,
+    parse_verify_url,
+)
+from kitmanager.extensions import db
+from kitmanager.network import NoBadgeAddress
+from kitmanager.signing import (
+    SigningKeyError,
+    b64url_encode,
+    installation_key,
+    load_public_key,
+    public_key_pem,
+)
+from kitmanager.workshops.cli import workshop_or_fail
+
+certificates_group = AppGroup("certificates", help="Issue, print and revoke certificates.")
+
+
+def _base_url() -> str:
+    try:
+        return certificate_base_url()
+    except NoBadgeAddress as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@certificates_group.command("issue")
+@click.argument("slug")
+@with_appcontext
+def issue_command(slug: str) -> None:
+    """Issue a certificate to everyone eligible in workshop SLUG who has none yet."""
+    workshop = workshop_or_fail(slug)
+    try:
+        result = issue_certificates(cli_actor(), workshop)
+    except CertificateError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from None
+    db.session.commit()
+    for certificate in result.issued:
+        click.echo(f"{certificate.code}  {certificate.participant.full_name}")
+    for standing in result.not_eligible:
+        click.echo(
+            f"not eligible: {standing.participant.full_name} ({'; '.join(standing.reasons)})",
+            err=True,
+        )
+    click.echo(
+        f"{len(result.issued)} issued, {result.already} already had one, "
+        f"{len(result.not_eligible)} not eligible yet.",
+        err=True,
+    )
+
+
+@certificates_group.command("pdf")
+@click.argument("slug")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="File to write."
+)
+@click.option("--zip", "as_zip", is_flag=True, help="A ZIP with one PDF per participant.")
+@with_appcontext
+def pdf_command(slug: str, output: Path | None, as_zip: bool) -> None:
+    """Print the valid certificates of workshop SLUG as one PDF (or a ZIP of PDFs)."""
+    workshop = workshop_or_fail(slug)
+    certificates = valid_certificates(workshop)
+    base = _base_url()
+    try:
+        if as_zip:
+            data, warnings = certificates_zip(workshop, certificates, base)
+        else:
+            result = certificates_pdf(workshop, certificates, base)
+            data, warnings = result.pdf, result.warnings
+    except CertificateError as exc:
+        raise click.ClickException(str(exc)) from None
+    target = output or Path(f"{workshop.slug}-certificates.{'zip' if as_zip else 'pdf'}")
+    target.write_bytes(data)
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(
+        f"Wrote {len(certificates)} certificates to {target}; "
+        f"their QR codes open {base}/verify/...",
+        err=True,
+    )
+
+
+@certificates_group.command("revoke")
+@click.argument("code")
+@click.option("--reason", required=True, help="Why; the verify page shows it.")
+@with_appcontext
+def revoke_command(code: str, reason: str) -> None:
+    """Revoke certificate CODE."""
+    try:
+        certificate = revoke_certificate(cli_actor(), code, reason)
+    except CertificateError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from None
+    db.session.commit()
+    click.echo(f"Revoked {certificate.code}: {certificate.revoke_reason}")
+
+
+@certificates_group.command("public-key")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="File to write."
+)
+@with_appcontext
+def public_key_command(output: Path | None) -> None:
+    """Print (or write) the public key that checks this installation's certificates."""
+    try:
+        pem = public_key_pem(installation_key())
+    except SigningKeyError as exc:
+        raise click.ClickException(str(exc)) from None
+    if output:
+        output.write_text(pem, encoding="ascii")
+        click.echo(f"Wrote the public key to {output}.", err=True)
+    else:
+        click.echo(pem, nl=False)
+
+
+def _local_record(code: str):
+    """The record of ``code`` in this database, or None (also when there is no database)."""
+    try:
+        return certificate_by_code(code)
+    except SQLAlchemyError:
+        db.session.rollback()
+        return None
+
+
+@click.command("verify")
+@click.argument("code_or_url")
+@click.option(
+    "--public-key",
+    "key_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="PEM public key of the issuer (default: this installation's key).",
+)
+@with_appcontext
+def verify_command(code_or_url: str, key_file: Path | None) -> None:
+    """Check a certificate: a verify URL (from its QR code) or a code known to this database.
+
+    Exits 0 when valid, 1 when not valid or revoked.
+    """
+    try:
+        public = (
+            load_public_key(key_file.read_bytes()) if key_file else installation_key().public_key()
+        )
+    except SigningKeyError as exc:
+        raise click.ClickException(str(exc)) from None
+    signed = parse_verify_url(code_or_url)
+    record = None
+    if signed is None:
+        code = normalise_code(code_or_url)
+        record = _local_record(code) if code else None
+        if record is None:
+            raise click.ClickException(
+                f"{code_or_url!r} is neither a verify URL nor a certificate code in this "
+                "database: give the URL its QR code holds."
+            )
+        signed = SignedFacts(
+            record.code, b64url_encode(record.facts.encode("utf-8")), record.signature
+        )
+    else:
+        record = _local_record(normalise_code(signed.code))
+    check = check_signed_facts(signed, public)
+    facts = check.facts or {}
+    for key in ("code", "name", "workshop", "first_date", "last_date", "hours", "issuer", "issued"):
+        if key in facts:
+            click.echo(f"{key:<11} {facts[key]}")
+    if not check.valid:
+        click.echo(f"NOT VALID: {check.problem}")
+        raise SystemExit(1)
+    if record is not None and record.code == check.code and record.revoked_at is not None:
+        click.echo(f"REVOKED on {record.revoked_at:%Y-%m-%d}: {record.revoke_reason}")
+        raise SystemExit(1)
+    click.echo("VALID")
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(certificates_group)
+    app.cli.add_command(verify_command)

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import BooleanField, DecimalField, IntegerField, RadioField, SelectField, StringField
+from wtforms.validators import DataRequired, NumberRange, Optional
+
+from kitmanager.models import CertificateRule
+
+
+def _length(name: str) -> int:
+    return CertificateRule.__table__.c[name].type.length
+
+
+class RuleForm(FlaskForm):
+    """How a workshop's certificates are earned and what they print."""
+
+    basis = RadioField(
+        _l("A certificate needs"),
+        choices=[("sessions", _l("a share of the sessions")), ("hours", _l("a number of hours"))],
+        default="sessions",
+    )
+    min_percent = IntegerField(
+        _l("Minimum share of sessions attended (%)"),
+        validators=[Optional(), NumberRange(0, 100)],
+        default=75,
+    )
+    min_hours = DecimalField(
+        _l("Minimum hours attended"), validators=[Optional(), NumberRange(min=0)], places=2
+    )
+    kit_returned = BooleanField(_l("Only once every kit they borrowed is returned"))
+    issuer = StringField(
+        _l("Issued by (your organisation)"),
+        render_kw={"maxlength": _length("issuer")},
+    )
+    signatory_name = StringField(
+        _l("Signed by (name)"), render_kw={"maxlength": _length("signatory_name")}
+    )
+    signatory_title = StringField(
+        _l("Signatory's title"), render_kw={"maxlength": _length("signatory_title")}
+    )
+    layout = SelectField(_l("Paper"))
+    logo = FileField(_l("Logo (PNG or JPEG)"), render_kw={"accept": "image/png,image/jpeg"})
+    signature = FileField(
+        _l("Signature image (PNG or JPEG)"), render_kw={"accept": "image/png,image/jpeg"}
+    )
+    remove_logo = BooleanField(_l("Remove the logo"))
+    remove_signature = BooleanField(_l("Remove the signature image"))
+
+
+class ReasonForm(FlaskForm):
+    reason = StringField(_l("Reason"), validators=[DataRequired()])
+
+
+class AddressForm(FlaskForm):
+    base_url = StringField(_l("Address in certificate QR codes"))

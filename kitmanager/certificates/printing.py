@@ -1,0 +1,236 @@
+"""Certificates on paper: issued records -> printouts.CertificateData -> PDF (or a ZIP of PDFs).
+
+Everything printed comes from the signed facts, so the paper says exactly what the QR code
+vouches for. Text is in the workshop's language; the organiser's logo and signature image
+are files in the data folder (``certificate_images``), checked when uploaded.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import secrets
+import unicodedata
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from babel.dates import format_date, format_interval
+from flask import current_app
+from flask_babel import force_locale, gettext
+from PIL import Image, UnidentifiedImageError
+
+from kitmanager.certificates.services import CertificateError, rule_for
+from kitmanager.certificates.verification import verify_url
+from kitmanager.models import Certificate, CertificateRule, Workshop
+from kitmanager.signing import b64url_decode
+from kitmanager.storage import write_file
+from printouts import CertificateData, Layout, PrintoutError, Signatory, list_layouts
+from printouts import render_certificates as render_pdf
+
+__all__ = [
+    "IMAGE_KINDS",
+    "MAX_IMAGE_BYTES",
+    "CertificatePdf",
+    "certificate_data",
+    "certificate_file_name",
+    "certificate_layouts",
+    "certificate_url",
+    "certificates_pdf",
+    "certificates_zip",
+    "image_bytes",
+    "save_image",
+]
+
+IMAGE_KINDS = ("logo", "signature")
+# A logo or a scanned signature is well under this; printouts scales images to 2,000 px anyway.
+MAX_IMAGE_BYTES = 2 * 1024 * 1024
+_IMAGE_FORMATS = {"PNG": "png", "JPEG": "jpg"}
+IMAGES_FOLDER = "certificate_images"
+
+
+def certificate_layouts() -> list[Layout]:
+    return list_layouts("certificate")
+
+
+def certificate_url(base_url: str, certificate: Certificate) -> str:
+    """The verify URL the certificate's QR holds (facts and signature included)."""
+    return verify_url(
+        base_url,
+        certificate.code,
+        certificate.facts.encode("utf-8"),
+        b64url_decode(certificate.signature),
+    )
+
+
+def _images_dir() -> Path:
+    return Path(current_app.config["DATA_DIR"]) / IMAGES_FOLDER
+
+
+def save_image(workshop: Workshop, kind: str, data: bytes) -> str:
+    """Check an uploaded logo or signature (PNG or JPEG, at most 2 MB, really an image) and
+    keep it in the data folder (0600); returns the file name to store on the rule.
+
+    :raise CertificateError: too large, not PNG/JPEG, or not readable as an image.
+    """
+    if kind not in IMAGE_KINDS:
+        raise ValueError(kind)
+    if not data:
+        raise CertificateError(gettext("Choose an image file to upload."))
+    if len(data) > MAX_IMAGE_BYTES:
+        raise CertificateError(
+            gettext(
+                "This image is larger than %(mb)s MB: save it smaller (a logo needs about "
+                "1000 pixels across) and upload it again.",
+                mb=MAX_IMAGE_BYTES // (1024 * 1024),
+            )
+        )
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            kind_of = image.format
+            image.verify()
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        kind_of = None
+    if kind_of not in _IMAGE_FORMATS:
+        raise CertificateError(
+            gettext("Upload a PNG or JPEG image; this file is not one (or it is damaged).")
+        )
+    folder = _images_dir()
+    folder.mkdir(mode=0o700, exist_ok=True)
+    name = f"{workshop.id}-{kind}-{secrets.token_hex(8)}.{_IMAGE_FORMATS[kind_of]}"
+    write_file(folder / name, data)
+    return name
+
+
+def image_bytes(name: str | None) -> bytes | None:
+    """The stored image ``name`` (as the rule holds it), or None when unset or gone."""
+    if not name or "/" in name or "\\" in name or name.startswith("."):
+        return None
+    try:
+        return (_images_dir() / name).read_bytes()
+    except OSError:
+        return None
+
+
+def dates_text(first: date, last: date, language: str) -> str:
+    """ "1–3 December 2026" in the workshop's language."""
+    if first == last:
+        return format_date(first, format="long", locale=language)
+    return format_interval(first, last, skeleton="yMMMMd", locale=language)
+
+
+def certificate_data(
+    certificate: Certificate,
+    base_url: str,
+    rule: CertificateRule,
+    *,
+    logo: bytes | None = None,
+    signature: bytes | None = None,
+) -> CertificateData:
+    """What printouts draws for one certificate, all from its signed facts; call inside
+    ``force_locale(workshop.language)`` so the sentence about the issuer is in that language."""
+    facts = json.loads(certificate.facts)
+    language = certificate.workshop.language
+    issued = date.fromisoformat(facts["issued"])
+    signatories = ()
+    if rule.signatory_name:
+        signatories = (Signatory(rule.signatory_name, rule.signatory_title, signature),)
+    return CertificateData(
+        name=facts["name"],
+        workshop_title=facts["workshop"],
+        dates_text=dates_text(
+            date.fromisoformat(facts["first_date"]),
+            date.fromisoformat(facts["last_date"]),
+            language,
+        ),
+        hours=facts.get("hours"),
+        verification_url=certificate_url(base_url, certificate),
+        verification_page=f"{base_url.rstrip('/')}/verify",
+        code=certificate.code,
+        body_text=gettext(
+            "Issued by %(issuer)s on %(date)s.",
+            issuer=facts["issuer"],
+            date=format_date(issued, format="long", locale=language),
+        ),
+        signatories=signatories,
+        logo=logo,
+    )
+
+
+@dataclass
+class CertificatePdf:
+    pdf: bytes
+    count: int
+    pages: int
+    warnings: list[str]
+
+
+def _datas(
+    workshop: Workshop, certificates: Sequence[Certificate], base_url: str
+) -> list[CertificateData]:
+    rule = rule_for(workshop)
+    logo, signature = image_bytes(rule.logo_file), image_bytes(rule.signature_file)
+    with force_locale(workshop.language):
+        return [
+            certificate_data(c, base_url, rule, logo=logo, signature=signature)
+            for c in certificates
+        ]
+
+
+def _render(workshop: Workshop, data: Sequence[CertificateData]):
+    try:
+        return render_pdf(data, rule_for(workshop).layout, language=workshop.language)
+    except PrintoutError as exc:
+        raise CertificateError(str(exc)) from None
+
+
+def certificates_pdf(
+    workshop: Workshop, certificates: Sequence[Certificate], base_url: str
+) -> CertificatePdf:
+    """One PDF, one page per certificate, in the workshop's layout and language.
+
+    :raise CertificateError: nothing to print, or printouts refused (the message says why).
+    """
+    if not certificates:
+        raise CertificateError(gettext("No certificate issued yet: issue them first."))
+    result = _render(workshop, _datas(workshop, certificates, base_url))
+    return CertificatePdf(result.pdf, len(certificates), result.pages, list(result.warnings))
+
+
+_UNSAFE = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')
+
+
+def certificate_file_name(name: str, code: str) -> str:
+    """A file name after the person, safe on Windows, macOS and Linux: ``Awa Koné.pdf``."""
+    clean = _UNSAFE.sub(" ", unicodedata.normalize("NFC", name))
+    clean = " ".join(clean.split()).strip(" .")[:80] or code
+    return f"{clean}.pdf"
+
+
+def certificates_zip(
+    workshop: Workshop, certificates: Sequence[Certificate], base_url: str
+) -> tuple[bytes, list[str]]:
+    """A ZIP with one PDF per certificate named after its holder (the code is added when two
+    people share a name); returns the ZIP and the warnings.
+
+    :raise CertificateError: nothing to print, or printouts refused.
+    """
+    if not certificates:
+        raise CertificateError(gettext("No certificate issued yet: issue them first."))
+    buffer = io.BytesIO()
+    warnings: list[str] = []
+    used: set[str] = set()
+    datas = _datas(workshop, certificates, base_url)
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+        for data in datas:
+            result = _render(workshop, [data])
+            warnings.extend(w for w in result.warnings if w not in warnings)
+            name = certificate_file_name(data.name, data.code)
+            if name.casefold() in used:
+                name = f"{name[:-4]} {data.code}.pdf"
+            used.add(name.casefold())
+            archive.writestr(name, result.pdf)
+    return buffer.getvalue(), warnings

@@ -1,0 +1,152 @@
+"""Public pages: ``/verify/<code>`` for anyone holding a certificate, and the holder's own
+certificate from their badge page (``/b/<token>/certificate.pdf`` and ``.jwt``)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from datetime import date
+from functools import wraps
+from typing import Any
+
+from flask import (
+    Response,
+    abort,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+
+from kitmanager.certificates import bp
+from kitmanager.certificates.openbadges import credential_jwt
+from kitmanager.certificates.printing import certificate_file_name, certificates_pdf
+from kitmanager.certificates.ratelimit import FixedWindowLimiter
+from kitmanager.certificates.services import (
+    certificate_base_url,
+    certificate_by_code,
+    current_certificate,
+    normalise_code,
+)
+from kitmanager.certificates.verification import SignedFacts, check_signed_facts
+from kitmanager.checkin.services import find_badge
+from kitmanager.security import public
+from kitmanager.signing import b64url_encode, installation_key
+
+# 30 checks a minute per address: a person checking a pile of certificates by hand never
+# reaches it; a script trying codes is slowed to a crawl.
+DEFAULT_RATE_LIMIT = (30, 60)
+
+
+def _limiter() -> FixedWindowLimiter:
+    limiter = current_app.extensions.get("verify_limiter")
+    if limiter is None:
+        limit, window = current_app.config["VERIFY_RATE_LIMIT"]
+        limiter = current_app.extensions.setdefault(
+            "verify_limiter", FixedWindowLimiter(limit, window)
+        )
+    return limiter
+
+
+def rate_limited(view: Callable[..., Any]) -> Callable[..., Any]:
+    """429 with Retry-After (and a page saying when) once an address checked too often."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        wait = _limiter().hit(request.remote_addr or "unknown")
+        if wait:
+            page = render_template("certificates/too_many.html", seconds=wait)
+            return Response(page, status=429, headers={"Retry-After": str(wait)})
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+@bp.route("/verify/")
+@public
+@rate_limited
+def verify_form():
+    """Type a certificate's code by hand (when its QR code cannot be scanned)."""
+    typed = request.args.get("code", "")
+    code = normalise_code(typed)
+    if code:
+        return redirect(url_for("certificates.verify", code=code))
+    return render_template("certificates/verify_form.html", typed=typed, error=bool(typed))
+
+
+@bp.route("/verify/<code>")
+@public
+@rate_limited
+def verify(code: str):
+    """Whether a certificate is genuine: the facts it carries (name, workshop, dates, issuer)
+    and valid / not valid, plus revoked (date, reason) when its record is in this database."""
+    g.no_store = True
+    public_key = installation_key().public_key()
+    data, signature = request.args.get("d", ""), request.args.get("s", "")
+    record = certificate_by_code(code)
+    if data or signature:
+        check = check_signed_facts(SignedFacts(code, data, signature), public_key)
+    elif record is not None:
+        check = check_signed_facts(
+            SignedFacts(record.code, b64url_encode(record.facts.encode("utf-8")), record.signature),
+            public_key,
+        )
+    else:
+        return render_template("certificates/verify.html", check=None, code=code[:20]), 404
+    facts = check.facts or {}
+
+    def day(key: str) -> date | None:
+        try:
+            return date.fromisoformat(str(facts.get(key, "")))
+        except ValueError:
+            return None
+
+    revoked = record if check.valid and record is not None and record.revoked_at else None
+    return render_template(
+        "certificates/verify.html",
+        check=check,
+        code=code[:20],
+        facts={k: v for k, v in facts.items() if isinstance(v, (str, int, float))},
+        first=day("first_date"),
+        last=day("last_date"),
+        issued=day("issued"),
+        revoked=revoked,
+    )
+
+
+def _holder_certificate(token: str):
+    participant, _retired = find_badge(token)
+    if participant is None:
+        abort(404)
+    certificate = current_certificate(participant)
+    if certificate is None:
+        abort(404)
+    g.no_store = True
+    return participant, certificate
+
+
+@bp.route("/b/<token>/certificate.pdf")
+@public
+def badge_certificate_pdf(token: str):
+    """The badge holder's own certificate as a PDF."""
+    participant, certificate = _holder_certificate(token)
+    result = certificates_pdf(participant.workshop, [certificate], certificate_base_url())
+    name = certificate_file_name(participant.full_name, certificate.code)
+    return download(result.pdf, "application/pdf", name)
+
+
+@bp.route("/b/<token>/certificate.jwt")
+@public
+def badge_certificate_badge(token: str):
+    """The badge holder's certificate as an Open Badges 3.0 credential (VC-JWT)."""
+    _participant, certificate = _holder_certificate(token)
+    jwt = credential_jwt(certificate, certificate_base_url(), installation_key())
+    return download(jwt.encode("ascii"), "application/vc+jwt", f"{certificate.code}.jwt")
+
+
+def download(data: bytes, mimetype: str, name: str) -> Response:
+    """``data`` as a file download named ``name``."""
+    return send_file(io.BytesIO(data), mimetype=mimetype, as_attachment=True, download_name=name)

@@ -1,0 +1,113 @@
+"""Checking a certificate with the public key alone: the facts and signature its QR carries.
+
+A verify URL is ``<public base URL>/verify/<code>?d=<base64url facts>&s=<base64url signature>``.
+It is valid when the signature is the issuer's signature of exactly the ``d`` bytes, those bytes
+are the canonical JSON of the facts, and the code in the facts is the code in the path. Any
+change to a fact, the code or the signature makes it not valid. No database is needed here:
+whether a certificate was revoked is only known where its record is.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, quote, urlsplit
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from kitmanager.signing import b64url_decode, b64url_encode, verify_signature
+
+__all__ = [
+    "FACT_KEYS",
+    "SignedFacts",
+    "canonical_facts",
+    "check_signed_facts",
+    "parse_verify_url",
+    "verify_url",
+]
+
+# Every fact a certificate may carry; "hours" only when some were attended.
+FACT_KEYS = ("code", "name", "workshop", "first_date", "last_date", "issued", "issuer", "hours")
+_REQUIRED = frozenset(FACT_KEYS) - {"hours"}
+_SIGNATURE_BYTES = 64
+
+
+@dataclass(frozen=True)
+class SignedFacts:
+    """What a verify URL carries: the code of its path, the facts bytes and the signature."""
+
+    code: str
+    data: str  # base64url of the canonical JSON
+    signature: str  # base64url of the Ed25519 signature
+
+
+@dataclass(frozen=True)
+class Check:
+    """The outcome: ``valid``, the facts read (even when not valid, to show what was claimed)
+    and ``problem``, a short English reason when not valid (for logs and the CLI)."""
+
+    valid: bool
+    code: str
+    facts: dict[str, Any] | None
+    problem: str = ""
+
+
+def canonical_facts(facts: dict[str, Any]) -> bytes:
+    """The bytes that are signed: sorted keys, no spaces, UTF-8 (not ASCII-escaped)."""
+    return json.dumps(facts, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
+        "utf-8"
+    )
+
+
+def verify_url(base_url: str, code: str, data: bytes, signature: bytes) -> str:
+    """The URL a certificate's QR holds."""
+    return (
+        f"{base_url.rstrip('/')}/verify/{quote(code)}?d={b64url_encode(data)}"
+        f"&s={b64url_encode(signature)}"
+    )
+
+
+def parse_verify_url(url: str) -> SignedFacts | None:
+    """The parts of a verify URL, or None when it is not one (no /verify/<code>, no d or s)."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return None
+    segments = [s for s in parts.path.split("/") if s]
+    if len(segments) < 2 or segments[-2] != "verify":
+        return None
+    query = parse_qs(parts.query)
+    data, signature = query.get("d", [""])[0], query.get("s", [""])[0]
+    if not data or not signature:
+        return None
+    return SignedFacts(code=segments[-1], data=data, signature=signature)
+
+
+def _facts_of(raw: bytes) -> dict[str, Any] | None:
+    try:
+        facts = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return facts if isinstance(facts, dict) else None
+
+
+def check_signed_facts(signed: SignedFacts, public_key: Ed25519PublicKey) -> Check:
+    """Check ``signed`` with ``public_key`` alone; see the module docstring for the rules."""
+    try:
+        raw = b64url_decode(signed.data)
+        signature = b64url_decode(signed.signature)
+    except ValueError:
+        return Check(False, signed.code, None, "the facts or the signature are not base64url")
+    facts = _facts_of(raw)
+    if len(signature) != _SIGNATURE_BYTES or not verify_signature(public_key, raw, signature):
+        return Check(False, signed.code, facts, "the signature does not match the facts")
+    if facts is None:
+        return Check(False, signed.code, None, "the signed facts are not a JSON object")
+    if canonical_facts(facts) != raw:
+        return Check(False, signed.code, facts, "the signed facts are not in canonical form")
+    if not set(facts) >= _REQUIRED or not set(facts) <= set(FACT_KEYS):
+        return Check(False, signed.code, facts, "the signed facts lack a required fact")
+    if facts.get("code") != signed.code:
+        return Check(False, signed.code, facts, "the code does not match the signed facts")
+    return Check(True, signed.code, facts)

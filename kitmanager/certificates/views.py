@@ -1,0 +1,307 @@
+"""The organiser's certificate pages: who earned one, issue, print, revoke, re-issue."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
+from sqlalchemy import select
+
+from kitmanager.certificates import bp
+from kitmanager.certificates.forms import AddressForm, ReasonForm, RuleForm
+from kitmanager.certificates.openbadges import credential_jwt
+from kitmanager.certificates.printing import (
+    certificate_file_name,
+    certificate_layouts,
+    certificates_pdf,
+    certificates_zip,
+    save_image,
+)
+from kitmanager.certificates.public import download
+from kitmanager.certificates.services import (
+    CertificateError,
+    certificate_base_url,
+    certificate_by_code,
+    clear_override,
+    current_certificate,
+    eligibility,
+    issue_certificates,
+    reissue_certificate,
+    revoke_certificate,
+    rule_for,
+    set_override,
+    update_rule,
+    valid_certificates,
+)
+from kitmanager.extensions import db
+from kitmanager.models import Certificate, Participant, Role
+from kitmanager.network import base_url
+from kitmanager.security import current_actor, require_role
+from kitmanager.settings.services import (
+    CERTIFICATE_BASE_URL,
+    SettingError,
+    get_setting,
+    set_certificate_base_url,
+)
+from kitmanager.signing import installation_key, public_key_pem
+from kitmanager.storage import StorageError
+from kitmanager.workshops.views import load_workshop
+
+
+def _participant(workshop, participant_id: int) -> Participant:
+    person = db.session.get(Participant, participant_id)
+    if person is None or person.workshop_id != workshop.id or person.deleted_at is not None:
+        abort(404)
+    return person
+
+
+def _rule_form(workshop) -> RuleForm:
+    form = RuleForm()
+    form.layout.choices = [
+        (lay.id, lay.title_in(workshop.language)) for lay in certificate_layouts()
+    ]
+    if request.method == "GET":
+        rule = rule_for(workshop)
+        form.basis.data = "hours" if rule.min_hours is not None else "sessions"
+        form.min_percent.data = rule.min_percent
+        form.min_hours.data = rule.min_hours
+        form.kit_returned.data = rule.kit_returned
+        form.issuer.data = rule.issuer
+        form.signatory_name.data = rule.signatory_name
+        form.signatory_title.data = rule.signatory_title
+        form.layout.data = rule.layout
+    return form
+
+
+@bp.route("/workshops/<slug>/certificates", methods=["GET", "POST"])
+@require_role(Role.ORGANISER)
+def index(slug: str):
+    """Everyone with their standing; the rule and what certificates print."""
+    workshop = load_workshop(slug)
+    form = _rule_form(workshop)
+    if form.validate_on_submit():
+        values = {
+            "min_percent": form.min_percent.data if form.min_percent.data is not None else 75,
+            "min_hours": (
+                float(form.min_hours.data)
+                if form.basis.data == "hours" and form.min_hours.data is not None
+                else None
+            ),
+            "kit_returned": bool(form.kit_returned.data),
+            "issuer": form.issuer.data or "",
+            "signatory_name": form.signatory_name.data or "",
+            "signatory_title": form.signatory_title.data or "",
+            "layout": form.layout.data,
+        }
+        try:
+            if form.basis.data == "hours" and values["min_hours"] is None:
+                raise CertificateError(_("Give the minimum hours, or choose a share of sessions."))
+            for kind, field, remove in (
+                ("logo", form.logo, form.remove_logo),
+                ("signature", form.signature, form.remove_signature),
+            ):
+                upload = field.data
+                if upload and getattr(upload, "filename", ""):
+                    values[f"{kind}_file"] = save_image(workshop, kind, upload.read())
+                elif remove.data:
+                    values[f"{kind}_file"] = None
+            update_rule(current_actor(), workshop, **values)
+        except (CertificateError, StorageError) as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+        else:
+            db.session.commit()
+            flash(_("Certificate settings saved."), "success")
+            return redirect(url_for("certificates.index", slug=slug))
+    standings = eligibility(workshop)
+    return render_template(
+        "certificates/index.html",
+        workshop=workshop,
+        form=form,
+        rule=rule_for(workshop),
+        standings=standings,
+        issued=sum(1 for s in standings if s.certificate is not None),
+        ready=sum(1 for s in standings if s.eligible and s.certificate is None),
+        reason_form=ReasonForm(),
+        address=certificate_base_url(),
+    )
+
+
+@bp.route("/workshops/<slug>/certificates/issue", methods=["POST"])
+@require_role(Role.ORGANISER)
+def issue(slug: str):
+    workshop = load_workshop(slug)
+    ids = [int(v) for v in request.form.getlist("id") if v.isdigit()]
+    try:
+        result = issue_certificates(current_actor(), workshop, ids or None)
+    except CertificateError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+    else:
+        db.session.commit()
+        flash(
+            ngettext(
+                "%(num)s certificate issued.", "%(num)s certificates issued.", len(result.issued)
+            )
+            + " "
+            + _(
+                "%(already)s already had one; %(waiting)s not eligible yet.",
+                already=result.already,
+                waiting=len(result.not_eligible),
+            ),
+            "success",
+        )
+    return redirect(url_for("certificates.index", slug=slug))
+
+
+@bp.route("/workshops/<slug>/certificates/override/<int:participant_id>", methods=["POST"])
+@require_role(Role.ORGANISER)
+def override(slug: str, participant_id: int):
+    workshop = load_workshop(slug)
+    person = _participant(workshop, participant_id)
+    if request.form.get("clear"):
+        clear_override(current_actor(), person)
+        db.session.commit()
+        flash(_("%(name)s: the rule decides again.", name=person.full_name), "success")
+    else:
+        try:
+            set_override(current_actor(), person, request.form.get("reason", ""))
+        except CertificateError as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+        else:
+            db.session.commit()
+            flash(_("%(name)s can receive a certificate.", name=person.full_name), "success")
+    return redirect(url_for("certificates.index", slug=slug) + f"#p{person.id}")
+
+
+def _certificate(code: str) -> Certificate:
+    certificate = certificate_by_code(code)
+    if certificate is None:
+        abort(404)
+    return certificate
+
+
+@bp.route("/certificates/<code>/revoke", methods=["POST"])
+@require_role(Role.ORGANISER)
+def revoke(code: str):
+    certificate = _certificate(code)
+    try:
+        revoke_certificate(current_actor(), certificate.code, request.form.get("reason", ""))
+    except CertificateError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+    else:
+        db.session.commit()
+        flash(_("Certificate %(code)s revoked.", code=certificate.code), "success")
+    return redirect(url_for("certificates.index", slug=certificate.workshop.slug))
+
+
+@bp.route("/certificates/<code>/reissue", methods=["POST"])
+@require_role(Role.ORGANISER)
+def reissue(code: str):
+    certificate = _certificate(code)
+    try:
+        new = reissue_certificate(current_actor(), certificate, request.form.get("reason", ""))
+    except CertificateError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+    else:
+        db.session.commit()
+        flash(
+            _(
+                "Certificate %(old)s revoked and replaced by %(new)s.",
+                old=certificate.code,
+                new=new.code,
+            ),
+            "success",
+        )
+    return redirect(url_for("certificates.index", slug=certificate.workshop.slug))
+
+
+def _print(workshop, certificates, as_zip: bool):
+    try:
+        if as_zip:
+            data, _warnings = certificates_zip(workshop, certificates, certificate_base_url())
+            return download(data, "application/zip", f"{workshop.slug}-certificates.zip")
+        result = certificates_pdf(workshop, certificates, certificate_base_url())
+    except CertificateError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("certificates.index", slug=workshop.slug))
+    if len(certificates) == 1:
+        name = certificate_file_name(certificates[0].participant.full_name, certificates[0].code)
+    else:
+        name = f"{workshop.slug}-certificates.pdf"
+    return download(result.pdf, "application/pdf", name)
+
+
+@bp.route("/workshops/<slug>/certificates.pdf")
+@require_role(Role.ORGANISER)
+def workshop_pdf(slug: str):
+    workshop = load_workshop(slug)
+    return _print(workshop, valid_certificates(workshop), as_zip=False)
+
+
+@bp.route("/workshops/<slug>/certificates.zip")
+@require_role(Role.ORGANISER)
+def workshop_zip(slug: str):
+    workshop = load_workshop(slug)
+    return _print(workshop, valid_certificates(workshop), as_zip=True)
+
+
+def _participant_certificate(slug: str, participant_id: int):
+    workshop = load_workshop(slug)
+    certificate = current_certificate(_participant(workshop, participant_id))
+    if certificate is None:
+        abort(404)
+    return workshop, certificate
+
+
+@bp.route("/workshops/<slug>/certificates/<int:participant_id>.pdf")
+@require_role(Role.TRAINER)
+def participant_pdf(slug: str, participant_id: int):
+    workshop, certificate = _participant_certificate(slug, participant_id)
+    return _print(workshop, [certificate], as_zip=False)
+
+
+@bp.route("/workshops/<slug>/certificates/<int:participant_id>.jwt")
+@require_role(Role.TRAINER)
+def participant_badge(slug: str, participant_id: int):
+    _workshop, certificate = _participant_certificate(slug, participant_id)
+    jwt = credential_jwt(certificate, certificate_base_url(), installation_key())
+    return download(jwt.encode("ascii"), "application/vc+jwt", f"{certificate.code}.jwt")
+
+
+@bp.route("/certificates/public-key.pem")
+@require_role(Role.ORGANISER)
+def public_key():
+    """The installation's public key, to publish so anyone can check its certificates."""
+    pem = public_key_pem(installation_key())
+    return download(pem.encode("ascii"), "application/x-pem-file", "kitmanager-public-key.pem")
+
+
+@bp.route("/certificates/address", methods=["GET", "POST"])
+@require_role(Role.ORGANISER)
+def address():
+    """The public address certificate QR codes open (the organiser's permanent site)."""
+    form = AddressForm()
+    if request.method == "GET":
+        form.base_url.data = get_setting(CERTIFICATE_BASE_URL) or ""
+    if form.validate_on_submit():
+        try:
+            set_certificate_base_url(current_actor(), form.base_url.data or "")
+        except SettingError as exc:
+            db.session.rollback()
+            form.base_url.errors = [*form.base_url.errors, str(exc)]
+        else:
+            db.session.commit()
+            flash(_("Certificate address saved."), "success")
+            return redirect(url_for("certificates.address"))
+    issued = db.session.scalar(select(db.func.count()).select_from(Certificate)) or 0
+    return render_template(
+        "certificates/address.html",
+        form=form,
+        badge_address=base_url(),
+        current=certificate_base_url(),
+        issued=issued,
+    )

@@ -1,0 +1,162 @@
+"""The installation's Ed25519 signing key: made once, kept in the data folder (0600).
+
+Certificates are signed with it, and anything else this installation vouches for (report
+bundles) is signed with the same key, so one public key checks them all. Anyone holding only
+the exported public key (PEM) can verify a signature; nothing else about the app is needed.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import threading
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from kitmanager.config import PRIVATE_FILE_MODE, keep_private
+
+__all__ = [
+    "SIGNING_KEY_FILE",
+    "SigningKeyError",
+    "b64url_decode",
+    "b64url_encode",
+    "installation_key",
+    "load_or_create_signing_key",
+    "load_public_key",
+    "public_key_pem",
+    "verify_signature",
+]
+
+SIGNING_KEY_FILE = "signing_key.pem"
+
+_cache: dict[Path, Ed25519PrivateKey] = {}
+_lock = threading.Lock()
+
+
+class SigningKeyError(Exception):
+    """The signing key or a public key cannot be used; the message says what to do."""
+
+
+def b64url_encode(data: bytes) -> str:
+    """Base64url without padding (RFC 7515 style)."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64url_decode(text: str) -> bytes:
+    """The bytes of a base64url text with or without padding.
+
+    :raise ValueError: not base64url.
+    """
+    if not isinstance(text, str) or any(c not in _B64URL for c in text):
+        raise ValueError("not base64url")
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError("not base64url") from exc
+
+
+_B64URL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=")
+
+
+def load_or_create_signing_key(data_dir: Path) -> Ed25519PrivateKey:
+    """The key in ``data_dir``, created (mode 0600, O_EXCL so two processes agree) if absent.
+
+    :raise SigningKeyError: the file exists but is not an Ed25519 key, or cannot be written.
+    """
+    path = Path(data_dir) / SIGNING_KEY_FILE
+    with _lock:
+        cached = _cache.get(path)
+        if cached is not None and path.is_file():
+            return cached
+        keep_private(path)
+        try:
+            key = _read_key(path)
+        except FileNotFoundError:
+            key = _create_key(path)
+        _cache[path] = key
+        return key
+
+
+def _read_key(path: Path) -> Ed25519PrivateKey:
+    data = path.read_bytes()
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except ValueError as exc:
+        raise SigningKeyError(
+            f"{path} is not a readable signing key ({exc}). Restore it from a backup: "
+            "certificates already issued can only be checked with the key that signed them."
+        ) from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise SigningKeyError(f"{path} is not an Ed25519 key; restore the right file.")
+    return key
+
+
+def _create_key(path: Path) -> Ed25519PrivateKey:
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+    except FileExistsError:
+        return _read_key(path)  # another process made it first: use theirs
+    except OSError as exc:
+        raise SigningKeyError(
+            f"Cannot create the signing key in {path.parent} ({exc.strerror}). Check the data "
+            "folder's permissions."
+        ) from exc
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(pem)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return key
+
+
+def installation_key() -> Ed25519PrivateKey:
+    """The signing key of the running app (its ``DATA_DIR``)."""
+    from flask import current_app
+
+    return load_or_create_signing_key(Path(current_app.config["DATA_DIR"]))
+
+
+def public_key_pem(key: Ed25519PrivateKey | Ed25519PublicKey) -> str:
+    """The public half as a PEM text (SubjectPublicKeyInfo), to publish."""
+    public = key.public_key() if isinstance(key, Ed25519PrivateKey) else key
+    return public.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode("ascii")
+
+
+def load_public_key(pem: bytes | str) -> Ed25519PublicKey:
+    """An Ed25519 public key from its PEM text.
+
+    :raise SigningKeyError: not a PEM public key, or not Ed25519.
+    """
+    data = pem.encode("ascii", "replace") if isinstance(pem, str) else pem
+    try:
+        key = serialization.load_pem_public_key(data)
+    except ValueError:
+        raise SigningKeyError(
+            "This is not a PEM public key: use the file `kitmanager certificates public-key` "
+            "wrote (it starts with -----BEGIN PUBLIC KEY-----)."
+        ) from None
+    if not isinstance(key, Ed25519PublicKey):
+        raise SigningKeyError(
+            "This public key is not an Ed25519 key; use the one kitmanager wrote."
+        )
+    return key
+
+
+def verify_signature(public: Ed25519PublicKey, data: bytes, signature: bytes) -> bool:
+    """True when ``signature`` is ``public``'s signature of ``data``."""
+    try:
+        public.verify(signature, data)
+    except InvalidSignature:
+        return False
+    return True

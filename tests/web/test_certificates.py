@@ -1,0 +1,600 @@
+"""Certificates: eligibility, issuing signed certificates, verifying them (page and CLI),
+revoking and re-issuing, PDFs whose QR codes the app accepts, Open Badges 3.0 credentials."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import subprocess
+import zipfile
+from datetime import datetime, timedelta
+from pathlib import Path
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import pytest
+from flask import Flask
+from PIL import Image
+from sqlalchemy import select
+
+from kitmanager.audit import cli_actor
+from kitmanager.certificates.services import (
+    CODE_ALPHABET,
+    CertificateError,
+    eligibility,
+    issue_certificates,
+    rule_for,
+    set_override,
+    update_rule,
+)
+from kitmanager.checkin.services import check_in
+from kitmanager.extensions import db
+from kitmanager.models import AuditEvent, Certificate, Participant
+from kitmanager.signing import SIGNING_KEY_FILE, b64url_decode, b64url_encode
+from kitmanager.workshops.services import add_session, get_workshop
+from tests.printouts.reading import read_pdf
+from tests.web.conftest import csrf_token
+from tests.web.e2e import kitmanager_exe
+from tests.web.helpers import add_people, make_workshop
+
+ISSUER = "Robotics Club Nairobi"
+
+
+def _sessions(app: Flask, slug: str, count: int, hours: float = 2) -> list[int]:
+    ids = []
+    with app.app_context():
+        workshop = get_workshop(slug)
+        for i in range(count):
+            start = datetime(2026, 12, 1, 8 + i * 3)
+            end = start + timedelta(hours=hours)
+            ids.append(add_session(cli_actor(), workshop, f"Session {i + 1}", start, end).id)
+        db.session.commit()
+    return ids
+
+
+def _attend(app: Flask, participant_id: int, session_ids: list[int]) -> None:
+    from kitmanager.models import WorkshopSession
+
+    with app.app_context():
+        person = db.session.get(Participant, participant_id)
+        for sid in session_ids:
+            check_in(cli_actor(), person, db.session.get(WorkshopSession, sid))
+        db.session.commit()
+
+
+def _setup(app: Flask, slug: str = "nairobi", language: str = "en", **rule) -> None:
+    make_workshop(app, slug=slug, language=language)
+    with app.app_context():
+        update_rule(cli_actor(), get_workshop(slug), issuer=ISSUER, **rule)
+        db.session.commit()
+
+
+def _standings(app: Flask, slug: str) -> dict[str, object]:
+    with app.app_context():
+        return {
+            s.participant.full_name: (s.eligible, s.reasons)
+            for s in eligibility(get_workshop(slug))
+        }
+
+
+@pytest.fixture
+def attended(app: Flask) -> dict[str, int]:
+    """Four sessions; Awa came to all, Ben to 3 (exactly 75 %), Chi to 2, Dede to none."""
+    _setup(app)
+    sessions = _sessions(app, "nairobi", 4)
+    ids = dict(
+        zip(
+            ("Awa Koné", "Ben Otieno", "Chi Eze", "Dede Mensah"),
+            add_people(app, "nairobi", "Awa Koné", "Ben Otieno", "Chi Eze", "Dede Mensah"),
+            strict=True,
+        )
+    )
+    _attend(app, ids["Awa Koné"], sessions)
+    _attend(app, ids["Ben Otieno"], sessions[:3])
+    _attend(app, ids["Chi Eze"], sessions[:2])
+    return ids
+
+
+# ------------------------------------------------------------------ eligibility
+
+
+def test_a_workshop_without_sessions_makes_nobody_eligible(app):
+    _setup(app)
+    add_people(app, "nairobi", "Awa Koné")
+    assert _standings(app, "nairobi") == {"Awa Koné": (False, ["the workshop has no sessions yet"])}
+
+
+def test_exactly_75_percent_is_eligible_and_the_page_says_why_others_are_not(
+    app, attended, organiser
+):
+    standings = _standings(app, "nairobi")
+    assert standings["Awa Koné"] == (True, [])
+    assert standings["Ben Otieno"] == (True, [])  # 3 of 4 = 75 %
+    assert standings["Chi Eze"] == (False, ["attended 2 of 4 sessions"])
+    assert standings["Dede Mensah"] == (False, ["attended 0 of 4 sessions"])
+    page = organiser.get("/workshops/nairobi/certificates").get_data(as_text=True)
+    assert "attended 2 of 4 sessions" in page and "not yet" in page
+
+
+def test_the_hours_rule_counts_hours_attended(app, attended):
+    with app.app_context():
+        update_rule(cli_actor(), get_workshop("nairobi"), min_hours=4.0)
+        db.session.commit()
+    standings = _standings(app, "nairobi")
+    assert standings["Chi Eze"] == (True, [])  # 2 sessions of 2 h = exactly 4 h
+    assert standings["Dede Mensah"] == (False, ["attended 0 of the 4 hours needed"])
+    with app.app_context():
+        update_rule(cli_actor(), get_workshop("nairobi"), min_hours=6.5)
+        db.session.commit()
+    assert _standings(app, "nairobi")["Ben Otieno"] == (
+        False,
+        ["attended 6 of the 6.5 hours needed"],
+    )
+
+
+def test_an_override_needs_a_reason_and_is_audited(app, attended, organiser):
+    url = "/workshops/nairobi/certificates"
+    chi = attended["Chi Eze"]
+    token = csrf_token(organiser, url)
+    organiser.post(f"{url}/override/{chi}", data={"csrf_token": token, "reason": " "})
+    assert _standings(app, "nairobi")["Chi Eze"][0] is False
+    response = organiser.post(
+        f"{url}/override/{chi}",
+        data={"csrf_token": token, "reason": "Ill for one day, did the work at home"},
+        follow_redirects=True,
+    )
+    assert "Ill for one day" in response.get_data(as_text=True)
+    assert _standings(app, "nairobi")["Chi Eze"][0] is True
+    with app.app_context():
+        events = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "certificate.override_set")
+        ).all()
+        assert [(e.actor, e.object_id, e.details["reason"]) for e in events] == [
+            ("user:olga", chi, "Ill for one day, did the work at home")
+        ]
+        with pytest.raises(CertificateError):
+            set_override(cli_actor(), db.session.get(Participant, chi), "")
+
+
+# ------------------------------------------------------------------ issuing
+
+
+def _issue_from_page(client) -> str:
+    url = "/workshops/nairobi/certificates"
+    response = client.post(
+        f"{url}/issue", data={"csrf_token": csrf_token(client, url)}, follow_redirects=True
+    )
+    return response.get_data(as_text=True)
+
+
+def _certificates(app: Flask) -> dict[str, Certificate]:
+    with app.app_context():
+        rows = db.session.scalars(select(Certificate)).all()
+        for row in rows:
+            db.session.expunge(row)
+        return {json.loads(r.facts)["name"]: r for r in rows}
+
+
+def test_issuing_signs_the_eligible_once_with_random_codes(app, attended, organiser, data_dir):
+    page = _issue_from_page(organiser)
+    assert "2 certificates issued." in page and "2 not eligible yet" in page
+    certificates = _certificates(app)
+    assert set(certificates) == {"Awa Koné", "Ben Otieno"}
+    for cert in certificates.values():
+        assert len(cert.code) == 10 and set(cert.code) <= set(CODE_ALPHABET)
+        assert not set(cert.code) & set("ILOU01")
+        facts = json.loads(cert.facts)
+        assert cert.facts == json.dumps(
+            facts, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        )
+        assert facts["workshop"] == "Nairobi Robotics" and facts["issuer"] == ISSUER
+        assert facts["first_date"] == "2026-12-01" and facts["last_date"] == "2026-12-02"
+    assert json.loads(certificates["Ben Otieno"].facts)["hours"] == 6
+    key = data_dir / SIGNING_KEY_FILE
+    assert key.stat().st_mode & 0o777 == 0o600
+    assert "1 certificate issued" not in _issue_from_page(organiser)
+    assert "0 certificates issued. 2 already had one" in _issue_from_page(organiser)
+    assert _certificates(app).keys() == certificates.keys()
+
+
+def test_issuing_without_an_issuer_says_what_to_do(app, organiser):
+    make_workshop(app)
+    _sessions(app, "nairobi", 1)
+    (awa,) = add_people(app, "nairobi", "Awa Koné")
+    with app.app_context():
+        set_override(cli_actor(), db.session.get(Participant, awa), "guest of honour")
+        db.session.commit()
+    assert "Say who issues these certificates first" in _issue_from_page(organiser)
+    assert _certificates(app) == {}
+
+
+# ------------------------------------------------------------------ verifying
+
+
+def _verify_url(app: Flask, name: str) -> str:
+    from kitmanager.certificates.printing import certificate_url
+
+    with app.app_context():
+        cert = db.session.scalars(select(Certificate).where(Certificate.revoked_at.is_(None))).all()
+        (mine,) = [c for c in cert if json.loads(c.facts)["name"] == name]
+        return certificate_url("http://kit.test", mine)
+
+
+def _path(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.path}?{parts.query}"
+
+
+def _verdict(client, url: str) -> str:
+    page = client.get(_path(url)).get_data(as_text=True)
+    return re.search(r'id="verdict"[^>]*>([^<]*)<', page).group(1).strip()
+
+
+def _with_fact(url: str, **changes) -> str:
+    parts = urlsplit(url)
+    query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+    facts = json.loads(b64url_decode(query["d"]))
+    facts.update(changes)
+    query["d"] = b64url_encode(
+        json.dumps(facts, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    )
+    return f"{parts.scheme}://{parts.netloc}{parts.path}?{urlencode(query)}"
+
+
+def test_the_verify_page_shows_the_facts_and_tampering_with_any_reads_not_valid(
+    app, attended, organiser, client
+):
+    _issue_from_page(organiser)
+    organiser.post("/logout", data={"csrf_token": csrf_token(organiser, "/workshops/")})
+    url = _verify_url(app, "Awa Koné")
+    page = client.get(_path(url)).get_data(as_text=True)
+    assert "✓ Valid" in page
+    for shown in ("Awa Koné", "Nairobi Robotics", ISSUER, "8"):
+        assert shown in page
+    facts = json.loads(b64url_decode(parse_qs(urlsplit(url).query)["d"][0]))
+    changes = {
+        "name": "Awa Kone",
+        "workshop": "Nairobi Robotics Masterclass",
+        "first_date": "2026-11-30",
+        "last_date": "2026-12-03",
+        "issued": "2025-01-01",
+        "issuer": "Another Club",
+        "hours": 80,
+        "code": "ABCDEFGHJK",
+    }
+    assert set(changes) == set(facts)
+    for key, value in changes.items():
+        assert _verdict(client, _with_fact(url, **{key: value})) == "✗ Not valid", key
+    other_code = url.replace(f"/verify/{facts['code']}?", "/verify/ABCDEFGHJK?")
+    assert _verdict(client, other_code) == "✗ Not valid"
+    signature = parse_qs(urlsplit(url).query)["s"][0]
+    flipped = ("B" if signature[0] == "A" else "A") + signature[1:]
+    assert _verdict(client, url.replace(signature, flipped)) == "✗ Not valid"
+    assert _verdict(client, url) == "✓ Valid"
+    # the code alone, typed by hand, finds the record here
+    assert _verdict(client, f"http://kit.test/verify/{facts['code']}") == "✓ Valid"
+    typed = client.get(f"/verify/?code={facts['code'].lower()}")
+    assert typed.status_code == 302 and typed.location.endswith(f"/verify/{facts['code']}")
+    assert client.get("/verify/ABCDEFGHJK").status_code == 404
+
+
+def test_revoked_and_reissued_certificates_read_revoked_with_date_and_reason(
+    app, attended, organiser, client, runner
+):
+    _issue_from_page(organiser)
+    awa_url = _verify_url(app, "Awa Koné")
+    awa_code = urlsplit(awa_url).path.rsplit("/", 1)[1]
+    result = runner.invoke(
+        args=["certificates", "revoke", awa_code, "--reason", "Issued by mistake"]
+    )
+    assert result.exit_code == 0, result.output
+    page = client.get(_path(awa_url)).get_data(as_text=True)
+    assert "✗ Revoked" in page and "Issued by mistake" in page
+    assert "Awa Koné" in page
+    result = runner.invoke(args=["certificates", "revoke", awa_code, "--reason", "again"])
+    assert result.exit_code != 0 and "already revoked" in result.output
+
+    # a name typo fixed -> re-issue: new code, the old one revoked
+    from kitmanager.participants.services import fields_of, update_participant
+
+    with app.app_context():
+        ben = db.session.get(Participant, attended["Ben Otieno"])
+        fields = fields_of(ben)
+        fields.full_name = "Benjamin Otieno"
+        update_participant(cli_actor(), ben, fields)
+        db.session.commit()
+    old_url = _verify_url(app, "Ben Otieno")
+    old_code = urlsplit(old_url).path.rsplit("/", 1)[1]
+    url = "/workshops/nairobi/certificates"
+    response = organiser.post(
+        f"/certificates/{old_code}/reissue",
+        data={"csrf_token": csrf_token(organiser, url), "reason": "Name corrected"},
+        follow_redirects=True,
+    )
+    assert f"Certificate {old_code} revoked and replaced by" in response.get_data(as_text=True)
+    new_url = _verify_url(app, "Benjamin Otieno")
+    assert urlsplit(new_url).path != urlsplit(old_url).path
+    assert _verdict(client, new_url) == "✓ Valid"
+    old_page = client.get(_path(old_url)).get_data(as_text=True)
+    assert "✗ Revoked" in old_page and "Name corrected" in old_page
+    with app.app_context():
+        old = db.session.scalars(select(Certificate).where(Certificate.code == old_code)).one()
+        assert old.replaced_by_id is not None
+        actions = db.session.scalars(
+            select(AuditEvent.action).where(AuditEvent.object_type == "certificate")
+        ).all()
+        assert actions.count("certificate.revoked") == 2
+        assert actions.count("certificate.issued") == 3
+
+
+def test_the_verify_page_is_rate_limited_per_address_and_says_when_to_retry(data_dir, attended):
+    from kitmanager import create_app
+
+    limited = create_app({"DATA_DIR": data_dir, "TESTING": True, "VERIFY_RATE_LIMIT": (3, 60)})
+    client = limited.test_client()
+    for _ in range(3):
+        assert client.get("/verify/ABCDEFGHJK").status_code == 404
+    response = client.get("/verify/ABCDEFGHJK")
+    assert response.status_code == 429
+    wait = int(response.headers["Retry-After"])
+    assert 1 <= wait <= 60
+    assert f"Try again in {wait} seconds" in response.get_data(as_text=True)
+    other = client.get("/verify/ABCDEFGHJK", environ_base={"REMOTE_ADDR": "10.0.0.9"})
+    assert other.status_code == 404  # another address is not held back
+
+
+# ------------------------------------------------------------------ paper
+
+
+def test_the_workshop_pdf_qr_codes_open_verify_urls_the_app_accepts(
+    app, attended, organiser, client
+):
+    _issue_from_page(organiser)
+    response = organiser.get("/workshops/nairobi/certificates.pdf")
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    pages = read_pdf(response.data, dpi=150)
+    assert len(pages) == 2
+    names = []
+    for page in pages:
+        (code,) = page.codes
+        assert code.text.startswith("http://kit.test/verify/")
+        assert _verdict(client, code.text) == "✓ Valid"
+        assert "Certificate of participation" in page.flat_text
+        assert "Check it at http://kit.test/verify" in page.flat_text
+        names.append(next(n for n in ("Awa Koné", "Ben Otieno") if n in page.flat_text))
+    assert names == ["Awa Koné", "Ben Otieno"]
+
+
+def _png(size=(200, 80), colour=(200, 30, 30)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, colour).save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_a_french_workshop_prints_in_french_with_the_organisers_logo_and_signature(app, organiser):
+    _setup(app, slug="abidjan", language="fr")
+    _sessions(app, "abidjan", 1)
+    (awa,) = add_people(app, "abidjan", "Awa Koné")
+    url = "/workshops/abidjan/certificates"
+    token = csrf_token(organiser, url)
+    form = {
+        "csrf_token": token,
+        "basis": "sessions",
+        "min_percent": "75",
+        "issuer": "Club Robotique d'Abidjan",
+        "signatory_name": "Koffi N'Guessan",
+        "signatory_title": "Directeur",
+        "layout": "certificate-a4",
+    }
+    too_big = organiser.post(
+        url,
+        data={**form, "logo": (io.BytesIO(b"\x89PNG" + b"0" * (3 * 1024 * 1024)), "big.png")},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
+    assert "larger than 2 MB" in too_big.get_data(as_text=True)
+    not_image = organiser.post(
+        url,
+        data={**form, "logo": (io.BytesIO(b"%PDF-1.4 not an image"), "logo.png")},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
+    assert "Upload a PNG or JPEG image" in not_image.get_data(as_text=True)
+    saved = organiser.post(
+        url,
+        data={
+            **form,
+            "logo": (io.BytesIO(_png()), "logo.png"),
+            "signature": (io.BytesIO(_png((300, 100), (20, 20, 120))), "signature.png"),
+        },
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
+    assert "Certificate settings saved." in saved.get_data(as_text=True)
+    with app.app_context():
+        rule = rule_for(get_workshop("abidjan"))
+        for name in (rule.logo_file, rule.signature_file):
+            path = Path(app.config["DATA_DIR"]) / "certificate_images" / name
+            assert path.stat().st_mode & 0o777 == 0o600
+        set_override(cli_actor(), db.session.get(Participant, awa), "invitée d'honneur")
+        issue_certificates(cli_actor(), get_workshop("abidjan"))
+        db.session.commit()
+    pdf = organiser.get(f"/workshops/abidjan/certificates/{awa}.pdf")
+    assert pdf.status_code == 200
+    assert "Awa" in pdf.headers["Content-Disposition"]
+    (page,) = read_pdf(pdf.data, dpi=100)
+    text = page.flat_text
+    assert "Attestation de participation" in text and "a participé à l'atelier" in text
+    assert "Délivrée par Club Robotique d'Abidjan le" in text
+    assert "déc" in text and "2026" in text
+    assert "Koffi N'Guessan" in text and "Directeur" in text
+    assert "Certificate of participation" not in text
+    r, g, b = page.pixel(123.5 + 25, 16 + 11)  # the logo's box on the A4 layout
+    assert r > 150 and g < 80 and b < 80
+
+
+def test_the_zip_holds_one_pdf_per_person_named_after_them(app, attended, organiser):
+    _issue_from_page(organiser)
+    response = organiser.get("/workshops/nairobi/certificates.zip")
+    assert response.status_code == 200 and response.mimetype == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(response.data)) as archive:
+        assert sorted(archive.namelist()) == ["Awa Koné.pdf", "Ben Otieno.pdf"]
+        (page,) = read_pdf(archive.read("Awa Koné.pdf"), dpi=100)
+        assert "Awa Koné" in page.flat_text and len(page.codes) == 1
+
+
+# ------------------------------------------------------------------ the holder's own page
+
+
+def test_the_badge_page_offers_the_holders_certificate_and_open_badge(
+    app, attended, organiser, client
+):
+    with app.app_context():
+        awa = db.session.get(Participant, attended["Awa Koné"])
+        token = awa.badge_token
+    before = client.get(f"/b/{token}").get_data(as_text=True)
+    assert "certificate.pdf" not in before
+    _issue_from_page(organiser)
+    organiser.post("/logout", data={"csrf_token": csrf_token(organiser, "/workshops/")})
+    page = client.get(f"/b/{token}").get_data(as_text=True)
+    assert f"/b/{token}/certificate.pdf" in page and f"/b/{token}/certificate.jwt" in page
+    pdf = client.get(f"/b/{token}/certificate.pdf")
+    assert pdf.status_code == 200
+    (view,) = read_pdf(pdf.data, dpi=150)
+    assert "Awa Koné" in view.flat_text
+    assert _verdict(client, view.codes[0].text) == "✓ Valid"
+    assert client.get(f"/b/{token}/certificate.jwt").status_code == 200
+    with app.app_context():
+        chi = db.session.get(Participant, attended["Chi Eze"]).badge_token
+    assert client.get(f"/b/{chi}/certificate.pdf").status_code == 404
+    assert client.get("/b/not-a-token/certificate.pdf").status_code == 404
+
+
+# ------------------------------------------------------------------ Open Badges 3.0
+
+
+def test_the_open_badge_has_every_required_field_and_verifies_with_joserfc(
+    app, attended, organiser
+):
+    from joserfc import jws
+    from joserfc.errors import BadSignatureError
+    from joserfc.jwk import OKPKey
+
+    _issue_from_page(organiser)
+    response = organiser.get(f"/workshops/nairobi/certificates/{attended['Awa Koné']}.jwt")
+    assert response.status_code == 200
+    token = response.data.decode("ascii")
+    pem = organiser.get("/certificates/public-key.pem")
+    assert pem.data.startswith(b"-----BEGIN PUBLIC KEY-----")
+    key = OKPKey.import_key(pem.data)
+    result = jws.deserialize_compact(token, key, algorithms=["EdDSA"])
+    assert result.headers()["alg"] == "EdDSA"
+    vc = json.loads(result.payload)
+    with pytest.raises(BadSignatureError):
+        head, body, sig = token.split(".")
+        forged = json.loads(b64url_decode(body))
+        forged["credentialSubject"]["identifier"][0]["identityHash"] = "Someone Else"
+        forged_body = b64url_encode(json.dumps(forged).encode())
+        jws.deserialize_compact(f"{head}.{forged_body}.{sig}", key, algorithms=["EdDSA"])
+
+    # OB 3.0 AchievementCredential / OpenBadgeCredential: required properties
+    assert vc["@context"][0] == "https://www.w3.org/ns/credentials/v2"
+    assert vc["@context"][1].startswith("https://purl.imsglobal.org/spec/ob/v3p0/context-3.0")
+    assert vc["type"][0] == "VerifiableCredential" and "OpenBadgeCredential" in vc["type"]
+    assert vc["id"].startswith("urn:uuid:")
+    assert vc["name"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", vc["validFrom"])
+    issuer = vc["issuer"]
+    assert issuer["id"].startswith("did:key:z6Mk") and "Profile" in issuer["type"]
+    assert issuer["name"] == ISSUER
+    subject = vc["credentialSubject"]
+    assert "AchievementSubject" in subject["type"]
+    assert subject["identifier"][0]["identityHash"] == "Awa Koné"
+    achievement = subject["achievement"]
+    assert achievement["id"].startswith("urn:uuid:") and "Achievement" in achievement["type"]
+    assert achievement["name"] == "Nairobi Robotics"
+    assert achievement["description"] and achievement["criteria"]["narrative"]
+    # VC-JWT registered claims
+    assert vc["iss"] == issuer["id"] and vc["jti"] == vc["id"]
+    assert vc["nbf"] == int(
+        datetime.fromisoformat(vc["validFrom"].replace("Z", "+00:00")).timestamp()
+    )
+    # the did:key names the same public key as the exported PEM
+    assert result.headers()["kid"].startswith(issuer["id"] + "#")
+    assert OKPKey.import_key(result.headers()["jwk"]).as_dict()["x"] == key.as_dict()["x"]
+
+
+# ------------------------------------------------------------------ CLI
+
+
+def test_cli_issues_prints_and_verifies_and_a_fresh_install_checks_with_the_public_key(
+    app, attended, runner, tmp_path
+):
+    result = runner.invoke(args=["certificates", "issue", "nairobi"])
+    assert result.exit_code == 0, result.output
+    assert "2 issued, 0 already had one, 2 not eligible yet." in result.output
+    assert "not eligible: Chi Eze (attended 2 of 4 sessions)" in result.output
+    pdf_file = tmp_path / "all.pdf"
+    result = runner.invoke(args=["certificates", "pdf", "nairobi", "-o", str(pdf_file)])
+    assert result.exit_code == 0, result.output
+    zip_file = tmp_path / "all.zip"
+    result = runner.invoke(args=["certificates", "pdf", "nairobi", "--zip", "-o", str(zip_file)])
+    assert result.exit_code == 0, result.output
+    assert len(zipfile.ZipFile(zip_file).namelist()) == 2
+    pages = read_pdf(pdf_file.read_bytes(), dpi=150)
+    urls = [page.codes[0].text for page in pages]
+    key_file = tmp_path / "issuer.pem"
+    result = runner.invoke(args=["certificates", "public-key", "-o", str(key_file)])
+    assert result.exit_code == 0, result.output
+    code = urlsplit(urls[0]).path.rsplit("/", 1)[1]
+    local = runner.invoke(args=["verify", code])
+    assert local.exit_code == 0 and "VALID" in local.output, local.output
+
+    # another laptop: an empty data folder, only the published public key
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    env = {"KITMANAGER_DATA_DIR": str(fresh), "PATH": "/usr/bin:/bin"}
+
+    def verify(url: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [str(kitmanager_exe()), "verify", url, "--public-key", str(key_file)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    done = verify(urls[0])
+    assert done.returncode == 0, done.stderr
+    assert "VALID" in done.stdout and "Awa Koné" in done.stdout
+    assert not (fresh / SIGNING_KEY_FILE).exists()  # nothing signed there
+    tampered = verify(_with_fact(urls[0], name="Awa Kone"))
+    assert tampered.returncode == 1 and "NOT VALID" in tampered.stdout
+    # a key of another installation does not vouch for these
+    other_key = tmp_path / "other.pem"
+    subprocess.run(
+        [str(kitmanager_exe()), "certificates", "public-key", "-o", str(other_key)],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    assert verify(urls[0]).returncode == 0
+    wrong = subprocess.run(
+        [str(kitmanager_exe()), "verify", urls[0], "--public-key", str(other_key)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert wrong.returncode == 1 and "NOT VALID" in wrong.stdout
+
+
+def test_cli_errors_say_what_to_do(app, runner):
+    make_workshop(app)
+    result = runner.invoke(args=["certificates", "issue", "nairobi"])
+    assert result.exit_code != 0 and "Say who issues these certificates first" in result.output
+    result = runner.invoke(args=["certificates", "revoke", "ABCDEFGHJK", "--reason", "x"])
+    assert result.exit_code != 0 and "No certificate has the code" in result.output
+    result = runner.invoke(args=["verify", "nonsense"])
+    assert result.exit_code != 0 and "neither a verify URL nor a certificate code" in result.output
