@@ -29,6 +29,7 @@ from kitmanager.models import (
     CertificateOverride,
     CertificateRule,
     CheckIn,
+    KitHandout,
     Participant,
     Workshop,
     WorkshopSession,
@@ -177,17 +178,25 @@ def _hours(delta: timedelta) -> float:
     return round(delta.total_seconds() / 3600, 2)
 
 
-def _open_handouts(workshop: Workshop) -> dict[int, int]:
-    """Kits handed to each participant of the workshop and not returned yet."""
-    from kitmanager.models import KitHandout
-
+def _open_handouts(workshop: Workshop, people: Sequence[Participant]) -> dict[int, int]:
+    """Kits still out with each of ``people``: handed to them, or to their team."""
+    mine = Participant.id == KitHandout.participant_id
     rows = db.session.execute(
-        select(KitHandout.participant_id, db.func.count())
-        .join(Participant, Participant.id == KitHandout.participant_id)
+        select(KitHandout.participant_id, KitHandout.team_id)
+        .join(Participant, mine)
         .where(Participant.workshop_id == workshop.id, KitHandout.returned_at.is_(None))
-        .group_by(KitHandout.participant_id)
-    )
-    return {pid: count for pid, count in rows}
+    ).all()
+    by_person: dict[int, int] = defaultdict(int)
+    by_team: dict[int, int] = defaultdict(int)
+    for participant_id, team_id in rows:
+        if team_id is not None:
+            by_team[team_id] += 1
+        else:
+            by_person[participant_id] += 1
+    return {
+        p.id: by_person.get(p.id, 0) + (by_team.get(p.team_id, 0) if p.team_id else 0)
+        for p in people
+    }
 
 
 def _meets(rule: CertificateRule, attended: int, total: int, hours: float) -> list[str]:
@@ -246,7 +255,7 @@ def eligibility(
             )
         )
     }
-    open_kits = _open_handouts(workshop) if rule.kit_returned else {}
+    open_kits = _open_handouts(workshop, people) if rule.kit_returned else {}
     standings = []
     for person in people:
         mine = attended.get(person.id, [])
@@ -255,9 +264,7 @@ def eligibility(
         kits = open_kits.get(person.id, 0)
         if kits:
             reasons.append(
-                ngettext(
-                    "%(num)s kit not returned yet", "%(num)s kits not returned yet", kits, num=kits
-                )
+                ngettext("%(num)s kit not returned yet", "%(num)s kits not returned yet", kits)
             )
         standings.append(
             Standing(

@@ -29,7 +29,7 @@ from kitmanager.certificates.services import (
 )
 from kitmanager.checkin.services import check_in
 from kitmanager.extensions import db
-from kitmanager.models import AuditEvent, Certificate, Participant
+from kitmanager.models import AuditEvent, Certificate, Kit, Participant
 from kitmanager.signing import SIGNING_KEY_FILE, b64url_decode, b64url_encode
 from kitmanager.workshops.services import add_session, get_workshop
 from tests.printouts.reading import read_pdf
@@ -130,6 +130,50 @@ def test_the_hours_rule_counts_hours_attended(app, attended):
         False,
         ["attended 6 of the 6.5 hours needed"],
     )
+
+
+def test_the_kit_returned_rule_waits_for_every_kit_they_or_their_team_hold(
+    app, attended, organiser
+):
+    from kitmanager.kits.services import (
+        ComponentLine,
+        create_kit,
+        create_kit_type,
+        hand_out,
+        return_kit,
+    )
+
+    with app.app_context():
+        kit_type = create_kit_type(cli_actor(), "Line follower", [ComponentLine("Arduino Uno")])
+        kit = create_kit(cli_actor(), kit_type, "KIT-001")
+        awa = db.session.get(Participant, attended["Awa Koné"])
+        hand_out(cli_actor(), kit, awa)
+        kit_id = kit.id
+        db.session.commit()
+    assert _standings(app, "nairobi")["Awa Koné"] == (True, [])  # the rule is off
+    token = csrf_token(organiser, "/workshops/nairobi/certificates")
+    organiser.post(
+        "/workshops/nairobi/certificates",
+        data={
+            "csrf_token": token,
+            "basis": "sessions",
+            "min_percent": "75",
+            "kit_returned": "y",
+            "issuer": ISSUER,
+            "layout": "certificate-a4",
+        },
+    )
+    standings = _standings(app, "nairobi")
+    assert standings["Awa Koné"] == (False, ["1 kit not returned yet"])
+    assert standings["Ben Otieno"] == (True, [])
+    assert "1 kit not returned yet" in organiser.get("/workshops/nairobi/certificates").get_data(
+        as_text=True
+    )
+    assert "1 certificate issued." in _issue_from_page(organiser)
+    with app.app_context():
+        return_kit(cli_actor(), db.session.get(Kit, kit_id))
+        db.session.commit()
+    assert _standings(app, "nairobi")["Awa Koné"] == (True, [])
 
 
 def test_an_override_needs_a_reason_and_is_audited(app, attended, organiser):
