@@ -36,6 +36,7 @@ __all__ = [
     "MAX_IMAGE_BYTES",
     "CertificatePdf",
     "certificate_data",
+    "certificate_datas",
     "certificate_file_name",
     "certificate_layouts",
     "certificate_url",
@@ -168,9 +169,10 @@ class CertificatePdf:
     warnings: list[str]
 
 
-def _datas(
+def certificate_datas(
     workshop: Workshop, certificates: Sequence[Certificate], base_url: str
 ) -> list[CertificateData]:
+    """What printouts draws for each of ``certificates``, in the workshop's language."""
     rule = rule_for(workshop)
     logo, signature = image_bytes(rule.logo_file), image_bytes(rule.signature_file)
     with force_locale(workshop.language):
@@ -196,7 +198,7 @@ def certificates_pdf(
     """
     if not certificates:
         raise CertificateError(gettext("No certificate issued yet: issue them first."))
-    result = _render(workshop, _datas(workshop, certificates, base_url))
+    result = _render(workshop, certificate_datas(workshop, certificates, base_url))
     return CertificatePdf(result.pdf, len(certificates), result.pages, list(result.warnings))
 
 
@@ -223,7 +225,7 @@ def certificates_zip(
     buffer = io.BytesIO()
     warnings: list[str] = []
     used: set[str] = set()
-    datas = _datas(workshop, certificates, base_url)
+    datas = certificate_datas(workshop, certificates, base_url)
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
         for data in datas:
             result = _render(workshop, [data])
