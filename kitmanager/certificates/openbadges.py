@@ -66,7 +66,8 @@ def credential(certificate: Certificate, base_url: str, public: Ed25519PublicKey
     with force_locale(workshop.language):
         if rule.min_hours is not None:
             narrative = gettext(
-                "Attended at least %(hours)s hours of the workshop.", hours=f"{rule.min_hours:g}"
+                "Attended at least %(hours)s hours of the workshop.",
+                hours=format(rule.min_hours, "g"),
             )
         else:
             narrative = gettext(

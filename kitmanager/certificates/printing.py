@@ -30,6 +30,8 @@ from kitmanager.signing import b64url_decode
 from kitmanager.storage import write_file
 from printouts import CertificateData, Layout, PrintoutError, Signatory, list_layouts
 from printouts import render_certificates as render_pdf
+from printouts.layout import QrElement
+from printouts.qr import MIN_MODULE_MM, encode_qr
 
 __all__ = [
     "IMAGE_KINDS",
@@ -42,6 +44,7 @@ __all__ = [
     "certificate_url",
     "certificates_pdf",
     "certificates_zip",
+    "fits_every_layout",
     "image_bytes",
     "save_image",
 ]
@@ -65,6 +68,19 @@ def certificate_url(base_url: str, certificate: Certificate) -> str:
         certificate.facts.encode("utf-8"),
         b64url_decode(certificate.signature),
     )
+
+
+def fits_every_layout(url: str) -> bool:
+    """Whether the QR code of ``url`` prints on every certificate layout (modules of at least
+    the smallest size printers and phone cameras handle)."""
+    smallest = min(
+        el.width
+        for lay in certificate_layouts()
+        for el in lay.elements["certificate"]
+        if isinstance(el, QrElement)
+    )
+    symbol = encode_qr(url, "M")
+    return smallest / symbol.size_with_quiet_zone >= MIN_MODULE_MM
 
 
 def _images_dir() -> Path:

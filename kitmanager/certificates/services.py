@@ -208,8 +208,8 @@ def _meets(rule: CertificateRule, attended: int, total: int, hours: float) -> li
             return [
                 gettext(
                     "attended %(hours)s of the %(needed)s hours needed",
-                    hours=f"{hours:g}",
-                    needed=f"{rule.min_hours:g}",
+                    hours=format(hours, "g"),
+                    needed=format(rule.min_hours, "g"),
                 )
             ]
         return []
@@ -342,7 +342,8 @@ def _facts(
         "issuer": issuer,
     }
     if hours > 0:
-        facts["hours"] = hours
+        # 6 rather than 6.0: the same number reads the same in any JSON tool
+        facts["hours"] = int(hours) if float(hours).is_integer() else hours
     return facts
 
 
@@ -353,14 +354,35 @@ def _insert_ignoring(dialect: str):
     return sqlite.insert(table).on_conflict_do_nothing()
 
 
+def _check_fits(base_url: str, code: str, facts: bytes, person: Participant) -> None:
+    """Refuse a certificate whose QR code (which carries its facts) could not be printed."""
+    from kitmanager.certificates.printing import fits_every_layout
+    from kitmanager.certificates.verification import verify_url
+
+    if not fits_every_layout(verify_url(base_url, code, facts, bytes(64))):
+        raise CertificateError(
+            gettext(
+                "%(name)s's certificate would carry too much text for its QR code: shorten the "
+                "workshop title, the issuer's name or the certificate address, then issue again.",
+                name=person.full_name,
+            )
+        )
+
+
 def _issue_one(
-    actor: Actor, standing: Standing, workshop: Workshop, issuer: str, now: datetime
+    actor: Actor,
+    standing: Standing,
+    workshop: Workshop,
+    issuer: str,
+    now: datetime,
+    base_url: str | None = None,
 ) -> Certificate | None:
     """Insert one signed certificate; None when the person got one meanwhile.
 
     INSERT ... ON CONFLICT DO NOTHING: the partial unique index (one valid certificate per
     person) decides between two organisers issuing at once; a clash of random codes (about
-    one in 10^14) just draws a new one.
+    one in 10^14) just draws a new one. With ``base_url``, a certificate whose QR code could
+    not be printed is refused (:raise CertificateError:).
     """
     key = installation_key()
     dialect = db.session.get_bind().dialect.name
@@ -380,6 +402,8 @@ def _issue_one(
             "revoke_reason": "",
             "revoked_by": "",
         }
+        if base_url is not None:
+            _check_fits(base_url, code, facts, person)
         result = db.session.connection().execute(_insert_ignoring(dialect), values)
         added = result.first() is not None if dialect == "postgresql" else result.rowcount == 1
         if added:
@@ -424,6 +448,7 @@ def issue_certificates(
     :raise CertificateError: no issuer set, or an id not of this workshop.
     """
     issuer = _issuer_of(workshop)
+    base_url = _known_base_url()
     people = list_participants(workshop)
     if participant_ids:
         wanted = set(participant_ids)
@@ -444,7 +469,7 @@ def issue_certificates(
         elif not standing.eligible:
             not_eligible.append(standing)
         else:
-            certificate = _issue_one(actor, standing, workshop, issuer, now)
+            certificate = _issue_one(actor, standing, workshop, issuer, now, base_url)
             if certificate is None:
                 already += 1
             else:
@@ -528,13 +553,22 @@ def reissue_certificate(actor: Actor, certificate: Certificate, reason: str = ""
     why = " ".join((reason or "").split()) or gettext("replaced by a new certificate")
     revoke_certificate(actor, certificate.code, why)
     standing = standing_of(certificate.participant)
-    new = _issue_one(actor, standing, workshop, issuer, utcnow())
+    new = _issue_one(actor, standing, workshop, issuer, utcnow(), _known_base_url())
     if new is None:  # someone else re-issued at the same instant
         new = current_certificate(certificate.participant)
         assert new is not None
     certificate.replaced_by_id = new.id
     db.session.flush()
     return new
+
+
+def _known_base_url() -> str | None:
+    from kitmanager.network import NoBadgeAddress
+
+    try:
+        return certificate_base_url()
+    except NoBadgeAddress:
+        return None  # the command line before any start: checked again when printing
 
 
 def certificate_base_url() -> str:

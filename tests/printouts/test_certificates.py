@@ -4,6 +4,7 @@ URL, signatures and logo are drawn."""
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -116,3 +117,36 @@ def test_one_logo_given_as_a_path_and_as_bytes_is_embedded_once(tmp_path):
     assert [c.text for p in pages for c in p.codes] == [c.verification_url for c in certificates]
     # the logo and one signature image, each stored once for both certificates
     assert result.pdf.count(b"/Subtype /Image") == 2
+
+
+@pytest.mark.parametrize("layout", ["certificate-a4", "certificate-letter"])
+def test_the_fixed_texts_print_in_the_language_asked(layout):
+    cert = _certificate("Awa Koné", 4, verification_page="kit.example.org/verify")
+    (english,) = read_pdf(render_certificates([cert], layout).pdf, dpi=72)
+    (french,) = read_pdf(render_certificates([cert], layout, language="fr").pdf, dpi=72)
+    assert "Certificate of participation" in english.flat_text
+    assert "Check it at kit.example.org/verify" in english.flat_text
+    for text in (
+        "Attestation de participation",
+        "Nous attestons que",
+        "a participé à l'atelier",
+        "31.5 heures de présence",
+        "Attestation C26-00004",
+        "Vérifiez-la sur kit.example.org/verify",
+    ):
+        assert text in french.flat_text
+    assert "Certificate of participation" not in french.flat_text
+    assert [c.text for c in french.codes] == [cert.verification_url]
+
+
+def test_a_text_in_a_language_printouts_does_not_speak_is_refused(tmp_path):
+    import json
+
+    from printouts import LayoutError, load_layout
+
+    data = json.loads(Path(load_layout("certificate-a4").path).read_text(encoding="utf-8"))
+    data["elements"]["certificate"][3]["texts"] = {"de": "Teilnahmebescheinigung"}
+    path = tmp_path / "broken.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(LayoutError, match=r"texts\.de' is not a language besides English"):
+        load_layout(path)

@@ -252,6 +252,19 @@ def test_issuing_without_an_issuer_says_what_to_do(app, organiser):
     assert _certificates(app) == {}
 
 
+def test_a_certificate_whose_qr_code_could_not_be_printed_is_not_issued(app, organiser):
+    make_workshop(app, title="Atelier de robotique " + "très " * 35 + "long")
+    _sessions(app, "nairobi", 1)
+    (awa,) = add_people(app, "nairobi", "Awa Koné Adébáyọ̀ Ọlápọ̀ Nguyễn Thị Hồng Nhung")
+    with app.app_context():
+        update_rule(cli_actor(), get_workshop("nairobi"), issuer="Association " + "ẹ" * 120)
+        set_override(cli_actor(), db.session.get(Participant, awa), "guest of honour")
+        db.session.commit()
+    page = _issue_from_page(organiser)
+    assert "would carry too much text for its QR code: shorten the workshop title" in page
+    assert _certificates(app) == {}
+
+
 # ------------------------------------------------------------------ verifying
 
 
