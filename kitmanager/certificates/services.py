@@ -488,12 +488,16 @@ def current_certificate(participant: Participant) -> Certificate | None:
 
 
 def valid_certificates(workshop: Workshop) -> list[Certificate]:
-    """The workshop's valid certificates, in the participants' name order."""
+    """The workshop's valid certificates of people not deleted, in name order."""
     return list(
         db.session.scalars(
             select(Certificate)
             .join(Participant, Participant.id == Certificate.participant_id)
-            .where(Certificate.workshop_id == workshop.id, Certificate.revoked_at.is_(None))
+            .where(
+                Certificate.workshop_id == workshop.id,
+                Certificate.revoked_at.is_(None),
+                Participant.deleted_at.is_(None),
+            )
             .order_by(Participant.sort_key, Participant.full_name, Participant.id)
         )
     )

@@ -335,6 +335,24 @@ def test_the_verify_page_shows_the_facts_and_tampering_with_any_reads_not_valid(
     assert client.get("/verify/ABCDEFGHJK").status_code == 404
 
 
+def test_a_deleted_persons_certificate_is_no_longer_looked_up_by_its_code_alone(
+    app, attended, organiser, client
+):
+    from kitmanager.participants.services import delete_participant
+
+    _issue_from_page(organiser)
+    url = _verify_url(app, "Awa Koné")
+    code = urlsplit(url).path.rsplit("/", 1)[1]
+    with app.app_context():
+        delete_participant(cli_actor(), db.session.get(Participant, attended["Awa Koné"]))
+        db.session.commit()
+    response = client.get(f"/verify/{code}")
+    assert response.status_code == 404 and "Awa" not in response.get_data(as_text=True)
+    assert _verdict(client, url) == "✓ Valid"  # what the holder's QR code carries still checks
+    (page,) = read_pdf(organiser.get("/workshops/nairobi/certificates.pdf").data, dpi=72)
+    assert "Ben Otieno" in page.flat_text and "Awa" not in page.flat_text
+
+
 def test_revoked_and_reissued_certificates_read_revoked_with_date_and_reason(
     app, attended, organiser, client, runner
 ):
