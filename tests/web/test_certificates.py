@@ -673,3 +673,31 @@ def test_cli_errors_say_what_to_do(app, runner):
     assert result.exit_code != 0 and "No certificate has the code" in result.output
     result = runner.invoke(args=["verify", "nonsense"])
     assert result.exit_code != 0 and "neither a verify URL nor a certificate code" in result.output
+
+
+def test_the_certificate_address_setting_goes_into_new_qr_codes(app, attended, organiser):
+    url = "/certificates/address"
+    assert "http://kit.test" in organiser.get(url).get_data(as_text=True)  # the badge address
+    token = csrf_token(organiser, url)
+    refused = organiser.post(url, data={"csrf_token": token, "base_url": "certificates"})
+    assert "is not a web address" in refused.get_data(as_text=True)
+    saved = organiser.post(
+        url,
+        data={"csrf_token": token, "base_url": "https://certificates.example.org/"},
+        follow_redirects=True,
+    )
+    assert "Certificate address saved." in saved.get_data(as_text=True)
+    _issue_from_page(organiser)
+    pages = read_pdf(organiser.get("/workshops/nairobi/certificates.pdf").data, dpi=150)
+    assert all(
+        p.codes[0].text.startswith("https://certificates.example.org/verify/") for p in pages
+    )
+    assert "Check it at https://certificates.example.org/verify" in pages[0].flat_text
+    organiser.post(url, data={"csrf_token": token, "base_url": ""})
+    pages = read_pdf(organiser.get("/workshops/nairobi/certificates.pdf").data, dpi=150)
+    assert pages[0].codes[0].text.startswith("http://kit.test/verify/")
+    with app.app_context():
+        changes = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "setting.changed")
+        ).all()
+        assert [e.details["new"] for e in changes] == ["https://certificates.example.org", ""]
