@@ -4,6 +4,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import BooleanField, DecimalField, IntegerField, RadioField, SelectField, StringField
+from wtforms.fields import SelectChoice
 from wtforms.validators import DataRequired, NumberRange, Optional
 
 from kitmanager.models import CertificateRule
@@ -18,13 +19,15 @@ class RuleForm(FlaskForm):
 
     basis = RadioField(
         _l("A certificate needs"),
-        choices=[("sessions", _l("a share of the sessions")), ("hours", _l("a number of hours"))],
+        choices=[
+            SelectChoice("sessions", _l("a share of the sessions")),
+            SelectChoice("hours", _l("a number of hours")),
+        ],
         default="sessions",
     )
     min_percent = IntegerField(
         _l("Minimum share of sessions attended (%)"),
         validators=[Optional(), NumberRange(0, 100)],
-        default=75,
     )
     min_hours = DecimalField(
         _l("Minimum hours attended"), validators=[Optional(), NumberRange(min=0)], places=2

@@ -88,34 +88,25 @@ def normalise_code(text: str) -> str:
 # ---------------------------------------------------------------- the rule
 
 
+_RULE_FIELDS = tuple(
+    column.name for column in CertificateRule.__table__.columns if not column.primary_key
+)
+
+
 def rule_for(workshop: Workshop) -> CertificateRule:
     """The workshop's rule; the default one (75 % of sessions), not yet stored, if never set."""
     rule = db.session.get(CertificateRule, workshop.id)
     if rule is None:
+        # the column defaults are the default rule (75 % of sessions, A4, nothing printed yet)
         rule = CertificateRule(
             workshop_id=workshop.id,
-            min_percent=CertificateRule.__table__.c.min_percent.default.arg,
-            min_hours=None,
-            kit_returned=False,
-            issuer="",
-            signatory_name="",
-            signatory_title="",
-            layout=CertificateRule.__table__.c.layout.default.arg,
+            **{
+                column.name: column.default.arg if column.default is not None else None
+                for column in CertificateRule.__table__.columns
+                if column.name in _RULE_FIELDS
+            },
         )
     return rule
-
-
-_RULE_FIELDS = (
-    "min_percent",
-    "min_hours",
-    "kit_returned",
-    "issuer",
-    "signatory_name",
-    "signatory_title",
-    "layout",
-    "logo_file",
-    "signature_file",
-)
 
 
 def update_rule(actor: Actor, workshop: Workshop, **values: Any) -> CertificateRule:

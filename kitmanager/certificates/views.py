@@ -6,6 +6,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from sqlalchemy import select
+from wtforms.fields import SelectChoice
 
 from kitmanager.certificates import bp
 from kitmanager.certificates.forms import AddressForm, ReasonForm, RuleForm
@@ -58,7 +59,7 @@ def _participant(workshop, participant_id: int) -> Participant:
 def _rule_form(workshop) -> RuleForm:
     form = RuleForm()
     form.layout.choices = [
-        (lay.id, lay.title_in(workshop.language)) for lay in certificate_layouts()
+        SelectChoice(lay.id, lay.title_in(workshop.language)) for lay in certificate_layouts()
     ]
     if request.method == "GET":
         rule = rule_for(workshop)
@@ -81,7 +82,6 @@ def index(slug: str):
     form = _rule_form(workshop)
     if form.validate_on_submit():
         values = {
-            "min_percent": form.min_percent.data if form.min_percent.data is not None else 75,
             "min_hours": (
                 float(form.min_hours.data)
                 if form.basis.data == "hours" and form.min_hours.data is not None
@@ -93,6 +93,8 @@ def index(slug: str):
             "signatory_title": form.signatory_title.data or "",
             "layout": form.layout.data,
         }
+        if form.min_percent.data is not None:
+            values["min_percent"] = form.min_percent.data
         try:
             if form.basis.data == "hours" and values["min_hours"] is None:
                 raise CertificateError(_("Give the minimum hours, or choose a share of sessions."))

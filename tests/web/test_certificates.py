@@ -366,6 +366,9 @@ def test_revoked_and_reissued_certificates_read_revoked_with_date_and_reason(
     page = client.get(_path(awa_url)).get_data(as_text=True)
     assert "✗ Revoked" in page and "Issued by mistake" in page
     assert "Awa Koné" in page
+    checked = runner.invoke(args=["verify", awa_url])
+    assert checked.exit_code == 1
+    assert "REVOKED on" in checked.output and "Issued by mistake" in checked.output
     result = runner.invoke(args=["certificates", "revoke", awa_code, "--reason", "again"])
     assert result.exit_code != 0 and "already revoked" in result.output
 
