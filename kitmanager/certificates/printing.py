@@ -16,6 +16,7 @@ import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
 
 from babel.dates import format_date, format_interval
@@ -132,10 +133,16 @@ def image_bytes(name: str | None) -> bytes | None:
         return None
 
 
+@lru_cache(maxsize=256)
+def _long_date(day: date, language: str) -> str:
+    return format_date(day, format="long", locale=language)
+
+
+@lru_cache(maxsize=256)  # a workshop's certificates share their dates: format them once
 def dates_text(first: date, last: date, language: str) -> str:
     """ "1–3 December 2026" in the workshop's language."""
     if first == last:
-        return format_date(first, format="long", locale=language)
+        return _long_date(first, language)
     return format_interval(first, last, skeleton="yMMMMd", locale=language)
 
 
@@ -170,7 +177,7 @@ def certificate_data(
         body_text=gettext(
             "Issued by %(issuer)s on %(date)s.",
             issuer=facts["issuer"],
-            date=format_date(issued, format="long", locale=language),
+            date=_long_date(issued, language),
         ),
         signatories=signatories,
         logo=logo,
