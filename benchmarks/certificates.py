@@ -8,7 +8,7 @@ Measured in one run, on a fresh SQLite data folder, for COUNT participants who a
   signature, one INSERT and one audit row each), committed;
 - pdf: the workshop's certificates as one PDF, as the page and `certificates pdf` make it
   (records -> signed facts -> CertificateData -> PDF, logo and signature image included);
-- zip: the ZIP of COUNT PDFs, one per participant;
+- zip: the ZIP of COUNT PDFs, one per participant (rendered as one PDF, then split by page);
 - and the baselines, the same certificates rendered by printouts alone from ready-made
   CertificateData: one PDF of COUNT pages, and COUNT one-page PDFs.
 

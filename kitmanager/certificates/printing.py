@@ -19,6 +19,7 @@ from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
+import pypdfium2 as pdfium
 from babel.dates import format_date, format_interval
 from flask import current_app
 from flask_babel import force_locale, gettext
@@ -241,21 +242,39 @@ def certificates_zip(
     """A ZIP with one PDF per certificate named after its holder (the code is added when two
     people share a name); returns the ZIP and the warnings.
 
+    The certificates are rendered once, as one PDF, then split page by page (pdfium copies a
+    page with the fonts it uses): several times faster than one rendering per person.
+
     :raise CertificateError: nothing to print, or printouts refused.
     """
     if not certificates:
         raise CertificateError(gettext("No certificate issued yet: issue them first."))
-    buffer = io.BytesIO()
-    warnings: list[str] = []
-    used: set[str] = set()
     datas = certificate_datas(workshop, certificates, base_url)
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
-        for data in datas:
-            result = _render(workshop, [data])
-            warnings.extend(w for w in result.warnings if w not in warnings)
-            name = certificate_file_name(data.name, data.code)
-            if name.casefold() in used:
-                name = f"{name[:-4]} {data.code}.pdf"
-            used.add(name.casefold())
-            archive.writestr(name, result.pdf)
-    return buffer.getvalue(), warnings
+    result = _render(workshop, datas)
+    buffer = io.BytesIO()
+    used: set[str] = set()
+    source = pdfium.PdfDocument(result.pdf)
+    try:
+        if len(source) != len(datas):  # one page per certificate is what the layouts promise
+            raise RuntimeError(f"{len(datas)} certificates rendered on {len(source)} pages")
+        with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+            for index, data in enumerate(datas):
+                name = certificate_file_name(data.name, data.code)
+                if name.casefold() in used:
+                    name = f"{name[:-4]} {data.code}.pdf"
+                used.add(name.casefold())
+                archive.writestr(name, _page_pdf(source, index))
+    finally:
+        source.close()
+    return buffer.getvalue(), list(result.warnings)
+
+
+def _page_pdf(source: pdfium.PdfDocument, index: int) -> bytes:
+    single = pdfium.PdfDocument.new()
+    try:
+        single.import_pages(source, [index])
+        out = io.BytesIO()
+        single.save(out)
+        return out.getvalue()
+    finally:
+        single.close()
