@@ -21,6 +21,7 @@ from kitmanager.config import PRIVATE_FILE_MODE, keep_private
 
 __all__ = [
     "SIGNING_KEY_FILE",
+    "TRUSTED_KEYS_FOLDER",
     "SigningKeyError",
     "b64url_decode",
     "b64url_encode",
@@ -28,10 +29,15 @@ __all__ = [
     "load_or_create_signing_key",
     "load_public_key",
     "public_key_pem",
+    "trust_public_key",
+    "trusted_public_keys",
     "verify_signature",
 ]
 
 SIGNING_KEY_FILE = "signing_key.pem"
+# Public keys of other installations whose signatures this one accepts (a permanent site
+# that checks certificates issued on workshop laptops): one PEM file each.
+TRUSTED_KEYS_FOLDER = "trusted_keys"
 
 _cache: dict[Path, Ed25519PrivateKey] = {}
 _lock = threading.Lock()
@@ -160,3 +166,36 @@ def verify_signature(public: Ed25519PublicKey, data: bytes, signature: bytes) ->
     except InvalidSignature:
         return False
     return True
+
+
+def _raw_public(key: Ed25519PublicKey) -> bytes:
+    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def trust_public_key(data_dir: Path, pem: bytes | str) -> tuple[Path, bool]:
+    """Accept signatures by the key ``pem`` from now on; returns its file and whether it is
+    new (trusting a key twice, or this installation's own key, changes nothing).
+
+    :raise SigningKeyError: not an Ed25519 public key in PEM.
+    """
+    key = load_public_key(pem)
+    raw = _raw_public(key)
+    folder = Path(data_dir) / TRUSTED_KEYS_FOLDER
+    path = folder / f"{b64url_encode(raw)}.pem"
+    own = _raw_public(load_or_create_signing_key(Path(data_dir)).public_key())
+    if raw == own or path.exists():
+        return path, False
+    folder.mkdir(mode=0o700, exist_ok=True)
+    path.write_text(public_key_pem(key), encoding="ascii")
+    return path, True
+
+
+def trusted_public_keys(data_dir: Path) -> list[Ed25519PublicKey]:
+    """This installation's public key first, then the keys it was told to trust."""
+    keys = [load_or_create_signing_key(Path(data_dir)).public_key()]
+    for path in sorted((Path(data_dir) / TRUSTED_KEYS_FOLDER).glob("*.pem")):
+        try:
+            keys.append(load_public_key(path.read_bytes()))
+        except (OSError, SigningKeyError):
+            continue  # a damaged file vouches for nothing
+    return keys

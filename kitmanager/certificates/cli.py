@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -33,6 +33,8 @@ from kitmanager.signing import (
     installation_key,
     load_public_key,
     public_key_pem,
+    trust_public_key,
+    trusted_public_keys,
 )
 from kitmanager.workshops.cli import workshop_or_fail
 
@@ -136,6 +138,22 @@ def public_key_command(output: Path | None) -> None:
         click.echo(pem, nl=False)
 
 
+@certificates_group.command("trust")
+@click.argument("key_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@with_appcontext
+def trust_command(key_file: Path) -> None:
+    """Accept certificates signed by another installation's public KEY_FILE (its
+    `certificates public-key`), e.g. on the permanent site their QR codes open."""
+    try:
+        path, new = trust_public_key(Path(current_app.config["DATA_DIR"]), key_file.read_bytes())
+    except SigningKeyError as exc:
+        raise click.ClickException(str(exc)) from None
+    if new:
+        click.echo(f"Certificates signed by this key now verify here (kept in {path}).")
+    else:
+        click.echo("This key is already trusted here; nothing changed.")
+
+
 def _local_record(code: str):
     """The record of ``code`` in this database, or None (also when there is no database)."""
     try:
@@ -151,17 +169,20 @@ def _local_record(code: str):
     "--public-key",
     "key_file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="PEM public key of the issuer (default: this installation's key).",
+    help="PEM public key of the issuer (default: this installation's key and those it trusts).",
 )
 @with_appcontext
 def verify_command(code_or_url: str, key_file: Path | None) -> None:
-    """Check a certificate: a verify URL (from its QR code) or a code known to this database.
+    """Check a certificate: a verify URL (from its QR code) or a code known to this database,
+    with the issuer's public key (default: this installation's key and the keys it trusts).
 
     Exits 0 when valid, 1 when not valid or revoked.
     """
     try:
         public = (
-            load_public_key(key_file.read_bytes()) if key_file else installation_key().public_key()
+            load_public_key(key_file.read_bytes())
+            if key_file
+            else trusted_public_keys(Path(current_app.config["DATA_DIR"]))
         )
     except SigningKeyError as exc:
         raise click.ClickException(str(exc)) from None

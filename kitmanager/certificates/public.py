@@ -7,6 +7,7 @@ import io
 from collections.abc import Callable
 from datetime import date
 from functools import wraps
+from pathlib import Path
 from typing import Any
 
 from flask import (
@@ -34,7 +35,7 @@ from kitmanager.certificates.services import (
 from kitmanager.certificates.verification import SignedFacts, check_signed_facts
 from kitmanager.checkin.services import find_badge
 from kitmanager.security import public
-from kitmanager.signing import b64url_encode, installation_key
+from kitmanager.signing import b64url_encode, installation_key, trusted_public_keys
 
 # 30 checks a minute per address: a person checking a pile of certificates by hand never
 # reaches it; a script trying codes is slowed to a crawl.
@@ -84,7 +85,7 @@ def verify(code: str):
     """Whether a certificate is genuine: the facts it carries (name, workshop, dates, issuer)
     and valid / not valid, plus revoked (date, reason) when its record is in this database."""
     g.no_store = True
-    public_key = installation_key().public_key()
+    public_key = trusted_public_keys(Path(current_app.config["DATA_DIR"]))
     data, signature = request.args.get("d", ""), request.args.get("s", "")
     record = certificate_by_code(code)
     if record is not None and record.participant.deleted_at is not None:

@@ -10,6 +10,7 @@ whether a certificate was revoked is only known where its record is.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
@@ -92,15 +93,21 @@ def _facts_of(raw: bytes) -> dict[str, Any] | None:
     return facts if isinstance(facts, dict) else None
 
 
-def check_signed_facts(signed: SignedFacts, public_key: Ed25519PublicKey) -> Check:
-    """Check ``signed`` with ``public_key`` alone; see the module docstring for the rules."""
+def check_signed_facts(
+    signed: SignedFacts, public_key: Ed25519PublicKey | Sequence[Ed25519PublicKey]
+) -> Check:
+    """Check ``signed`` with ``public_key`` alone (or any of several trusted issuers' keys);
+    see the module docstring for the rules."""
+    keys = [public_key] if isinstance(public_key, Ed25519PublicKey) else list(public_key)
     try:
         raw = b64url_decode(signed.data)
         signature = b64url_decode(signed.signature)
     except ValueError:
         return Check(False, signed.code, None, "the facts or the signature are not base64url")
     facts = _facts_of(raw)
-    if len(signature) != _SIGNATURE_BYTES or not verify_signature(public_key, raw, signature):
+    if len(signature) != _SIGNATURE_BYTES or not any(
+        verify_signature(key, raw, signature) for key in keys
+    ):
         return Check(False, signed.code, facts, "the signature does not match the facts")
     if facts is None:
         return Check(False, signed.code, None, "the signed facts are not a JSON object")

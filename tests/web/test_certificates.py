@@ -667,6 +667,28 @@ def test_cli_issues_prints_and_verifies_and_a_fresh_install_checks_with_the_publ
     )
     assert wrong.returncode == 1 and "NOT VALID" in wrong.stdout
 
+    # the permanent site trusts the laptop's public key: its page and CLI accept the QR codes
+    unknown = subprocess.run(
+        [str(kitmanager_exe()), "verify", urls[0]], env=env, capture_output=True, text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert unknown.returncode == 1
+    trusted = subprocess.run(
+        [str(kitmanager_exe()), "certificates", "trust", str(key_file)], env=env,
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert trusted.returncode == 0 and "now verify here" in trusted.stdout, trusted.stderr
+    known = subprocess.run(
+        [str(kitmanager_exe()), "verify", urls[0]], env=env, capture_output=True, text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert known.returncode == 0 and "VALID" in known.stdout, known.stdout + known.stderr
+    from kitmanager import create_app
+
+    site = create_app({"DATA_DIR": fresh, "TESTING": True}).test_client()
+    assert _verdict(site, urls[0]) == "✓ Valid"
+    assert _verdict(site, _with_fact(urls[0], name="Awa Kone")) == "✗ Not valid"
+
 
 def test_cli_errors_say_what_to_do(app, runner):
     make_workshop(app)
