@@ -508,13 +508,7 @@ def parse_layout(data: Any, path: str) -> Layout:
     _check_keys(top, {"id", "title", "titles", "kinds", "source", "page", "grid", "cut_marks",
                       "elements"}, "a layout")  # fmt: skip
     layout_id = top.text("id")
-    titles = _Reader(path, data.get("titles", {}), "titles")
-    for language in titles.data:
-        if language not in LANGUAGES or language == "en":
-            titles.fail(
-                titles.name(language),
-                f"is not a language besides English; use {', '.join(LANGUAGES[1:])}",
-            )
+    titles = _translations(top, "titles")
     kinds = data.get("kinds")
     if not isinstance(kinds, list) or not kinds or any(k not in KINDS for k in kinds):
         top.fail("kinds", f"must be a non-empty list of {', '.join(KINDS)}")
@@ -567,7 +561,7 @@ def parse_layout(data: Any, path: str) -> Layout:
         elements=elements,
         source=str(data.get("source", "")),
         path=path,
-        titles=tuple((language, titles.text(language)) for language in titles.data),
+        titles=titles,
     )
 
 
