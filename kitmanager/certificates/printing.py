@@ -46,6 +46,7 @@ __all__ = [
     "certificate_url",
     "certificates_pdf",
     "certificates_zip",
+    "delete_image",
     "fits_every_layout",
     "image_bytes",
     "save_image",
@@ -124,14 +125,26 @@ def save_image(workshop: Workshop, kind: str, data: bytes) -> str:
     return name
 
 
-def image_bytes(name: str | None) -> bytes | None:
-    """The stored image ``name`` (as the rule holds it), or None when unset or gone."""
+def _image_path(name: str | None) -> Path | None:
     if not name or "/" in name or "\\" in name or name.startswith("."):
         return None
+    return _images_dir() / name
+
+
+def image_bytes(name: str | None) -> bytes | None:
+    """The stored image ``name`` (as the rule holds it), or None when unset or gone."""
+    path = _image_path(name)
     try:
-        return (_images_dir() / name).read_bytes()
+        return path.read_bytes() if path else None
     except OSError:
         return None
+
+
+def delete_image(name: str | None) -> None:
+    """Remove a stored image nothing refers to any more (replaced, removed, or never saved)."""
+    path = _image_path(name)
+    if path is not None:
+        path.unlink(missing_ok=True)
 
 
 @lru_cache(maxsize=256)

@@ -16,6 +16,7 @@ from kitmanager.certificates.printing import (
     certificate_layouts,
     certificates_pdf,
     certificates_zip,
+    delete_image,
     save_image,
 )
 from kitmanager.certificates.public import download
@@ -95,6 +96,9 @@ def index(slug: str):
         }
         if form.min_percent.data is not None:
             values["min_percent"] = form.min_percent.data
+        rule = rule_for(workshop)
+        before = {rule.logo_file, rule.signature_file}
+        saved: list[str] = []
         try:
             if form.basis.data == "hours" and values["min_hours"] is None:
                 raise CertificateError(_("Give the minimum hours, or choose a share of sessions."))
@@ -104,15 +108,20 @@ def index(slug: str):
             ):
                 upload = field.data
                 if upload and getattr(upload, "filename", ""):
-                    values[f"{kind}_file"] = save_image(workshop, kind, upload.read())
+                    saved.append(save_image(workshop, kind, upload.read()))
+                    values[f"{kind}_file"] = saved[-1]
                 elif remove.data:
                     values[f"{kind}_file"] = None
-            update_rule(current_actor(), workshop, **values)
+            rule = update_rule(current_actor(), workshop, **values)
         except (CertificateError, StorageError) as exc:
             db.session.rollback()
+            for name in saved:
+                delete_image(name)
             flash(str(exc), "error")
         else:
             db.session.commit()
+            for name in before - {rule.logo_file, rule.signature_file}:
+                delete_image(name)
             flash(_("Certificate settings saved."), "success")
             return redirect(url_for("certificates.index", slug=slug))
     standings = eligibility(workshop)

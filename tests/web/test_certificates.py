@@ -489,11 +489,22 @@ def test_a_french_workshop_prints_in_french_with_the_organisers_logo_and_signatu
         follow_redirects=True,
     )
     assert "Certificate settings saved." in saved.get_data(as_text=True)
+    images = Path(app.config["DATA_DIR"]) / "certificate_images"
     with app.app_context():
         rule = rule_for(get_workshop("abidjan"))
         for name in (rule.logo_file, rule.signature_file):
-            path = Path(app.config["DATA_DIR"]) / "certificate_images" / name
-            assert path.stat().st_mode & 0o777 == 0o600
+            assert (images / name).stat().st_mode & 0o777 == 0o600
+    # the refused uploads left nothing behind; a replaced logo goes
+    assert sorted(p.name for p in images.iterdir()) == sorted([rule.logo_file, rule.signature_file])
+    organiser.post(
+        url,
+        data={**form, "logo": (io.BytesIO(_png()), "logo.png")},
+        content_type="multipart/form-data",
+    )
+    with app.app_context():
+        rule = rule_for(get_workshop("abidjan"))
+    assert sorted(p.name for p in images.iterdir()) == sorted([rule.logo_file, rule.signature_file])
+    with app.app_context():
         set_override(cli_actor(), db.session.get(Participant, awa), "invitée d'honneur")
         issue_certificates(cli_actor(), get_workshop("abidjan"))
         db.session.commit()
