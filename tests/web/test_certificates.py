@@ -504,6 +504,18 @@ def test_a_french_workshop_prints_in_french_with_the_organisers_logo_and_signatu
     with app.app_context():
         rule = rule_for(get_workshop("abidjan"))
     assert sorted(p.name for p in images.iterdir()) == sorted([rule.logo_file, rule.signature_file])
+    half = organiser.post(  # a good logo with a bad signature: neither is kept
+        url,
+        data={
+            **form,
+            "logo": (io.BytesIO(_png()), "logo.png"),
+            "signature": (io.BytesIO(b"not an image"), "signature.png"),
+        },
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
+    assert "Upload a PNG or JPEG image" in half.get_data(as_text=True)
+    assert sorted(p.name for p in images.iterdir()) == sorted([rule.logo_file, rule.signature_file])
     with app.app_context():
         set_override(cli_actor(), db.session.get(Participant, awa), "invitée d'honneur")
         issue_certificates(cli_actor(), get_workshop("abidjan"))
