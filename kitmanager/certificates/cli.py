@@ -189,7 +189,8 @@ def verify_command(code_or_url: str, key_file: Path | None) -> None:
     signed = parse_verify_url(code_or_url)
     record = None
     if signed is None:
-        code = normalise_code(code_or_url)
+        # a code, or a short verify address without the facts (".../verify/CODE")
+        code = normalise_code(code_or_url.rstrip("/").rsplit("/", 1)[-1].split("?")[0])
         record = _local_record(code) if code else None
         if record is None:
             raise click.ClickException(

@@ -650,6 +650,8 @@ def test_cli_issues_prints_and_verifies_and_a_fresh_install_checks_with_the_publ
     code = urlsplit(urls[0]).path.rsplit("/", 1)[1]
     local = runner.invoke(args=["verify", code])
     assert local.exit_code == 0 and "VALID" in local.output, local.output
+    short = runner.invoke(args=["verify", f"http://kit.test/verify/{code}"])
+    assert short.exit_code == 0 and "Awa Koné" in short.output, short.output
 
     # another laptop: an empty data folder, only the published public key
     fresh = tmp_path / "fresh"
