@@ -173,5 +173,16 @@ def test_an_organiser_issues_certificates_and_the_printed_qr_opens_a_valid_verif
         page.goto(f"/workshops/{SLUG}/certificates")
         expect(page.get_by_role("heading", name="Attestations", exact=True)).to_be_visible()
         assert_fits_a_phone(page, problems, SCREENSHOTS / "kitmanager-certificates-fr.png")
+        page.goto("/certificates/address")
+        expect(page.get_by_label("Adresse dans les QR codes des attestations")).to_be_visible()
+        assert_fits_a_phone(page, problems, SCREENSHOTS / "kitmanager-certificate-address-fr.png")
+        # the code printed beside the QR code, typed by hand (lower case, with a space)
+        code = urls[0].split("/verify/")[1].split("?")[0]
+        page.goto("/verify/")
+        page.get_by_label("Code de l'attestation").fill(f"{code[:5].lower()} {code[5:]}")
+        page.get_by_role("button", name="Vérifier").click()
+        page.wait_for_url(re.compile(rf"/verify/{code}$"))
+        assert _verdict(page) == "✓ Valide"
+        assert_fits_a_phone(page, problems, SCREENSHOTS / "kitmanager-verify-typed-fr.png")
     finally:
         phone.close()
