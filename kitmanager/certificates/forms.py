@@ -5,7 +5,7 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import BooleanField, DecimalField, IntegerField, RadioField, SelectField, StringField
 from wtforms.fields import SelectChoice
-from wtforms.validators import DataRequired, NumberRange, Optional
+from wtforms.validators import NumberRange, Optional
 
 from kitmanager.models import CertificateRule
 
@@ -50,10 +50,6 @@ class RuleForm(FlaskForm):
     )
     remove_logo = BooleanField(_l("Remove the logo"))
     remove_signature = BooleanField(_l("Remove the signature image"))
-
-
-class ReasonForm(FlaskForm):
-    reason = StringField(_l("Reason"), validators=[DataRequired()])
 
 
 class AddressForm(FlaskForm):

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from wtforms.fields import SelectChoice
 
 from kitmanager.certificates import bp
-from kitmanager.certificates.forms import AddressForm, ReasonForm, RuleForm
+from kitmanager.certificates.forms import AddressForm, RuleForm
 from kitmanager.certificates.openbadges import credential_jwt
 from kitmanager.certificates.printing import (
     certificate_file_name,
@@ -133,7 +133,6 @@ def index(slug: str):
         standings=standings,
         issued=sum(1 for s in standings if s.certificate is not None),
         ready=sum(1 for s in standings if s.eligible and s.certificate is None),
-        reason_form=ReasonForm(),
         address=certificate_base_url(),
     )
 
