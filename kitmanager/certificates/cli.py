@@ -192,7 +192,7 @@ def verify_command(code_or_url: str, key_file: Path | None) -> None:
         # a code, or a short verify address without the facts (".../verify/CODE")
         code = normalise_code(code_or_url.rstrip("/").rsplit("/", 1)[-1].split("?")[0])
         record = _local_record(code) if code else None
-        if record is None:
+        if record is None or record.participant.deleted_at is not None:
             raise click.ClickException(
                 f"{code_or_url!r} is neither a verify URL nor a certificate code in this "
                 "database: give the URL its QR code holds."

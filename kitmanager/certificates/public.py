@@ -88,11 +88,12 @@ def verify(code: str):
     public_key = trusted_public_keys(Path(current_app.config["DATA_DIR"]))
     data, signature = request.args.get("d", ""), request.args.get("s", "")
     record = certificate_by_code(code)
-    if record is not None and record.participant.deleted_at is not None:
-        record = None  # the person was deleted: this database tells nothing more about them
+    # A deleted person's record keeps no facts: by its code alone it tells nothing about them,
+    # but the facts their QR carries are checked, and a revocation still shows.
+    known = record is not None and record.participant.deleted_at is None
     if data or signature:
         check = check_signed_facts(SignedFacts(code, data, signature), public_key)
-    elif record is not None:
+    elif record is not None and known:
         check = check_signed_facts(
             SignedFacts(record.code, b64url_encode(record.facts.encode("utf-8")), record.signature),
             public_key,

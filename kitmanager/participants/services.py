@@ -15,13 +15,21 @@ from typing import Literal
 
 from flask_babel import gettext, ngettext
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, func, insert, or_, select
+from sqlalchemy import Select, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import contains_eager
 
 from kitmanager.audit import Actor, record_event
 from kitmanager.extensions import db
-from kitmanager.models import Participant, ParticipantRole, Team, Workshop, new_token, utcnow
+from kitmanager.models import (
+    Certificate,
+    Participant,
+    ParticipantRole,
+    Team,
+    Workshop,
+    new_token,
+    utcnow,
+)
 from kitmanager.participants.csv_io import (
     ParseResult,
     ParticipantRow,
@@ -195,6 +203,12 @@ def delete_participant(actor: Actor, participant: Participant) -> None:
     participant.team = None
     participant.badge_token = new_token()
     participant.deleted_at = utcnow()
+    # Their certificates keep code, dates and revocation (what a verifier needs to be told a
+    # revoked one is revoked) but no longer the signed facts, which hold the name; the QR the
+    # person holds carries those facts and still checks against the signature.
+    db.session.execute(
+        update(Certificate).where(Certificate.participant_id == participant.id).values(facts="")
+    )
     db.session.flush()
     record_event(actor, "participant.deleted", "participant", participant.id)
 

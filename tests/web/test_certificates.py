@@ -23,6 +23,7 @@ from kitmanager.certificates.services import (
     CertificateError,
     eligibility,
     issue_certificates,
+    revoke_certificate,
     rule_for,
     set_override,
     update_rule,
@@ -349,6 +350,13 @@ def test_a_deleted_persons_certificate_is_no_longer_looked_up_by_its_code_alone(
     response = client.get(f"/verify/{code}")
     assert response.status_code == 404 and "Awa" not in response.get_data(as_text=True)
     assert _verdict(client, url) == "✓ Valid"  # what the holder's QR code carries still checks
+    with app.app_context():
+        record = db.session.scalars(select(Certificate).where(Certificate.code == code)).one()
+        assert "Awa" not in record.facts  # the name is gone from this database
+        revoke_certificate(cli_actor(), record.code, "Issued by mistake")
+        db.session.commit()
+    page = client.get(_path(url)).get_data(as_text=True)
+    assert "✗ Revoked" in page and "Issued by mistake" in page  # a revocation still shows
     (page,) = read_pdf(organiser.get("/workshops/nairobi/certificates.pdf").data, dpi=72)
     assert "Ben Otieno" in page.flat_text and "Awa" not in page.flat_text
 
