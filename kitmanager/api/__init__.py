@@ -8,7 +8,7 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 
 def init_app(app: Flask) -> None:
-    from kitmanager.api import scans, views  # noqa: F401  (registers routes)
+    from kitmanager.api import kits, scans, views  # noqa: F401  (registers routes)
     from kitmanager.extensions import csrf
 
     # Token requests carry no cookie, so there is nothing to forge; views.py refuses

@@ -6,6 +6,7 @@ from datetime import datetime
 from pathlib import Path
 
 from flask import abort, current_app, jsonify
+from flask import session as browser_session
 from flask_babel import gettext
 
 from kitmanager.api import bp
@@ -66,6 +67,13 @@ def _time(data: dict) -> datetime | None:
         )
 
 
+def _flag(data: dict, key: str) -> bool:
+    value = data.get(key, False)
+    if not isinstance(value, bool):
+        abort(422, description=gettext("'%(field)s' must be true or false", field=key))
+    return value
+
+
 @bp.post("/scans")
 def scan():
     """Apply one scanned code; the same ``client_id`` again answers the same, applied once."""
@@ -77,6 +85,7 @@ def scan():
     client_id = _limited(data, "client_id", 64, None) or None
     station = _limited(data, "station", 80) or ""
     scanned_at = _time(data)
+    confirm = _flag(data, "confirm")
     actor = current_actor()
     with serialized_writes():
         try:
@@ -87,6 +96,9 @@ def scan():
                 client_id=client_id,
                 station=station,
                 scanned_at=scanned_at,
+                confirm=confirm,
+                # A kiosk (participants scan their own badge) never hands out kits.
+                kits=not browser_session.get("kiosk"),
             )
         except ScanRaced as raced:
             db.session.rollback()

@@ -35,7 +35,7 @@ from kitmanager.workshops.services import (
 )
 
 # Writes a logged-in browser page may make with a CSRF header instead of a token.
-BROWSER_WRITES = frozenset({"api.scan", "api.scan_undo"})
+BROWSER_WRITES = frozenset({"api.scan", "api.scan_undo", "api.kit_return"})
 
 
 @bp.before_request

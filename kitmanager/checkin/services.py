@@ -14,6 +14,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -55,6 +56,7 @@ __all__ = [
     "ScanResult",
     "ScanSession",
     "ScannedPerson",
+    "apply_once",
     "attendance",
     "board_state",
     "check_in",
@@ -69,6 +71,7 @@ __all__ = [
     "roster_copy",
     "running_session",
     "scan_session",
+    "scan_time",
     "sessions_attended",
     "token_digest",
     "undo_check_in",
@@ -122,7 +125,17 @@ class Outcome(str, enum.Enum):
     REVOKED = "revoked"
     NO_SESSION = "no_session"
     WRONG_WORKSHOP = "wrong_workshop"
+    # A kit label that cannot be used here: not one of this laptop's kits, or at a kiosk.
     KIT_LABEL = "kit_label"
+    # Kit scans at a station (kitmanager.kits.scans) and the return checklist's answer.
+    KIT_HANDED_OUT = "kit_handed_out"
+    KIT_WAITING = "kit_waiting"
+    KIT_NEEDS_CONFIRMATION = "kit_needs_confirmation"
+    KIT_UNAVAILABLE = "kit_unavailable"
+    KIT_NEEDS_STATION = "kit_needs_station"
+    KIT_RETURN = "kit_return"
+    KIT_RETURNED = "kit_returned"
+    KIT_NOT_OUT = "kit_not_out"
 
 
 @dataclass
@@ -219,6 +232,19 @@ class ScannedPerson:
     team: str | None
     workshop_title: str
     timezone: str
+
+    @classmethod
+    def of(cls, participant: Participant) -> ScannedPerson:
+        return cls(
+            participant.id,
+            participant.workshop_id,
+            participant.full_name,
+            participant.badge_name,
+            participant.role,
+            participant.team.name if participant.team is not None else None,
+            participant.workshop.title,
+            participant.workshop.timezone,
+        )
 
     def to_json(self) -> dict[str, Any]:
         """What a station may show: names and team, never contact data."""
@@ -397,7 +423,7 @@ def replace_badge(actor: Actor, participant: Participant) -> str:
     return participant.badge_token
 
 
-def _scanned_at(value: datetime | None) -> datetime:
+def scan_time(value: datetime | None) -> datetime:
     """The scan's own time in naive UTC; a time in the future (a wrong phone clock) is now."""
     now = utcnow()
     if value is None:
@@ -414,12 +440,24 @@ def _decide(
     workshop_id: int | None,
     station: str,
     at: datetime,
+    client_id: str | None = None,
+    confirm: bool = False,
+    kits: bool = True,
 ) -> ScanResult:
+    from kitmanager.kits import scans as kit_scans
+
     scanned = classify_code(code)
     if scanned.kind == "kit_label":
-        return ScanResult(
-            Outcome.KIT_LABEL,
-            _("This is a kit label, not a badge. Scan the participant's badge to check them in."),
+        assert scanned.token is not None
+        return kit_scans.scan_kit(
+            actor,
+            scanned.token,
+            station=station,
+            at=at,
+            session=session,
+            client_id=client_id,
+            confirm=confirm,
+            handouts=kits,
         )
     person = _scanned_person(scanned.token) if scanned.token else None
     if person is None:
@@ -443,10 +481,11 @@ def _decide(
             ),
             participant=person.to_json(),
         )
+    chosen = session
     if session is None:
         session = _running_scan_session(person.workshop_id, at)
     if session is None:
-        return ScanResult(
+        result = ScanResult(
             Outcome.NO_SESSION,
             _(
                 "No session is running now. Choose the session to check %(name)s in to.",
@@ -454,6 +493,25 @@ def _decide(
             ),
             participant=person.to_json(),
         )
+    else:
+        result = _checked_in(actor, person, session, station, at)
+    if kits and station and result.outcome in kit_scans.PAIRABLE:
+        return kit_scans.after_badge(
+            actor,
+            person,
+            result,
+            station=station,
+            at=at,
+            session=chosen,
+            client_id=client_id,
+            confirm=confirm,
+        )
+    return result
+
+
+def _checked_in(
+    actor: Actor, person: ScannedPerson, session: ScanSession, station: str, at: datetime
+) -> ScanResult:
     added, checked_in_at = check_in(actor, person, session, at=at, station=station)
     details = {
         "participant": person.to_json(),
@@ -490,6 +548,8 @@ def record_scan(
     client_id: str | None = None,
     station: str = "",
     scanned_at: datetime | None = None,
+    confirm: bool = False,
+    kits: bool = True,
 ) -> tuple[ScanResult, bool]:
     """Apply one scan; ``(result, replayed)``.
 
@@ -497,13 +557,45 @@ def record_scan(
     with ``session`` or ``workshop_id``, a badge of another workshop is refused. With a
     ``client_id`` seen before, nothing is applied and the first answer comes back with
     ``replayed`` True.
+
+    Kit labels (:mod:`kitmanager.kits.scans`): a badge and a kit scanned at the same
+    ``station`` within a minute of each other (by their ``scanned_at``) make a handout (the
+    badge still checks in); a kit alone that is out starts its return. ``confirm`` makes a
+    handout that asked for confirmation; ``kits`` False (a kiosk) makes no handout at all.
     :raise ScanRaced: when another copy of the same scan was applied meanwhile (roll back).
+    """
+    return apply_once(
+        actor,
+        client_id,
+        lambda: _decide(
+            actor,
+            code,
+            session,
+            workshop_id,
+            station,
+            scan_time(scanned_at),
+            client_id,
+            confirm,
+            kits,
+        ),
+    )
+
+
+def apply_once(
+    actor: Actor, client_id: str | None, decide: Callable[[], ScanResult]
+) -> tuple[ScanResult, bool]:
+    """Run ``decide`` once per ``client_id``; ``(result, replayed)``.
+
+    With a ``client_id`` seen before nothing runs and the stored answer comes back with
+    ``replayed`` True; otherwise the answer is stored under ``client_id``. What ``decide``
+    raises is not stored (the caller rolls back).
+    :raise ScanRaced: when another copy with the same ``client_id`` was applied meanwhile.
     """
     if client_id:
         stored = _stored_outcome(client_id)
         if stored:
             return _stored_result(stored), True
-    result = _decide(actor, code, session, workshop_id, station, _scanned_at(scanned_at))
+    result = decide()
     if client_id and None is insert_ignoring_conflicts(
         ScanRequest,
         client_id=client_id,
@@ -596,8 +688,14 @@ def sessions_attended(participant: Participant) -> list[tuple[WorkshopSession, C
     return [(s, present.get(s.id)) for s in participant.workshop.sessions]
 
 
+# The answers an undo changes something for (the check-in or handout goes).
+_UNDOABLE = frozenset({Outcome.CHECKED_IN.value, Outcome.KIT_HANDED_OUT.value})
+
+
 def undo_scan(actor: Actor, client_id: str) -> ScanResult | None:
-    """Take back the scan sent with ``client_id``: its check-in goes, if that scan made it.
+    """Take back the scan sent with ``client_id``: its check-in goes, if that scan made it,
+    and its handout, if it made one (while the kit is still out). A kit or badge still
+    waiting at its station for a partner pairs no more.
 
     Returns the scan's answer (now with ``undone``), or None when no such scan arrived.
     Undoing twice is harmless.
@@ -607,12 +705,24 @@ def undo_scan(actor: Actor, client_id: str) -> ScanResult | None:
     ).first()
     if stored is None or not stored.outcome:
         return None
+    from kitmanager.kits import scans as kit_scans
+
     outcome = dict(stored.outcome)
-    if outcome.get("outcome") == Outcome.CHECKED_IN.value and not outcome.get("undone"):
+    if outcome.get("undone"):
+        return _stored_result(outcome)
+    kit_scans.forget_scan_of(client_id)
+    made_check_in = (
+        outcome.get("outcome") == Outcome.CHECKED_IN.value
+        or (outcome.get("check_in") or {}).get("outcome") == Outcome.CHECKED_IN.value
+    )
+    if outcome.get("outcome") == Outcome.KIT_HANDED_OUT.value:
+        kit_scans.undo_handout(actor, outcome["handout"])
+    if made_check_in and outcome.get("session"):
         participant = db.session.get(Participant, outcome["participant"]["id"])
         session = db.session.get(WorkshopSession, outcome["session"]["id"])
         if participant is not None and session is not None:
             undo_check_in(actor, participant, session)
+    if made_check_in or outcome.get("outcome") in _UNDOABLE:
         outcome["undone"] = True
         stored.outcome = outcome
         db.session.flush()
