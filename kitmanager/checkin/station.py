@@ -88,6 +88,18 @@ def _messages() -> dict[str, str]:
         "loading_decoder": _("Loading the QR reader…"),
         "server_refused": _("The laptop refused this scan: %(reason)s", reason="{reason}"),
         "login_again": _("Your login ended: log in again, the waiting scans are kept."),
+        "offline_kit": _(
+            "Kit scan saved on this device: the handout is made when the laptop is reachable."
+        ),
+        "offline_return": _(
+            "Return of %(code)s saved on this device: it will be sent when the laptop is "
+            "reachable.",
+            code="{code}",
+        ),
+        "checklist_title": _("What came back in %(code)s?", code="{code}"),
+        "consumable": _("(consumable)"),
+        "count_back": _("came back"),
+        "damaged": _("damaged"),
     }
 
 
@@ -125,6 +137,8 @@ def scan_station():
             "scan": url_for("api.scan"),
             "undo": url_for("api.scan_undo"),
             "roster": url_for("api.workshop_roster", slug=workshop.slug),
+            # The label token goes in place of __token__.
+            "kitReturn": url_for("api.kit_return", token="__token__"),  # noqa: S106
         },
         "vendor": {
             "ponyfill": url_for("static", filename="vendor/barcode-detector/dist/es/ponyfill.js"),

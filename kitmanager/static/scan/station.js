@@ -1,6 +1,9 @@
-// The scan station: badge scans from a camera or a keyboard-wedge scanner, sent to the laptop,
-// queued on this device (IndexedDB) while the laptop is out of reach and sent when it is back.
-// Each scan has a client id made here, so a scan sent twice is applied once by the server.
+// The scan station: badge and kit scans from a camera or a keyboard-wedge scanner, sent to the
+// laptop, queued on this device (IndexedDB) while the laptop is out of reach and sent when it is
+// back. Each scan has a client id made here, so a scan sent twice is applied once by the server.
+// Kits: a badge and a kit scanned here make a handout on the server (it pairs them by their own
+// times, so scans queued offline pair as they happened); a kit that is out shows its return
+// checklist, whose submission goes through the same queue with its own client id.
 import { sha256Hex } from "./sha256.js";
 
 const config = JSON.parse(document.getElementById("station-config").textContent);
@@ -15,6 +18,13 @@ const undoButton = $("undo");
 const cameraButton = $("camera-toggle");
 const cameraStatus = $("camera-status");
 const video = $("camera");
+const confirmBox = $("kit-confirm");
+const confirmReasons = $("kit-reasons");
+const confirmButton = $("kit-confirm-button");
+const returnForm = $("kit-return");
+const returnTitle = $("kit-return-title");
+const returnLines = $("kit-return-lines");
+const returnNote = $("kit-return-note");
 
 const RESEND_MS = 4000;
 const SEND_TIMEOUT_MS = 8000;
@@ -44,6 +54,22 @@ export function badgeToken(text) {
     return TOKEN.test(token) ? token : null;
   }
   return TOKEN.test(value) ? value : null;
+}
+
+// A kit label: <any host>/k/<token>.
+export function kitToken(text) {
+  const value = text.trim();
+  if (!value.includes("/")) return null;
+  let path;
+  try {
+    path = new URL(value, "http://x").pathname;
+  } catch {
+    return null;
+  }
+  const at = path.lastIndexOf("/k/");
+  if (at < 0) return null;
+  const token = path.slice(at + 3).replace(/\/+$/, "");
+  return TOKEN.test(token) ? token : null;
 }
 
 function newClientId() {
@@ -136,6 +162,14 @@ const KIND = {
   already_checked_in: "warn",
   no_session: "warn",
   kit_label: "warn",
+  kit_handed_out: "ok",
+  kit_waiting: "warn",
+  kit_needs_confirmation: "warn",
+  kit_return: "warn",
+  kit_returned: "ok",
+  kit_unavailable: "bad",
+  kit_needs_station: "bad",
+  kit_not_out: "bad",
   unknown_code: "bad",
   revoked: "bad",
   wrong_workshop: "bad",
@@ -168,26 +202,42 @@ async function updateQueueLine() {
 // ---------------------------------------------------------------- sending
 let loginEnded = false;
 
+// What a queued item sends: a scan, or a kit's return checklist (kind "return").
+function request(item) {
+  if (item.kind === "return") {
+    return {
+      url: item.url,
+      body: { ...item.body, client_id: item.client_id, scanned_at: item.scanned_at },
+    };
+  }
+  return {
+    url: config.api.scan,
+    body: {
+      code: item.code,
+      session: item.session,
+      client_id: item.client_id,
+      station: item.station,
+      scanned_at: item.scanned_at,
+      confirm: Boolean(item.confirm),
+    },
+  };
+}
+
 async function send(scan) {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), SEND_TIMEOUT_MS);
+  const { url, body } = request(scan);
   try {
-    const response = await fetch(config.api.scan, {
+    const response = await fetch(url, {
       method: "POST",
       credentials: "same-origin",
       signal: controller.signal,
       headers: { "Content-Type": "application/json", "X-CSRFToken": config.csrf },
-      body: JSON.stringify({
-        code: scan.code,
-        session: scan.session,
-        client_id: scan.client_id,
-        station: scan.station,
-        scanned_at: scan.scanned_at,
-      }),
+      body: JSON.stringify(body),
     });
     if (response.ok) return { status: "answered", body: await response.json() };
     if (response.status === 401 || response.status === 403) return { status: "login" };
-    if (response.status === 400 || response.status === 422) {
+    if (response.status === 400 || response.status === 404 || response.status === 422) {
       const body = await response.json().catch(() => ({}));
       return { status: "refused", reason: body.error || String(response.status) };
     }
@@ -213,7 +263,7 @@ async function deliver(scan, visible) {
     if (answer.status === "login") loginEnded = true;
     if (visible) {
       if (answer.status === "answered") {
-        show(KIND[answer.body.outcome] || "bad", answer.body.message);
+        answered(scan, answer.body);
       } else if (answer.status === "refused") {
         show("bad", say.server_refused.replace("{reason}", answer.reason));
       } else if (answer.status === "login") {
@@ -230,6 +280,14 @@ async function deliver(scan, visible) {
 }
 
 function showQueued(scan) {
+  if (scan.kind === "return") {
+    show("queued", say.offline_return.replace("{code}", scan.label));
+    return;
+  }
+  if (kitToken(scan.code)) {
+    show("queued", say.offline_kit);
+    return;
+  }
   const token = badgeToken(scan.code);
   const person = token ? roster.get(sha256Hex(token).slice(0, 32)) : null;
   if (token === null && roster.size) {
@@ -241,7 +299,139 @@ function showQueued(scan) {
   }
 }
 
-async function scanned(code) {
+// ---------------------------------------------------------------- kits: confirm, return
+function hideKitPanels() {
+  confirmBox.hidden = true;
+  returnForm.hidden = true;
+}
+
+let toConfirm = null;
+function askToConfirm(scan, body) {
+  confirmReasons.replaceChildren(
+    ...(body.reasons || []).map((reason) => {
+      const item = document.createElement("li");
+      item.textContent = reason;
+      return item;
+    }),
+  );
+  toConfirm = scan.code;
+  confirmBox.hidden = false;
+}
+
+function element(tag, attributes = {}, text = "") {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, value);
+  if (text) node.textContent = text;
+  return node;
+}
+
+let returning = null;
+// The kit's components, all ticked: untick what did not come back in good order; for a
+// quantity above one, the count that came back; "damaged" when it came back broken.
+function showChecklist(body) {
+  returning = {
+    url: config.api.kitReturn.replace("__token__", encodeURIComponent(body.kit.token)),
+    code: body.kit.code,
+  };
+  returnTitle.textContent = say.checklist_title.replace("{code}", body.kit.code);
+  returnLines.replaceChildren(
+    ...body.checklist.map((line) => {
+      const item = element("li", { "data-component": String(line.id) });
+      const box = element("input", {
+        type: "checkbox",
+        id: `back-${line.id}`,
+        "data-quantity": String(line.quantity),
+      });
+      box.checked = true;
+      const label = element(
+        "label",
+        { for: box.id },
+        line.quantity > 1 ? `${line.name} × ${line.quantity}` : line.name,
+      );
+      if (!line.must_return) label.append(" ", element("span", { class: "hint" }, say.consumable));
+      item.append(box, label);
+      let count = null;
+      if (line.quantity > 1) {
+        count = element("input", {
+          type: "number",
+          id: `count-${line.id}`,
+          min: "0",
+          max: String(line.quantity),
+          value: String(line.quantity),
+          inputmode: "numeric",
+        });
+        item.append(element("label", { for: count.id, class: "count" }, say.count_back), count);
+        box.addEventListener("change", () => {
+          count.value = box.checked ? String(line.quantity) : "0";
+        });
+        count.addEventListener("input", () => {
+          box.checked = Number(count.value) >= line.quantity;
+        });
+      }
+      const damaged = element("input", { type: "checkbox", id: `damaged-${line.id}` });
+      damaged.addEventListener("change", () => {
+        if (damaged.checked && box.checked) {
+          box.checked = false;
+          if (count) count.value = "0";
+        }
+      });
+      item.append(damaged, element("label", { for: damaged.id }, say.damaged));
+      return item;
+    }),
+  );
+  returnNote.value = "";
+  returnForm.hidden = false;
+  const first = returnLines.querySelector("input");
+  if (first) first.focus();
+}
+
+function checklistCounts() {
+  const missing = {};
+  const damaged = {};
+  for (const item of returnLines.querySelectorAll("li")) {
+    const id = item.dataset.component;
+    const box = item.querySelector(`#back-${id}`);
+    const quantity = Number(box.dataset.quantity);
+    const count = item.querySelector(`#count-${id}`);
+    let back = box.checked ? quantity : 0;
+    if (!box.checked && count) back = Math.max(0, Math.min(quantity, Number(count.value) || 0));
+    const lacking = quantity - back;
+    if (lacking > 0) {
+      if (item.querySelector(`#damaged-${id}`).checked) damaged[id] = lacking;
+      else missing[id] = lacking;
+    }
+  }
+  return { missing, damaged };
+}
+
+async function submitReturn() {
+  if (!returning) return;
+  const item = {
+    kind: "return",
+    client_id: newClientId(),
+    url: returning.url,
+    label: returning.code,
+    body: { ...checklistCounts(), note: returnNote.value.trim(), station: config.station },
+    scanned_at: new Date().toISOString(),
+  };
+  returning = null;
+  hideKitPanels();
+  await queue.put(item); // like a scan: stored first, sent until the laptop answers
+  wedgeInput.focus();
+  await deliver(item, true);
+}
+
+function answered(scan, body) {
+  let kind = KIND[body.outcome] || "bad";
+  if (body.outcome === "kit_returned" && body.condition === "needs_attention") kind = "warn";
+  show(kind, body.message);
+  hideKitPanels();
+  if (config.kiosk) return;
+  if (body.outcome === "kit_needs_confirmation") askToConfirm(scan, body);
+  else if (body.outcome === "kit_return" && body.checklist) showChecklist(body);
+}
+
+async function scanned(code, options = {}) {
   const text = code.trim();
   if (!text) return;
   const scan = {
@@ -250,6 +440,7 @@ async function scanned(code) {
     session: config.session,
     station: config.station,
     scanned_at: new Date().toISOString(),
+    confirm: Boolean(options.confirm),
   };
   await queue.put(scan); // stored before sending: a crash or reload never loses it
   lastScan = scan.client_id;
@@ -321,6 +512,27 @@ wedgeInput.addEventListener("blur", () => {
   }, 150);
 });
 undoButton.addEventListener("click", () => undo().then(() => wedgeInput.focus()));
+confirmButton.addEventListener("click", () => {
+  const code = toConfirm;
+  toConfirm = null;
+  hideKitPanels();
+  wedgeInput.focus();
+  if (code) scanned(code, { confirm: true });
+});
+$("kit-confirm-cancel").addEventListener("click", () => {
+  toConfirm = null;
+  hideKitPanels();
+  wedgeInput.focus();
+});
+returnForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  submitReturn();
+});
+$("kit-return-cancel").addEventListener("click", () => {
+  returning = null;
+  hideKitPanels();
+  wedgeInput.focus();
+});
 
 // ---------------------------------------------------------------- camera
 let stream = null;
