@@ -360,7 +360,9 @@ function showChecklist(body) {
           value: String(line.quantity),
           inputmode: "numeric",
         });
-        item.append(element("label", { for: count.id, class: "count" }, say.count_back), count);
+        const counted = element("label", { class: "extra" }, `${say.count_back} `);
+        counted.append(count);
+        item.append(counted);
         box.addEventListener("change", () => {
           count.value = box.checked ? String(line.quantity) : "0";
         });
@@ -375,7 +377,9 @@ function showChecklist(body) {
           if (count) count.value = "0";
         }
       });
-      item.append(damaged, element("label", { for: damaged.id }, say.damaged));
+      const broken = element("label", { class: "extra" });
+      broken.append(damaged, ` ${say.damaged}`);
+      item.append(broken);
       return item;
     }),
   );

@@ -1,0 +1,218 @@
+"""Kits on the scan station in a real Chromium against a real `kitmanager serve`: handouts in
+two scans typed by a keyboard-wedge scanner, a return with a part missing unticked on the
+checklist, then the restock list; and kit scans made offline that pair when the queue drains.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from kitmanager import create_app
+from kitmanager.audit import cli_actor
+from kitmanager.extensions import db
+from kitmanager.kits.services import ComponentLine, create_kit_type, create_kits
+from tests.web.e2e import Server, run_kitmanager
+from tests.web.test_browser import CHROMIUM, PHONE, PageProblems
+from tests.web.test_scan_station_browser import (
+    PEOPLE,
+    SLUG,
+    VOLUNTEER,
+    _log_in,
+    _ok,
+    _open_station,
+    browser_factory,  # noqa: F401  (fixture)
+    expect_text,
+)
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is not installed"),
+]
+
+BOM = [
+    ComponentLine("Arduino Nano", 1),
+    ComponentLine("Ultrasonic sensor HC-SR04", 1),
+    ComponentLine("Jumper wires", 20, must_return=False),
+]
+LABEL = "http://10.42.0.1:5000/k/{}"
+
+
+@pytest.fixture(scope="module")
+def kit_day(tmp_path_factory) -> Iterator[tuple[Server, Path, dict[str, str], dict[str, str]]]:
+    """A server with a session running now, six participants, a volunteer and six kits."""
+    data_dir = tmp_path_factory.mktemp("kits") / "data"
+    _ok(
+        run_kitmanager(
+            data_dir, "users", "create", VOLUNTEER[0], "--role", "volunteer", "--password-stdin",
+            stdin=VOLUNTEER[1] + "\n",
+        )
+    )  # fmt: skip
+    today = datetime.now(timezone.utc)
+    _ok(
+        run_kitmanager(
+            data_dir, "workshops", "create", "Défi IA Abidjan", "--slug", SLUG,
+            "--starts", f"{today:%Y-%m-%d}", "--timezone", "Africa/Abidjan", "--language", "fr",
+        )
+    )  # fmt: skip
+    starts, ends = today - timedelta(minutes=15), today + timedelta(hours=2)
+    _ok(
+        run_kitmanager(
+            data_dir, "sessions", "add", SLUG, "Premier robot",
+            "--starts", f"{starts:%Y-%m-%d %H:%M}", "--ends", f"{ends:%Y-%m-%d %H:%M}",
+        )
+    )  # fmt: skip
+    people = data_dir.parent / "people.csv"
+    people.write_text("Name\n" + "\n".join(PEOPLE) + "\n", encoding="utf-8")
+    _ok(run_kitmanager(data_dir, "participants", "import", SLUG, str(people)))
+    # The kits, through the service layer on the same database file.
+    app = create_app({"DATA_DIR": data_dir})
+    with app.app_context(), app.test_request_context():
+        kit_type = create_kit_type(cli_actor(), "Line-follower kit v2", BOM)
+        kits = {kit.code: kit.label_token for kit in create_kits(cli_actor(), kit_type, 6)}
+        db.session.commit()
+        db.engine.dispose()
+    with sqlite3.connect(data_dir / "kitmanager.sqlite3") as conn:
+        tokens = dict(conn.execute("SELECT full_name, badge_token FROM participant"))
+    with Server(data_dir) as server:
+        yield server, data_dir, tokens, kits
+
+
+def _holders(data_dir: Path) -> dict[str, str]:
+    """Kit code -> who holds it, for the handouts still open."""
+    with sqlite3.connect(data_dir / "kitmanager.sqlite3") as conn:
+        conn.execute("PRAGMA busy_timeout=5000")
+        return dict(
+            conn.execute(
+                "SELECT k.code, p.full_name FROM kit_handout h JOIN kit k ON k.id = h.kit_id "
+                "JOIN participant p ON p.id = h.participant_id WHERE h.returned_at IS NULL"
+            )
+        )
+
+
+def _type(page, text: str) -> None:
+    """What a keyboard-wedge scanner does: the code's characters, then Enter."""
+    page.keyboard.type(text)
+    page.keyboard.press("Enter")
+
+
+def test_three_kits_handed_out_in_two_scans_one_returned_with_a_missing_sensor(
+    kit_day,
+    browser_factory,  # noqa: F811
+):
+    server, data_dir, tokens, kits = kit_day
+    browser = browser_factory()
+    context = browser.new_context(locale="en-GB", **PHONE)
+    page = context.new_page()
+    problems = PageProblems(page)
+    _log_in(page, server)
+    _open_station(page, server)
+    result = page.locator("#result")
+    assert page.evaluate("document.activeElement.id") == "wedge-input"
+
+    # Badge then kit, kit then badge, badge then kit: three handouts, nobody clicks.
+    pairs = [
+        ("Amina Yusuf", "KIT-001", "badge first"),
+        ("Kofi Mensah", "KIT-002", "kit first"),
+        ("Éloïse Diallo", "KIT-003", "badge first"),
+    ]
+    for name, code, order in pairs:
+        badge, label = f"http://10.42.0.1:5000/b/{tokens[name]}", LABEL.format(kits[code])
+        first, second = (badge, label) if order == "badge first" else (label, badge)
+        _type(page, first)
+        if order == "kit first":
+            expect_text(result, f"{code}: now scan the participant's badge.")
+            assert result.get_attribute("data-kind") == "warn"
+        else:
+            expect_text(result, f"{name} — checked in to Premier robot")
+        _type(page, second)
+        expect_text(result, f"{code} → {name}, due ")
+        assert result.get_attribute("data-kind") == "ok"
+        assert page.evaluate("document.activeElement.id") == "wedge-input"
+    assert _holders(data_dir) == {
+        "KIT-001": "Amina Yusuf",
+        "KIT-002": "Kofi Mensah",
+        "KIT-003": "Éloïse Diallo",
+    }
+
+    # KIT-002 comes back: scanned alone, its checklist appears with everything ticked.
+    _type(page, LABEL.format(kits["KIT-002"]))
+    expect_text(result, "KIT-002 is back from Kofi Mensah: check its contents.")
+    checklist = page.locator("#kit-return")
+    expect_text(checklist, "What came back in KIT-002?")
+    boxes = checklist.locator("input[id^='back-']")
+    assert boxes.count() == 3
+    assert all(boxes.nth(i).is_checked() for i in range(3))
+    wires = checklist.locator("li", has_text="Jumper wires")
+    assert wires.locator("input[type='number']").input_value() == "20"
+    assert "(consumable)" in wires.inner_text()
+    assert page.evaluate("document.activeElement.id").startswith("back-")  # the first line
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    page.screenshot(path="/tmp/kitmanager-kit-checklist-375px.png", full_page=True)
+    # By keyboard: Tab to the sensor's box, Space unticks it, Enter in the note submits.
+    page.keyboard.press("Tab")  # the Nano's "damaged" box
+    page.keyboard.press("Tab")  # the sensor's box
+    sensor = checklist.locator("li", has_text="Ultrasonic sensor").locator("input[id^='back-']")
+    assert page.evaluate("document.activeElement.id") == sensor.get_attribute("id")
+    page.keyboard.press("Space")
+    assert not sensor.is_checked()
+    checklist.locator("#kit-return-note").focus()
+    page.keyboard.type("lost in the playground")
+    page.keyboard.press("Enter")
+    expect_text(
+        result, "KIT-002 is back: 1 × Ultrasonic sensor HC-SR04 missing. It needs attention."
+    )
+    assert result.get_attribute("data-kind") == "warn"
+    assert checklist.is_hidden()
+    assert page.evaluate("document.activeElement.id") == "wedge-input"
+    assert _holders(data_dir) == {"KIT-001": "Amina Yusuf", "KIT-003": "Éloïse Diallo"}
+
+    # The restock list shows the missing sensor.
+    restock = page.request.get(f"{server.url}/api/v1/kits/restock").json()["restock"]
+    assert [(line["component"], line["missing"], line["kits"]) for line in restock] == [
+        ("Ultrasonic sensor HC-SR04", 1, 1)
+    ]
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    page.screenshot(path="/tmp/kitmanager-kit-station-375px.png", full_page=True)
+    expect_text(page.locator("#queue"), "All scans sent")
+    assert problems.messages == []
+    context.close()
+
+
+def test_kit_scans_made_offline_pair_when_the_queue_drains_on_a_french_phone(
+    kit_day,
+    browser_factory,  # noqa: F811
+):
+    server, data_dir, tokens, kits = kit_day
+    browser = browser_factory()
+    context = browser.new_context(locale="fr-FR", **PHONE)
+    page = context.new_page()
+    problems = PageProblems(page)
+    _log_in(page, server, french=True)
+    _open_station(page, server)
+    result = page.locator("#result")
+
+    context.set_offline(True)
+    # A kit scanned by mistake, the right kit, then the badge: the last kit pairs.
+    _type(page, LABEL.format(kits["KIT-004"]))
+    expect_text(result, "Scan du kit gardé sur cet appareil")
+    assert result.get_attribute("data-kind") == "queued"
+    _type(page, LABEL.format(kits["KIT-005"]))
+    _type(page, tokens["Wanjiru Mwangi"])
+    expect_text(result, "Wanjiru Mwangi — enregistré, sera envoyé")
+    expect_text(page.locator("#queue"), "3 scans en attente d’envoi")
+    assert "KIT-005" not in _holders(data_dir)
+
+    context.set_offline(False)
+    expect_text(page.locator("#queue"), "Tous les scans sont envoyés")
+    holders = _holders(data_dir)
+    assert holders.get("KIT-005") == "Wanjiru Mwangi"
+    assert "KIT-004" not in holders
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    # Only the sends refused while offline, nothing else.
+    assert [m for m in problems.messages if "ERR_INTERNET_DISCONNECTED" not in m] == []
+    context.close()
