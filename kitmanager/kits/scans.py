@@ -19,7 +19,8 @@ from typing import Any
 
 from flask_babel import format_time
 from flask_babel import gettext as _
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
+from sqlalchemy.orm import joinedload
 
 from kitmanager.audit import Actor, record_event
 from kitmanager.checkin.services import (
@@ -38,7 +39,6 @@ from kitmanager.kits.services import (
     ReturnResult,
     forget_scan,
     hand_out,
-    kit_by_token,
     remember_scan,
     return_kit,
     scan_partner,
@@ -47,6 +47,7 @@ from kitmanager.models import (
     Kit,
     KitCondition,
     KitHandout,
+    KitStatus,
     Participant,
     StationScan,
     Workshop,
@@ -68,14 +69,36 @@ __all__ = [
 PAIRABLE = frozenset({Outcome.CHECKED_IN, Outcome.ALREADY_CHECKED_IN, Outcome.NO_SESSION})
 
 
-def kit_json(kit: Kit) -> dict[str, Any]:
-    """What a station shows of a kit: code, type, status and its label token."""
+def kit_json(kit: Kit, status: KitStatus | None = None) -> dict[str, Any]:
+    """What a station shows of a kit: code, type, status (``status`` when the caller knows it
+    already) and its label token."""
     return {
         "code": kit.code,
         "type": kit.kit_type.name,
-        "status": kit.status.value,
+        "status": (status or kit.status).value,
         "token": kit.label_token,
     }
+
+
+# Built once: a kit scan is on the hot path of the morning.
+_KIT_BY_TOKEN = (
+    select(Kit).options(joinedload(Kit.kit_type)).where(Kit.label_token == bindparam("token"))
+)
+
+
+def _kit(token: str) -> Kit | None:
+    """The kit whose label carries ``token`` (as :func:`kit_by_token`), with its type loaded
+    in the same query: a scan's answer names it."""
+    return db.session.scalar(_KIT_BY_TOKEN, {"token": token})
+
+
+def _person(participant_id: int) -> Participant | None:
+    """A participant with the workshop and team a scan's answer names, in one query."""
+    return db.session.get(
+        Participant,
+        participant_id,
+        options=[joinedload(Participant.workshop), joinedload(Participant.team)],
+    )
 
 
 def _checklist(kit: Kit) -> list[dict[str, Any]]:
@@ -110,7 +133,7 @@ def _handed_out(handout: KitHandout, kit: Kit, participant: Participant) -> Scan
         message,
         participant=ScannedPerson.of(participant).to_json(),
         extra={
-            "kit": kit_json(kit),
+            "kit": kit_json(kit, KitStatus.OUT),
             "handout": handout.id,
             "due_at": local_iso(handout.due_at, zone) if handout.due_at else None,
         },
@@ -183,7 +206,7 @@ def scan_kit(
     holder); a kit that is in waits for a badge. Without a station name nothing pairs, and
     with ``handouts`` False (a kiosk) a kit scan only says a trainer hands kits out.
     """
-    kit = kit_by_token(token)
+    kit = _kit(token)
     if kit is None:
         return ScanResult(
             Outcome.KIT_LABEL,
@@ -197,7 +220,7 @@ def scan_kit(
         )
     partner = scan_partner(station, "badge", at) if station else None
     if partner is not None:
-        participant = db.session.get(Participant, partner)
+        participant = _person(partner)
         if participant is not None:
             return _pair(
                 actor,
@@ -232,8 +255,12 @@ def scan_kit(
 
 
 def _return_starts(kit: Kit, handout: KitHandout) -> ScanResult:
-    zone = db.session.scalar(select(Workshop.timezone).where(Workshop.id == handout.workshop_id))
     participant = handout.participant
+    zone = (
+        participant.workshop.timezone
+        if participant is not None
+        else db.session.scalar(select(Workshop.timezone).where(Workshop.id == handout.workshop_id))
+    )
     holder = participant.full_name if participant is not None else ""
     return ScanResult(
         Outcome.KIT_RETURN,
@@ -242,7 +269,7 @@ def _return_starts(kit: Kit, handout: KitHandout) -> ScanResult:
         else _("%(code)s is back: check its contents.", code=kit.code),
         participant=ScannedPerson.of(participant).to_json() if participant is not None else None,
         extra={
-            "kit": kit_json(kit),
+            "kit": kit_json(kit, KitStatus.OUT),
             "holder": holder,
             "out_at": local_iso(handout.out_at, zone or "UTC"),
             "due_at": local_iso(handout.due_at, zone or "UTC") if handout.due_at else None,
@@ -270,7 +297,7 @@ def after_badge(
     if kit is None:
         remember_scan(station, "badge", person.id, at, client_id)
         return badge_result
-    participant = db.session.get(Participant, person.id)
+    participant = _person(person.id)
     assert participant is not None
     result = _pair(
         actor,
@@ -366,7 +393,7 @@ def record_return(
             Outcome.KIT_RETURNED,
             _returned(kit, result),
             extra={
-                "kit": kit_json(kit),
+                "kit": kit_json(kit, KitStatus(result.condition.value)),
                 "condition": result.condition.value,
                 "incident": result.incident.id if result.incident is not None else None,
             },
