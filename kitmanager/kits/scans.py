@@ -37,6 +37,7 @@ from kitmanager.kits.services import (
     KitNotOut,
     NeedsConfirmation,
     ReturnResult,
+    _incident_item_text,
     forget_scan,
     hand_out,
     remember_scan,
@@ -344,19 +345,8 @@ def undo_handout(actor: Actor, handout_id: int) -> bool:
 def _returned(kit: Kit, result: ReturnResult) -> str:
     if result.incident is None:
         return _("%(code)s is back, complete: ready.", code=kit.code)
-    parts = ", ".join(
-        text
-        for item in result.incident.items
-        for text in (
-            _("%(count)s × %(name)s missing", count=item.missing, name=item.component_name)
-            if item.missing
-            else "",
-            _("%(count)s × %(name)s damaged", count=item.damaged, name=item.component_name)
-            if item.damaged
-            else "",
-        )
-        if text
-    )
+    # Worded as the kit's history words it.
+    parts = ", ".join(_incident_item_text(item) for item in result.incident.items)
     if result.condition == KitCondition.READY:
         return _("%(code)s is back: %(parts)s. Still ready.", code=kit.code, parts=parts)
     return _("%(code)s is back: %(parts)s. It needs attention.", code=kit.code, parts=parts)

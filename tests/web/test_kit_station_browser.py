@@ -171,6 +171,19 @@ def test_three_kits_handed_out_in_two_scans_one_returned_with_a_missing_sensor(
     assert page.evaluate("document.activeElement.id") == "wedge-input"
     assert _holders(data_dir) == {"KIT-001": "Amina Yusuf", "KIT-003": "Éloïse Diallo"}
 
+    # A second kit for Amina asks first, with the reason; the button confirms the same pair.
+    _type(page, f"http://10.42.0.1:5000/b/{tokens['Amina Yusuf']}")
+    expect_text(result, "Amina Yusuf was already checked in")
+    _type(page, LABEL.format(kits["KIT-006"]))
+    expect_text(result, "Hand KIT-006 to Amina Yusuf anyway?")
+    assert result.get_attribute("data-kind") == "warn"
+    expect_text(page.locator("#kit-reasons"), "Amina Yusuf already holds KIT-001.")
+    assert "KIT-006" not in _holders(data_dir)
+    page.get_by_role("button", name="Hand it out anyway").click()
+    expect_text(result, "KIT-006 → Amina Yusuf, due ")
+    assert page.locator("#kit-confirm").is_hidden()
+    assert _holders(data_dir)["KIT-006"] == "Amina Yusuf"
+
     # The restock list shows the missing sensor.
     restock = page.request.get(f"{server.url}/api/v1/kits/restock").json()["restock"]
     assert [(line["component"], line["missing"], line["kits"]) for line in restock] == [
