@@ -62,6 +62,7 @@ __all__ = [
     "check_in",
     "classify_code",
     "find_badge",
+    "local_clock",
     "local_iso",
     "record_scan",
     "register_walk_in",
@@ -215,7 +216,8 @@ def local_iso(value: datetime, zone: str) -> str:
     return aware.isoformat(timespec="seconds")
 
 
-def _local_clock(value: datetime, zone: str) -> str:
+def local_clock(value: datetime, zone: str) -> str:
+    """Stored naive UTC as a short clock time in ``zone``, in the reader's locale (09:14)."""
     return format_time(utc_to_local(value, zone), "short")
 
 
@@ -533,7 +535,7 @@ def _checked_in(
         _(
             "%(name)s was already checked in at %(time)s",
             name=person.full_name,
-            time=_local_clock(checked_in_at, session.timezone),
+            time=local_clock(checked_in_at, session.timezone),
         ),
         **details,
     )
@@ -763,7 +765,7 @@ def board_state(session: WorkshopSession, last: int = 8) -> dict[str, Any]:
             {
                 "name": line.participant.display_badge_name,
                 "team": line.participant.team.name if line.participant.team else None,
-                "at": _local_clock(line.check_in.at, workshop.timezone),  # type: ignore[union-attr]
+                "at": local_clock(line.check_in.at, workshop.timezone),  # type: ignore[union-attr]
             }
             for line in arrived[:last]
         ],

@@ -17,7 +17,6 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from flask_babel import format_time
 from flask_babel import gettext as _
 from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import joinedload
@@ -29,6 +28,7 @@ from kitmanager.checkin.services import (
     ScanResult,
     ScanSession,
     apply_once,
+    local_clock,
     local_iso,
 )
 from kitmanager.extensions import db
@@ -37,6 +37,7 @@ from kitmanager.kits.services import (
     KitNotOut,
     NeedsConfirmation,
     ReturnResult,
+    _holder_name,
     _incident_item_text,
     forget_scan,
     hand_out,
@@ -54,7 +55,6 @@ from kitmanager.models import (
     Workshop,
     WorkshopSession,
 )
-from kitmanager.workshops.services import utc_to_local
 
 __all__ = [
     "PAIRABLE",
@@ -114,10 +114,6 @@ def _checklist(kit: Kit) -> list[dict[str, Any]]:
     ]
 
 
-def _clock(value: datetime, zone: str) -> str:
-    return format_time(utc_to_local(value, zone), "short")
-
-
 def _handed_out(handout: KitHandout, kit: Kit, participant: Participant) -> ScanResult:
     zone = participant.workshop.timezone
     if handout.due_at is not None:
@@ -125,7 +121,7 @@ def _handed_out(handout: KitHandout, kit: Kit, participant: Participant) -> Scan
             "%(code)s → %(name)s, due %(time)s",
             code=kit.code,
             name=participant.full_name,
-            time=_clock(handout.due_at, zone),
+            time=local_clock(handout.due_at, zone),
         )
     else:
         message = _("%(code)s → %(name)s", code=kit.code, name=participant.full_name)
@@ -262,12 +258,10 @@ def _return_starts(kit: Kit, handout: KitHandout) -> ScanResult:
         if participant is not None
         else db.session.scalar(select(Workshop.timezone).where(Workshop.id == handout.workshop_id))
     )
-    holder = participant.full_name if participant is not None else ""
+    holder = _holder_name(handout)  # a team, or someone since removed, is named too
     return ScanResult(
         Outcome.KIT_RETURN,
-        _("%(code)s is back from %(name)s: check its contents.", code=kit.code, name=holder)
-        if holder
-        else _("%(code)s is back: check its contents.", code=kit.code),
+        _("%(code)s is back from %(name)s: check its contents.", code=kit.code, name=holder),
         participant=ScannedPerson.of(participant).to_json() if participant is not None else None,
         extra={
             "kit": kit_json(kit, KitStatus.OUT),
