@@ -54,6 +54,7 @@ from kitmanager.models import (
     StationScan,
     Workshop,
     WorkshopSession,
+    utcnow,
 )
 
 __all__ = [
@@ -150,8 +151,9 @@ def _pair(
 ) -> ScanResult:
     """Hand ``kit`` to ``participant`` (the two scans of a pair); the answer says how it went.
 
-    A handout that asks for confirmation keeps the pair waiting (from now), so the same scan
-    sent again with ``confirm`` makes it.
+    A handout that asks for confirmation keeps the pair waiting from now (not from the scan's
+    own time: a scan sent late from an offline queue is confirmed when the answer is seen), so
+    the same scan sent again with ``confirm`` makes it.
     """
     chosen = None
     if session is not None and session.workshop_id == participant.workshop_id:
@@ -162,7 +164,7 @@ def _pair(
         )
     except NeedsConfirmation as question:
         kind, subject = partner
-        remember_scan(station, kind, subject, at)
+        remember_scan(station, kind, subject, max(at, utcnow()))
         return ScanResult(
             Outcome.KIT_NEEDS_CONFIRMATION,
             _(

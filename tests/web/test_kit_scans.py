@@ -180,6 +180,21 @@ def test_a_kit_needing_attention_asks_to_confirm_and_the_same_scan_confirmed_han
     assert [code for code, _ in _open_handouts(app)] == ["KIT-001", "KIT-003"]
 
 
+def test_a_queued_pair_asking_to_confirm_is_confirmed_when_the_answer_is_seen(
+    app, client, runner, day
+):
+    with app.app_context(), app.test_request_context():
+        set_condition(cli_actor(), kit_by_code("KIT-003"), KitCondition.NEEDS_ATTENTION)
+        db.session.commit()
+    door = Station(client, _token(runner))
+    # Both scans were queued offline five minutes ago and arrive now.
+    door.scan(day["kofi"], scanned_at=_ago(300))
+    asked = door.scan(day["kits"]["KIT-003"], scanned_at=_ago(290))
+    assert asked["outcome"] == "kit_needs_confirmation"
+    assert door.scan(day["kits"]["KIT-003"], confirm=True)["outcome"] == "kit_handed_out"
+    assert [code for code, _ in _open_handouts(app)] == ["KIT-003"]
+
+
 def test_a_kit_out_with_someone_else_is_unavailable_and_a_retired_one_too(app, client, runner, day):
     door = Station(client, _token(runner))
     door.scan(day["amina"])

@@ -15,7 +15,8 @@ import pytest
 from kitmanager import create_app
 from kitmanager.audit import cli_actor
 from kitmanager.extensions import db
-from kitmanager.kits.services import ComponentLine, create_kit_type, create_kits
+from kitmanager.kits.services import ComponentLine, create_kit_type, create_kits, set_condition
+from kitmanager.models import KitCondition
 from tests.web.e2e import Server, run_kitmanager
 from tests.web.test_browser import CHROMIUM, PHONE, PageProblems
 from tests.web.test_scan_station_browser import (
@@ -44,7 +45,8 @@ LABEL = "http://10.42.0.1:5000/k/{}"
 
 @pytest.fixture(scope="module")
 def kit_day(tmp_path_factory) -> Iterator[tuple[Server, Path, dict[str, str], dict[str, str]]]:
-    """A server with a session running now, six participants, a volunteer and six kits."""
+    """A server with a session running now, six participants, a volunteer and seven kits
+    (KIT-007 needs attention)."""
     data_dir = tmp_path_factory.mktemp("kits") / "data"
     _ok(
         run_kitmanager(
@@ -73,7 +75,9 @@ def kit_day(tmp_path_factory) -> Iterator[tuple[Server, Path, dict[str, str], di
     app = create_app({"DATA_DIR": data_dir})
     with app.app_context(), app.test_request_context():
         kit_type = create_kit_type(cli_actor(), "Line-follower kit v2", BOM)
-        kits = {kit.code: kit.label_token for kit in create_kits(cli_actor(), kit_type, 6)}
+        made = create_kits(cli_actor(), kit_type, 7)
+        set_condition(cli_actor(), made[-1], KitCondition.NEEDS_ATTENTION, "loose wheel")
+        kits = {kit.code: kit.label_token for kit in made}
         db.session.commit()
         db.engine.dispose()
     with sqlite3.connect(data_dir / "kitmanager.sqlite3") as conn:
@@ -225,6 +229,18 @@ def test_kit_scans_made_offline_pair_when_the_queue_drains_on_a_french_phone(
     holders = _holders(data_dir)
     assert holders.get("KIT-005") == "Wanjiru Mwangi"
     assert "KIT-004" not in holders
+
+    # Offline again: a pair that asks to confirm shows its question once the queue drains.
+    context.set_offline(True)
+    _type(page, tokens["Aïssatou Koné"])
+    _type(page, LABEL.format(kits["KIT-007"]))
+    expect_text(page.locator("#queue"), "2 scans en attente d’envoi")
+    context.set_offline(False)
+    expect_text(result, "Remettre quand même KIT-007 à Aïssatou Koné ?")
+    expect_text(page.locator("#kit-reasons"), "KIT-007")
+    page.get_by_role("button", name="Le remettre quand même").click()
+    expect_text(result, "KIT-007 → Aïssatou Koné, à rendre à ")
+    assert _holders(data_dir)["KIT-007"] == "Aïssatou Koné"
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
     # Only the sends refused while offline, nothing else.
     assert [m for m in problems.messages if "ERR_INTERNET_DISCONNECTED" not in m] == []

@@ -175,6 +175,8 @@ const KIND = {
   wrong_workshop: "bad",
 };
 
+const NEEDS_EYES = new Set(["kit_needs_confirmation", "kit_unavailable", "kit_needs_station"]);
+
 let clearTimer = null;
 function show(kind, text) {
   resultBox.className = `result ${kind}`;
@@ -261,6 +263,11 @@ async function deliver(scan, visible) {
       await queue.remove(scan.client_id);
     }
     if (answer.status === "login") loginEnded = true;
+    // A kit scan sent from the queue whose answer needs someone (confirm, or refused) is
+    // shown even though it was sent in the background.
+    if (!visible && answer.status === "answered" && NEEDS_EYES.has(answer.body.outcome)) {
+      answered(scan, answer.body);
+    }
     if (visible) {
       if (answer.status === "answered") {
         answered(scan, answer.body);
