@@ -38,9 +38,9 @@ from kitmanager.kits.services import (
     NeedsConfirmation,
     ReturnResult,
     _holder_name,
-    _incident_item_text,
     forget_scan,
     hand_out,
+    incident_text,
     remember_scan,
     return_kit,
     scan_partner,
@@ -341,8 +341,7 @@ def undo_handout(actor: Actor, handout_id: int) -> bool:
 def _returned(kit: Kit, result: ReturnResult) -> str:
     if result.incident is None:
         return _("%(code)s is back, complete: ready.", code=kit.code)
-    # Worded as the kit's history words it.
-    parts = ", ".join(_incident_item_text(item) for item in result.incident.items)
+    parts = incident_text(result.incident)  # as the kit's pages and history word it
     if result.condition == KitCondition.READY:
         return _("%(code)s is back: %(parts)s. Still ready.", code=kit.code, parts=parts)
     return _("%(code)s is back: %(parts)s. It needs attention.", code=kit.code, parts=parts)

@@ -5,6 +5,7 @@ checklist, then the restock list; and kit scans made offline that pair when the 
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -41,17 +42,24 @@ BOM = [
     ComponentLine("Jumper wires", 20, must_return=False),
 ]
 LABEL = "http://10.42.0.1:5000/k/{}"
+TRAINER = ("tom", "trainer-restock-2026")
 
 
 @pytest.fixture(scope="module")
 def kit_day(tmp_path_factory) -> Iterator[tuple[Server, Path, dict[str, str], dict[str, str]]]:
-    """A server with a session running now, six participants, a volunteer and seven kits
-    (KIT-007 needs attention)."""
+    """A server with a session running now, six participants, a volunteer, a trainer and seven
+    kits (KIT-007 needs attention)."""
     data_dir = tmp_path_factory.mktemp("kits") / "data"
     _ok(
         run_kitmanager(
             data_dir, "users", "create", VOLUNTEER[0], "--role", "volunteer", "--password-stdin",
             stdin=VOLUNTEER[1] + "\n",
+        )
+    )  # fmt: skip
+    _ok(
+        run_kitmanager(
+            data_dir, "users", "create", TRAINER[0], "--role", "trainer", "--password-stdin",
+            stdin=TRAINER[1] + "\n",
         )
     )  # fmt: skip
     today = datetime.now(timezone.utc)
@@ -188,11 +196,25 @@ def test_three_kits_handed_out_in_two_scans_one_returned_with_a_missing_sensor(
     assert page.locator("#kit-confirm").is_hidden()
     assert _holders(data_dir)["KIT-006"] == "Amina Yusuf"
 
-    # The restock list shows the missing sensor.
+    # The restock list shows the missing sensor: in the API the station's login may read...
     restock = page.request.get(f"{server.url}/api/v1/kits/restock").json()["restock"]
     assert [(line["component"], line["missing"], line["kits"]) for line in restock] == [
         ("Ultrasonic sensor HC-SR04", 1, 1)
     ]
+    # ...and on the trainers' restock page.
+    office = browser.new_context(locale="en-GB", **PHONE)
+    trainer = office.new_page()
+    trainer.goto(f"{server.url}/login")
+    trainer.get_by_label("User name").fill(TRAINER[0])
+    trainer.get_by_label("Password").fill(TRAINER[1])
+    trainer.get_by_role("button", name="Log in").click()
+    trainer.wait_for_url(re.compile(r"/workshops/$"))
+    trainer.goto(f"{server.url}/kits/restock")
+    row = trainer.locator("table.restock tbody tr")
+    assert row.count() == 1
+    expect_text(row, "Ultrasonic sensor HC-SR04")
+    expect_text(row.locator("td.missing"), "1 missing")
+    office.close()
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
     page.screenshot(path="/tmp/kitmanager-kit-station-375px.png", full_page=True)
     expect_text(page.locator("#queue"), "All scans sent")
