@@ -736,7 +736,8 @@ class HistoryEntry:
 
 
 def kit_history(kit: Kit) -> list[HistoryEntry]:
-    """Everything that happened to ``kit``: handouts, returns, incidents; newest first."""
+    """Everything that happened to ``kit``: handouts, returns, incidents, board flashes and
+    checks; newest first."""
     entries: list[HistoryEntry] = []
     handouts = db.session.scalars(
         select(KitHandout)
@@ -790,6 +791,9 @@ def kit_history(kit: Kit) -> list[HistoryEntry]:
                     {"incident": incident},
                 )
             )
+    from kitmanager.boards.services import board_history_entries  # boards builds on kits
+
+    entries += board_history_entries(kit)
     # A return and the incident it opened share a time: the incident comes after the return.
     order = {"return": 0, "incident": 1}
     entries.sort(key=lambda entry: (entry.at, order.get(entry.kind, 0)), reverse=True)

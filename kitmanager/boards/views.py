@@ -1,0 +1,257 @@
+"""Boards pages: the boards on the hub, flash and check jobs with live progress, the firmware
+library, and each kit's board history. Thin: parse, call a service, render."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from firmware_tools.drivers import families
+from kitmanager.boards import bp
+from kitmanager.boards.forms import AddPortForm, FirmwareForm
+from kitmanager.boards.jobs import Job, jobs, runs_as_dict
+from kitmanager.boards.services import (
+    BoardsError,
+    FirmwareFile,
+    add_firmware,
+    add_port,
+    bind_port,
+    board_runs_of,
+    close_orphan_runs,
+    current_firmware,
+    find_kit,
+    firmware_library,
+    job_runs,
+    known_ports,
+    latest_job,
+    plan_job,
+    remove_port,
+    set_current_firmware,
+)
+from kitmanager.extensions import db
+from kitmanager.kits.services import kit_history
+from kitmanager.models import BoardRunKind, Firmware, KitType, Role
+from kitmanager.security import current_actor, require_role
+
+
+def _job_state(job_id: str | None) -> dict[str, Any] | None:
+    """The job as the page polls it: live from memory, else from its stored runs."""
+    if not job_id:
+        return None
+    live: Job | None = jobs().get(job_id)
+    if live is not None:
+        return live.to_dict()
+    if close_orphan_runs(job_id):
+        db.session.commit()
+    runs = job_runs(job_id)
+    return runs_as_dict(job_id, runs) if runs else None
+
+
+def _firmware_choices(library: list[Firmware]) -> list[tuple[str, str]]:
+    return [("current", _("The current firmware of each kit's type"))] + [
+        (str(row.id), row.title) for row in library
+    ]
+
+
+@bp.route("/")
+@require_role(Role.TRAINER)
+def index():
+    """The boards on the hub now, each with its kit; Flash all / Check all; the last job."""
+    library = firmware_library()
+    db.session.commit()  # the built-in firmware, added on the first visit
+    job_id = request.args.get("job") or latest_job()
+    return render_template(
+        "boards/index.html",
+        ports=known_ports(),
+        job=_job_state(job_id),
+        firmware_choices=_firmware_choices(library),
+        add_form=AddPortForm(),
+    )
+
+
+@bp.route("/ports")
+@require_role(Role.TRAINER)
+def ports_fragment():
+    """The list of ports alone, for the page to refresh itself."""
+    return render_template("boards/_ports.html", ports=known_ports())
+
+
+@bp.post("/ports/add")
+@require_role(Role.TRAINER)
+def add_port_view():
+    form = AddPortForm()
+    if form.validate_on_submit():
+        try:
+            add_port(current_actor(), form.device.data, form.family.data)
+        except BoardsError as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+        else:
+            db.session.commit()
+            flash(_("Port %(port)s added.", port=form.device.data.strip()), "success")
+    else:
+        flash(_("Write the port, and choose the board family."), "error")
+    return redirect(url_for("boards.index"))
+
+
+@bp.post("/ports/remove")
+@require_role(Role.TRAINER)
+def remove_port_view():
+    try:
+        remove_port(current_actor(), request.form.get("device", ""))
+    except BoardsError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+    else:
+        db.session.commit()
+    return redirect(url_for("boards.index"))
+
+
+@bp.post("/bind")
+@require_role(Role.TRAINER)
+def bind():
+    """Bind the board on a port to the kit whose label was scanned or typed."""
+    device = request.form.get("device", "")
+    try:
+        kit = bind_port(current_actor(), device, request.form.get("label", ""))
+    except BoardsError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+    else:
+        db.session.commit()
+        flash(_("The board on %(port)s belongs to %(kit)s.", port=device, kit=kit.code), "success")
+    return redirect(url_for("boards.index"))
+
+
+@bp.post("/jobs")
+@require_role(Role.TRAINER)
+def start_job():
+    """Start a flash or check of every board, or of the ticked ones; returns at once."""
+    kind_text, _sep, scope = request.form.get("action", "").partition("-")
+    try:
+        kind = BoardRunKind(kind_text)
+    except ValueError:
+        abort(400)
+    devices = request.form.getlist("port") if scope == "selected" else None
+    if scope == "selected" and not devices:
+        flash(_("Tick the boards to work on first."), "error")
+        return redirect(url_for("boards.index"))
+    firmware = None
+    choice = request.form.get("firmware", "current")
+    if kind is BoardRunKind.FLASH and choice != "current":
+        row = db.session.get(Firmware, int(choice)) if choice.isdigit() else None
+        if row is None:
+            abort(400)
+        firmware = [row]
+    manager = jobs()
+    actor = current_actor()
+    try:
+        if devices is not None:
+            manager.check_free(devices)
+        plan = plan_job(actor, kind, devices, firmware)
+        manager.check_free([spec.port for spec in plan.boards])
+    except BoardsError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("boards.index"))
+    db.session.commit()
+    try:
+        manager.submit(plan, actor)
+    except BoardsError as exc:  # another request took a port an instant earlier
+        close_orphan_runs(plan.job)
+        db.session.commit()
+        flash(str(exc), "error")
+        return redirect(url_for("boards.index"))
+    return redirect(url_for("boards.index", job=plan.job))
+
+
+@bp.route("/jobs/<job_id>")
+@require_role(Role.TRAINER)
+def job_status(job_id: str):
+    """A job's progress and results, for the page to poll (about once a second)."""
+    state = _job_state(job_id)
+    if state is None:
+        abort(404)
+    return jsonify(state)
+
+
+@bp.post("/jobs/<job_id>/stop")
+@require_role(Role.TRAINER)
+def stop_job(job_id: str):
+    """Stop a job: boards done stay done, the others end cancelled (a board stopped while
+    being written is marked for re-flash)."""
+    if jobs().stop(job_id):
+        flash(_("Stopping: each board ends in a few seconds."), "info")
+    else:
+        flash(_("This job has already ended."), "info")
+    return redirect(url_for("boards.index", job=job_id))
+
+
+@bp.route("/firmware", methods=["GET", "POST"])
+@require_role(Role.TRAINER)
+def firmware():
+    """The firmware library: upload a firmware, and mark the current one of each kit type."""
+    form = FirmwareForm()
+    form.family.choices = [("", _("From the files"))] + [(f, f) for f in families()]
+    if form.validate_on_submit():
+        uploads = [
+            FirmwareFile(upload.filename or "firmware", upload.read())
+            for upload in form.files.data
+            if upload and upload.filename
+        ]
+        try:
+            row = add_firmware(
+                current_actor(),
+                name=form.name.data,
+                version=form.version.data,
+                files=uploads,
+                family=form.family.data,
+                address=form.address_value(),
+                notes=form.notes.data or "",
+            )
+        except BoardsError as exc:
+            db.session.rollback()
+            form.files.errors = [*form.files.errors, str(exc)]
+        else:
+            db.session.commit()
+            flash(_("%(title)s is in the library.", title=row.title), "success")
+            return redirect(url_for("boards.firmware"))
+    library = firmware_library()
+    db.session.commit()
+    kit_types = list(db.session.scalars(select(KitType).order_by(KitType.name)))
+    return render_template(
+        "boards/firmware.html",
+        form=form,
+        library=library,
+        kit_types=[(kit_type, current_firmware(kit_type.id)) for kit_type in kit_types],
+    )
+
+
+@bp.post("/firmware/current")
+@require_role(Role.TRAINER)
+def set_current():
+    kit_type = db.session.get(KitType, request.form.get("kit_type", type=int) or 0)
+    if kit_type is None:
+        abort(400)
+    choice = request.form.get("firmware", "")
+    row = db.session.get(Firmware, int(choice)) if choice.isdigit() else None
+    set_current_firmware(current_actor(), kit_type, row)
+    db.session.commit()
+    flash(_("Current firmware of %(type)s saved.", type=kit_type.name), "success")
+    return redirect(url_for("boards.firmware"))
+
+
+@bp.route("/kits/<code>")
+@require_role(Role.TRAINER)
+def kit_boards(code: str):
+    """One kit's board record and its history (flashes and checks among the rest)."""
+    try:
+        kit = find_kit(code)
+    except BoardsError:
+        abort(404)
+    return render_template(
+        "boards/kit.html", kit=kit, runs=board_runs_of(kit), history=kit_history(kit)
+    )

@@ -1,0 +1,360 @@
+"""Boards in the app: the firmware library, ports and kits, flash and check jobs whose results
+land on each kit, through the pages (Flask test client) and the `kitmanager boards` commands.
+
+The boards are the simulated ones of tests/firmware_tools: the real MicroPython behind a pty,
+and a pty with nothing behind it (a board that never answers).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from firmware_tools.operations import PORTS
+from kitmanager.audit import cli_actor
+from kitmanager.boards.services import BUILTIN_DIR, find_kit
+from kitmanager.extensions import db
+from kitmanager.kits.services import (
+    ComponentLine,
+    NeedsConfirmation,
+    create_kit_type,
+    create_kits,
+    hand_out,
+    kit_history,
+)
+from kitmanager.models import AuditEvent, BoardRun, Firmware, Kit, KitCondition
+from tests.firmware_tools.micropython_board import MicroPythonPty, micropython_available
+from tests.web.conftest import csrf_token, login
+from tests.web.helpers import add_people, make_workshop
+
+KITBOT_HEX = BUILTIN_DIR / "kitbot-avr" / "kitbot.hex"
+KITBOT_MICROPYTHON = BUILTIN_DIR / "kitbot-micropython"
+HEALTHY_KIT = {"motors_ma": [249, 251], "distance_mv": 1197, "line": [409, 511, 613]}
+HEALTHY_KIT["battery_mv"] = 7398
+
+needs_micropython = pytest.mark.skipif(
+    not micropython_available(), reason="needs the micropython binary and socat"
+)
+
+
+@pytest.fixture(autouse=True)
+def fresh_port_marks():
+    PORTS.forget()
+    yield
+    PORTS.forget()
+
+
+@pytest.fixture
+def kits(app):
+    """A kit type and two kits, KIT-001 and KIT-002."""
+    with app.app_context():
+        kit_type = create_kit_type(cli_actor(), "Kitbot", [ComponentLine("Board")])
+        create_kits(cli_actor(), kit_type, 2)
+        db.session.commit()
+    return ["KIT-001", "KIT-002"]
+
+
+@pytest.fixture
+def boards(tmp_path):
+    """A factory of MicroPython boards on ptys, each with a healthy kit attached."""
+    started = []
+
+    def start(name: str, kit: dict | None = None) -> MicroPythonPty:
+        board = MicroPythonPty(tmp_path / name)
+        board.file("kit_sim.json").write_text(json.dumps(kit or HEALTHY_KIT))
+        started.append(board)
+        return board
+
+    yield start
+    for board in started:
+        board.stop()
+
+
+@pytest.fixture
+def silent_port():
+    """A pty with nothing behind it: a board that never answers."""
+    controller, device = os.openpty()
+    yield os.ttyname(device)
+    os.close(controller)
+    os.close(device)
+
+
+def _post(client, url: str, form_url: str = "/boards/", **data):
+    return client.post(url, data={"csrf_token": csrf_token(client, form_url), **data})
+
+
+def _kit(app, code: str) -> Kit:
+    with app.app_context():
+        kit = db.session.scalar(select(Kit).where(Kit.code == code))
+        db.session.expunge(kit)
+        return kit
+
+
+def _wait_for_job(client, job: str, timeout: float = 120) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = client.get(f"/boards/jobs/{job}").get_json()
+        if not state["running"]:
+            return state
+        time.sleep(0.2)
+    raise AssertionError(f"job {job} still running after {timeout} s: {state}")
+
+
+def _start(client, action: str, **data) -> str:
+    reply = _post(client, "/boards/jobs", action=action, **data)
+    assert reply.status_code == 302, reply.get_data(as_text=True)
+    location = reply.headers["Location"]
+    assert "job=" in location, client.get("/boards/").get_data(as_text=True)
+    return location.split("job=")[1]
+
+
+# -- firmware library -----------------------------------------------------------------------
+
+
+def test_the_kitbot_firmware_is_in_the_library_from_the_start(app, client):
+    login(client, "tom")
+    page = client.get("/boards/firmware").get_data(as_text=True)
+    sha = hashlib.sha256(KITBOT_HEX.read_bytes()).hexdigest()
+    assert sha in page and "kitbot 1.2.0" in page
+    with app.app_context():
+        rows = {row.family: row for row in db.session.scalars(select(Firmware))}
+        assert set(rows) == {"avr", "micropython"}
+        assert all(row.builtin and row.version == "1.2.0" for row in rows.values())
+    client.get("/boards/firmware")  # a second visit adds nothing
+    with app.app_context():
+        assert len(list(db.session.scalars(select(Firmware)))) == 2
+
+
+def _upload(client, files, **fields):
+    data = {
+        "csrf_token": csrf_token(client, "/boards/firmware"),
+        "name": fields.pop("name", "kitbot"),
+        "version": fields.pop("version", "1.3.0"),
+        "family": fields.pop("family", ""),
+        "address": fields.pop("address", ""),
+        "notes": fields.pop("notes", ""),
+        "files": [(io.BytesIO(data), name) for name, data in files],
+    }
+    return client.post("/boards/firmware", data=data, content_type="multipart/form-data")
+
+
+def test_a_trainer_uploads_a_hex_a_bin_and_a_micropython_zip(app, client):
+    login(client, "tom")
+    hex_data = KITBOT_HEX.read_bytes()
+    reply = _upload(client, [("kitbot.hex", hex_data)], notes="line follower")
+    assert reply.status_code == 302
+    bin_data = bytes(range(256)) * 16
+    assert _upload(client, [("app.bin", bin_data)], name="esp-demo", address="0x10000").status_code
+    folder = io.BytesIO()
+    with zipfile.ZipFile(folder, "w") as archive:
+        for path in KITBOT_MICROPYTHON.iterdir():
+            if path.is_file():
+                archive.write(path, f"kitbot-micropython/{path.name}")
+    assert _upload(client, [("kitbot.zip", folder.getvalue())], version="1.3.1").status_code == 302
+    with app.app_context():
+        rows = {(r.name, r.version, r.family): r for r in db.session.scalars(select(Firmware))}
+        hexed = rows[("kitbot", "1.3.0", "avr")]
+        assert hexed.sha256 == hashlib.sha256(hex_data).hexdigest()
+        assert hexed.notes == "line follower" and hexed.added_by == "user:tom"
+        esp = rows[("esp-demo", "1.3.0", "esp")]
+        assert esp.address == 0x10000 and esp.sha256 == hashlib.sha256(bin_data).hexdigest()
+        mpy = rows[("kitbot", "1.3.1", "micropython")]
+        built_in = rows[("kitbot", "1.2.0", "micropython")]
+        assert mpy.sha256 == built_in.sha256  # the same files, zipped: the same hash
+        stored = Path(app.config["DATA_DIR"]) / "firmware" / mpy.sha256
+        assert (stored / "main.py").is_file()
+        audit = db.session.scalars(select(AuditEvent.action)).all()
+        assert audit.count("firmware.add") == 3
+
+
+def test_a_firmware_that_cannot_be_flashed_is_refused_with_what_to_do(app, client):
+    login(client, "tom")
+    reply = _upload(client, [("kitbot.hex", b":10000000not a hex file\n")])
+    page = reply.get_data(as_text=True)
+    assert reply.status_code == 200 and "This firmware cannot be used" in page
+    reply = _upload(client, [("kitbot.hex", KITBOT_HEX.read_bytes())], version="1.2.0")
+    assert "already in the library" in reply.get_data(as_text=True)
+    reply = _upload(client, [("evil.zip", b"PK not a zip")])
+    assert "is not a ZIP file" in reply.get_data(as_text=True)
+    with app.app_context():
+        assert len(list(db.session.scalars(select(Firmware)))) == 2
+
+
+def test_one_firmware_is_the_current_one_of_a_kit_type(app, client, kits):
+    login(client, "tom")
+    client.get("/boards/firmware")
+    with app.app_context():
+        mpy = db.session.scalar(select(Firmware).where(Firmware.family == "micropython"))
+        kit_type_id = db.session.scalar(select(Kit.kit_type_id))
+    form = "/boards/firmware"
+    reply = _post(client, f"{form}/current", form, kit_type=kit_type_id, firmware=mpy.id)
+    assert reply.status_code == 302
+    page = client.get("/boards/firmware").get_data(as_text=True)
+    assert f'<option value="{mpy.id}" selected>' in page
+
+
+# -- ports and kits ---------------------------------------------------------------------------
+
+
+def test_ports_are_added_by_hand_and_bound_to_kits_by_their_label(app, client, kits):
+    login(client, "tom")
+    reply = _post(client, "/boards/ports/add", device="socket://10.0.0.5:4000", family="avr")
+    assert reply.status_code == 302
+    page = client.get("/boards/").get_data(as_text=True)
+    assert "socket://10.0.0.5:4000" in page and "No kit yet" in page
+    token = _kit(app, "KIT-002").label_token
+    reply = _post(
+        client, "/boards/bind", device="socket://10.0.0.5:4000", label=f"http://x/k/{token}"
+    )
+    assert "KIT-002" in client.get(reply.headers["Location"]).get_data(as_text=True)
+    fragment = client.get("/boards/ports").get_data(as_text=True)
+    assert "Kit <a" in fragment and "KIT-002" in fragment
+    # typing the code binds it elsewhere: one board per kit
+    _post(client, "/boards/ports/add", device="/dev/ttyAMA0", family="micropython")
+    _post(client, "/boards/bind", device="/dev/ttyAMA0", label="kit-002")
+    with app.app_context():
+        from kitmanager.models import BoardPort
+
+        bound = {row.device: row.kit_id for row in db.session.scalars(select(BoardPort))}
+        assert bound["/dev/ttyAMA0"] == find_kit("KIT-002").id
+        assert bound["socket://10.0.0.5:4000"] is None
+    reply = _post(client, "/boards/bind", device="/dev/ttyAMA0", label="KIT-999")
+    assert "No kit has the label" in client.get(reply.headers["Location"]).get_data(as_text=True)
+    reply = _post(client, "/boards/ports/add", device="not a port", family="avr")
+    assert "Write the port as a path" in client.get("/boards/").get_data(as_text=True)
+
+
+def test_volunteers_do_not_reach_the_boards_page(client):
+    login(client, "vera")
+    assert client.get("/boards/").status_code == 403
+    assert client.post("/boards/jobs", data={"action": "check-all"}).status_code in (400, 403)
+
+
+# -- jobs -------------------------------------------------------------------------------------
+
+
+@pytest.mark.micropython
+@needs_micropython
+def test_flash_all_then_check_all_store_every_result_on_its_kit(app, client, kits, boards):
+    first, second = boards("one"), boards("two", {**HEALTHY_KIT, "battery_mv": 6000})
+    login(client, "tom")
+    for board, code in ((first, "KIT-001"), (second, "KIT-002")):
+        _post(client, "/boards/ports/add", device=board.port, family="micropython")
+        _post(client, "/boards/bind", device=board.port, label=code)
+    client.get("/boards/firmware")
+    with app.app_context():
+        mpy = db.session.scalar(select(Firmware).where(Firmware.family == "micropython"))
+    job = _start(client, "flash-all", firmware=str(mpy.id))
+    state = _wait_for_job(client, job)
+    assert state["counts"]["pass"] == 2, state
+    assert {board["kit"] for board in state["boards"]} == {"KIT-001", "KIT-002"}
+    job = _start(client, "check-all")
+    state = _wait_for_job(client, job)
+    by_kit = {board["kit"]: board for board in state["boards"]}
+    assert by_kit["KIT-001"]["status"] == "pass", state
+    assert by_kit["KIT-002"]["status"] == "fail"
+    assert by_kit["KIT-002"]["reason"] == "selftest"
+    assert "battery" in by_kit["KIT-002"]["summary"]
+
+    healthy, flat = _kit(app, "KIT-001"), _kit(app, "KIT-002")
+    assert (healthy.firmware_name, healthy.firmware_version) == ("kitbot", "1.2.0")
+    assert healthy.last_check_ok is True and healthy.condition == "ready"
+    assert healthy.board_family == "micropython"
+    assert flat.last_check_ok is False and flat.condition == KitCondition.NEEDS_ATTENTION.value
+    assert "battery" in flat.last_check_detail
+    with app.app_context():
+        kit = db.session.get(Kit, flat.id)
+        history = kit_history(kit)
+        kinds = [entry.kind for entry in history]
+        assert kinds[:2] == ["board_check", "board_flash"]
+        flashed = history[1]
+        assert mpy.sha256[:12] in flashed.summary and "PASS" in flashed.summary
+        assert flashed.by == "user:tom" and flashed.details["run"].duration_s > 0
+        assert "battery" in history[0].summary
+        runs = db.session.scalars(select(BoardRun).where(BoardRun.kit_id == kit.id)).all()
+        assert [run.firmware_sha256 for run in runs] == [mpy.sha256, ""]
+        # the handout warns about the failed check
+        make_workshop(app)
+        (amina,) = add_people(app, "nairobi", "Amina Yusuf")
+        from kitmanager.models import Participant
+
+        with pytest.raises(NeedsConfirmation) as refused:
+            hand_out(cli_actor(), kit, db.session.get(Participant, amina))
+        assert "board check" in str(refused.value)
+    page = client.get("/boards/kits/KIT-002").get_data(as_text=True)
+    assert "Board checked: FAIL" in page and "Board flashed with kitbot 1.2.0" in page
+
+
+def test_a_request_never_waits_on_a_board_and_stop_ends_the_job(app, client, kits, silent_port):
+    """A board that never answers holds its job, not the page: the request that starts the
+    job returns while the board is still being waited for, the page and a second job on the
+    same port answer at once, and Stop ends it with every board stopped cleanly."""
+    login(client, "tom")
+    _post(client, "/boards/ports/add", device=silent_port, family="micropython")
+    _post(client, "/boards/bind", device=silent_port, label="KIT-001")
+    job = _start(client, "check-all")
+    state = client.get(f"/boards/jobs/{job}").get_json()
+    assert state["running"] and state["boards"][0]["status"] == "running"
+    assert client.get("/boards/").status_code == 200
+    reply = _post(client, "/boards/jobs", action="check-all")
+    page = client.get(reply.headers["Location"]).get_data(as_text=True)
+    assert "Busy:" in page and silent_port in page
+    assert _post(client, f"/boards/jobs/{job}/stop").status_code == 302
+    state = _wait_for_job(client, job, timeout=30)
+    assert state["boards"][0]["reason"] == "cancelled"
+    with app.app_context():
+        run = db.session.scalar(select(BoardRun).where(BoardRun.job == job))
+        assert run.status == "fail" and run.reason == "cancelled" and run.finished_at
+
+
+def test_leaving_the_page_does_not_stop_a_job_and_coming_back_shows_it(app, client, kits):
+    """The boards page shows the last job, running or not, to whoever opens it next."""
+    login(client, "tom")
+    with app.app_context():
+        db.session.add(
+            BoardRun(job="abc123", kind="flash", port="/dev/ttyX", started_by="user:olga")
+        )
+        db.session.commit()
+    # no worker runs it (the server restarted): it is closed as stopped, marked for re-flash
+    page = client.get("/boards/").get_data(as_text=True)
+    assert "The server stopped before this board was done" in page
+    assert "Needs re-flash" in page
+
+
+# -- command line -------------------------------------------------------------------------
+
+
+@pytest.mark.micropython
+@needs_micropython
+def test_the_command_line_flashes_and_checks_and_stores_the_results(app, runner, kits, boards):
+    board = boards("cli")
+    result = runner.invoke(args=["boards", "ports", "add", board.port, "--family", "micropython"])
+    assert result.exit_code == 0, result.output
+    assert runner.invoke(args=["boards", "bind", board.port, "KIT-001"]).exit_code == 0
+    listing = runner.invoke(args=["boards", "ports"]).output
+    assert board.port in listing and "KIT-001" in listing
+    result = runner.invoke(args=["boards", "flash", "kitbot", "--all"])
+    assert result.exit_code == 0, result.output
+    assert "PASS" in result.output and "Results stored on each kit." in result.output
+    result = runner.invoke(args=["boards", "check", "--all"])
+    assert result.exit_code == 0, result.output
+    kit = _kit(app, "KIT-001")
+    assert kit.last_check_ok is True and kit.firmware_name == "kitbot"
+    with app.app_context():
+        runs = db.session.scalars(select(BoardRun).order_by(BoardRun.id)).all()
+        assert [(r.kind, r.status, r.started_by[:4]) for r in runs] == [
+            ("flash", "pass", "cli:"),
+            ("check", "pass", "cli:"),
+        ]
+    result = runner.invoke(args=["boards", "flash", "nosuch", "--all"])
+    assert result.exit_code == 1 and "No firmware nosuch in the library" in result.output
+    result = runner.invoke(args=["boards", "check"])
+    assert result.exit_code == 2 and "Give --all" in result.output
