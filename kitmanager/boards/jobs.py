@@ -117,6 +117,8 @@ class Job:
     cancel: threading.Event = field(default_factory=threading.Event)
     finished: threading.Event = field(default_factory=threading.Event)
     error: str = ""
+    #: each board's last attempt, as its job returned it (shown as soon as the board is done)
+    results: dict[str, BoardResult] = field(default_factory=dict)
 
     def on_progress(self, event: ProgressEvent) -> None:
         """Take one event from firmware_tools (called from its worker threads, one at a time)."""
@@ -128,7 +130,12 @@ class Job:
             board.notice = event.message
             return
         if event.phase == "done":
-            board.phase = "done"
+            board.phase, board.notice, board.status = "done", "", event.message
+            result = self.results.get(event.port)
+            if result is not None and result.status.value == event.message:
+                board.summary = result.summary
+                board.reason = result.reason.value if result.reason else ""
+                board.needs_reflash = result.needs_reflash
             return
         if event.phase != "sync":  # past the bootloader: the reset was pressed
             board.notice = ""
@@ -186,6 +193,7 @@ def _board_job(
     kind: BoardRunKind,
     plan: JobPlan,
     loaded: dict[int, LoadedFirmware],
+    on_result: Callable[[BoardResult], None],
 ) -> Callable[[BoardContext], BoardResult]:
     specs = {spec.port: spec for spec in plan.boards}
 
@@ -193,7 +201,7 @@ def _board_job(
         spec = specs[context.port]
         if kind is BoardRunKind.FLASH:
             firmwares = {family: loaded[fid] for family, fid in spec.firmware_ids.items()}
-            return flash_board(
+            result = flash_board(
                 context.port,
                 firmwares,
                 family=spec.family,
@@ -201,13 +209,16 @@ def _board_job(
                 progress=context.progress,
                 notice=context.notice,
             )
-        return check_board(
-            context.port,
-            family=spec.family,
-            expected=spec.expected,
-            progress=context.progress,
-            notice=context.notice,
-        )
+        else:
+            result = check_board(
+                context.port,
+                family=spec.family,
+                expected=spec.expected,
+                progress=context.progress,
+                notice=context.notice,
+            )
+        on_result(result)
+        return result
 
     return job
 
@@ -218,9 +229,11 @@ def execute_plan(
     *,
     cancel: threading.Event | None = None,
     on_progress: Callable[[ProgressEvent], None] | None = None,
+    on_result: Callable[[BoardResult], None] | None = None,
 ) -> BatchResult:
     """Run ``plan`` on its boards now (in this thread) and store every result; commits.
 
+    ``on_result`` gets each board's result as its job returns it (before a retry, too).
     Needs an app context. The database session is closed while the boards are worked on, so
     no transaction stays open for minutes.
 
@@ -245,7 +258,7 @@ def execute_plan(
     db.session.remove()
     batch = run_batch(
         [spec.port for spec in plan.boards],
-        _board_job(plan.kind, plan, loaded),
+        _board_job(plan.kind, plan, loaded, on_result or (lambda _result: None)),
         concurrency=CONCURRENCY,
         timeout=TIMEOUTS[plan.kind],
         retries=RETRIES,
@@ -330,7 +343,13 @@ class JobManager:
     def _run(self, job: Job, plan: JobPlan, actor: Actor) -> None:
         with self.app.app_context():
             try:
-                batch = execute_plan(plan, actor, cancel=job.cancel, on_progress=job.on_progress)
+                batch = execute_plan(
+                    plan,
+                    actor,
+                    cancel=job.cancel,
+                    on_progress=job.on_progress,
+                    on_result=lambda result: job.results.__setitem__(result.port, result),
+                )
                 job.take_results(batch)
             except Exception as error:  # a bug must not leave the job "running" forever
                 log.exception("board job %s failed", job.id)

@@ -868,7 +868,8 @@ def board_history_entries(kit: Kit) -> list:
         if run.message:
             summary = f"{summary} · {run.message}"
         if run.needs_reflash:
-            summary = f"{summary} · {_('needs re-flash')}"
+            reflash = _("needs re-flash")
+            summary = f"{summary} · {reflash}"
         if run.duration_s is not None:
             summary = f"{summary} ({run.duration_s:.1f} s)"
         entries.append(
