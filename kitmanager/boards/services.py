@@ -730,7 +730,9 @@ def record_result(
     A flash that went through records the firmware on the kit and ends its re-flash mark;
     one that left the board half written, or was stopped before it finished, marks the kit
     for re-flash and "needs attention". A check records its result on the kit; a failed
-    check sets the kit to "needs attention" (which the handout then warns about).
+    check sets the kit to "needs attention" (which the handout then warns about); a check
+    stopped by the trainer changes nothing on the kit. A kit set to "needs attention" stays
+    so until a trainer marks it ready.
     """
     stopped = result.reason is not None and result.reason.value == "cancelled"
     run.status = result.status.value
@@ -765,7 +767,7 @@ def record_result(
         kit.board_family = run.family
     if flashed and firmware is not None:
         kit.firmware_name, kit.firmware_version = firmware.name, firmware.version
-    if run.kind == BoardRunKind.CHECK.value:
+    if run.kind == BoardRunKind.CHECK.value and not stopped:  # a stopped check tells nothing
         kit.last_check_at = run.finished_at
         kit.last_check_ok = result.ok
         kit.last_check_detail = run.message[: Kit.__table__.c.last_check_detail.type.length]
@@ -788,7 +790,7 @@ def record_result(
         needs_reflash=run.needs_reflash,
         firmware=f"{run.firmware_name} {run.firmware_version}".strip(),
     )
-    failed_check = run.kind == BoardRunKind.CHECK.value and not result.ok
+    failed_check = run.kind == BoardRunKind.CHECK.value and not result.ok and not stopped
     if (failed_check or run.needs_reflash) and kit.condition == KitCondition.READY.value:
         note = (
             _("Board check failed: %(detail)s", detail=run.message)

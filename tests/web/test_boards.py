@@ -313,6 +313,105 @@ def test_a_request_never_waits_on_a_board_and_stop_ends_the_job(app, client, kit
     with app.app_context():
         run = db.session.scalar(select(BoardRun).where(BoardRun.job == job))
         assert run.status == "fail" and run.reason == "cancelled" and run.finished_at
+    kit = _kit(app, "KIT-001")  # a stopped check says nothing about the kit
+    assert kit.last_check_ok is None and kit.condition == "ready" and not kit.needs_reflash
+
+
+def test_pages_answer_while_a_board_hangs_and_more_pages_poll_than_the_server_has_threads(
+    tmp_path, silent_port
+):
+    """A real `kitmanager serve --threads 2`: a check waits on a board that never answers
+    while six pages poll the job; the boards page still answers every request."""
+    import threading
+
+    from tests.web.e2e import Browser, Server, run_kitmanager
+
+    data_dir = tmp_path / "served"
+    made = run_kitmanager(
+        data_dir, "users", "create", "tina", "--role", "trainer", "--password-stdin",
+        stdin="trainer-password-9\n",
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    added = run_kitmanager(
+        data_dir, "boards", "ports", "add", silent_port, "--family", "micropython"
+    )
+    assert added.returncode == 0, added.stderr
+    with Server(data_dir, extra_args=["--threads", "2"]) as server:
+        pages = [Browser(server.url, timeout=15) for _ in range(7)]
+        for page in pages:
+            assert page.login("tina", "trainer-password-9").status == 200
+        trainer = pages[0]
+        token = trainer.csrf_token("/boards/")
+        started = trainer.request(
+            "/boards/jobs", data={"action": "check-all", "csrf_token": token}, follow=False
+        )
+        assert started.status == 302, started.body
+        job = started.headers["Location"].split("job=")[1]
+        replies: list[int] = []
+
+        def poll(page: Browser) -> None:
+            for _ in range(10):
+                replies.append(page.get(f"/boards/jobs/{job}").status)
+
+        pollers = [threading.Thread(target=poll, args=(page,)) for page in pages[1:]]
+        for poller in pollers:
+            poller.start()
+        listing = trainer.get("/boards/")  # raises after 15 s if the server is stuck
+        for poller in pollers:
+            poller.join()
+        assert listing.status == 200 and silent_port in listing.body
+        assert replies == [200] * 60
+        state = json.loads(trainer.get(f"/boards/jobs/{job}").body)
+        assert state["running"], state  # the board is still being waited for
+        trainer.request(f"/boards/jobs/{job}/stop", data={"csrf_token": token})
+        for _ in range(150):
+            state = json.loads(trainer.get(f"/boards/jobs/{job}").body)
+            if not state["running"]:
+                break
+            time.sleep(0.2)
+        assert state["boards"][0]["reason"] == "cancelled", state
+
+
+def test_a_board_is_known_by_its_usb_serial_on_any_socket_or_by_its_fingerprint(app, kits):
+    """A USB board stays its kit's wherever it is plugged; a board without a serial number
+    is found by the id its firmware reported, even on another port."""
+    from firmware_tools.base import Outcome, StepResult
+    from firmware_tools.operations import BoardResult
+    from firmware_tools.ports import PortInfo
+    from kitmanager.boards.services import bind_port, known_ports, plan_job, record_result
+    from kitmanager.models import BoardRunKind
+
+    def usb(device: str, serial: str | None, location: str) -> PortInfo:
+        return PortInfo(
+            device, 0x2341, 0x0043, serial, location, "Arduino", "Uno", "avr", True, "Uno R3"
+        )
+
+    with app.app_context():
+        actor = cli_actor()
+        hub = [usb("/dev/ttyACM0", "7523A1", "1-1.2:1.0"), usb("/dev/ttyACM1", None, "1-1.3")]
+        bind_port(actor, "/dev/ttyACM0", "KIT-001", usb=hub)
+        bind_port(actor, "/dev/ttyACM1", "KIT-002", usb=hub)
+        db.session.commit()
+        assert find_kit("KIT-001").board_serial == "7523A1"
+        moved = [usb("/dev/ttyACM5", "7523A1", "1-1.4:1.0")]
+        (port,) = known_ports(usb=moved)
+        assert port.kit.code == "KIT-001" and port.place == "hub socket 1-1.4, serial 7523A1"
+
+        plan = plan_job(actor, BoardRunKind.CHECK, ["/dev/ttyACM1"], usb=hub)
+        run = db.session.get(BoardRun, plan.boards[0].run_id)
+        result = BoardResult("/dev/ttyACM1", "avr", "check", identity={"id": "0a1b2c3d"})
+        result.steps.append(StepResult("firmware", Outcome.PASS, "kitbot 1.2.0 on uno"))
+        record_result(actor, run, result)
+        db.session.commit()
+        assert find_kit("KIT-002").board_fingerprint == "avr:0a1b2c3d"
+        assert find_kit("KIT-002").last_check_ok is True
+        # the same board (same id) later shows up on another port without a serial number
+        from kitmanager.models import BoardPort
+
+        db.session.add(BoardPort(device="/dev/ttyACM7", fingerprint="avr:0a1b2c3d"))
+        db.session.commit()
+        (port,) = known_ports(usb=[usb("/dev/ttyACM7", None, "1-1.1")])
+        assert port.kit.code == "KIT-002"
 
 
 def test_leaving_the_page_does_not_stop_a_job_and_coming_back_shows_it(app, client, kits):

@@ -151,8 +151,14 @@ def test_a_trainer_binds_two_boards_flashes_and_checks_them_on_a_phone(
         _log_in(page)
         page.get_by_role("link", name="Boards").click()
         page.wait_for_url(re.compile(r"/boards/$"))
-        for board in boards:
-            _add_port(page, board.port, "micropython")
+        _add_port(page, boards[0].port, "micropython")
+        # a port added meanwhile (here from the command line) shows up without a reload
+        _ok(
+            run_kitmanager(
+                data_dir, "boards", "ports", "add", boards[1].port, "--family", "micropython"
+            )
+        )
+        expect(page.locator(f'li.port[data-port="{boards[1].port}"]')).to_be_visible(timeout=10_000)
         # one label typed, the other scanned (a scanner types the label's address)
         _bind(page, boards[0].port, "KIT-001")
         token = _kit(data_dir, "KIT-002")["label_token"]
@@ -161,6 +167,11 @@ def test_a_trainer_binds_two_boards_flashes_and_checks_them_on_a_phone(
         page.get_by_role("button", name="Flash all").click()
         page.wait_for_url(re.compile(r"job="))
         expect(page.locator("#job-state")).to_have_text("running")
+        # leaving the page does not stop the job; coming back shows it
+        page.get_by_role("link", name="Workshops").click()
+        page.wait_for_url(re.compile(r"/workshops/$"))
+        page.get_by_role("link", name="Boards").click()
+        expect(page.locator("#job")).to_be_visible()
         _wait_until_finished(page)
         expect(page.locator("#job-summary")).to_contain_text("2 of 2 boards done: 2 passed")
         expect(page.locator("#job-state")).to_have_text("finished")
