@@ -211,6 +211,11 @@ def flash_command(firmware: str, every: bool, ports: tuple[str, ...]) -> None:
     try:
         rows = firmware_by_name(firmware)
     except ValueError as exc:
+        if Path(firmware).exists():
+            raise click.ClickException(
+                f"{firmware} is a file: add it to the library first with `kitmanager boards "
+                "firmware add PATH --name NAME --version VERSION`, then flash it by its name"
+            ) from None
         raise _fail(exc) from None
     _run(BoardRunKind.FLASH, every, ports, rows)
 

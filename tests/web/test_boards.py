@@ -455,5 +455,13 @@ def test_the_command_line_flashes_and_checks_and_stores_the_results(app, runner,
         ]
     result = runner.invoke(args=["boards", "flash", "nosuch", "--all"])
     assert result.exit_code == 1 and "No firmware nosuch in the library" in result.output
+    result = runner.invoke(args=["boards", "flash", str(KITBOT_HEX), "--all"])
+    assert result.exit_code == 1 and "add it to the library first" in result.output
     result = runner.invoke(args=["boards", "check"])
     assert result.exit_code == 2 and "Give --all" in result.output
+    add = ["boards", "firmware", "add", str(KITBOT_MICROPYTHON), "--name", "kitbot-lab"]
+    result = runner.invoke(args=[*add, "--version", "0.9", "--notes", "for the lab"])
+    assert result.exit_code == 0, result.output
+    assert "Added kitbot-lab 0.9 (micropython)" in result.output
+    listing = runner.invoke(args=["boards", "firmware"]).output
+    assert "kitbot-lab@0.9\tmicropython" in listing and "kitbot@1.2.0\tavr" in listing

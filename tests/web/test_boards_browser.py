@@ -263,6 +263,9 @@ def test_a_board_lost_mid_flash_and_a_stop_leave_every_kit_done_or_marked_in_fre
         assert 0 < slow.pages_written < 21
         assert_fits_a_phone(page, problems, tmp_path / "boards-stop-fr.png")
 
+        page.goto("/boards/firmware")
+        expect(page.get_by_role("heading", level=1)).to_have_text("Bibliothèque de firmwares")
+        assert_fits_a_phone(page, problems, tmp_path / "boards-firmware-fr.png")
         for code in ("KIT-003", "KIT-004"):
             kit = _kit(data_dir, code)
             assert kit["needs_reflash"] == 1 and kit["condition"] == "needs_attention", kit
