@@ -595,7 +595,7 @@ def bind_port(actor: Actor, device: str, label: str, usb: Iterable | None = None
         row.kit_id = kit.id
         if row.fingerprint:
             _claim_fingerprint(kit, row.fingerprint)
-    if port.family in DRIVERS and not kit.board_family:
+    if port.family in DRIVERS and port.family_sure and not kit.board_family:
         kit.board_family = port.family
     db.session.flush()
     record_event(actor, "board.bind", "kit", kit.id, port=device, serial=port.serial_number)
@@ -668,6 +668,8 @@ def plan_job(
     for device in chosen:
         port = ports[device]
         family = port.family if port.hand_added else None
+        if family is None and not port.family_sure and port.kit and port.kit.board_family:
+            family = port.kit.board_family  # a USB chip found on many boards: the kit knows
         rows: list[Firmware] = []
         if kind is BoardRunKind.FLASH:
             rows = list(firmware) if firmware else []
