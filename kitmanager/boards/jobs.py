@@ -39,6 +39,7 @@ from kitmanager.boards.services import (
     JobPlan,
     load_library_firmware,
     record_result,
+    status_label,
 )
 from kitmanager.extensions import db
 from kitmanager.models import BoardRun, BoardRunKind, Firmware, Kit
@@ -100,6 +101,7 @@ class BoardProgress:
             "attempt": self.attempt,
             "notice": self.notice,
             "status": self.status,
+            "status_label": status_label(self.status),
             "summary": self.summary,
             "reason": self.reason,
             "needs_reflash": self.needs_reflash,

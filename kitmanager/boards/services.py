@@ -21,6 +21,7 @@ from pathlib import Path, PurePosixPath
 
 from flask import current_app
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import joinedload
 
@@ -77,6 +78,7 @@ __all__ = [
     "record_result",
     "remove_port",
     "set_current_firmware",
+    "status_label",
 ]
 
 #: The firmware that ships with firmware_tools: in the library from the start.
@@ -86,6 +88,21 @@ FIRMWARE_FOLDER = "firmware"
 # An upload larger than this is not a workshop firmware (an ESP32 image is at most 16 MB).
 MAX_FIRMWARE_BYTES = 16 * 1024 * 1024
 _VERSION = re.compile(r"""VERSION\s*=?\s*["']([^"']+)["']""")
+
+
+#: How a run's outcome reads in the pages and in the kit's history.
+STATUS_LABELS = {
+    BoardRunStatus.RUNNING.value: _l("running"),
+    BoardRunStatus.PASS.value: _l("PASS"),
+    BoardRunStatus.WARN.value: _l("WARN"),
+    BoardRunStatus.SKIPPED.value: _l("SKIPPED"),
+    BoardRunStatus.FAIL.value: _l("FAIL"),
+}
+
+
+def status_label(status: str) -> str:
+    """``"fail"`` as the trainer reads it: "FAIL", "ÉCHEC"."""
+    return str(STATUS_LABELS.get(status, status))
 
 
 class BoardsError(ValueError):
@@ -865,10 +882,10 @@ def board_history_entries(kit: Kit) -> list:
             summary = _(
                 "Board flashed with %(firmware)s: %(status)s",
                 firmware=firmware or "?",
-                status=run.status.upper(),
+                status=status_label(run.status),
             )
         else:
-            summary = _("Board checked: %(status)s", status=run.status.upper())
+            summary = _("Board checked: %(status)s", status=status_label(run.status))
         if run.message:
             summary = f"{summary} · {run.message}"
         if run.needs_reflash:

@@ -30,11 +30,17 @@ from kitmanager.boards.services import (
     plan_job,
     remove_port,
     set_current_firmware,
+    status_label,
 )
 from kitmanager.extensions import db
 from kitmanager.kits.services import kit_history
 from kitmanager.models import BoardRunKind, Firmware, KitType, Role
 from kitmanager.security import current_actor, require_role
+
+
+@bp.context_processor
+def _labels() -> dict[str, Any]:
+    return {"status_label": status_label}
 
 
 def _job_state(job_id: str | None) -> dict[str, Any] | None:

@@ -248,7 +248,7 @@ def test_a_board_lost_mid_flash_and_a_stop_leave_every_kit_done_or_marked_in_fre
         else:
             raise AssertionError(page.locator("#job").inner_text())
         lost_row = _row(page, lost.port)
-        expect(lost_row.locator(".result")).to_have_text("FAIL")
+        expect(lost_row.locator(".result")).to_have_text("ÉCHEC")
         # the board went away: the reason says so, as the command line does
         expect(lost_row.locator(".summary")).to_contain_text("plugged in")
         expect(lost_row.locator(".summary")).to_contain_text("needs re-flash")
@@ -257,7 +257,7 @@ def test_a_board_lost_mid_flash_and_a_stop_leave_every_kit_done_or_marked_in_fre
         page.get_by_role("button", name="Arrêter").click()
         _wait_until_finished(page, timeout=30)
         slow_row = _row(page, slow.port)
-        expect(slow_row.locator(".result")).to_have_text("FAIL")
+        expect(slow_row.locator(".result")).to_have_text("ÉCHEC")
         expect(slow_row.locator(".summary")).to_contain_text("cancelled")
         expect(slow_row.locator(".reflash")).to_be_visible()
         assert 0 < slow.pages_written < 21
@@ -271,7 +271,7 @@ def test_a_board_lost_mid_flash_and_a_stop_leave_every_kit_done_or_marked_in_fre
             assert kit["needs_reflash"] == 1 and kit["condition"] == "needs_attention", kit
             page.goto(f"/boards/kits/{code}")
             expect(page.locator("#needs-reflash")).to_have_text("oui")
-            expect(page.locator("#history li.history-board_flash")).to_contain_text("FAIL")
+            expect(page.locator("#history li.history-board_flash")).to_contain_text("ÉCHEC")
         context.close()
     finally:
         lost.stop()

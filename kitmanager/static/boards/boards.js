@@ -20,7 +20,7 @@ function render(state) {
     if (!row) continue;
     row.className = `job-board status-${board.status}`;
     text(row.querySelector(".phase"), board.phase_label);
-    text(row.querySelector(".result"), board.status === "running" ? "" : board.status.toUpperCase());
+    text(row.querySelector(".result"), board.status === "running" ? "" : board.status_label);
     text(row.querySelector(".notice-text"), board.notice);
     text(row.querySelector(".summary"), board.summary);
     row.querySelector(".reflash").hidden = !board.needs_reflash;
