@@ -7,7 +7,6 @@ from typing import Any
 
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
 
 from firmware_tools.drivers import families
 from kitmanager.boards import bp
@@ -33,7 +32,7 @@ from kitmanager.boards.services import (
     status_label,
 )
 from kitmanager.extensions import db
-from kitmanager.kits.services import kit_history
+from kitmanager.kits.services import kit_history, list_kit_types
 from kitmanager.models import BoardRunKind, Firmware, KitType, Role
 from kitmanager.security import current_actor, require_role
 
@@ -227,7 +226,7 @@ def firmware():
             return redirect(url_for("boards.firmware"))
     library = firmware_library()
     db.session.commit()
-    kit_types = list(db.session.scalars(select(KitType).order_by(KitType.name)))
+    kit_types = list_kit_types()
     return render_template(
         "boards/firmware.html",
         form=form,
