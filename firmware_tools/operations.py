@@ -803,7 +803,11 @@ def _ask(
 
 @dataclass(frozen=True)
 class ProgressEvent:
-    """One live update of one board, for a progress line."""
+    """One live update of one board, for a progress line.
+
+    The last event of each board has phase "done" and carries the board's final ``result``
+    (so a caller can keep each result as soon as the board is done, not at the batch's end).
+    """
 
     port: str
     attempt: int
@@ -811,6 +815,7 @@ class ProgressEvent:
     done: int = 0
     total: int = 0
     message: str = ""
+    result: BoardResult | None = field(default=None, compare=False, repr=False)
 
 
 class BoardContext:
@@ -1040,7 +1045,7 @@ def _run_port(
     # a retry that fails another way leaves the board as half written as the first attempt did
     result.needs_reflash = result.needs_reflash or (reflash and not result.ok)
     result.duration_s = time.monotonic() - started
-    report(ProgressEvent(port, attempt, "done", message=result.status.value))
+    report(ProgressEvent(port, attempt, "done", message=result.status.value, result=result))
     return result
 
 

@@ -11,6 +11,7 @@ running job, or by firmware_tools in this process, is refused with a clear messa
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -119,8 +120,6 @@ class Job:
     cancel: threading.Event = field(default_factory=threading.Event)
     finished: threading.Event = field(default_factory=threading.Event)
     error: str = ""
-    #: each board's last attempt, as its job returned it (shown as soon as the board is done)
-    results: dict[str, BoardResult] = field(default_factory=dict)
 
     def on_progress(self, event: ProgressEvent) -> None:
         """Take one event from firmware_tools (called from its worker threads, one at a time)."""
@@ -133,26 +132,23 @@ class Job:
             return
         if event.phase == "done":
             board.phase, board.notice, board.status = "done", "", event.message
-            result = self.results.get(event.port)
-            if result is not None and result.status.value == event.message:
-                board.summary = result.summary
-                board.reason = result.reason.value if result.reason else ""
-                board.needs_reflash = result.needs_reflash
+            if event.result is not None:
+                self.take_result(event.result)
             return
         if event.phase != "sync":  # past the bootloader: the reset was pressed
             board.notice = ""
         board.phase, board.done, board.total = event.phase, event.done, event.total
 
-    def take_results(self, batch: BatchResult) -> None:
-        for result in batch.boards:
-            board = self.boards.get(result.port)
-            if board is None:
-                continue
-            board.phase, board.notice = "done", ""
-            board.status = result.status.value
-            board.summary = result.summary
-            board.reason = result.reason.value if result.reason else ""
-            board.needs_reflash = board.needs_reflash or result.needs_reflash
+    def take_result(self, result: BoardResult) -> None:
+        """Show what ``result`` came to on its board's line."""
+        board = self.boards.get(result.port)
+        if board is None:
+            return
+        board.phase, board.notice = "done", ""
+        board.status = result.status.value
+        board.summary = result.summary
+        board.reason = result.reason.value if result.reason else ""
+        board.needs_reflash = result.needs_reflash
 
     def to_dict(self) -> dict[str, Any]:
         boards = [board.to_dict() for board in self.boards.values()]
@@ -195,7 +191,6 @@ def _board_job(
     kind: BoardRunKind,
     plan: JobPlan,
     loaded: dict[int, LoadedFirmware],
-    on_result: Callable[[BoardResult], None],
 ) -> Callable[[BoardContext], BoardResult]:
     specs = {spec.port: spec for spec in plan.boards}
 
@@ -203,7 +198,7 @@ def _board_job(
         spec = specs[context.port]
         if kind is BoardRunKind.FLASH:
             firmwares = {family: loaded[fid] for family, fid in spec.firmware_ids.items()}
-            result = flash_board(
+            return flash_board(
                 context.port,
                 firmwares,
                 family=spec.family,
@@ -211,16 +206,13 @@ def _board_job(
                 progress=context.progress,
                 notice=context.notice,
             )
-        else:
-            result = check_board(
-                context.port,
-                family=spec.family,
-                expected=spec.expected,
-                progress=context.progress,
-                notice=context.notice,
-            )
-        on_result(result)
-        return result
+        return check_board(
+            context.port,
+            family=spec.family,
+            expected=spec.expected,
+            progress=context.progress,
+            notice=context.notice,
+        )
 
     return job
 
@@ -231,13 +223,13 @@ def execute_plan(
     *,
     cancel: threading.Event | None = None,
     on_progress: Callable[[ProgressEvent], None] | None = None,
-    on_result: Callable[[BoardResult], None] | None = None,
 ) -> BatchResult:
-    """Run ``plan`` on its boards now (in this thread) and store every result; commits.
+    """Run ``plan`` on its boards now and store each board's result (committed) as soon as
+    that board is done, so a job cut short by the server stopping keeps what it finished.
 
-    ``on_result`` gets each board's result as its job returns it (before a retry, too).
-    Needs an app context. The database session is closed while the boards are worked on, so
-    no transaction stays open for minutes.
+    Needs an app context. The boards are worked on in another thread while this one writes
+    the results; no transaction stays open while boards are worked on. Ctrl-C (a
+    KeyboardInterrupt here) stops every board, stores what each came to, and is raised again.
 
     :raise BoardsError: a firmware of the plan can no longer be read (its runs are closed
         as failed).
@@ -258,27 +250,69 @@ def execute_plan(
         raise
     db.session.commit()
     db.session.remove()
-    batch = run_batch(
-        [spec.port for spec in plan.boards],
-        _board_job(plan.kind, plan, loaded, on_result or (lambda _result: None)),
-        concurrency=CONCURRENCY,
-        timeout=TIMEOUTS[plan.kind],
-        retries=RETRIES,
-        on_progress=on_progress,
-        cancel=cancel,
-    )
-    by_port = {result.port: result for result in batch.boards}
-    for spec in plan.boards:
+    stop = cancel if cancel is not None else threading.Event()
+    done: queue.Queue[BoardResult] = queue.Queue()
+    outcome: list[BatchResult | BaseException] = []
+
+    def report(event: ProgressEvent) -> None:
+        if on_progress is not None:
+            on_progress(event)
+        if event.phase == "done" and event.result is not None:
+            done.put(event.result)
+
+    def work() -> None:
+        try:
+            outcome.append(
+                run_batch(
+                    [spec.port for spec in plan.boards],
+                    _board_job(plan.kind, plan, loaded),
+                    concurrency=CONCURRENCY,
+                    timeout=TIMEOUTS[plan.kind],
+                    retries=RETRIES,
+                    on_progress=report,
+                    cancel=stop,
+                )
+            )
+        except BaseException as error:  # handed to the caller's thread
+            outcome.append(error)
+
+    specs = {spec.port: spec for spec in plan.boards}
+    stored: set[str] = set()
+
+    def store(result: BoardResult) -> None:
+        spec = specs.get(result.port)
+        if spec is None or result.port in stored:
+            return
         run = db.session.get(BoardRun, spec.run_id)
-        result = by_port.get(spec.port)
-        if run is None or result is None:
-            continue
+        if run is None:
+            return
         fid = spec.firmware_ids.get(result.family)
         if fid is None and len(spec.firmware_ids) == 1:
             fid = next(iter(spec.firmware_ids.values()))
         record_result(actor, run, result, db.session.get(Firmware, fid) if fid else None)
-    db.session.commit()
-    return batch
+        db.session.commit()
+        stored.add(result.port)
+
+    worker = threading.Thread(target=work, name=f"boards job {plan.job}", daemon=True)
+    worker.start()
+    interrupted: KeyboardInterrupt | None = None
+    while worker.is_alive() or not done.empty():
+        try:
+            store(done.get(timeout=0.2))
+        except queue.Empty:
+            continue
+        except KeyboardInterrupt as error:  # Ctrl-C on the command line: stop, keep results
+            interrupted = error
+            stop.set()
+    worker.join()
+    result = outcome[0]
+    if isinstance(result, BaseException):
+        raise result
+    for board in result.boards:  # every board reports done; this is only a safety net
+        store(board)
+    if interrupted is not None:
+        raise interrupted
+    return result
 
 
 class JobManager:
@@ -345,14 +379,9 @@ class JobManager:
     def _run(self, job: Job, plan: JobPlan, actor: Actor) -> None:
         with self.app.app_context():
             try:
-                batch = execute_plan(
-                    plan,
-                    actor,
-                    cancel=job.cancel,
-                    on_progress=job.on_progress,
-                    on_result=lambda result: job.results.__setitem__(result.port, result),
-                )
-                job.take_results(batch)
+                batch = execute_plan(plan, actor, cancel=job.cancel, on_progress=job.on_progress)
+                for result in batch.boards:
+                    job.take_result(result)
             except Exception as error:  # a bug must not leave the job "running" forever
                 log.exception("board job %s failed", job.id)
                 db.session.rollback()

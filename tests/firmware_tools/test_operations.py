@@ -130,6 +130,29 @@ def test_a_passing_failure_is_retried_and_a_wrong_chip_is_not():
     assert not batch.ok
 
 
+def test_each_boards_done_event_carries_its_final_result_before_the_batch_ends():
+    release = threading.Event()
+    seen = {}
+
+    def job(context):
+        while context.port == "stuck" or (context.port == "slow" and not release.is_set()):
+            context.progress("write", 0, 0)
+            time.sleep(0.01)
+        return passing(context)
+
+    def on_progress(event):
+        if event.phase == "done":
+            seen[event.port] = event.result
+            release.set()  # the slow board goes on only once the quick one is reported done
+
+    ports = ["quick", "slow", "stuck"]
+    batch = run_batch(ports, job, timeout=2, retries=0, on_progress=on_progress)
+    assert [seen[port] for port in ports] == batch.boards
+    assert all(seen[port] is board for port, board in zip(ports, batch.boards, strict=True))
+    assert seen["quick"].ok and seen["quick"].duration_s > 0
+    assert seen["stuck"].reason is Reason.TIMEOUT  # the result made when its time ran out
+
+
 def test_a_board_over_its_time_fails_alone_with_timeout():
     def job(context):
         if context.port == "stuck":

@@ -317,6 +317,42 @@ def test_a_request_never_waits_on_a_board_and_stop_ends_the_job(app, client, kit
     assert kit.last_check_ok is None and kit.condition == "ready" and not kit.needs_reflash
 
 
+@pytest.mark.micropython
+@needs_micropython
+def test_each_result_is_kept_as_soon_as_its_board_is_done(app, client, kits, boards, silent_port):
+    """A board that is done is on its kit while another still hangs: a server stopped in the
+    middle of a job keeps what was finished."""
+    board = boards("fast")
+    login(client, "tom")
+    for device, code in ((board.port, "KIT-001"), (silent_port, "KIT-002")):
+        _post(client, "/boards/ports/add", device=device, family="micropython")
+        _post(client, "/boards/bind", device=device, label=code)
+    flash = _start(
+        client, "flash-selected", port=board.port, firmware=str(_builtin(app, "micropython"))
+    )
+    assert _wait_for_job(client, flash)["counts"]["pass"] == 1
+    job = _start(client, "check-all")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        state = client.get(f"/boards/jobs/{job}").get_json()
+        by_kit = {b["kit"]: b for b in state["boards"]}
+        if by_kit["KIT-001"]["status"] != "running":
+            break
+        time.sleep(0.2)
+    assert state["running"] and by_kit["KIT-002"]["status"] == "running", state
+    assert by_kit["KIT-001"]["status"] == "pass", state
+    assert _kit(app, "KIT-001").last_check_ok is True  # stored already
+    _post(client, f"/boards/jobs/{job}/stop")
+    _wait_for_job(client, job, timeout=30)
+
+
+def _builtin(app, family: str) -> int:
+    with app.app_context():
+        return db.session.scalar(
+            select(Firmware.id).where(Firmware.family == family, Firmware.builtin.is_(True))
+        )
+
+
 def test_pages_answer_while_a_board_hangs_and_more_pages_poll_than_the_server_has_threads(
     tmp_path, silent_port
 ):
