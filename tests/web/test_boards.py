@@ -34,6 +34,7 @@ from kitmanager.models import AuditEvent, BoardRun, Firmware, Kit, KitCondition
 from tests.firmware_tools.micropython_board import MicroPythonPty, micropython_available
 from tests.web.conftest import csrf_token, login
 from tests.web.helpers import add_people, make_workshop
+from tests.web.test_postgres import pg_app, postgres_url  # noqa: F401  (fixtures)
 
 KITBOT_HEX = BUILTIN_DIR / "kitbot-avr" / "kitbot.hex"
 KITBOT_MICROPYTHON = BUILTIN_DIR / "kitbot-micropython"
@@ -501,3 +502,31 @@ def test_the_command_line_flashes_and_checks_and_stores_the_results(app, runner,
     assert "Added kitbot-lab 0.9 (micropython)" in result.output
     listing = runner.invoke(args=["boards", "firmware"]).output
     assert "kitbot-lab@0.9\tmicropython" in listing and "kitbot@1.2.0\tavr" in listing
+
+
+def test_boards_move_between_kits_and_results_are_kept_on_postgresql_too(pg_app):  # noqa: F811
+    from firmware_tools.base import Outcome, StepResult
+    from firmware_tools.operations import BoardResult
+    from firmware_tools.ports import PortInfo
+    from kitmanager.boards.services import bind_port, plan_job, record_result
+    from kitmanager.models import BoardRunKind
+
+    hub = [PortInfo("/dev/ttyACM0", 0x2341, 0x43, "SN1", "1-1", None, None, "avr", True, "Uno")]
+    with pg_app.app_context():
+        actor = cli_actor()
+        kit_type = create_kit_type(actor, "Kitbot", [ComponentLine("Board")])
+        create_kits(actor, kit_type, 2)
+        bind_port(actor, "/dev/ttyACM0", "KIT-001", usb=hub)
+        db.session.commit()
+        bind_port(actor, "/dev/ttyACM0", "KIT-002", usb=hub)  # the board moved to another kit
+        plan = plan_job(actor, BoardRunKind.CHECK, None, usb=hub)
+        db.session.commit()
+        run = db.session.get(BoardRun, plan.boards[0].run_id)
+        result = BoardResult("/dev/ttyACM0", "avr", "check", serial_number="SN1")
+        result.steps.append(StepResult("selftest:battery", Outcome.FAIL, "mv=3000"))
+        record_result(actor, run, result)
+        db.session.commit()
+        first, second = find_kit("KIT-001"), find_kit("KIT-002")
+        assert first.board_serial is None and second.board_serial == "SN1"
+        assert second.last_check_ok is False and second.condition == "needs_attention"
+        assert kit_history(second)[0].kind == "board_check"
