@@ -33,6 +33,7 @@ from firmware_tools.operations import BoardResult, load_firmware
 from firmware_tools.ports import list_board_ports
 from firmware_tools.protocol.healthcheck import ExpectedFirmware
 from kitmanager.audit import Actor, record_event
+from kitmanager.database import insert_ignoring_conflicts
 from kitmanager.extensions import db
 from kitmanager.kits.services import kit_by_code, kit_by_token, set_condition
 from kitmanager.models import (
@@ -165,20 +166,19 @@ def ensure_builtin_firmware() -> None:
         if (loaded.family, version) in known:
             continue
         sha, size = _digest([target])
-        db.session.add(
-            Firmware(
-                name="kitbot",
-                version=version,
-                family=loaded.family,
-                notes=_("The kit firmware that ships with kitmanager."),
-                sha256=sha,
-                source=str(target.relative_to(BUILTIN_DIR)),
-                size=size,
-                builtin=True,
-                added_by="kitmanager",
-            )
+        # two first visits at the same instant: the database keeps one row
+        insert_ignoring_conflicts(
+            Firmware,
+            name="kitbot",
+            version=version,
+            family=loaded.family,
+            notes=_("The kit firmware that ships with kitmanager."),
+            sha256=sha,
+            source=str(target.relative_to(BUILTIN_DIR)),
+            size=size,
+            builtin=True,
+            added_by="kitmanager",
         )
-    db.session.flush()
 
 
 def firmware_library() -> list[Firmware]:
