@@ -30,7 +30,7 @@ from firmware_tools.base import BoardError
 from firmware_tools.base import Firmware as LoadedFirmware
 from firmware_tools.drivers import DRIVERS, board_kind, driver_for_files, families
 from firmware_tools.operations import BoardResult, load_firmware
-from firmware_tools.ports import list_board_ports
+from firmware_tools.ports import hub_place, list_board_ports
 from firmware_tools.protocol.healthcheck import ExpectedFirmware
 from kitmanager.audit import Actor, record_event
 from kitmanager.database import insert_ignoring_conflicts
@@ -428,8 +428,7 @@ class PortView:
 
     @property
     def place(self) -> str:
-        from firmware_tools.ports import hub_place
-
+        """Where the board sits on the hub ("hub socket 1-1.2, serial 7523A1"), or ""."""
         return hub_place(self.location, self.serial_number)
 
 
