@@ -18,10 +18,8 @@ from kitmanager.boards.services import (
     add_firmware,
     add_port,
     bind_port,
-    board_runs_of,
     close_orphan_runs,
     current_firmware,
-    find_kit,
     firmware_library,
     job_runs,
     known_ports,
@@ -32,7 +30,7 @@ from kitmanager.boards.services import (
     status_label,
 )
 from kitmanager.extensions import db
-from kitmanager.kits.services import kit_history, list_kit_types
+from kitmanager.kits.services import list_kit_types
 from kitmanager.models import BoardRunKind, Firmware, KitType, Role
 from kitmanager.security import current_actor, require_role
 
@@ -247,16 +245,3 @@ def set_current():
     db.session.commit()
     flash(_("Current firmware of %(type)s saved.", type=kit_type.name), "success")
     return redirect(url_for("boards.firmware"))
-
-
-@bp.route("/kits/<code>")
-@require_role(Role.TRAINER)
-def kit_boards(code: str):
-    """One kit's board record and its history (flashes and checks among the rest)."""
-    try:
-        kit = find_kit(code)
-    except BoardsError:
-        abort(404)
-    return render_template(
-        "boards/kit.html", kit=kit, runs=board_runs_of(kit), history=kit_history(kit)
-    )

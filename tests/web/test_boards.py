@@ -290,7 +290,7 @@ def test_flash_all_then_check_all_store_every_result_on_its_kit(app, client, kit
         with pytest.raises(NeedsConfirmation) as refused:
             hand_out(cli_actor(), kit, db.session.get(Participant, amina))
         assert "board check" in str(refused.value)
-    page = client.get("/boards/kits/KIT-002").get_data(as_text=True)
+    page = client.get(f"/kits/{flat.id}").get_data(as_text=True)  # the kit's own page
     assert "Board checked: FAIL" in page and "Board flashed with kitbot 1.2.0" in page
 
 

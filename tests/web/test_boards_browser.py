@@ -186,7 +186,7 @@ def test_a_trainer_binds_two_boards_flashes_and_checks_them_on_a_phone(
         expect(page.locator("#job-summary")).to_contain_text("2 of 2 boards done: 2 passed")
 
         for code in ("KIT-001", "KIT-002"):
-            page.goto(f"/boards/kits/{code}")
+            page.goto(f"/kits/{_kit(data_dir, code)['id']}")  # the kit's own page
             history = page.locator("#history")
             expect(history.locator("li.history-board_check")).to_contain_text("Board checked: PASS")
             expect(history.locator("li.history-board_flash")).to_contain_text(
@@ -269,8 +269,8 @@ def test_a_board_lost_mid_flash_and_a_stop_leave_every_kit_done_or_marked_in_fre
         for code in ("KIT-003", "KIT-004"):
             kit = _kit(data_dir, code)
             assert kit["needs_reflash"] == 1 and kit["condition"] == "needs_attention", kit
-            page.goto(f"/boards/kits/{code}")
-            expect(page.locator("#needs-reflash")).to_have_text("oui")
+            page.goto(f"/kits/{kit['id']}")  # the kit's own page
+            expect(page.locator("#history li.history-board_flash")).to_contain_text("à reflasher")
             expect(page.locator("#history li.history-board_flash")).to_contain_text("ÉCHEC")
         context.close()
     finally:
