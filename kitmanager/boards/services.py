@@ -603,14 +603,21 @@ def bind_port(actor: Actor, device: str, label: str, usb: Iterable | None = None
         raise BoardsError(
             _("%(port)s is not connected now: plug the board in, or add the port.", port=device)
         )
+    # the kit has one board: whatever named its board before no longer does
+    db.session.execute(update(BoardPort).where(BoardPort.kit_id == kit.id).values(kit_id=None))
+    row = db.session.scalar(select(BoardPort).where(BoardPort.device == device))
     if port.serial_number:
         _claim_serial(kit, port.serial_number)
+        kit.board_fingerprint = None
     else:
-        db.session.execute(update(BoardPort).where(BoardPort.kit_id == kit.id).values(kit_id=None))
-        row = _port_row(device)
+        kit.board_serial = None
+        row = row or _port_row(device)
         row.kit_id = kit.id
-        if row.fingerprint:
-            _claim_fingerprint(kit, row.fingerprint)
+    fingerprint = row.fingerprint if row is not None else None
+    if fingerprint:
+        _claim_fingerprint(kit, fingerprint)
+    elif not port.serial_number:
+        kit.board_fingerprint = None
     if port.family in DRIVERS and port.family_sure and not kit.board_family:
         kit.board_family = port.family
     db.session.flush()

@@ -449,6 +449,14 @@ def test_a_board_is_known_by_its_usb_serial_on_any_socket_or_by_its_fingerprint(
         db.session.commit()
         (port,) = known_ports(usb=[usb("/dev/ttyACM7", None, "1-1.1")])
         assert port.kit.code == "KIT-002"
+        # that board now goes into KIT-001: the kit's old board (serial 7523A1) is not its own
+        bind_port(actor, "/dev/ttyACM7", "KIT-001", usb=[usb("/dev/ttyACM7", None, "1-1.1")])
+        db.session.commit()
+        first, second = find_kit("KIT-001"), find_kit("KIT-002")
+        assert (first.board_serial, first.board_fingerprint) == (None, "avr:0a1b2c3d")
+        assert second.board_fingerprint is None
+        (port,) = known_ports(usb=[usb("/dev/ttyACM7", None, "1-1.1")])
+        assert port.kit.code == "KIT-001"
 
 
 def test_leaving_the_page_does_not_stop_a_job_and_coming_back_shows_it(app, client, kits):
