@@ -1,6 +1,6 @@
 """boards: firmware library, board ports, board runs
 
-Revision ID: 0012_boards
+Revision ID: 0014_boards
 Revises: 0013_certificates
 Create Date: 2026-11-30 20:28:16.280186
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0012_boards'
+revision = '0014_boards'
 down_revision = '0013_certificates'
 branch_labels = None
 depends_on = None
