@@ -315,7 +315,8 @@ def test_check_names_the_failing_part_of_a_running_kitbot(sim_board):
 def test_check_of_an_old_nano_just_powered_on_waits_for_its_bootloader(sim_board):
     """ATmegaBOOT reads text sent in its first second as commands and never starts the sketch."""
     nano = sim_board(ATMEGABOOT_HEX, app=KITBOT_HEX, adc=AVR_HEALTHY_KIT)
-    result = check_board(nano.port, family="avr", reset="none")
+    # More than the 8 s default: the simulator runs slower than a real board on a busy machine.
+    result = check_board(nano.port, family="avr", reset="none", hello_timeout=20.0)
     steps = {step.name: step for step in result.steps}
     assert steps["firmware"].outcome is Outcome.PASS, result.to_dict()
     assert steps["selftest:battery"].outcome is Outcome.PASS
