@@ -330,7 +330,7 @@ def condition(kit_id: int):
     else:
         db.session.commit()
         flash(
-            _("%(code)s is now %(status)s.", code=kit.code, status=kit_status_label(kit.status)),
+            _("%(code)s status: %(status)s.", code=kit.code, status=kit_status_label(kit.status)),
             "success",
         )
     return redirect(url_for("kits.detail", kit_id=kit.id))
@@ -348,7 +348,7 @@ def incident_resolve(incident_id: int):
     kit = incident.kit
     flash(
         _(
-            "Incident on %(code)s resolved; the kit is %(status)s.",
+            "Incident on %(code)s resolved; kit status: %(status)s.",
             code=kit.code,
             status=kit_status_label(kit.status),
         ),
@@ -583,7 +583,8 @@ def label_return(token: str):
     if result.incident is not None:
         flash(
             _(
-                "%(code)s is back with something missing or damaged (%(what)s); it is %(status)s.",
+                "%(code)s is back with something missing or damaged (%(what)s); "
+                "status: %(status)s.",
                 code=kit.code,
                 what=incident_text(result.incident),
                 status=kit_status_label(result.condition.value),

@@ -340,10 +340,10 @@ def test_a_trainer_marks_a_kit_needing_attention_ready_and_retires_it(trainer, a
     action = f"{url}/condition"
     _post(trainer, url, action, condition="needs_attention", note="Loose wheel")
     page = _text(trainer.get(url))
-    assert "KIT-001 is now needs attention." in page and "Loose wheel" in page
+    assert "KIT-001 status: needs attention." in page and "Loose wheel" in page
     assert "KIT-001" in _text(trainer.get("/kits/attention"))
     _post(trainer, url, action, condition="ready")
-    assert "KIT-001 is now ready." in _text(trainer.get(url))
+    assert "KIT-001 status: ready." in _text(trainer.get(url))
     _hand_out(app, "KIT-001", kits["kofi"])
     _post(trainer, url, action, condition="retired")
     assert "take it back before retiring it" in _text(trainer.get(url))
@@ -414,7 +414,8 @@ def test_returning_with_the_checklist_opens_an_incident_and_the_restock_list_sho
     page = _text(volunteer.get(url))
     assert "KIT-001 is back with something missing or damaged" in page
     assert "1 × Ultrasonic sensor HC-SR04 missing" in page
-    assert "needs attention" in page
+    # The status reads as a status, not as "it is needs attention".
+    assert "; status: needs attention." in page
     assert _open_handout(app, "KIT-001") is None
     with app.app_context():
         incident = db.session.scalar(select(KitIncident))
@@ -630,7 +631,7 @@ def test_an_incident_is_resolved_from_the_attention_list_and_the_kit_is_ready_ag
     )
     assert response.headers["Location"] == "/kits/attention"
     page = _text(trainer.get("/kits/attention"))
-    assert "Incident on KIT-001 resolved; the kit is ready." in page
+    assert "Incident on KIT-001 resolved; kit status: ready." in page
     assert "Every kit is fine." in page
     assert "Nothing to restock." in _text(trainer.get("/kits/restock"))
     assert "Resolved: 1 × Arduino Nano missing" in _text(trainer.get(f"/kits/{kit_id}"))
