@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from kitmanager.audit import Actor, record_event
 from kitmanager.extensions import db
-from kitmanager.kits.services import KitError, _check_code, create_kit
+from kitmanager.kits.services import KitError, _check_code, board_family, create_kit
 from kitmanager.models import Kit, KitType
 from kitmanager.participants.csv_io import RowError, Table, _comparable
 from kitmanager.text import UnreadableText, clean_text, safe_text
@@ -112,12 +112,6 @@ def guess_kit_columns(headers: Sequence[str]) -> dict[str, int]:
     return mapping
 
 
-def _families() -> tuple[str, ...]:
-    from firmware_tools.drivers import families
-
-    return families()
-
-
 def plan_kit_import(table: Table, mapping: dict[str, int] | None = None) -> KitImportPlan:
     """Check every row of ``table`` (columns as ``mapping`` says, else guessed).
 
@@ -144,7 +138,6 @@ def plan_kit_import(table: Table, mapping: dict[str, int] | None = None) -> KitI
     taken_serials = set(
         db.session.scalars(select(Kit.board_serial).where(Kit.board_serial.is_not(None)))
     )
-    families = _families()
     code_lines: dict[str, int] = {}
     serial_lines: dict[str, int] = {}
     limits = {
@@ -203,13 +196,11 @@ def plan_kit_import(table: Table, mapping: dict[str, int] | None = None) -> KitI
         if len(notes) > limits["notes"]:
             fail("notes", notes[:40], _("Notes are limited to %(max)s characters.",
                                          max=limits["notes"]))  # fmt: skip
-        family = cell("board_family").lower()
-        if family and family not in families:
-            fail(
-                "board_family",
-                family,
-                _("Unknown board family: use one of %(families)s.", families=", ".join(families)),
-            )
+        family = cell("board_family")
+        try:
+            family = board_family(family)
+        except KitError as exc:
+            fail("board_family", family, str(exc))
         serial = cell("board_serial") or None
         if serial is not None:
             if len(serial) > limits["board_serial"]:

@@ -888,6 +888,37 @@ class BoardRecord:
     firmware_version: str = ""
 
 
+def board_families() -> tuple[str, ...]:
+    """The board families a kit's record takes: those the board tools flash and check."""
+    from firmware_tools.drivers import families
+
+    return families()
+
+
+def board_family(text: str) -> str:
+    """The board family ``text`` names: a family (avr, micropython, esp, any case) or a board
+    name the board tools know (nano → avr, esp32 → esp, pico → micropython); empty for none.
+
+    :raise KitError: a name the board tools do not know, saying which ones they do.
+    """
+    from firmware_tools.drivers import board_kinds
+
+    name = text.strip().lower()
+    if not name:
+        return ""
+    kind = board_kinds().get(name)
+    if kind is None:
+        raise KitError(
+            _(
+                "Unknown board family “%(name)s”: use one of %(families)s (or a board such "
+                "as nano or esp32).",
+                name=text.strip()[:40],
+                families=", ".join(board_families()),
+            )
+        )
+    return kind.family
+
+
 def field_limit(name: str) -> int:
     """The most characters the kit's column ``name`` holds (from the model)."""
     column = Kit.__table__.c[name]
@@ -897,9 +928,10 @@ def field_limit(name: str) -> int:
 def update_kit(actor: Actor, kit: Kit, record: BoardRecord) -> Kit:
     """Replace ``kit``'s notes and hand-typed board record (family, USB serial number or the
     fingerprint read from the board, firmware name and version). An empty serial or
-    fingerprint is stored as none.
+    fingerprint is stored as none; a board name is stored as its family (:func:`board_family`).
 
-    :raise KitError: a value too long, or a serial or fingerprint another kit already has.
+    :raise KitError: a value too long, an unknown board family, or a serial or fingerprint
+        another kit already has.
     """
     values: dict[str, str | None] = {}
     for name in (item.name for item in fields(BoardRecord)):
@@ -911,6 +943,7 @@ def update_kit(actor: Actor, kit: Kit, record: BoardRecord) -> Kit:
                 _("That is too long: keep it under %(max)s characters.", max=field_limit(name))
             )
         values[name] = value
+    values["board_family"] = board_family(values["board_family"])
     for name in ("board_serial", "board_fingerprint"):
         values[name] = values[name] or None
         if values[name] is not None:

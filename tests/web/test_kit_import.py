@@ -97,6 +97,34 @@ def test_a_trainer_uploads_reviews_and_imports_kits(app, trainer, kit_type):
     assert _kit_codes(app) == ["KIT-001", "KIT-101", "KIT-102"]
 
 
+def test_a_board_named_as_trainers_know_it_imports_as_its_family(app, trainer, kit_type):
+    """A trainer writes "ESP32" or "Nano" in the board column, as on the kit's page: the kit
+    gets the family the board tools use; a name they do not know says which ones they do."""
+    data = (
+        "code,type,board family\n"
+        "KIT-301,Line-follower kit v2,ESP32\n"
+        "KIT-302,Line-follower kit v2,Nano\n"
+        "KIT-303,Line-follower kit v2,micropython\n"
+    )
+    review_url = _upload(trainer, data.encode(), "kits.csv").headers["Location"]
+    page = trainer.get(review_url).get_data(as_text=True)
+    assert "3 kits to add" in page
+    trainer.post(review_url, data={**_review_form(page), "action": "import"})
+    with app.app_context():
+        assert [kit_by_code(code).board_family for code in ("KIT-301", "KIT-302", "KIT-303")] == [
+            "esp",
+            "avr",
+            "micropython",
+        ]
+
+    bad = "code,type,board family\nKIT-304,Line-follower kit v2,esp-32\n"
+    page = trainer.get(_upload(trainer, bad.encode(), "kits.csv").headers["Location"]).get_data(
+        as_text=True
+    )
+    assert "Unknown board family “esp-32”: use one of avr, micropython, esp" in page
+    assert "KIT-304" not in _kit_codes(app)
+
+
 def test_one_bad_row_blocks_the_whole_file_and_each_problem_names_line_and_column(
     app, trainer, kit_type
 ):

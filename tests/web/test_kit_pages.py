@@ -328,6 +328,16 @@ def test_a_kits_record_takes_notes_and_the_board_by_hand(trainer, app, kits):
     response = _post(trainer, f"/kits/{other_id}", f"/kits/{other_id}", board_serial="A9X3K2")
     assert response.status_code == 400
     assert "KIT-001 already has this board" in _text(response)
+    # A board named as trainers know it is kept as its family, as the import does; a name the
+    # board tools do not know is refused with the ones they do.
+    assert _post(trainer, url, url, **{**board, "board_family": "ESP32"}).status_code == 302
+    with app.app_context():
+        assert kit_by_code("KIT-001").board_family == "esp"
+    response = _post(trainer, url, url, **{**board, "board_family": "arduino"})
+    assert response.status_code == 400
+    assert "Unknown board family “arduino”: use one of avr, micropython, esp" in _text(response)
+    with app.app_context():
+        assert kit_by_code("KIT-001").board_family == "esp"
     # A field longer than its column is an error on the field.
     response = _post(trainer, url, url, board_family="x" * 41)
     assert response.status_code == 400 and "longer than 40" in _text(response)
