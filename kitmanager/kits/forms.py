@@ -9,12 +9,13 @@ from wtforms import (
     FieldList,
     Form,
     FormField,
+    HiddenField,
     IntegerField,
     SelectField,
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 
 from kitmanager.kits.services import MAX_BULK, MAX_QUANTITY, ComponentLine, field_limit
 from kitmanager.models import KitComponent, KitCondition, KitStatus, KitType
@@ -114,6 +115,8 @@ class AddKitsForm(FlaskForm):
     count = IntegerField(
         _l("How many kits"), validators=[DataRequired(), NumberRange(min=1, max=MAX_BULK)]
     )
+    # The highest kit number when the page was made: the same form sent twice adds nothing.
+    after = HiddenField(validators=[Optional(), Regexp(r"^\d{1,9}$")])
 
 
 class AddKitForm(FlaskForm):

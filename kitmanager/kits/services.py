@@ -238,22 +238,49 @@ def create_kit(actor: Actor, kit_type: KitType, code: str, notes: str = "") -> K
     return kit
 
 
+def highest_kit_number(prefix: str = CODE_PREFIX) -> int:
+    """The highest number of the codes made of ``prefix`` and digits (30 for KIT-030); 0 for
+    none. Kits added in bulk are numbered on from it."""
+    prefix = prefix.strip().upper()
+    taken = db.session.scalars(select(Kit.code).where(Kit.code.startswith(prefix))).all()
+    numbers = [int(code[len(prefix) :]) for code in taken if code[len(prefix) :].isdigit()]
+    return max(numbers, default=0)
+
+
 def create_kits(
-    actor: Actor, kit_type: KitType, count: int, prefix: str = CODE_PREFIX
+    actor: Actor,
+    kit_type: KitType,
+    count: int,
+    prefix: str = CODE_PREFIX,
+    after: int | None = None,
 ) -> list[Kit]:
     """``count`` new kits of ``kit_type`` numbered after the highest code with ``prefix``
     (KIT-001, KIT-002, ... or on from KIT-030).
 
-    :raise KitError: a count outside 1 to 500, or a malformed prefix.
+    ``after``, when given, is the highest number the person saw (:func:`highest_kit_number`
+    when their page was made): if kits were numbered past it since, nothing is added, so a
+    form sent twice (a double tap, a reload) does not add the kits twice.
+
+    :raise KitError: a count outside 1 to 500, a malformed prefix, or kits added since
+        ``after``.
     """
     if not 0 < count <= MAX_BULK:
         raise KitError(_("Create between 1 and %(max)s kits at a time.", max=MAX_BULK))
     prefix = prefix.strip().upper()
     if prefix and not _CODE.fullmatch(prefix):
         raise KitError(_("Use letters, digits and dashes in the code prefix, such as KIT-."))
-    taken = db.session.scalars(select(Kit.code).where(Kit.code.startswith(prefix))).all()
-    numbers = [int(code[len(prefix) :]) for code in taken if code[len(prefix) :].isdigit()]
-    start = max(numbers, default=0) + 1
+    highest = highest_kit_number(prefix)
+    if after is not None and highest != after:
+        raise KitError(
+            _(
+                "Kits were added since this page was opened (up to %(prefix)s%(number)03d), "
+                "perhaps by a second tap: nothing more was added. Check the list, then add "
+                "again if you need more.",
+                prefix=prefix,
+                number=highest,
+            )
+        )
+    start = highest + 1
     width = max(3, len(str(start + count - 1)))
     kits = [
         Kit(code=f"{prefix}{number:0{width}d}", kit_type=kit_type)

@@ -35,6 +35,7 @@ from kitmanager.kits.services import (
     find_participants,
     forget_scan,
     hand_out,
+    highest_kit_number,
     incident_text,
     kit_by_token,
     kit_history,
@@ -206,7 +207,9 @@ def index():
         status=status_enum.value if status_enum else "",
         type_id=type_id,
         statuses=list(KitStatus),
-        add_many=_with_type_choices(AddKitsForm(formdata=None, count=10, prefix="many"), types),
+        add_many=_with_type_choices(
+            AddKitsForm(formdata=None, count=10, after=highest_kit_number(), prefix="many"), types
+        ),
         add_one=_with_type_choices(AddKitForm(formdata=None, prefix="one"), types),
     )
 
@@ -222,7 +225,12 @@ def add_many():
                 flash(str(error), "error")
         return redirect(url_for("kits.index"))
     try:
-        kits = create_kits(current_actor(), _kit_type(form.kit_type.data), form.count.data)
+        kits = create_kits(
+            current_actor(),
+            _kit_type(form.kit_type.data),
+            form.count.data,
+            after=int(form.after.data) if form.after.data else None,
+        )
     except KitError as exc:
         db.session.rollback()
         flash(str(exc), "error")

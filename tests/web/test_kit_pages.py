@@ -8,7 +8,7 @@ import re
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from kitmanager.audit import cli_actor
 from kitmanager.extensions import db
@@ -22,6 +22,7 @@ from kitmanager.kits.services import (
 )
 from kitmanager.models import (
     AuditEvent,
+    Kit,
     KitHandout,
     KitIncident,
     KitType,
@@ -96,6 +97,33 @@ def _hand_out(app, code: str, participant_id: int, **kwargs) -> None:
             cli_actor(), kit_by_code(code), db.session.get(Participant, participant_id), **kwargs
         )
         db.session.commit()
+
+
+def test_adding_kits_in_bulk_twice_from_the_same_page_adds_them_once(trainer, app, kits):
+    """A double tap on "Add these kits" (or a reload that sends the form again) must not number
+    30 more boxes: the form carries the highest number it was made with."""
+    page = _text(trainer.get("/kits/"))
+    form = {
+        "many-csrf_token": re.search(r'name="many-csrf_token"[^>]*value="([^"]+)"', page)[1],
+        "many-after": re.search(r'name="many-after"[^>]*value="([^"]*)"', page)[1],
+        "many-count": "30",
+        "many-kit_type": str(kits["type"]),
+    }
+    assert form["many-after"] == "3"
+    first = trainer.post("/kits/add", data=form)
+    assert "30 kits added: KIT-004 to KIT-033." in _text(trainer.get(first.headers["Location"]))
+    second = trainer.post("/kits/add", data=form)
+    assert "Kits were added since this page was opened (up to KIT-033)" in _text(
+        trainer.get(second.headers["Location"])
+    )
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Kit.id))) == 33
+    # The page made after the first add adds more.
+    page = _text(trainer.get("/kits/"))
+    form["many-after"] = re.search(r'name="many-after"[^>]*value="([^"]*)"', page)[1]
+    form["many-count"] = "2"
+    again = trainer.post("/kits/add", data=form)
+    assert "2 kits added: KIT-034 to KIT-035." in _text(trainer.get(again.headers["Location"]))
 
 
 # ---- kit types -----------------------------------------------------------------------------
