@@ -53,7 +53,8 @@ CONSUMABLE = "consumable"
 def parse_component(text: str) -> ComponentLine:
     """``NAME[:QUANTITY][:consumable]`` as ``--component`` takes it ("Jumper wires:20:consumable").
 
-    :raise click.BadParameter: a quantity that is not a whole number.
+    :raise click.BadParameter: no name, or a quantity followed by something other than
+        "consumable" (a typo such as "Jumper wires:20:consumabel").
     """
     parts = text.split(":")
     must_return = True
@@ -65,6 +66,13 @@ def parse_component(text: str) -> ComponentLine:
         quantity = int(parts.pop().strip())
     elif len(parts) > 1 and not parts[-1].strip():
         parts.pop()
+    if any(part.strip().lstrip("-").isdigit() for part in parts[1:]):
+        # A quantity followed by something other than "consumable": a typo, not a name.
+        raise click.BadParameter(
+            f"{text!r}: {parts[-1].strip()!r} is neither a quantity nor 'consumable'; write "
+            "NAME[:QUANTITY][:consumable], e.g. 'Jumper wires:20:consumable'.",
+            param_hint="'--component'",
+        )
     name = ":".join(parts).strip()
     if not name:
         raise click.BadParameter(

@@ -65,6 +65,21 @@ def test_a_trainer_makes_a_type_and_thirty_kits_from_the_command_line(app, runne
         assert actions.count("kit.create") == 32 and "kit_type.create" in actions
 
 
+def test_a_mistyped_consumable_flag_is_refused_not_taken_as_a_name(app, runner):
+    typo = _invoke(
+        runner, "types", "add", "Sumo kit",
+        "--component", "Motor:2", "--component", "AA battery:4:consumabel",
+    )  # fmt: skip
+    assert typo.exit_code == 2
+    assert "'consumabel' is neither a quantity nor 'consumable'" in typo.output
+    with app.app_context():
+        assert db.session.scalar(select(func.count(KitType.id))) == 0
+    # A colon inside a name stays part of the name.
+    kept = _invoke(runner, "types", "add", "Sumo kit", "--component", "Cable USB:C:1")
+    assert kept.exit_code == 0, kept.output
+    assert "1 × Cable USB:C" in _invoke(runner, "types", "list").output
+
+
 def test_the_json_list_gives_status_holder_and_label_url(app, runner, kits):
     make_workshop(app)
     (amina,) = add_people(app, "nairobi", "Amina Yusuf", team="Falcons")
