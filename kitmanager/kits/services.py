@@ -144,6 +144,11 @@ def _clean_components(lines: Iterable[ComponentLine]) -> list[ComponentLine]:
             )
         seen.add(name.casefold())
         cleaned.append(ComponentLine(name, line.quantity, line.must_return))
+    if not cleaned:
+        # A kit with nothing on its checklist could never be found incomplete at its return.
+        raise KitError(
+            _("Give the bill of materials: at least one component, such as Arduino Nano × 1.")
+        )
     return cleaned
 
 
@@ -166,7 +171,8 @@ def create_kit_type(
 ) -> KitType:
     """A new kit type with its bill of materials (in the order given).
 
-    :raise KitError: a missing or taken name, a component listed twice, a bad quantity.
+    :raise KitError: a missing or taken name, no component, a component listed twice, a bad
+        quantity.
     """
     kit_type = KitType(name=_check_type_name(name), description=description.strip())
     kit_type.components = [

@@ -129,6 +129,27 @@ def test_adding_kits_in_bulk_twice_from_the_same_page_adds_them_once(trainer, ap
 # ---- kit types -----------------------------------------------------------------------------
 
 
+def test_a_kit_type_needs_at_least_one_component_on_the_web_as_on_the_command_line(
+    trainer, app, kits
+):
+    """A form sent with its lines left blank would make kits whose return checklist is empty."""
+    response = _post(trainer, "/kits/types/new", "/kits/types/new", name="Sumo robot kit")
+    assert response.status_code == 400
+    assert "Give the bill of materials: at least one component" in _text(response)
+    url = f"/kits/types/{kits['type']}"
+    response = _post(
+        trainer,
+        url,
+        url,
+        name="Line-follower kit v2",
+        **{"components-0-name": "", "components-0-quantity": "1"},
+    )
+    assert response.status_code == 400
+    with app.app_context():
+        assert db.session.scalar(select(func.count(KitType.id))) == 1
+        assert len(db.session.get(KitType, kits["type"]).components) == len(BOM)
+
+
 def test_a_trainer_creates_a_kit_type_with_its_bill_of_materials_and_edits_it(trainer, app):
     page = _text(trainer.get("/kits/types/new"))
     assert 'name="components-0-name"' in page
