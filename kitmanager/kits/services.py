@@ -378,8 +378,9 @@ def hand_out(
     ``due_at`` or by default at the end of the session running at ``at``.
 
     Without ``confirmed`` a handout that a trainer should think twice about is refused with
-    the reasons: the kit needs attention, its last board check failed, or the participant
-    already holds a kit (one each, unless the trainer confirms more).
+    the reasons: the kit needs attention (with what its open incidents say is missing or
+    damaged), its last board check failed, or the participant already holds a kit (one each,
+    unless the trainer confirms more).
     :raise KitUnavailable: the kit is retired, or out with someone (also when another station
         won the same kit an instant earlier).
     :raise NeedsConfirmation: as above; hand out again with ``confirmed=True``.
@@ -400,7 +401,17 @@ def hand_out(
     if not confirmed:
         reasons = []
         if kit.condition == KitCondition.NEEDS_ATTENTION.value:
-            reasons.append(_("%(code)s is marked “needs attention”.", code=kit.code))
+            missing = "; ".join(incident_text(incident) for incident in open_incidents(kit))
+            if missing:
+                reasons.append(
+                    _(
+                        "%(code)s is marked “needs attention”: %(what)s.",
+                        code=kit.code,
+                        what=missing,
+                    )
+                )
+            else:
+                reasons.append(_("%(code)s is marked “needs attention”.", code=kit.code))
         if kit.last_check_ok is False:
             reasons.append(
                 _(

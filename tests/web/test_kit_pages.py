@@ -495,6 +495,18 @@ def test_returning_with_the_checklist_opens_an_incident_and_the_restock_list_sho
     attention = _text(client.get("/kits/attention"))
     assert "KIT-001" in attention and "Incident: 1 × Ultrasonic sensor HC-SR04 missing" in attention
 
+    # Handing it out again asks first, and says what is missing, not only that it needs
+    # attention.
+    confirm = _post(volunteer, url, url + "/hand-out", participant=str(kits["kofi"])).get_data(
+        as_text=True
+    )
+    assert "Hand out anyway" in confirm
+    assert (
+        "KIT-001 is marked “needs attention”: 1 × Ultrasonic sensor HC-SR04 missing, "
+        "5 × Jumper wires missing." in confirm
+    )
+    assert _open_handout(app, "KIT-001") is None
+
 
 def test_a_component_added_while_the_kit_was_out_is_not_taken_as_missing(volunteer, app, kits):
     _hand_out(app, "KIT-001", kits["kofi"])
