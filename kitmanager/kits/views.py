@@ -26,6 +26,7 @@ from kitmanager.kits.forms import (
 from kitmanager.kits.services import (
     BoardRecord,
     KitError,
+    KitNotOut,
     KitUnavailable,
     NeedsConfirmation,
     attention_reasons,
@@ -583,10 +584,29 @@ def label_return(token: str):
             note=(request.form.get("note") or "")[:1000],
             station=_station(),
         )
-    except KitError as exc:
+    except KitNotOut as exc:
         db.session.rollback()
         flash(str(exc), "error")
         return _back(kit)
+    except KitError as exc:
+        db.session.rollback()
+        # The checklist comes back as it was sent, so a fixed count is not sent with every
+        # part ticked again.
+        flash(str(exc), "error")
+        return (
+            render_template(
+                "kits/label.html",
+                kit=kit,
+                partner=None,
+                search="",
+                matches=[],
+                can_go_out=False,
+                pairing=False,
+                reasons=[],
+                returned=request.form,
+            ),
+            400,
+        )
     db.session.commit()
     if result.incident is not None:
         flash(

@@ -508,6 +508,28 @@ def test_returning_with_the_checklist_opens_an_incident_and_the_restock_list_sho
     assert _open_handout(app, "KIT-001") is None
 
 
+def test_a_refused_return_shows_the_checklist_as_it_was_sent(volunteer, app, kits):
+    """A count that is too big is refused; the checklist must come back with the unticked
+    part still unticked, or the next tap would record the kit as complete."""
+    _hand_out(app, "KIT-001", kits["kofi"])
+    url = "/k/" + kits["tokens"]["KIT-001"]
+    nano = kits["components"]["Arduino Nano"]
+    sensor = kits["components"]["Ultrasonic sensor HC-SR04"]
+    fields = _all_ticked(kits)
+    del fields[f"back-{sensor}"]
+    fields[f"missing-{nano}"] = "3"
+    fields["note"] = "Sensor lost"
+    response = _post(volunteer, url, url + "/return", **fields)
+    assert response.status_code == 400
+    page = _text(response)
+    assert "KIT-001 has 1 × Arduino Nano: missing and damaged cannot add up to more." in page
+    assert re.search(rf'name="back-{sensor}" value="1">', page)  # still unticked
+    assert re.search(rf'name="back-{nano}" value="1" checked>', page)
+    assert re.search(rf'name="missing-{nano}"[^>]*value="3"', page)
+    assert 'value="Sensor lost"' in page
+    assert _open_handout(app, "KIT-001") is not None
+
+
 def test_a_component_added_while_the_kit_was_out_is_not_taken_as_missing(volunteer, app, kits):
     _hand_out(app, "KIT-001", kits["kofi"])
     url = "/k/" + kits["tokens"]["KIT-001"]
@@ -537,9 +559,8 @@ def test_a_bad_count_or_a_kit_not_out_is_a_message_not_an_error(volunteer, app, 
     sensor = kits["components"]["Ultrasonic sensor HC-SR04"]
     for bad in ("two", "-1", "3"):
         response = _post(volunteer, url, url + "/return", **{f"missing-{sensor}": bad})
-        assert response.status_code == 302
-        page = _text(volunteer.get(url))
-        assert 'class="flash flash-error"' in page, bad
+        assert response.status_code == 400
+        assert 'class="flash flash-error"' in _text(response), bad
         assert _open_handout(app, "KIT-002") is not None, bad
 
 
