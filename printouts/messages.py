@@ -50,6 +50,13 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fr": "la police n'a pas de glyphe pour {chars} dans {text} ; ils s'impriment comme "
         "des cases vides, donnez donc une orthographe en alphabet latin (p. ex. badge_name)",
     },
+    "warn.missing_glyphs.kit": {
+        "en": "the font has no glyph for {chars} in {text}; they print as empty boxes, so "
+        "spell the kit type or component in Latin script",
+        "fr": "la police n'a pas de glyphe pour {chars} dans {text} ; ils s'impriment comme "
+        "des cases vides, donnez donc au type de kit ou au composant une orthographe en "
+        "alphabet latin",
+    },
     "warn.too_long": {
         "en": "{text} is too long for its box and prints at {size} pt, below the layout "
         "minimum of {minimum} pt; shorten it",

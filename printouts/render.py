@@ -277,7 +277,9 @@ def _warn_missing_glyphs(pdf: _Pdf, item: _Item, text: str, style: str) -> None:
     missing = missing_glyphs(visual_line(normalise(text)), style)
     if missing:
         listed = ", ".join(f"'{ch}' (U+{ord(ch):04X})" for ch in missing)
-        pdf.warn(item, "warn.missing_glyphs", chars=listed, text=repr(normalise(text)))
+        # The fix is in what the item prints: a badge has its badge name, a kit its names.
+        key = "warn.missing_glyphs.kit" if pdf.kind.startswith("kit-") else "warn.missing_glyphs"
+        pdf.warn(item, key, chars=listed, text=repr(normalise(text)))
 
 
 def _fit_and_draw(

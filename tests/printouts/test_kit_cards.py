@@ -108,3 +108,19 @@ def test_the_card_layout_is_listed_for_its_kind_and_bad_input_is_refused():
         render_kit_cards([KitCardData("KIT-1", "http://x/k/a", components=["LED"])])
     with pytest.raises(PrintoutError, match="not kit-cards"):
         render_kit_cards(_cards(1), "avery-l7160")
+
+
+def test_a_name_the_font_cannot_draw_says_to_respell_the_kit_in_french_too():
+    cards = [
+        KitCardData(
+            code="KIT-001",
+            url="http://192.168.1.10:5000/k/token-001-Zq81x",
+            kit_type="🤖 Kit robot",
+            components=[KitCardLine("🔋 pile", 4, must_return=False)],
+        )
+    ]
+    glyphs = [w for w in render_kit_cards(cards, language="fr").warnings if "U+1F" in w]
+    assert len(glyphs) == 2, glyphs
+    for warning in glyphs:
+        assert "donnez donc au type de kit ou au composant une orthographe" in warning, warning
+        assert "badge_name" not in warning

@@ -98,3 +98,19 @@ def test_a_very_long_part_name_is_shrunk_inside_the_label_and_reported():
     assert "mounting bracket" in page.flat_text
     assert all(c.box_mm[2] <= x + w + 0.3 for c in page.chars)
     assert any("component name is too long" in w for w in result.warnings)
+
+
+def test_a_name_the_font_cannot_draw_says_to_respell_the_kit_not_a_badge_name():
+    kits = [
+        KitLabelData(
+            code="KIT-001",
+            url="https://kit.example.org/k/KIT-001-Zq81",
+            kit_type="🤖 Robot kit",
+            components=["🔋 battery"],
+        )
+    ]
+    glyphs = [w for w in render_kit_labels(kits, "avery-l7160").warnings if "U+1F" in w]
+    assert len(glyphs) == 2, glyphs
+    for warning in glyphs:
+        assert "spell the kit type or component in Latin script" in warning, warning
+        assert "badge_name" not in warning
