@@ -16,6 +16,7 @@ from kitmanager.kits.importing import (
     KitImportError,
     apply_kit_import,
     plan_kit_import,
+    read_kit_table,
     refusal,
 )
 from kitmanager.kits.services import (
@@ -31,7 +32,7 @@ from kitmanager.kits.services import (
     list_kits,
 )
 from kitmanager.models import Kit, KitStatus, KitType
-from kitmanager.participants.csv_io import ZIP_SIGNATURE, CsvError, read_table
+from kitmanager.participants.csv_io import ZIP_SIGNATURE, CsvError
 from kitmanager.participants.services import database_reason
 from kitmanager.printing.kit_labels import (
     KitPrintError,
@@ -227,7 +228,7 @@ def import_command(file: Path, sheet: str | None, dry_run: bool) -> None:
     except OSError as exc:
         raise click.ClickException(f"Cannot read {file}: {exc.strerror}.") from None
     try:
-        table = read_table(data, sheet=sheet)
+        table = read_kit_table(data, sheet=sheet)
         plan = plan_kit_import(table)
     except (CsvError, KitImportError) as exc:
         hint = ""

@@ -19,11 +19,12 @@ from kitmanager.kits.importing import (
     apply_kit_import,
     guess_kit_columns,
     plan_kit_import,
+    read_kit_table,
 )
 from kitmanager.kits.services import KitError, list_kit_types, list_kits
 from kitmanager.models import KitType, Role
 from kitmanager.network import base_url, check_address
-from kitmanager.participants.csv_io import CsvError, read_table
+from kitmanager.participants.csv_io import CsvError
 from kitmanager.participants.forms import UploadForm
 from kitmanager.participants.services import database_reason
 from kitmanager.printing.kit_labels import (
@@ -68,7 +69,7 @@ def import_upload():
     if form.validate_on_submit():
         data = form.file.data.read()
         try:
-            read_table(data)
+            read_kit_table(data)
         except CsvError as exc:
             flash(str(exc), "error")
         else:
@@ -110,7 +111,7 @@ def import_review(upload_id: str):
         return redirect(url_for("kits.import_upload"))
     sheet = request.args.get("sheet") or None
     try:
-        table = read_table(path.read_bytes(), sheet=sheet)
+        table = read_kit_table(path.read_bytes(), sheet=sheet)
     except CsvError as exc:
         flash(str(exc), "error")
         if sheet is not None:

@@ -20,7 +20,14 @@ from kitmanager.audit import Actor, record_event
 from kitmanager.extensions import db
 from kitmanager.kits.services import KitError, _check_code, board_family, create_kit
 from kitmanager.models import Kit, KitType
-from kitmanager.participants.csv_io import RowError, Table, _comparable
+from kitmanager.participants.csv_io import (
+    CsvError,
+    EmptyTableError,
+    RowError,
+    Table,
+    _comparable,
+    read_table,
+)
 from kitmanager.text import UnreadableText, clean_text, safe_text
 
 __all__ = [
@@ -110,6 +117,23 @@ def guess_kit_columns(headers: Sequence[str]) -> dict[str, int]:
                 mapping[name] = index
                 break
     return mapping
+
+
+def read_kit_table(data: bytes, sheet: str | None = None) -> Table:
+    """:func:`read_table` for a kit list: a file with no row below its header is refused in
+    words about kits, not about a sign-up list.
+
+    :raise CsvError: as :func:`read_table`.
+    """
+    try:
+        return read_table(data, sheet=sheet)
+    except EmptyTableError:
+        raise CsvError(
+            _(
+                "The file has no kit in it: one kit per row, below a header line such as "
+                "“code,type”. Save the kit list again and import that file."
+            )
+        ) from None
 
 
 def plan_kit_import(table: Table, mapping: dict[str, int] | None = None) -> KitImportPlan:

@@ -50,6 +50,7 @@ __all__ = [
     "NO_DELIMITER",
     "ROLES",
     "CsvError",
+    "EmptyTableError",
     "ParseResult",
     "ParticipantRow",
     "RowError",
@@ -70,6 +71,11 @@ __all__ = [
 class CsvError(Exception):
     """The file as a whole cannot be imported; ``str(error)`` tells the user what to do, in the
     language of the current request (English outside one)."""
+
+
+class EmptyTableError(CsvError):
+    """The file holds no data row: it is empty, or has a header line and nothing below. (Other
+    imports catch it to say so in their own words.)"""
 
 
 @dataclass
@@ -185,7 +191,9 @@ def _save_as_csv(problem: str) -> CsvError:
 
 
 def _empty_file() -> CsvError:
-    return CsvError(_("The file is empty. Export the sign-up list again and import that file."))
+    return EmptyTableError(
+        _("The file is empty. Export the sign-up list again and import that file.")
+    )
 
 
 def _decode(data: bytes) -> tuple[str, str]:
@@ -555,7 +563,7 @@ def table_rows(
         if len(rows) > max_rows:
             raise too_many_rows(max_rows)
     if not rows:
-        raise CsvError(
+        raise EmptyTableError(
             _(
                 "The file has a header line but no participants below it. "
                 "Check you exported the responses, not just the form."

@@ -183,6 +183,17 @@ def test_import_from_csv_is_all_or_nothing_and_names_line_and_column(app, runner
     assert _kit_count(app) == 5
 
 
+def test_importing_a_kit_file_with_no_kit_speaks_of_kits(app, runner, kits, tmp_path):
+    for name, content in (("header.csv", "code,type\n"), ("empty.csv", "")):
+        path = tmp_path / name
+        path.write_text(content, "utf-8")
+        result = _invoke(runner, "import", str(path))
+        assert result.exit_code == 1
+        assert "The file has no kit in it: one kit per row" in result.output, name
+        assert "participant" not in result.output and "sign-up" not in result.output
+    assert _kit_count(app) == 3
+
+
 def test_import_reads_the_chosen_sheet_of_a_workbook(app, runner, kits, tmp_path):
     import openpyxl
 

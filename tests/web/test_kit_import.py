@@ -125,6 +125,20 @@ def test_a_board_named_as_trainers_know_it_imports_as_its_family(app, trainer, k
     assert "KIT-304" not in _kit_codes(app)
 
 
+def test_a_kit_file_with_no_kit_is_refused_in_words_about_kits(app, trainer, kit_type):
+    book = openpyxl.Workbook()
+    book.active.append(["Code", "Type"])
+    for data, name in (
+        (b"Code,Type\r\n", "k.csv"),
+        (b"", "k.csv"),
+        (workbook_bytes(book), "k.xlsx"),
+    ):
+        page = _upload(trainer, data, name).get_data(as_text=True)
+        assert "The file has no kit in it: one kit per row" in page, name
+        assert "sign-up" not in page and "no participants" not in page
+    assert _kit_codes(app) == ["KIT-001"]
+
+
 def test_one_bad_row_blocks_the_whole_file_and_each_problem_names_line_and_column(
     app, trainer, kit_type
 ):
