@@ -53,14 +53,18 @@ __all__ = [
     "RestockLine",
     "ReturnResult",
     "attention_reasons",
+    "board_families",
+    "board_family",
     "create_kit",
     "create_kit_type",
     "create_kits",
     "default_due_at",
+    "delete_kit_type",
     "field_limit",
     "find_participants",
     "forget_scan",
     "hand_out",
+    "highest_kit_number",
     "incident_text",
     "kit_by_code",
     "kit_by_token",
@@ -214,6 +218,27 @@ def update_kit_type(
     db.session.flush()
     record_event(actor, "kit_type.update", "kit_type", kit_type.id, name=kit_type.name)
     return kit_type
+
+
+def delete_kit_type(actor: Actor, kit_type: KitType) -> None:
+    """Delete ``kit_type`` and its bill of materials: a type made by mistake. A type that kits
+    use stays (their history names it); retire those kits instead.
+
+    :raise KitError: kits of this type exist.
+    """
+    used = db.session.scalar(select(func.count(Kit.id)).where(Kit.kit_type_id == kit_type.id))
+    if used:
+        raise KitError(
+            _(
+                "%(count)s kit(s) are of type “%(name)s”, so it stays: rename it, or retire "
+                "those kits.",
+                count=used,
+                name=kit_type.name,
+            )
+        )
+    record_event(actor, "kit_type.delete", "kit_type", kit_type.id, name=kit_type.name)
+    db.session.delete(kit_type)
+    db.session.flush()
 
 
 def _check_code(code: str) -> str:

@@ -33,6 +33,7 @@ from kitmanager.kits.services import (
     create_kit,
     create_kit_type,
     create_kits,
+    delete_kit_type,
     find_participants,
     forget_scan,
     hand_out,
@@ -187,6 +188,23 @@ def _type_form(kit_type: KitType | None):
             flash(_("Kit type “%(name)s” saved.", name=kit_type.name), "success")
             return redirect(url_for("kits.types"))
     return render_template("kits/type_form.html", form=form, kit_type=kit_type), 400
+
+
+@bp.post("/kits/types/<int:type_id>/delete")
+@require_role(Role.TRAINER)
+def type_delete(type_id: int):
+    """Delete a kit type no kit uses (one made by mistake)."""
+    kit_type = _kit_type(type_id)
+    name = kit_type.name
+    try:
+        delete_kit_type(current_actor(), kit_type)
+    except KitError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("kits.type_edit", type_id=type_id))
+    db.session.commit()
+    flash(_("Kit type “%(name)s” deleted.", name=name), "success")
+    return redirect(url_for("kits.types"))
 
 
 # ---- kits --------------------------------------------------------------------------------

@@ -129,6 +129,43 @@ def test_adding_kits_in_bulk_twice_from_the_same_page_adds_them_once(trainer, ap
 # ---- kit types -----------------------------------------------------------------------------
 
 
+def test_a_kit_type_made_by_mistake_is_deleted_but_one_kits_use_stays(trainer, app, kits):
+    made = _post(
+        trainer,
+        "/kits/types/new",
+        "/kits/types/new",
+        name="Line-folower kit v2",
+        **{"components-0-name": "Arduino Nano", "components-0-quantity": "1"},
+    )
+    assert made.status_code == 302
+    with app.app_context():
+        typo_id = db.session.scalar(select(KitType.id).where(KitType.name == "Line-folower kit v2"))
+    url = f"/kits/types/{typo_id}"
+    assert "Delete this kit type" in _text(trainer.get(url))
+    # Without the form's token nothing happens.
+    assert trainer.post(url + "/delete").status_code == 400
+    response = _post(trainer, url, url + "/delete")
+    assert response.status_code == 302
+    page = _text(trainer.get(response.headers["Location"]))
+    assert "Kit type “Line-folower kit v2” deleted." in page
+    assert "Line-folower" not in page.split("</h1>", 1)[1].replace("deleted", "")
+    with app.app_context():
+        assert db.session.get(KitType, typo_id) is None
+        assert (
+            db.session.scalar(
+                select(AuditEvent).where(AuditEvent.action == "kit_type.delete")
+            ).details["name"]
+            == "Line-folower kit v2"
+        )
+
+    url = f"/kits/types/{kits['type']}"
+    response = _post(trainer, url, url + "/delete")
+    page = _text(trainer.get(response.headers["Location"]))
+    assert "3 kit(s) are of type “Line-follower kit v2”, so it stays" in page
+    with app.app_context():
+        assert db.session.get(KitType, kits["type"]) is not None
+
+
 def test_a_kit_type_needs_at_least_one_component_on_the_web_as_on_the_command_line(
     trainer, app, kits
 ):
