@@ -20,7 +20,8 @@ from functools import lru_cache
 from pathlib import Path
 
 import pypdfium2 as pdfium
-from babel.dates import format_date, format_interval
+from babel import Locale
+from babel.dates import format_date, parse_pattern
 from flask import current_app
 from flask_babel import force_locale, gettext
 from PIL import Image, UnidentifiedImageError
@@ -152,12 +153,22 @@ def _long_date(day: date, language: str) -> str:
     return format_date(day, format="long", locale=language)
 
 
+# The month, abbreviated in CLDR's day-range patterns ("1–3 déc. 2026"), spelled out as on
+# the issue date printed below it ("30 novembre 2026").
+_SHORT_MONTH = re.compile(r"(?<!M)MMM(?!M)")
+
+
 @lru_cache(maxsize=256)  # a workshop's certificates share their dates: format them once
 def dates_text(first: date, last: date, language: str) -> str:
-    """ "1–3 December 2026" in the workshop's language."""
+    """ "1–3 December 2026" ("1–3 décembre 2026") in the workshop's language: the locale's
+    own way of writing a range of days, with the month spelled out."""
     if first == last:
         return _long_date(first, language)
-    return format_interval(first, last, skeleton="yMMMMd", locale=language)
+    locale = Locale.parse(language)
+    ranges = locale.interval_formats["yMMMd"]
+    differs = "y" if first.year != last.year else "M" if first.month != last.month else "d"
+    start, end = (_SHORT_MONTH.sub("MMMM", part) for part in ranges[differs])
+    return parse_pattern(start).apply(first, locale) + parse_pattern(end).apply(last, locale)
 
 
 def certificate_data(

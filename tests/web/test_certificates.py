@@ -759,3 +759,37 @@ def test_the_certificate_address_setting_goes_into_new_qr_codes(app, attended, o
             select(AuditEvent).where(AuditEvent.action == "setting.changed")
         ).all()
         assert [e.details["new"] for e in changes] == ["https://certificates.example.org", ""]
+
+
+@pytest.mark.parametrize(
+    ("language", "starts", "ends", "printed"),
+    [
+        ("fr", "2026-12-01", "2026-12-03", "1–3 décembre 2026"),
+        ("fr", "2026-11-29", "2026-12-03", "29 novembre – 3 décembre 2026"),
+        ("en", "2026-12-01", "2026-12-03", "December 1 – 3, 2026"),
+        ("en", "2026-12-01", "2026-12-01", "December 1, 2026"),
+    ],
+)
+def test_the_printed_dates_spell_the_month_out_like_the_issue_date(
+    app, organiser, language, starts, ends, printed
+):
+    from datetime import date
+
+    make_workshop(
+        app,
+        slug="dates",
+        language=language,
+        starts_on=date.fromisoformat(starts),
+        ends_on=date.fromisoformat(ends),
+    )
+    with app.app_context():
+        update_rule(cli_actor(), get_workshop("dates"), issuer=ISSUER)
+        db.session.commit()
+    (awa,) = add_people(app, "dates", "Awa Koné")
+    with app.app_context():
+        set_override(cli_actor(), db.session.get(Participant, awa), "guest")
+        issue_certificates(cli_actor(), get_workshop("dates"))
+        db.session.commit()
+    (page,) = read_pdf(organiser.get(f"/workshops/dates/certificates/{awa}.pdf").data, dpi=100)
+    text = " ".join(page.flat_text.replace("\u2009", " ").split())
+    assert printed in text
