@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from flask_babel import gettext, ngettext
+from flask_babel import format_decimal, gettext, ngettext
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -199,8 +199,8 @@ def _meets(rule: CertificateRule, attended: int, total: int, hours: float) -> li
             return [
                 gettext(
                     "attended %(hours)s of the %(needed)s hours needed",
-                    hours=format(hours, "g"),
-                    needed=format(rule.min_hours, "g"),
+                    hours=format_decimal(round(hours, 2)),
+                    needed=format_decimal(rule.min_hours),
                 )
             ]
         return []

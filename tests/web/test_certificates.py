@@ -793,3 +793,26 @@ def test_the_printed_dates_spell_the_month_out_like_the_issue_date(
     (page,) = read_pdf(organiser.get(f"/workshops/dates/certificates/{awa}.pdf").data, dpi=100)
     text = " ".join(page.flat_text.replace("\u2009", " ").split())
     assert printed in text
+
+
+def test_the_french_page_reads_naturally_with_french_numbers_and_plain_names(app, organiser):
+    _setup(app, slug="abidjan", language="fr")
+    sessions = _sessions(app, "abidjan", 3, hours=1.5)
+    awa, ben = add_people(app, "abidjan", "Awa Koné", "Ben Otieno")
+    _attend(app, awa, sessions[:1])
+    url = "/workshops/abidjan/certificates"
+    organiser.post(
+        f"{url}/override/{ben}",
+        data={"csrf_token": csrf_token(organiser, url), "reason": "invité"},
+    )
+    page = organiser.get(url, headers={"Accept-Language": "fr"}).get_data(as_text=True)
+    assert "séances suivies : 1 sur 3 · 1,5 h" in page
+    assert "séances suivies : 0 sur 3 · 0 h" in page
+    assert "Admissible, décision prise par olga : invité" in page
+    assert "user:" not in page
+    with app.app_context():
+        update_rule(cli_actor(), get_workshop("abidjan"), min_hours=2.5)
+        db.session.commit()
+    page = organiser.get(url, headers={"Accept-Language": "fr"}).get_data(as_text=True)
+    assert "au moins 2,5 heures" in page
+    assert "1,5 des 2,5 heures" in page

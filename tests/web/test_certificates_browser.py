@@ -125,7 +125,7 @@ def test_an_organiser_issues_certificates_and_the_printed_qr_opens_a_valid_verif
         page.get_by_role("link", name="Attestations").click()
         page.wait_for_url(re.compile(rf"/workshops/{SLUG}/certificates$"))
         expect(page.locator(".standing").filter(has_text="Adébáyọ̀")).to_contain_text(
-            "a suivi 0 séances sur 2"
+            "séances suivies : 0 sur 2"
         )
         page.get_by_label("Délivrée par (votre organisation)").fill("Club Robotique d'Abidjan")
         page.get_by_label("Signée par (nom)").fill("Koffi N'Guessan")
