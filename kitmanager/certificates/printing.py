@@ -33,8 +33,9 @@ from kitmanager.signing import b64url_decode
 from kitmanager.storage import write_file
 from printouts import CertificateData, Layout, PrintoutError, Signatory, list_layouts
 from printouts import render_certificates as render_pdf
-from printouts.layout import QrElement
+from printouts.layout import QrElement, TextElement
 from printouts.qr import MIN_MODULE_MM, encode_qr
+from printouts.text import missing_glyphs, normalise, visual_line
 
 __all__ = [
     "IMAGE_KINDS",
@@ -51,6 +52,7 @@ __all__ = [
     "fits_every_layout",
     "image_bytes",
     "save_image",
+    "unprintable_characters",
 ]
 
 IMAGE_KINDS = ("logo", "signature")
@@ -85,6 +87,23 @@ def fits_every_layout(url: str) -> bool:
     )
     symbol = encode_qr(url, "M")
     return smallest / symbol.size_with_quiet_zone >= MIN_MODULE_MM
+
+
+def unprintable_characters(name: str, layout_id: str) -> list[str]:
+    """The characters of a person's ``name`` that the certificate layout ``layout_id`` cannot
+    draw (they would print as empty boxes, e.g. an emoji), in order; empty when all print."""
+    fonts = {
+        el.font
+        for lay in certificate_layouts()
+        if lay.id == layout_id
+        for el in lay.elements["certificate"]
+        if isinstance(el, TextElement) and el.field == "name"
+    }
+    shaped = visual_line(normalise(name))
+    missing: list[str] = []
+    for font in sorted(fonts):
+        missing += [ch for ch in missing_glyphs(shaped, font) if ch not in missing]
+    return missing
 
 
 def _images_dir() -> Path:

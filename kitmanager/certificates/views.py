@@ -18,6 +18,7 @@ from kitmanager.certificates.printing import (
     certificates_zip,
     delete_image,
     save_image,
+    unprintable_characters,
 )
 from kitmanager.certificates.public import download
 from kitmanager.certificates.services import (
@@ -125,6 +126,7 @@ def index(slug: str):
             flash(_("Certificate settings saved."), "success")
             return redirect(url_for("certificates.index", slug=slug))
     standings = eligibility(workshop)
+    layout = rule_for(workshop).layout
     return render_template(
         "certificates/index.html",
         workshop=workshop,
@@ -134,6 +136,11 @@ def index(slug: str):
         issued=sum(1 for s in standings if s.certificate is not None),
         ready=sum(1 for s in standings if s.eligible and s.certificate is None),
         address=certificate_base_url(),
+        unprintable={
+            s.participant.id: chars
+            for s in standings
+            if (chars := unprintable_characters(s.participant.full_name, layout))
+        },
     )
 
 

@@ -816,3 +816,30 @@ def test_the_french_page_reads_naturally_with_french_numbers_and_plain_names(app
     page = organiser.get(url, headers={"Accept-Language": "fr"}).get_data(as_text=True)
     assert "au moins 2,5 heures" in page
     assert "1,5 des 2,5 heures" in page
+
+
+def test_a_name_the_certificate_cannot_print_is_pointed_out_before_issuing(app, organiser):
+    _setup(app)
+    _sessions(app, "nairobi", 1)
+    zoe, fatima, awa = add_people(
+        app, "nairobi", "Zoé 🤖 Ñúñez", "فاطمة الزهراء", "Andriamanantenasoa Rakotondrazafindrabe"
+    )
+    page = organiser.get("/workshops/nairobi/certificates").get_data(as_text=True)
+    assert page.count("would show an empty box") == 1
+    warning = page[page.index("The certificate cannot print") :]
+    assert warning.startswith("The certificate cannot print 🤖:")
+    assert f'href="/workshops/nairobi/participants/{zoe}"' in warning[:400]
+    # what the page says is what printing finds: the PDF warns about the same character
+    with app.app_context():
+        for pid in (zoe, fatima, awa):
+            set_override(cli_actor(), db.session.get(Participant, pid), "guest")
+        issue_certificates(cli_actor(), get_workshop("nairobi"))
+        db.session.commit()
+        from kitmanager.certificates.printing import certificates_pdf
+        from kitmanager.certificates.services import valid_certificates
+
+        workshop = get_workshop("nairobi")
+        warnings = certificates_pdf(
+            workshop, valid_certificates(workshop), "http://kit.test"
+        ).warnings
+    assert len(warnings) == 1 and "U+1F916" in warnings[0]
