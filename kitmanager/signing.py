@@ -190,9 +190,13 @@ def trust_public_key(data_dir: Path, pem: bytes | str) -> tuple[Path, bool]:
     return path, True
 
 
-def trusted_public_keys(data_dir: Path) -> list[Ed25519PublicKey]:
-    """This installation's public key first, then the keys it was told to trust."""
-    keys = [load_or_create_signing_key(Path(data_dir)).public_key()]
+def trusted_public_keys(data_dir: Path, *, create: bool = True) -> list[Ed25519PublicKey]:
+    """This installation's public key first, then the keys it was told to trust. With
+    ``create=False`` a data folder without a signing key makes none (and lists only the keys
+    it trusts, perhaps none)."""
+    keys = []
+    if create or (Path(data_dir) / SIGNING_KEY_FILE).is_file():
+        keys.append(load_or_create_signing_key(Path(data_dir)).public_key())
     for path in sorted((Path(data_dir) / TRUSTED_KEYS_FOLDER).glob("*.pem")):
         try:
             keys.append(load_public_key(path.read_bytes()))

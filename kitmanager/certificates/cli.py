@@ -180,9 +180,9 @@ def verify_command(code_or_url: str, key_file: Path | None) -> None:
     """
     try:
         public = (
-            load_public_key(key_file.read_bytes())
+            [load_public_key(key_file.read_bytes())]
             if key_file
-            else trusted_public_keys(Path(current_app.config["DATA_DIR"]))
+            else trusted_public_keys(Path(current_app.config["DATA_DIR"]), create=False)
         )
     except SigningKeyError as exc:
         raise click.ClickException(str(exc)) from None
@@ -202,6 +202,12 @@ def verify_command(code_or_url: str, key_file: Path | None) -> None:
         )
     else:
         record = _local_record(normalise_code(signed.code))
+    if not public:
+        raise click.ClickException(
+            "No certificate was issued here and no issuer's key is trusted here: give the "
+            "issuer's public key with --public-key FILE (the file their `kitmanager "
+            "certificates public-key` wrote)."
+        )
     check = check_signed_facts(signed, public)
     facts = check.facts or {}
     for key in ("code", "name", "workshop", "first_date", "last_date", "hours", "issuer", "issued"):
@@ -209,6 +215,11 @@ def verify_command(code_or_url: str, key_file: Path | None) -> None:
             click.echo(f"{key:<11} {facts[key]}")
     if not check.valid:
         click.echo(f"NOT VALID: {check.problem}")
+        if key_file is None:
+            click.echo(
+                "Checked with this installation's key and the keys it trusts; a certificate "
+                "issued on another laptop needs its public key: --public-key FILE."
+            )
         raise SystemExit(1)
     if record is not None and record.code == check.code and record.revoked_at is not None:
         click.echo(f"REVOKED on {record.revoked_at:%Y-%m-%d}: {record.revoke_reason}")

@@ -843,3 +843,37 @@ def test_a_name_the_certificate_cannot_print_is_pointed_out_before_issuing(app, 
             workshop, valid_certificates(workshop), "http://kit.test"
         ).warnings
     assert len(warnings) == 1 and "U+1F916" in warnings[0]
+
+
+def test_verify_without_a_key_on_another_machine_says_to_give_the_issuers_key(
+    app, runner, data_dir
+):
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from kitmanager.certificates.verification import canonical_facts, verify_url
+
+    laptop = Ed25519PrivateKey.generate()
+    facts = canonical_facts(
+        {
+            "code": "7KQ2M9XHTR",
+            "name": "Awa Koné",
+            "workshop": "Défi IA",
+            "first_date": "2026-12-01",
+            "last_date": "2026-12-03",
+            "issued": "2026-12-03",
+            "issuer": ISSUER,
+        }
+    )
+    url = verify_url("https://example.org", "7KQ2M9XHTR", facts, laptop.sign(facts))
+    result = runner.invoke(args=["verify", url])
+    assert result.exit_code == 1
+    assert "--public-key FILE" in result.output and "NOT VALID" not in result.output
+    assert not (data_dir / SIGNING_KEY_FILE).exists()  # checking made no key of its own
+    # an installation that issues (so has its own key) says what it checked with
+    with app.app_context():
+        from kitmanager.signing import installation_key
+
+        installation_key()
+    result = runner.invoke(args=["verify", url])
+    assert result.exit_code == 1 and "NOT VALID" in result.output
+    assert "needs its public key: --public-key FILE" in result.output
