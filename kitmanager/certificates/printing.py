@@ -12,6 +12,7 @@ import json
 import re
 import secrets
 import unicodedata
+import warnings
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ from printouts.text import missing_glyphs, normalise, visual_line
 __all__ = [
     "IMAGE_KINDS",
     "MAX_IMAGE_BYTES",
+    "MAX_IMAGE_PIXELS",
     "CertificatePdf",
     "certificate_data",
     "certificate_datas",
@@ -58,6 +60,9 @@ __all__ = [
 IMAGE_KINDS = ("logo", "signature")
 # A logo or a scanned signature is well under this; printouts scales images to 2,000 px anyway.
 MAX_IMAGE_BYTES = 2 * 1024 * 1024
+# A few kilobytes of PNG can hold a huge blank picture that takes gigabytes to print: a
+# 6000 x 4000 camera photo is the most that is accepted.
+MAX_IMAGE_PIXELS = 24_000_000
 _IMAGE_FORMATS = {"PNG": "png", "JPEG": "jpg"}
 IMAGES_FOLDER = "certificate_images"
 
@@ -114,7 +119,8 @@ def save_image(workshop: Workshop, kind: str, data: bytes) -> str:
     """Check an uploaded logo or signature (PNG or JPEG, at most 2 MB, really an image) and
     keep it in the data folder (0600); returns the file name to store on the rule.
 
-    :raise CertificateError: too large, not PNG/JPEG, or not readable as an image.
+    :raise CertificateError: too large (in bytes or in pixels), not PNG/JPEG, or not readable
+        as an image.
     """
     if kind not in IMAGE_KINDS:
         raise ValueError(kind)
@@ -128,12 +134,25 @@ def save_image(workshop: Workshop, kind: str, data: bytes) -> str:
                 mb=MAX_IMAGE_BYTES // (1024 * 1024),
             )
         )
+    pixels = 0
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            kind_of = image.format
-            image.verify()
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                kind_of, pixels = image.format, image.width * image.height
+                if pixels <= MAX_IMAGE_PIXELS:
+                    image.verify()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        kind_of, pixels = None, MAX_IMAGE_PIXELS + 1
+    except (UnidentifiedImageError, OSError, ValueError):
         kind_of = None
+    if pixels > MAX_IMAGE_PIXELS:
+        raise CertificateError(
+            gettext(
+                "This image has too many pixels to print: save it at about 1000 pixels "
+                "across and upload it again."
+            )
+        )
     if kind_of not in _IMAGE_FORMATS:
         raise CertificateError(
             gettext("Upload a PNG or JPEG image; this file is not one (or it is damaged).")

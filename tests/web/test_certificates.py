@@ -877,3 +877,31 @@ def test_verify_without_a_key_on_another_machine_says_to_give_the_issuers_key(
     result = runner.invoke(args=["verify", url])
     assert result.exit_code == 1 and "NOT VALID" in result.output
     assert "needs its public key: --public-key FILE" in result.output
+
+
+@pytest.mark.parametrize("size", [(7000, 4000), (20000, 20000)])
+def test_a_small_file_holding_a_huge_picture_is_refused_saying_so(app, organiser, size):
+    _setup(app)
+    out = io.BytesIO()
+    Image.new("1", size).save(out, format="PNG")  # a few kilobytes
+    assert len(out.getvalue()) < 200_000
+    url = "/workshops/nairobi/certificates"
+    page = organiser.post(
+        url,
+        data={
+            "csrf_token": csrf_token(organiser, url),
+            "basis": "sessions",
+            "min_percent": "75",
+            "issuer": ISSUER,
+            "layout": "certificate-a4",
+            "logo": (io.BytesIO(out.getvalue()), "logo.png"),
+        },
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "This image has too many pixels to print" in page
+    assert not (Path(app.config["DATA_DIR"]) / "certificate_images").exists() or not any(
+        (Path(app.config["DATA_DIR"]) / "certificate_images").iterdir()
+    )
+    with app.app_context():
+        assert rule_for(get_workshop("nairobi")).logo_file is None
