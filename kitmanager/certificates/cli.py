@@ -18,6 +18,8 @@ from kitmanager.certificates.services import (
     issue_certificates,
     normalise_code,
     revoke_certificate,
+    rule_for,
+    update_rule,
     valid_certificates,
 )
 from kitmanager.certificates.verification import (
@@ -50,15 +52,26 @@ def _base_url() -> str:
 
 @certificates_group.command("issue")
 @click.argument("slug")
+@click.option(
+    "--issuer",
+    metavar="NAME",
+    help="Your organisation's name, printed on the certificates and signed with them "
+    "(kept as the workshop's issuer, like 'Issued by' on its Certificates page).",
+)
 @with_appcontext
-def issue_command(slug: str) -> None:
+def issue_command(slug: str, issuer: str | None) -> None:
     """Issue a certificate to everyone eligible in workshop SLUG who has none yet."""
     workshop = workshop_or_fail(slug)
     try:
+        if issuer is not None:
+            update_rule(cli_actor(), workshop, issuer=" ".join(issuer.split()))
         result = issue_certificates(cli_actor(), workshop)
     except CertificateError as exc:
         db.session.rollback()
-        raise click.ClickException(str(exc)) from None
+        hint = ' Or name it here: --issuer "Your organisation".'
+        if rule_for(workshop).issuer:
+            hint = ""
+        raise click.ClickException(str(exc) + hint) from None
     db.session.commit()
     for certificate in result.issued:
         click.echo(f"{certificate.code}  {certificate.participant.full_name}")

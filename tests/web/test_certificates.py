@@ -905,3 +905,23 @@ def test_a_small_file_holding_a_huge_picture_is_refused_saying_so(app, organiser
     )
     with app.app_context():
         assert rule_for(get_workshop("nairobi")).logo_file is None
+
+
+def test_cli_issue_takes_the_issuer_a_new_workshop_lacks(app, runner):
+    make_workshop(app)
+    _sessions(app, "nairobi", 1)
+    (awa,) = add_people(app, "nairobi", "Awa Koné")
+    with app.app_context():
+        set_override(cli_actor(), db.session.get(Participant, awa), "guest")
+        db.session.commit()
+    refused = runner.invoke(args=["certificates", "issue", "nairobi"])
+    assert refused.exit_code == 1 and '--issuer "Your organisation"' in refused.output
+    done = runner.invoke(args=["certificates", "issue", "nairobi", "--issuer", " Club  Robotique "])
+    assert done.exit_code == 0, done.output
+    assert "Awa Koné" in done.output and "1 issued" in done.output
+    with app.app_context():
+        assert rule_for(get_workshop("nairobi")).issuer == "Club Robotique"
+        (certificate,) = db.session.scalars(select(Certificate)).all()
+        assert json.loads(certificate.facts)["issuer"] == "Club Robotique"
+    again = runner.invoke(args=["certificates", "issue", "nairobi"])
+    assert again.exit_code == 0 and "1 already had one" in again.output
