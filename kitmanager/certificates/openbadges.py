@@ -17,8 +17,9 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from flask_babel import force_locale, gettext
+from flask_babel import force_locale, format_decimal, gettext
 
+from kitmanager.certificates.printing import dates_text
 from kitmanager.certificates.services import rule_for
 from kitmanager.models import Certificate
 from kitmanager.signing import b64url_encode
@@ -67,7 +68,7 @@ def credential(certificate: Certificate, base_url: str, public: Ed25519PublicKey
         if rule.min_hours is not None:
             narrative = gettext(
                 "Attended at least %(hours)s hours of the workshop.",
-                hours=format(rule.min_hours, "g"),
+                hours=format_decimal(rule.min_hours),
             )
         else:
             narrative = gettext(
@@ -75,12 +76,16 @@ def credential(certificate: Certificate, base_url: str, public: Ed25519PublicKey
                 percent=rule.min_percent,
             )
         description = gettext(
-            "Took part in the workshop %(title)s, %(first)s to %(last)s.",
+            "Took part in the workshop %(title)s, %(dates)s.",
             title=facts["workshop"],
-            first=facts["first_date"],
-            last=facts["last_date"],
+            dates=dates_text(
+                date.fromisoformat(facts["first_date"]),
+                date.fromisoformat(facts["last_date"]),
+                workshop.language,
+            ),
         )
         name = gettext("Certificate of participation: %(title)s", title=facts["workshop"])
+        evidence = gettext("Certificate %(code)s", code=certificate.code)
     achievement_id = (
         f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, f'{base}/workshops/{workshop.slug}')}"
     )
@@ -118,7 +123,7 @@ def credential(certificate: Certificate, base_url: str, public: Ed25519PublicKey
             {
                 "id": f"{base}/verify/{certificate.code}",
                 "type": ["Evidence"],
-                "name": gettext("Certificate %(code)s", code=certificate.code),
+                "name": evidence,
             }
         ],
     }

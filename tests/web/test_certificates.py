@@ -925,3 +925,22 @@ def test_cli_issue_takes_the_issuer_a_new_workshop_lacks(app, runner):
         assert json.loads(certificate.facts)["issuer"] == "Club Robotique"
     again = runner.invoke(args=["certificates", "issue", "nairobi"])
     assert again.exit_code == 0 and "1 already had one" in again.output
+
+
+def test_a_french_open_badge_reads_in_french_with_its_dates_written_out(app, organiser):
+    _setup(app, slug="abidjan", language="fr", min_hours=2.5)
+    (awa,) = add_people(app, "abidjan", "Awa Koné")
+    with app.app_context():
+        set_override(cli_actor(), db.session.get(Participant, awa), "invitée")
+        (certificate,) = issue_certificates(cli_actor(), get_workshop("abidjan")).issued
+        code = certificate.code
+        db.session.commit()
+    token = organiser.get(f"/workshops/abidjan/certificates/{awa}.jwt").data.decode("ascii")
+    vc = json.loads(b64url_decode(token.split(".")[1]))
+    described = "A participé à l'atelier Nairobi Robotics, 1–2 décembre 2026."
+    assert vc["description"] == described
+    assert vc["credentialSubject"]["achievement"]["description"] == described
+    assert vc["credentialSubject"]["achievement"]["criteria"]["narrative"] == (
+        "A suivi au moins 2,5 heures de l'atelier."
+    )
+    assert vc["evidence"][0]["name"] == f"Attestation {code}"
