@@ -944,3 +944,19 @@ def test_a_french_open_badge_reads_in_french_with_its_dates_written_out(app, org
         "A suivi au moins 2,5 heures de l'atelier."
     )
     assert vc["evidence"][0]["name"] == f"Attestation {code}"
+
+
+def test_the_french_verify_page_writes_hours_with_a_decimal_comma(app, organiser, client):
+    _setup(app, slug="abidjan", language="fr")
+    sessions = _sessions(app, "abidjan", 1, hours=1.5)
+    (awa,) = add_people(app, "abidjan", "Awa Koné")
+    _attend(app, awa, sessions)
+    with app.app_context():
+        issue_certificates(cli_actor(), get_workshop("abidjan"))
+        db.session.commit()
+    url = _verify_url(app, "Awa Koné")
+    page = client.get(_path(url), headers={"Accept-Language": "fr"}).get_data(as_text=True)
+    assert "<dt>Heures suivies</dt><dd>1,5</dd>" in page
+    # a tampered fact that is no number is shown as claimed, under "not valid"
+    forged = client.get(_path(_with_fact(url, hours="beaucoup")), headers={"Accept-Language": "fr"})
+    assert forged.status_code == 200 and "<dd>beaucoup</dd>" in forged.get_data(as_text=True)
