@@ -21,10 +21,11 @@ from flask import (
     send_file,
     url_for,
 )
+from flask_babel import get_locale
 
 from kitmanager.certificates import bp
 from kitmanager.certificates.openbadges import credential_jwt
-from kitmanager.certificates.printing import certificate_file_name, certificates_pdf
+from kitmanager.certificates.printing import certificate_file_name, certificates_pdf, dates_text
 from kitmanager.certificates.ratelimit import FixedWindowLimiter
 from kitmanager.certificates.services import (
     certificate_base_url,
@@ -109,13 +110,16 @@ def verify(code: str):
             return None
 
     revoked = record if check.valid and record is not None and record.revoked_at else None
+    first, last = day("first_date"), day("last_date")
+    dates = ""
+    if first and last and first <= last:
+        dates = dates_text(first, last, str(get_locale() or "en"))
     return render_template(
         "certificates/verify.html",
         check=check,
         code=code[:20],
         facts={k: v for k, v in facts.items() if isinstance(v, (str, int, float))},
-        first=day("first_date"),
-        last=day("last_date"),
+        dates=dates,
         issued=day("issued"),
         revoked=revoked,
     )

@@ -946,7 +946,7 @@ def test_a_french_open_badge_reads_in_french_with_its_dates_written_out(app, org
     assert vc["evidence"][0]["name"] == f"Attestation {code}"
 
 
-def test_the_french_verify_page_writes_hours_with_a_decimal_comma(app, organiser, client):
+def test_the_verify_page_writes_dates_and_hours_as_the_reader_does(app, organiser, client):
     _setup(app, slug="abidjan", language="fr")
     sessions = _sessions(app, "abidjan", 1, hours=1.5)
     (awa,) = add_people(app, "abidjan", "Awa Koné")
@@ -957,6 +957,9 @@ def test_the_french_verify_page_writes_hours_with_a_decimal_comma(app, organiser
     url = _verify_url(app, "Awa Koné")
     page = client.get(_path(url), headers={"Accept-Language": "fr"}).get_data(as_text=True)
     assert "<dt>Heures suivies</dt><dd>1,5</dd>" in page
+    assert "<dt>Dates</dt><dd>1–2 décembre 2026</dd>" in page  # as the certificate prints them
+    english = client.get(_path(url), headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "<dt>Dates</dt><dd>December 1\u2009–\u20092, 2026</dd>" in english
     # a tampered fact that is no number is shown as claimed, under "not valid"
     forged = client.get(_path(_with_fact(url, hours="beaucoup")), headers={"Accept-Language": "fr"})
     assert forged.status_code == 200 and "<dd>beaucoup</dd>" in forged.get_data(as_text=True)
