@@ -156,6 +156,17 @@ def issue(slug: str):
         flash(str(exc), "error")
     else:
         db.session.commit()
+        if not result.issued:
+            flash(
+                _(
+                    "No certificate issued: %(already)s already had one; %(waiting)s not "
+                    "eligible yet (each person below says why).",
+                    already=result.already,
+                    waiting=len(result.not_eligible),
+                ),
+                "warning",
+            )
+            return redirect(url_for("certificates.index", slug=slug))
         flash(
             ngettext(
                 "%(num)s certificate issued.", "%(num)s certificates issued.", len(result.issued)

@@ -238,7 +238,7 @@ def test_issuing_signs_the_eligible_once_with_random_codes(app, attended, organi
     key = data_dir / SIGNING_KEY_FILE
     assert key.stat().st_mode & 0o777 == 0o600
     assert "1 certificate issued" not in _issue_from_page(organiser)
-    assert "0 certificates issued. 2 already had one" in _issue_from_page(organiser)
+    assert "No certificate issued: 2 already had one" in _issue_from_page(organiser)
     assert _certificates(app).keys() == certificates.keys()
 
 
@@ -963,3 +963,17 @@ def test_the_verify_page_writes_dates_and_hours_as_the_reader_does(app, organise
     # a tampered fact that is no number is shown as claimed, under "not valid"
     forged = client.get(_path(_with_fact(url, hours="beaucoup")), headers={"Accept-Language": "fr"})
     assert forged.status_code == 200 and "<dd>beaucoup</dd>" in forged.get_data(as_text=True)
+
+
+def test_a_workshop_without_sessions_says_so_once_and_issuing_nothing_is_no_success(app, organiser):
+    _setup(app)
+    add_people(app, "nairobi", "Awa Koné")
+    url = "/workshops/nairobi/certificates"
+    page = organiser.get(url).get_data(as_text=True)
+    assert "<small>the workshop has no sessions yet</small>" in page
+    assert "attended 0 of 0" not in page
+    done = organiser.post(
+        f"{url}/issue", data={"csrf_token": csrf_token(organiser, url)}, follow_redirects=True
+    ).get_data(as_text=True)
+    assert "flash-warning" in done and "flash-success" not in done
+    assert "No certificate issued: 0 already had one; 1 not eligible yet" in done
