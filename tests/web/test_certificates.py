@@ -977,3 +977,10 @@ def test_a_workshop_without_sessions_says_so_once_and_issuing_nothing_is_no_succ
     ).get_data(as_text=True)
     assert "flash-warning" in done and "flash-success" not in done
     assert "No certificate issued: 0 already had one; 1 not eligible yet" in done
+
+
+def test_once_issued_the_page_says_a_new_issuer_name_needs_a_reissue(app, attended, organiser):
+    keep = "Certificates already issued keep the name they were signed with"
+    assert keep not in organiser.get("/workshops/nairobi/certificates").get_data(as_text=True)
+    _issue_from_page(organiser)
+    assert keep in organiser.get("/workshops/nairobi/certificates").get_data(as_text=True)
