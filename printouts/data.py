@@ -109,13 +109,17 @@ class CertificateData:
     logo: ImageSource | None = None
     verification_page: str = ""
 
-    def fields(self) -> dict[str, str]:
+    def fields(self, language: str = "en") -> dict[str, str]:
+        """The text of each field; numbers and the hours line as ``language`` writes them."""
+        from .messages import hours_attended, number_text
+
         return {
             "name": self.name,
             "verification_page": self.verification_page,
             "workshop_title": self.workshop_title,
             "dates_text": self.dates_text,
-            "hours": "" if self.hours is None else f"{self.hours:g}",
+            "hours": "" if self.hours is None else number_text(self.hours, language),
+            "hours_attended": "" if self.hours is None else hours_attended(self.hours, language),
             "body_text": self.body_text,
             "code": self.code,
             "verification_url": self.verification_url,

@@ -71,6 +71,7 @@ FIELDS = {
             "workshop_title",
             "dates_text",
             "hours",
+            "hours_attended",
             "body_text",
             "code",
             "verification_url",

@@ -7,12 +7,26 @@ function; an unknown language falls back to English.
 
 from __future__ import annotations
 
-__all__ = ["DEFAULT_LANGUAGE", "LANGUAGES", "MESSAGES", "message", "supported_language"]
+__all__ = [
+    "DEFAULT_LANGUAGE",
+    "LANGUAGES",
+    "MESSAGES",
+    "hours_attended",
+    "message",
+    "number_text",
+    "supported_language",
+]
 
 DEFAULT_LANGUAGE = "en"
 
 # Each entry: the English text, then its translations. Placeholders use str.format.
 MESSAGES: dict[str, dict[str, str]] = {
+    # the hours line of a certificate, singular and plural
+    "certificate.hours_one": {"en": "{hours} hour attended", "fr": "{hours} heure de présence"},
+    "certificate.hours_other": {
+        "en": "{hours} hours attended",
+        "fr": "{hours} heures de présence",
+    },
     # role bands on badges (one per ParticipantRole)
     "role.participant": {"en": "PARTICIPANT", "fr": "PARTICIPANT"},
     "role.trainer": {"en": "TRAINER", "fr": "FORMATEUR"},
@@ -125,6 +139,21 @@ LANGUAGES: tuple[str, ...] = tuple(MESSAGES["role.participant"])
 def supported_language(language: str | None) -> str:
     """``language`` if printouts speak it, else English."""
     return language if language in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def number_text(value: float, language: str = DEFAULT_LANGUAGE) -> str:
+    """``value`` as ``language`` writes it: 1.5 in English, 1,5 in French; no trailing zeros."""
+    text = f"{value:g}"
+    return text.replace(".", ",") if supported_language(language) == "fr" else text
+
+
+def hours_attended(hours: float, language: str = DEFAULT_LANGUAGE) -> str:
+    """The certificate's hours line, singular or plural by the language's rule (English: 1
+    hour, 1.5 hours; French: 1,5 heure, 2 heures)."""
+    language = supported_language(language)
+    singular = hours < 2 if language == "fr" else hours == 1
+    key = "certificate.hours_one" if singular else "certificate.hours_other"
+    return message(key, language, hours=number_text(hours, language))
 
 
 def message(key: str, language: str = DEFAULT_LANGUAGE, **params: object) -> str:

@@ -889,7 +889,7 @@ def render_certificates(
     items = [
         _Item(
             message("item.certificate", language, index=i, name=normalise(cert.name)),
-            cert.fields(),
+            cert.fields(language),
             images={"logo": cert.logo},
             signatories=tuple(cert.signatories),
         )

@@ -130,7 +130,7 @@ def test_the_fixed_texts_print_in_the_language_asked(layout):
         "Attestation de participation",
         "Nous attestons que",
         "a participé à l'atelier",
-        "31.5 heures de présence",
+        "31,5 heures de présence",
         "Attestation C26-00004",
         "Vérifiez-la sur kit.example.org/verify",
     ):
@@ -150,3 +150,20 @@ def test_a_text_in_a_language_printouts_does_not_speak_is_refused(tmp_path):
     path.write_text(json.dumps(data), encoding="utf-8")
     with pytest.raises(LayoutError, match=r"texts\.de' is not a language besides English"):
         load_layout(path)
+
+
+@pytest.mark.parametrize(
+    ("hours", "language", "line"),
+    [
+        (1, "en", "1 hour attended"),
+        (1.5, "en", "1.5 hours attended"),
+        (1.5, "fr", "1,5 heure de présence"),
+        (2, "fr", "2 heures de présence"),
+    ],
+)
+def test_the_hours_line_is_singular_or_plural_and_uses_the_languages_decimal_mark(
+    hours, language, line
+):
+    cert = _certificate("Awa Koné", 4, hours=hours)
+    (page,) = read_pdf(render_certificates([cert], "certificate-a4", language=language).pdf, dpi=72)
+    assert line in page.flat_text
