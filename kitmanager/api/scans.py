@@ -25,6 +25,7 @@ from kitmanager.checkin.services import (
 from kitmanager.database import serialized_writes
 from kitmanager.extensions import db
 from kitmanager.security import current_actor, public
+from kitmanager.workshops.services import get_workshop
 
 # Longest scanned text worth reading: a badge URL is well under this.
 MAX_CODE_LENGTH = 2000
@@ -52,6 +53,17 @@ def _session(data: dict) -> ScanSession | None:
     if session is None:
         abort(422, description=gettext("no session with id %(id)s", id=value))
     return session
+
+
+def _workshop_id(data: dict) -> int | None:
+    """The id of the workshop a station scans for (``workshop``, its slug), or None."""
+    slug = _limited(data, "workshop", 80, None)
+    if not slug:
+        return None
+    workshop = get_workshop(slug)
+    if workshop is None:
+        abort(422, description=gettext("no workshop with slug '%(slug)s'", slug=slug))
+    return workshop.id
 
 
 def _time(data: dict) -> datetime | None:
@@ -82,6 +94,7 @@ def scan():
     if not code:
         abort(422, description=gettext("'code' is missing: send the scanned text"))
     session = _session(data)
+    workshop_id = _workshop_id(data)
     client_id = _limited(data, "client_id", 64, None) or None
     station = _limited(data, "station", 80) or ""
     scanned_at = _time(data)
@@ -93,6 +106,7 @@ def scan():
                 actor,
                 code,
                 session=session,
+                workshop_id=workshop_id,
                 client_id=client_id,
                 station=station,
                 scanned_at=scanned_at,

@@ -474,6 +474,10 @@ def _decide(
         )
     scope = session.workshop_id if session is not None else workshop_id
     if scope is not None and person.workshop_id != scope:
+        if station:  # someone else stands at the station: no earlier scan pairs any more
+            from kitmanager.kits.services import forget_scan
+
+            forget_scan(station)
         return ScanResult(
             Outcome.WRONG_WORKSHOP,
             _(

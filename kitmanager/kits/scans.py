@@ -41,6 +41,7 @@ from kitmanager.kits.services import (
     forget_scan,
     hand_out,
     incident_text,
+    refuse_if_retired,
     remember_scan,
     return_kit,
     scan_partner,
@@ -236,6 +237,12 @@ def scan_kit(
         if station:
             forget_scan(station)
         return _return_starts(kit, handout)
+    try:
+        refuse_if_retired(kit)  # said now: it must not wait to refuse the next badge
+    except KitError as refused:
+        if station:
+            forget_scan(station)
+        return ScanResult(Outcome.KIT_UNAVAILABLE, str(refused), extra={"kit": kit_json(kit)})
     if not station:
         return ScanResult(
             Outcome.KIT_NEEDS_STATION,

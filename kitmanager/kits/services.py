@@ -79,6 +79,7 @@ __all__ = [
     "open_incidents",
     "overdue_handouts",
     "phone_station",
+    "refuse_if_retired",
     "remember_scan",
     "resolve_incident",
     "restock_list",
@@ -418,10 +419,7 @@ def hand_out(
         raise KitError(
             _("%(name)s is in no team: hand the kit to them alone.", name=participant.full_name)
         )
-    if kit.condition == KitCondition.RETIRED.value:
-        raise KitUnavailable(
-            _("%(code)s is retired and is not handed out. Take another kit.", code=kit.code)
-        )
+    refuse_if_retired(kit)
     _refuse_if_out(kit)
     if not confirmed:
         reasons = []
@@ -493,6 +491,14 @@ def hand_out(
     handout = db.session.get(KitHandout, handout_id)
     assert handout is not None
     return handout
+
+
+def refuse_if_retired(kit: Kit) -> None:
+    """:raise KitUnavailable: ``kit`` is retired (it is never handed out)."""
+    if kit.condition == KitCondition.RETIRED.value:
+        raise KitUnavailable(
+            _("%(code)s is retired and is not handed out. Take another kit.", code=kit.code)
+        )
 
 
 def _refuse_if_out(kit: Kit) -> None:

@@ -215,6 +215,54 @@ def test_a_kit_out_with_someone_else_is_unavailable_and_a_retired_one_too(app, c
     assert _open_handouts(app) == [("KIT-001", day["amina_id"])]
 
 
+def test_a_retired_kit_scanned_alone_says_so_at_once_and_pairs_with_no_later_badge(
+    app, client, runner, day
+):
+    """A retired kit scanned first is refused there and then: it does not wait at the station
+    to refuse the next badge (an offline queue would lose that person's own pair)."""
+    with app.app_context(), app.test_request_context():
+        set_condition(cli_actor(), kit_by_code("KIT-002"), KitCondition.RETIRED)
+        db.session.commit()
+    door = Station(client, _token(runner))
+    retired = door.scan(day["kits"]["KIT-002"])
+    assert retired["outcome"] == "kit_unavailable"
+    assert retired["message"] == "KIT-002 is retired and is not handed out. Take another kit."
+    badge = door.scan(day["kofi"])
+    assert badge["outcome"] == "checked_in"
+    out = door.scan(day["kits"]["KIT-003"])
+    assert out["outcome"] == "kit_handed_out"
+    assert out["message"].startswith("KIT-003 → Kofi Mensah")
+
+
+def test_a_station_of_one_workshop_refuses_a_badge_of_another_and_pairs_no_kit(
+    app, client, runner, day
+):
+    """The station sends its workshop: a badge of another workshop is refused there even
+    when no session is chosen, and a kit scanned next waits instead of going to that person."""
+    make_workshop(app, slug="dakar", title="Dakar Robotique")
+    _session(app, "dakar", "Atelier", utcnow() - timedelta(minutes=10))
+    (stranger,) = add_people(app, "dakar", "Zed Other")
+    door = Station(client, _token(runner))
+    assert door.scan(day["kofi"], workshop="nairobi")["outcome"] == "checked_in"
+    # Kofi's badge waits for a kit; then a stranger's badge: Kofi's pair is over.
+    refused = door.scan(_badge(app, stranger), workshop="nairobi")
+    assert refused["outcome"] == "wrong_workshop"
+    assert refused["message"] == "Zed Other is registered for another workshop (Dakar Robotique)."
+    assert door.scan(day["kits"]["KIT-001"], workshop="nairobi")["outcome"] == "kit_waiting"
+    assert _open_handouts(app) == []
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(CheckIn)) == 1  # Kofi's
+    # The workshop's own people still pair; an unknown workshop is a clear 422.
+    assert door.scan(day["amina"], workshop="nairobi")["outcome"] == "kit_handed_out"
+    response = client.post(
+        "/api/v1/scans",
+        json={"code": day["kofi"], "workshop": "nowhere"},
+        headers=door.headers,
+    )
+    assert response.status_code == 422
+    assert "nowhere" in response.json["error"]
+
+
 def test_a_kit_alone_starts_its_return_and_the_checklist_records_a_missing_sensor(
     app, client, runner, day
 ):
