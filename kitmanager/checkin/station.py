@@ -97,6 +97,8 @@ def _messages() -> dict[str, str]:
             code="{code}",
         ),
         "checklist_title": _("What came back in %(code)s?", code="{code}"),
+        "not_handed_out": _("%(code)s was not handed out.", code="{code}"),
+        "not_returned": _("The return of %(code)s was not recorded.", code="{code}"),
         "consumable": _("(consumable)"),
         "count_back": _("came back"),
         "damaged": _("damaged"),

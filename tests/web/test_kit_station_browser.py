@@ -19,7 +19,7 @@ from kitmanager.extensions import db
 from kitmanager.kits.services import ComponentLine, create_kit_type, create_kits, set_condition
 from kitmanager.models import KitCondition
 from tests.web.e2e import Server, run_kitmanager
-from tests.web.test_browser import CHROMIUM, PHONE, PageProblems
+from tests.web.test_browser import CHROMIUM, PHONE, PageProblems, assert_fits_a_phone
 from tests.web.test_scan_station_browser import (
     PEOPLE,
     SLUG,
@@ -266,4 +266,78 @@ def test_kit_scans_made_offline_pair_when_the_queue_drains_on_a_french_phone(
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
     # Only the sends refused while offline, nothing else.
     assert [m for m in problems.messages if "ERR_INTERNET_DISCONNECTED" not in m] == []
+    context.close()
+
+
+def test_a_french_phone_refuses_another_workshops_badge_says_a_cancel_and_fits_long_titles(
+    kit_day,
+    browser_factory,  # noqa: F811
+):
+    """At 375 px in French: a long session title does not widen the page; a badge of another
+    workshop is refused even with no session chosen, and the kit scanned next is not handed
+    to that person; Cancel on a handout question says the kit was not handed out."""
+    server, data_dir, tokens, _kits = kit_day
+    today = datetime.now(timezone.utc)
+    starts, ends = today + timedelta(hours=3), today + timedelta(hours=4)
+    _ok(
+        run_kitmanager(
+            data_dir, "sessions", "add", SLUG,
+            "Capteurs à ultrasons, suivi de ligne et premier défi en équipe",
+            "--starts", f"{starts:%Y-%m-%d %H:%M}", "--ends", f"{ends:%Y-%m-%d %H:%M}",
+        )
+    )  # fmt: skip
+    _ok(
+        run_kitmanager(
+            data_dir, "workshops", "create", "Atelier de Dakar", "--slug", "dakar",
+            "--starts", f"{today:%Y-%m-%d}", "--timezone", "Africa/Dakar", "--language", "fr",
+        )
+    )  # fmt: skip
+    stranger_list = data_dir.parent / "dakar.csv"
+    stranger_list.write_text("Name\nMoussa Sow\n", encoding="utf-8")
+    _ok(run_kitmanager(data_dir, "participants", "import", "dakar", str(stranger_list)))
+    _ok(run_kitmanager(data_dir, "kits", "types", "add", "Kit de secours", "--component", "Carte"))
+    made = run_kitmanager(data_dir, "kits", "create", "--type", "Kit de secours", "--count", "3")
+    _ok(made)
+    spare = re.findall(r"KIT-\d+", made.stdout)[:3]
+    with sqlite3.connect(data_dir / "kitmanager.sqlite3") as conn:
+        labels = dict(conn.execute("SELECT code, label_token FROM kit"))
+        (stranger,) = conn.execute(
+            "SELECT badge_token FROM participant WHERE full_name = 'Moussa Sow'"
+        ).fetchone()
+
+    browser = browser_factory()
+    context = browser.new_context(locale="fr-FR", **PHONE)
+    page = context.new_page()
+    problems = PageProblems(page)
+    _log_in(page, server, french=True)
+    _open_station(page, server, "&station=porte-2")
+    result = page.locator("#result")
+    widths = page.evaluate(
+        "() => [document.documentElement.scrollWidth, document.querySelector("
+        "'#session-choice').getBoundingClientRect().right]"
+    )
+    assert widths[0] <= 375 and widths[1] <= 375, widths
+
+    # Tom takes one kit; a second one asks first, and Cancel says nothing was handed out.
+    _type(page, f"http://10.42.0.1:5000/b/{tokens['Tom Otieno']}")
+    _type(page, LABEL.format(labels[spare[0]]))
+    expect_text(result, f"{spare[0]} → Tom Otieno")
+    _type(page, f"http://10.42.0.1:5000/b/{tokens['Tom Otieno']}")
+    _type(page, LABEL.format(labels[spare[1]]))
+    expect_text(result, f"Remettre quand même {spare[1]} à Tom Otieno ?")
+    page.get_by_role("button", name="Annuler", exact=True).click()
+    expect_text(result, f"{spare[1]} n'a pas été remis.")
+    assert page.locator("#kit-confirm").is_hidden()
+    assert spare[1] not in _holders(data_dir)
+
+    # A badge of the Dakar workshop at the Abidjan station: refused, and pairs with no kit.
+    _type(page, f"http://10.42.0.1:5000/b/{stranger}")
+    expect_text(result, "Moussa Sow est inscrit(e) à un autre atelier (Atelier de Dakar).")
+    assert result.get_attribute("data-kind") == "bad"
+    _type(page, LABEL.format(labels[spare[2]]))
+    expect_text(result, f"{spare[2]} : scannez maintenant le badge du participant.")
+    assert "Moussa Sow" not in _holders(data_dir).values()
+    page.get_by_role("button", name="Annuler le dernier scan").click()  # it waits no more
+    expect_text(result, "Annulé.")
+    assert_fits_a_phone(page, problems, data_dir.parent / "station-long-title-375px.png")
     context.close()

@@ -217,6 +217,8 @@ function request(item) {
     body: {
       code: item.code,
       session: item.session,
+      // a badge of another workshop is refused here, chosen session or not
+      workshop: config.workshop,
       client_id: item.client_id,
       station: item.station,
       scanned_at: item.scanned_at,
@@ -321,7 +323,7 @@ function askToConfirm(scan, body) {
       return item;
     }),
   );
-  toConfirm = scan.code;
+  toConfirm = { code: scan.code, kit: body.kit ? body.kit.code : "" };
   confirmBox.hidden = false;
 }
 
@@ -524,13 +526,15 @@ wedgeInput.addEventListener("blur", () => {
 });
 undoButton.addEventListener("click", () => undo().then(() => wedgeInput.focus()));
 confirmButton.addEventListener("click", () => {
-  const code = toConfirm;
+  const asked = toConfirm;
   toConfirm = null;
   hideKitPanels();
   wedgeInput.focus();
-  if (code) scanned(code, { confirm: true });
+  if (asked) scanned(asked.code, { confirm: true });
 });
 $("kit-confirm-cancel").addEventListener("click", () => {
+  // the question goes with its buttons: the answer says nothing was done
+  if (toConfirm) show("warn", say.not_handed_out.replace("{code}", toConfirm.kit));
   toConfirm = null;
   hideKitPanels();
   wedgeInput.focus();
@@ -540,6 +544,7 @@ returnForm.addEventListener("submit", (event) => {
   submitReturn();
 });
 $("kit-return-cancel").addEventListener("click", () => {
+  if (returning) show("warn", say.not_returned.replace("{code}", returning.code));
   returning = null;
   hideKitPanels();
   wedgeInput.focus();
