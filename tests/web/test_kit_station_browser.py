@@ -339,5 +339,11 @@ def test_a_french_phone_refuses_another_workshops_badge_says_a_cancel_and_fits_l
     assert "Moussa Sow" not in _holders(data_dir).values()
     page.get_by_role("button", name="Annuler le dernier scan").click()  # it waits no more
     expect_text(result, "Annulé.")
+    # Tom's kit scanned alone opens its checklist; Cancel says the return was not recorded.
+    _type(page, LABEL.format(labels[spare[0]]))
+    expect_text(page.locator("#kit-return"), f"Qu'est-ce qui est revenu dans {spare[0]} ?")
+    page.locator("#kit-return").get_by_role("button", name="Annuler", exact=True).click()
+    expect_text(result, f"Le retour de {spare[0]} n'a pas été enregistré.")
+    assert _holders(data_dir)[spare[0]] == "Tom Otieno"
     assert_fits_a_phone(page, problems, data_dir.parent / "station-long-title-375px.png")
     context.close()
