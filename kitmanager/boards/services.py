@@ -29,6 +29,7 @@ import firmware_tools
 from firmware_tools.base import BoardError
 from firmware_tools.base import Firmware as LoadedFirmware
 from firmware_tools.drivers import DRIVERS, board_kind, driver_for_files, families
+from firmware_tools.images import HEX_SUFFIXES
 from firmware_tools.operations import BoardResult, load_firmware
 from firmware_tools.ports import hub_place, list_board_ports
 from firmware_tools.protocol.healthcheck import ExpectedFirmware
@@ -285,6 +286,22 @@ def add_firmware(
     if not cleaned:
         raise BoardsError(_("Choose the firmware file (or folder, or ZIP) to upload."))
     folder_upload = len(cleaned) > 1 or "/" in cleaned[0].name
+    if not folder_upload:  # said in the page's words, not the command line's (--address)
+        suffix = PurePosixPath(cleaned[0].name).suffix.lower()
+        if suffix == ".bin" and address is None:
+            raise BoardsError(
+                _(
+                    "A .bin file needs the address to write it at: fill in “Address of a "
+                    ".bin file” (for example 0x10000)."
+                )
+            )
+        if suffix in HEX_SUFFIXES and address is not None:
+            raise BoardsError(
+                _(
+                    "An Intel HEX file carries its own address: leave “Address of a .bin "
+                    "file” empty."
+                )
+            )
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch) / "firmware"
         for upload in cleaned:

@@ -189,6 +189,21 @@ def test_a_firmware_that_cannot_be_flashed_is_refused_with_what_to_do(app, clien
         assert len(list(db.session.scalars(select(Firmware)))) == 2
 
 
+def test_a_bin_without_its_address_or_a_hex_with_one_says_which_field_to_fix(app, client):
+    """The page's own field is named, not the command line's --address."""
+    login(client, "tom")
+    page = _upload(client, [("app.bin", bytes(range(256)))], name="esp-demo").get_data(as_text=True)
+    assert "fill in “Address of a .bin file” (for example 0x10000)" in page
+    assert "--address" not in page
+    page = _upload(client, [("kitbot.hex", KITBOT_HEX.read_bytes())], address="0x100").get_data(
+        as_text=True
+    )
+    assert "carries its own address: leave “Address of a .bin file” empty" in page
+    assert "--address" not in page
+    with app.app_context():
+        assert len(list(db.session.scalars(select(Firmware)))) == 2
+
+
 def test_one_firmware_is_the_current_one_of_a_kit_type(app, client, kits):
     login(client, "tom")
     client.get("/boards/firmware")
