@@ -612,9 +612,17 @@ def bind_port(actor: Actor, device: str, label: str, usb: Iterable | None = None
     socket of the hub); any other by its port, and by the fingerprint it reports at its
     next flash or check.
 
-    :raise BoardsError: no such kit, or no such port connected.
+    :raise BoardsError: no such kit, a retired kit, or no such port connected.
     """
     kit = find_kit(label)
+    if kit.condition == KitCondition.RETIRED.value:
+        raise BoardsError(
+            _(
+                "%(code)s is retired: bind the board to a kit in use, or mark %(code)s ready "
+                "on its page first.",
+                code=kit.code,
+            )
+        )
     port = next((p for p in known_ports(usb) if p.device == device), None)
     if port is None:
         raise BoardsError(

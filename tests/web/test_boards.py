@@ -29,6 +29,7 @@ from kitmanager.kits.services import (
     create_kits,
     hand_out,
     kit_history,
+    set_condition,
 )
 from kitmanager.models import AuditEvent, BoardRun, Firmware, Kit, KitCondition
 from tests.firmware_tools.micropython_board import MicroPythonPty, micropython_available
@@ -246,6 +247,21 @@ def test_ports_are_added_by_hand_and_bound_to_kits_by_their_label(app, client, k
     assert "No kit has the label" in client.get(reply.headers["Location"]).get_data(as_text=True)
     reply = _post(client, "/boards/ports/add", device="not a port", family="avr")
     assert "Write the port as a path" in client.get("/boards/").get_data(as_text=True)
+
+
+def test_a_board_is_not_bound_to_a_retired_kit(app, client, kits):
+    login(client, "tom")
+    with app.app_context(), app.test_request_context():
+        set_condition(cli_actor(), find_kit("KIT-002"), KitCondition.RETIRED)
+        db.session.commit()
+    _post(client, "/boards/ports/add", device="socket://10.0.0.5:4000", family="avr")
+    reply = _post(client, "/boards/bind", device="socket://10.0.0.5:4000", label="KIT-002")
+    page = client.get(reply.headers["Location"]).get_data(as_text=True)
+    assert "KIT-002 is retired: bind the board to a kit in use" in page
+    with app.app_context():
+        from kitmanager.models import BoardPort
+
+        assert db.session.scalar(select(BoardPort.kit_id)) is None
 
 
 def test_volunteers_do_not_reach_the_boards_page(client):
