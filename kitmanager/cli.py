@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import gc
 import os
 import signal
 import socket
@@ -171,6 +172,10 @@ def serve_command(
                 "e.g. http://10.42.0.1:5000.",
                 param_hint="--base-url",
             ) from None
+    # One full garbage collection now, over what start-up made: otherwise the collector's first
+    # full passes come during the first scans and stall one for 50-80 ms. After this one, a full
+    # pass waits until the objects alive grow by a quarter.
+    gc.collect()
     certificate = None
     try:
         if use_https:
