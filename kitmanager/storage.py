@@ -25,6 +25,7 @@ __all__ = [
     "forget_files_of",
     "init_storage",
     "is_disk_full",
+    "keep_generated_pdf",
     "new_file_id",
     "owned_file",
     "prune",
@@ -131,6 +132,23 @@ def prune(folder: Path, pattern: str, max_age_s: float) -> None:
 def write_info(path: Path, info: dict[str, Any]) -> None:
     """Describe a generated file in a ``.json`` beside it."""
     write_file(path.with_suffix(".json"), json.dumps(info).encode("utf-8"))
+
+
+# A generated sheet (badges, kit labels) is kept this long for its download link.
+SHEET_MAX_AGE_S = 3600
+
+
+def keep_generated_pdf(prefix: str, session_kind: str, pdf: bytes, info: dict[str, Any]) -> str:
+    """Store a generated PDF (and its ``info`` beside it) for this browser session to download;
+    older sheets of the same ``prefix`` are pruned. Returns the file id."""
+    folder = data_folder("generated")
+    prune(folder, f"{prefix}-*", SHEET_MAX_AGE_S)
+    file_id = new_file_id()
+    path = folder / f"{prefix}-{file_id}.pdf"
+    write_file(path, pdf)
+    write_info(path, info)
+    remember_file(session_kind, file_id)
+    return file_id
 
 
 def read_info(path: Path) -> dict[str, Any]:

@@ -39,20 +39,19 @@ from kitmanager.printing.kit_labels import (
 from kitmanager.security import current_actor, require_role
 from kitmanager.storage import (
     data_folder,
+    keep_generated_pdf,
     new_file_id,
     owned_file,
     prune,
     read_info,
     remember_file,
     write_file,
-    write_info,
 )
 from printouts import LANGUAGES
 
 # Long enough to check a file and import it.
 UPLOAD_MAX_AGE_S = 2 * 3600
 # A label sheet is printed right away.
-SHEET_MAX_AGE_S = 3600
 PREVIEW_ROWS = 100
 
 
@@ -208,13 +207,10 @@ def labels():
             flash(str(exc), "error")
         else:
             db.session.commit()
-            folder = data_folder("generated")
-            prune(folder, "kits-*", SHEET_MAX_AGE_S)
-            file_id = new_file_id()
-            path = folder / f"kits-{file_id}.pdf"
-            write_file(path, printed.pdf)
-            write_info(
-                path,
+            file_id = keep_generated_pdf(
+                "kits",
+                "kit_sheets",
+                printed.pdf,
                 {
                     "count": printed.count,
                     "pages": printed.pages,
@@ -225,7 +221,6 @@ def labels():
                     "base_url": address,
                 },
             )
-            remember_file("kit_sheets", file_id)
             return redirect(url_for("kits.labels", file=file_id))
     ready = None
     file_id = request.args.get("file", "")

@@ -28,19 +28,14 @@ from kitmanager.printing.services import (
 from kitmanager.security import current_actor, require_role
 from kitmanager.storage import (
     data_folder,
-    new_file_id,
+    keep_generated_pdf,
     owned_file,
-    prune,
     read_info,
-    remember_file,
-    write_file,
-    write_info,
 )
 from kitmanager.workshops.views import load_workshop
 from printouts import KINDS, PrintoutError, layout_names, render_preview_png
 
 # A sheet is printed right away; an hour later it is only a copy of people's data.
-SHEET_MAX_AGE_S = 3600
 
 
 def _selected_ids() -> list[int]:
@@ -85,13 +80,10 @@ def badges(slug: str):
             flash(str(exc), "error")
         else:
             db.session.commit()
-            folder = data_folder("generated")
-            prune(folder, "badges-*", SHEET_MAX_AGE_S)
-            file_id = new_file_id()
-            path = folder / f"badges-{file_id}.pdf"
-            write_file(path, sheet.pdf)
-            write_info(
-                path,
+            file_id = keep_generated_pdf(
+                "badges",
+                "badge_sheets",
+                sheet.pdf,
                 {
                     "count": sheet.count,
                     "pages": sheet.pages,
@@ -102,7 +94,6 @@ def badges(slug: str):
                     "participant_ids": sheet.participant_ids,
                 },
             )
-            remember_file("badge_sheets", file_id)
             flash(
                 _(
                     "%(count)s badges ready on %(pages)s page(s).",
