@@ -30,6 +30,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     :raise kitmanager.config.ConfigError: when the data dir or database cannot be used.
     """
+    from kitmanager.compression import init_compression
     from kitmanager.config import build_config
     from kitmanager.extensions import babel, csrf, db, login_manager, migrate
     from kitmanager.i18n import init_i18n
@@ -50,6 +51,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     init_i18n(app, babel)
     init_security(app)
     init_storage(app)
+    init_compression(app)
 
     from werkzeug.routing import IntegerConverter
 

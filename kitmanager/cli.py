@@ -148,6 +148,8 @@ def serve_command(
     from kitmanager.audit import cli_actor
     from kitmanager.auth.services import ensure_first_organiser
     from kitmanager.network import check_address, lan_ip, lan_url
+    from kitmanager.scans.cli import pruned_message
+    from kitmanager.scans.housekeeping import keep_scan_answers_for, prune_scan_requests
     from kitmanager.settings.services import (
         SettingError,
         check_base_url,
@@ -200,7 +202,10 @@ def serve_command(
         badges_url = lan
     if badges_url != stored:
         set_badge_base_url(cli_actor(), badges_url)
+    pruned = prune_scan_requests()
     db.session.commit()
+    if pruned:
+        click.echo(pruned_message(pruned, keep_scan_answers_for()))
 
     click.echo(f"kitmanager is running. Data folder: {app.config['DATA_DIR']}")
     click.echo(f"  On this laptop:  {local}/")
@@ -271,9 +276,11 @@ def serve_command(
 def register_commands(app: Flask) -> None:
     from kitmanager.backup import backup_command, restore_command
     from kitmanager.demo import demo_command
+    from kitmanager.scans import cli as scans_cli
 
     for command in (serve_command, demo_command, backup_command, restore_command):
         app.cli.add_command(command)
+    scans_cli.register(app)  # the scan core has commands but no pages
 
 
 def main(argv: list[str] | None = None) -> Any:

@@ -30,6 +30,10 @@ APP_NAME = "kitmanager"
 SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name
 DATABASE_FILE = "kitmanager.sqlite3"
 LANGUAGES = ("en", "fr")
+# How long a scan's stored answer is kept: longer than any station stays offline with queued
+# scans, so a late retry still gets its answer instead of being applied again.
+SCAN_REQUEST_DAYS = 90
+SCAN_REQUEST_DAYS_MOST = 36500  # a hundred years: "keep them all", and dates stay in range
 # The data dir holds personal data and the key that signs logins: for this account's eyes only.
 PRIVATE_DIR_MODE = 0o700
 PRIVATE_FILE_MODE = 0o600
@@ -117,6 +121,21 @@ def _database_url(data_dir: Path) -> str:
     return url
 
 
+def _whole_number(value: object, setting: str, *, example: int, most: int) -> int:
+    """``value`` (a number, or text from the environment) as a whole number from 1 to ``most``.
+
+    :raise ConfigError: anything else, naming ``setting`` and what to write instead.
+    """
+    text = str(value).strip()
+    whole = not isinstance(value, bool) and text.isascii() and text.isdigit()
+    if not whole or not 1 <= int(text) <= most:
+        raise ConfigError(
+            f"{setting} must be a whole number from 1 to {most}, e.g. {example}; it is "
+            f"{value!r}. Change it, or remove it to use the default ({example})."
+        )
+    return int(text)
+
+
 def build_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Return the app configuration, creating the data dir and secret key if needed.
 
@@ -157,8 +176,15 @@ def build_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "LOGIN_MAX_FAILURES": 5,
         "LOGIN_LOCK_SECONDS": 60,
         "AUTO_UPGRADE_DB": False,
+        "SCAN_REQUEST_DAYS": os.environ.get("KITMANAGER_SCAN_REQUEST_DAYS") or SCAN_REQUEST_DAYS,
     }
     config.update(overrides)
+    config["SCAN_REQUEST_DAYS"] = _whole_number(
+        config["SCAN_REQUEST_DAYS"],
+        "KITMANAGER_SCAN_REQUEST_DAYS (the days a scan's stored answer is kept)",
+        example=SCAN_REQUEST_DAYS,
+        most=SCAN_REQUEST_DAYS_MOST,
+    )
     _private_sqlite_file(config["SQLALCHEMY_DATABASE_URI"])
     if not config.get("SECRET_KEY"):
         try:

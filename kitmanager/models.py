@@ -220,6 +220,10 @@ class Workshop(db.Model):
     notes: Mapped[str] = mapped_column(Text, default="")
     archived_at: Mapped[datetime | None] = mapped_column(DateTime)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # How long a kit scanned alone at a station waits for a badge (and a badge for a kit).
+    pair_window_seconds: Mapped[int] = mapped_column(
+        Integer, default=60, server_default="60", info={"min": 10, "max": 600}
+    )
 
     sessions: Mapped[list[WorkshopSession]] = relationship(
         back_populates="workshop",
@@ -233,6 +237,7 @@ class Workshop(db.Model):
     __table_args__ = (
         CheckConstraint("ends_on >= starts_on", name="dates"),
         CheckConstraint("capacity IS NULL OR capacity > 0", name="capacity"),
+        CheckConstraint("pair_window_seconds BETWEEN 10 AND 600", name="pair_window"),
     )
 
     @property

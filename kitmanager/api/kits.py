@@ -8,14 +8,12 @@ from flask import abort, jsonify
 from flask_babel import gettext
 
 from kitmanager.api import bp
-from kitmanager.api.scans import _limited, _time
+from kitmanager.api.scans import _limited, _time, scan_answer
 from kitmanager.api.views import _body
-from kitmanager.checkin.services import ScanRaced, replayed_scan, scan_time
-from kitmanager.database import serialized_writes
-from kitmanager.extensions import db
 from kitmanager.kits.scans import record_return
 from kitmanager.kits.services import KitError, kit_by_token, restock_list
 from kitmanager.models import KitIncident
+from kitmanager.scans import commit_once, scan_time
 from kitmanager.security import current_actor
 
 NOTE_LIMIT = KitIncident.__table__.c.note.info["max_length"]
@@ -55,9 +53,9 @@ def kit_return(token: str):
     station = _limited(data, "station", 80) or ""
     at = _time(data)
     actor = current_actor()
-    with serialized_writes():
-        try:
-            result, replayed = record_return(
+    try:
+        answer = commit_once(
+            lambda: record_return(
                 actor,
                 kit,
                 missing=missing,
@@ -67,16 +65,10 @@ def kit_return(token: str):
                 station=station,
                 at=scan_time(at),
             )
-        except ScanRaced as raced:
-            db.session.rollback()
-            result, replayed = replayed_scan(raced.client_id), True
-        except KitError as refused:
-            db.session.rollback()
-            abort(422, description=str(refused))
-        db.session.commit()
-    response = jsonify(result.to_json())
-    response.headers["X-Scan-Replayed"] = "1" if replayed else "0"
-    return response
+        )
+    except KitError as refused:
+        abort(422, description=str(refused))
+    return scan_answer(*answer)
 
 
 @bp.get("/kits/restock")

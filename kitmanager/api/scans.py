@@ -1,4 +1,6 @@
-"""Scans and attendance in the JSON API: ``POST /api/v1/scans`` and the attendance list."""
+"""Scans and attendance in the JSON API: ``POST /api/v1/scans``, its undo, the station's
+offline roster and the attendance list. The scan core (:mod:`kitmanager.scans`) answers;
+this module parses requests and sends answers."""
 
 from __future__ import annotations
 
@@ -11,24 +13,25 @@ from flask_babel import gettext
 
 from kitmanager.api import bp
 from kitmanager.api.views import _body, _text, _workshop_or_404
-from kitmanager.checkin.services import (
-    ScanRaced,
-    ScanSession,
-    attendance,
-    local_iso,
-    record_scan,
-    replayed_scan,
-    roster_copy,
-    scan_session,
+from kitmanager.checkin.services import attendance, roster_copy
+from kitmanager.kits.scans import kits_roster_copy
+from kitmanager.scans import (
+    CodeKind,
+    Scan,
+    ScanResult,
+    answer_scan,
+    classify_code,
+    commit_once,
+    scan_time,
     undo_scan,
 )
-from kitmanager.database import serialized_writes
-from kitmanager.extensions import db
+from kitmanager.scans.subjects import ScanSession, local_iso, scan_session
 from kitmanager.security import current_actor, public
 from kitmanager.workshops.services import get_workshop
 
 # Longest scanned text worth reading: a badge URL is well under this.
 MAX_CODE_LENGTH = 2000
+MAX_REASONS = 20
 
 
 def _limited(data: dict, key: str, limit: int, default: str | None = "") -> str | None:
@@ -86,6 +89,27 @@ def _flag(data: dict, key: str) -> bool:
     return value
 
 
+def _reasons(data: dict) -> tuple[str, ...] | None:
+    value = data.get("seen_reasons")
+    if value is None:
+        return None
+    if (
+        not isinstance(value, list)
+        or len(value) > MAX_REASONS
+        or not all(isinstance(item, str) and len(item) <= MAX_CODE_LENGTH for item in value)
+    ):
+        abort(422, description=gettext("'seen_reasons' must be a list of the reasons shown"))
+    return tuple(value)
+
+
+def scan_answer(result: ScanResult, replayed: bool):
+    """A scan's answer as the API sends it: 200 whatever the outcome, and whether it is a
+    replay of a stored answer in ``X-Scan-Replayed``."""
+    response = jsonify(result.to_json())
+    response.headers["X-Scan-Replayed"] = "1" if replayed else "0"
+    return response
+
+
 @bp.post("/scans")
 def scan():
     """Apply one scanned code; the same ``client_id`` again answers the same, applied once."""
@@ -93,34 +117,25 @@ def scan():
     code = _limited(data, "code", MAX_CODE_LENGTH)
     if not code:
         abort(422, description=gettext("'code' is missing: send the scanned text"))
-    session = _session(data)
-    workshop_id = _workshop_id(data)
-    client_id = _limited(data, "client_id", 64, None) or None
-    station = _limited(data, "station", 80) or ""
-    scanned_at = _time(data)
-    confirm = _flag(data, "confirm")
+    partner = _limited(data, "with", MAX_CODE_LENGTH, None)
+    paired = classify_code(partner) if partner else None
+    if paired is not None and paired.kind is CodeKind.UNKNOWN:
+        abort(422, description=gettext("'with' must be the code of a badge or a kit"))
+    request_scan = Scan(
+        code=classify_code(code),
+        at=scan_time(_time(data)),
+        partner=paired,
+        session=_session(data),
+        workshop_id=_workshop_id(data),
+        station=_limited(data, "station", 80) or "",
+        client_id=_limited(data, "client_id", 64, None) or None,
+        confirm=_flag(data, "confirm"),
+        seen_reasons=_reasons(data),
+        # A kiosk (participants scan their own badge) never hands out kits.
+        kiosk=bool(browser_session.get("kiosk")),
+    )
     actor = current_actor()
-    with serialized_writes():
-        try:
-            result, replayed = record_scan(
-                actor,
-                code,
-                session=session,
-                workshop_id=workshop_id,
-                client_id=client_id,
-                station=station,
-                scanned_at=scanned_at,
-                confirm=confirm,
-                # A kiosk (participants scan their own badge) never hands out kits.
-                kits=not browser_session.get("kiosk"),
-            )
-        except ScanRaced as raced:
-            db.session.rollback()
-            result, replayed = replayed_scan(raced.client_id), True
-        db.session.commit()
-    response = jsonify(result.to_json())
-    response.headers["X-Scan-Replayed"] = "1" if replayed else "0"
-    return response
+    return scan_answer(*commit_once(lambda: answer_scan(actor, request_scan)))
 
 
 @bp.get("/workshops/<slug>/attendance")
@@ -146,15 +161,13 @@ def workshop_attendance(slug: str):
 
 @bp.post("/scans/undo")
 def scan_undo():
-    """Take back a scan by its ``client_id`` (the station's undo button)."""
+    """Take back what a scan changed, by its ``client_id`` (the station's undo button)."""
     data = _body()
     client_id = _limited(data, "client_id", 64, None)
     if not client_id:
         abort(422, description=gettext("'client_id' is missing: send the id of the scan to undo"))
     actor = current_actor()
-    with serialized_writes():
-        result = undo_scan(actor, client_id)
-        db.session.commit()
+    result = commit_once(lambda: (undo_scan(actor, client_id), False))[0]
     if result is None:
         abort(404, description=gettext("no scan with this client_id arrived"))
     return jsonify(result.to_json())
@@ -162,9 +175,10 @@ def scan_undo():
 
 @bp.get("/workshops/<slug>/roster")
 def workshop_roster(slug: str):
-    """What a scan station keeps to name offline scans: names, teams, badge token digests."""
+    """What a scan station keeps to name offline scans: names, teams and kits, by digests of
+    their tokens."""
     workshop = _workshop_or_404(slug)
-    return jsonify(people=roster_copy(workshop))
+    return jsonify(people=roster_copy(workshop), kits=kits_roster_copy())
 
 
 @bp.get("/openapi.json")

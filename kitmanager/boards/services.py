@@ -36,7 +36,13 @@ from firmware_tools.protocol.healthcheck import ExpectedFirmware
 from kitmanager.audit import Actor, record_event
 from kitmanager.database import insert_ignoring_conflicts
 from kitmanager.extensions import db
-from kitmanager.kits.services import kit_by_code, kit_by_token, set_condition
+from kitmanager.kits.services import (
+    HistoryEntry,
+    kit_by_code,
+    kit_by_token,
+    register_history_source,
+    set_condition,
+)
 from kitmanager.models import (
     BoardPort,
     BoardRun,
@@ -49,6 +55,7 @@ from kitmanager.models import (
     KitTypeFirmware,
     utcnow,
 )
+from kitmanager.scans import CodeKind, classify_code
 from kitmanager.storage import write_file
 
 __all__ = [
@@ -574,9 +581,12 @@ def find_kit(text: str) -> Kit:
     :raise BoardsError: no such kit.
     """
     text = (text or "").strip()
-    token = text.rstrip("/").rsplit("/k/", 1)[1] if "/k/" in text else text
-    kit = kit_by_code(text.upper()) if text else None
-    kit = kit or (kit_by_token(token) if token else None)
+    scanned = classify_code(text)
+    kit = None
+    if scanned.kind is CodeKind.KIT:
+        kit = kit_by_token(scanned.value)
+    elif scanned.kind is not CodeKind.UNKNOWN:  # a typed code, or a bare label token
+        kit = kit_by_code(text) or kit_by_token(text)
     if kit is None:
         raise BoardsError(
             _(
@@ -899,11 +909,9 @@ def board_runs_of(kit: Kit) -> list[BoardRun]:
     )
 
 
-def board_history_entries(kit: Kit) -> list:
+def board_history_entries(kit: Kit) -> list[HistoryEntry]:
     """Each flash and check of ``kit``'s board as lines of its history (kind "board_flash"
-    or "board_check"; ``details["run"]`` is the BoardRun)."""
-    from kitmanager.kits.services import HistoryEntry
-
+    or "board_check"; ``details["run"]`` is the BoardRun); registered with kits below."""
     entries = []
     for run in board_runs_of(kit):
         firmware = f"{run.firmware_name} {run.firmware_version}".strip()
@@ -934,3 +942,6 @@ def board_history_entries(kit: Kit) -> list:
             )
         )
     return entries
+
+
+register_history_source(board_history_entries)

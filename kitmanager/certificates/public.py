@@ -35,6 +35,7 @@ from kitmanager.certificates.services import (
 )
 from kitmanager.certificates.verification import SignedFacts, check_signed_facts
 from kitmanager.checkin.services import find_badge
+from kitmanager.scans import badge_route
 from kitmanager.security import public
 from kitmanager.signing import b64url_encode, installation_key, trusted_public_keys
 
@@ -136,7 +137,7 @@ def _holder_certificate(token: str):
     return participant, certificate
 
 
-@bp.route("/b/<token>/certificate.pdf")
+@bp.route(badge_route("/certificate.pdf"))
 @public
 def badge_certificate_pdf(token: str):
     """The badge holder's own certificate as a PDF."""
@@ -146,7 +147,7 @@ def badge_certificate_pdf(token: str):
     return download(result.pdf, "application/pdf", name)
 
 
-@bp.route("/b/<token>/certificate.jwt")
+@bp.route(badge_route("/certificate.jwt"))
 @public
 def badge_certificate_badge(token: str):
     """The badge holder's certificate as an Open Badges 3.0 credential (VC-JWT)."""

@@ -8,7 +8,7 @@ bp = Blueprint("checkin", __name__)
 
 
 def init_app(app: Flask) -> None:
-    from kitmanager.checkin import cli, join, station, views  # noqa: F401  (registers routes)
+    from kitmanager.checkin import cli, join, scans, station, views  # noqa: F401  (registers routes and the badge handler)
 
     app.register_blueprint(bp)
     app.before_request(station.keep_kiosk_on_its_page)

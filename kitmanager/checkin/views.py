@@ -10,20 +10,28 @@ from kitmanager.checkin.attendance import attendance_csv, attendance_xlsx
 from kitmanager.checkin.services import (
     AlreadyRegistered,
     CheckInError,
-    Outcome,
     board_state,
     check_in,
     find_badge,
-    record_scan,
     register_walk_in,
     replace_badge,
     roster,
-    scan_session,
     undo_check_in,
 )
 from kitmanager.extensions import db
 from kitmanager.models import CheckInSource, Participant, Role, WorkshopSession
 from kitmanager.participants.services import ParticipantError
+from kitmanager.scans import (
+    CodeKind,
+    Outcome,
+    Scan,
+    ScannedCode,
+    answer_scan,
+    badge_route,
+    commit_once,
+    scan_time,
+)
+from kitmanager.scans.subjects import scan_session
 from kitmanager.security import current_actor, require_role
 from kitmanager.workshops.views import load_workshop
 
@@ -95,7 +103,7 @@ def session_mark(slug: str, session_id: int, participant_id: int):
         else:
             flash(_("%(name)s marked present.", name=participant.full_name), "success")
     elif action == "out":
-        if undo_check_in(current_actor(), participant, session):
+        if undo_check_in(current_actor(), participant.id, session.id):
             flash(_("%(name)s is no longer marked present.", name=participant.full_name), "success")
     else:
         abort(400)
@@ -130,7 +138,7 @@ def badge_replace(slug: str, participant_id: int):
     return redirect(url_for("printing.badges", slug=slug, id=participant.id))
 
 
-@bp.post("/b/<token>/check-in")
+@bp.post(badge_route("/check-in"))
 @require_role(Role.VOLUNTEER)
 def badge_check_in(token: str):
     """The one tap on a badge's page: check the person in to the chosen or running session."""
@@ -146,10 +154,15 @@ def badge_check_in(token: str):
         if session is None or session.workshop_id != participant.workshop_id:
             abort(404)
     client_id = (request.form.get("client_id") or "")[:64] or None
-    result, _replayed = record_scan(
-        current_actor(), token, session=session, client_id=client_id, station="badge page"
+    scan = Scan(
+        code=ScannedCode(CodeKind.BADGE, token, token),
+        at=scan_time(None),
+        session=session,
+        client_id=client_id,
+        station="badge page",
     )
-    db.session.commit()
+    actor = current_actor()
+    result, _replayed = commit_once(lambda: answer_scan(actor, scan))
     flash(result.message, _FLASH_CATEGORY.get(result.outcome, "error"))
     return redirect(url_for("public.badge", token=token))
 

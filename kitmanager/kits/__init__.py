@@ -8,7 +8,7 @@ bp = Blueprint("kits", __name__)
 
 
 def init_app(app: Flask) -> None:
-    from kitmanager.kits import cli, import_views, views  # noqa: F401  (registers routes)
+    from kitmanager.kits import cli, import_views, scans, views  # noqa: F401  (routes, scan handlers)
 
     app.register_blueprint(bp)
     cli.register(app)

@@ -40,6 +40,7 @@ from kitmanager.printing.kit_labels import (
     label_layouts,
     print_kit_labels,
 )
+from kitmanager.scans import kit_label_url as label_url_of
 from kitmanager.settings.cli import badge_address, base_url_option
 from kitmanager.text import safe_text
 from printouts import LANGUAGES
@@ -329,7 +330,7 @@ def labels_command(
     click.echo(
         f"Wrote {printed.count} {what} on {printed.pages} page(s) of "
         f"{printed.layout.title_in(printed.language)} to {output}; their QR codes open "
-        f"{address}/k/..."
+        f"{label_url_of(address, '...')}"
     )
 
 

@@ -1,12 +1,11 @@
-"""What a kit label scanned at a station does: pairing with a badge into a handout, starting
-a return, and recording the return's checklist.
+"""The kit handlers of the scan core: what a kit label or a kit's code does when scanned, the
+pairing rule with a badge, the return's checklist, and the undo of handouts and returns.
 
-The rules of a handout and a return are those of :mod:`kitmanager.kits.services`
-(:func:`hand_out`, :func:`return_kit` and the station pairing primitives); this module only
-turns scans into calls of them and their answers into :class:`ScanResult` values that the
-API sends and the scan station shows. A badge and a kit scanned at the same named station
-within :data:`PAIR_WINDOW` of each other (by the scans' own times, so a scan queued offline
-pairs as it happened) make a handout; a kit scanned alone that is out starts its return.
+Nothing goes out that a person did not confirm: a kit scanned alone waits for a badge
+(``kit_waiting``, nothing recorded); a kit and a badge that a station pairs (the scan's
+``partner``) answer the question "Hand KIT-010 to …?" with the reasons to think twice; only the
+same pair sent with ``confirm`` makes the handout. A kit that is out starts its return,
+whatever was scanned before it. The rules themselves are :mod:`kitmanager.kits.services`'.
 
 Services take an explicit actor, flush, never commit; the caller commits once.
 """
@@ -18,58 +17,60 @@ from datetime import datetime
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 
 from kitmanager.audit import Actor, record_event
-from kitmanager.checkin.services import (
-    Outcome,
-    ScannedPerson,
-    ScanResult,
-    ScanSession,
-    apply_once,
-    local_clock,
-    local_iso,
-)
 from kitmanager.extensions import db
 from kitmanager.kits.services import (
     KitError,
     KitNotOut,
-    NeedsConfirmation,
     ReturnResult,
     _holder_name,
-    forget_scan,
     hand_out,
+    handout_reasons,
     incident_text,
+    list_kits,
+    refuse_if_out,
     refuse_if_retired,
-    remember_scan,
     return_kit,
-    scan_partner,
 )
 from kitmanager.models import (
     Kit,
     KitCondition,
     KitHandout,
+    KitIncident,
     KitStatus,
     Participant,
-    StationScan,
     Workshop,
     WorkshopSession,
-    utcnow,
 )
+from kitmanager.scans import (
+    CodeKind,
+    Outcome,
+    Scan,
+    ScannedCode,
+    ScanResult,
+    apply_once,
+    register_follower,
+    register_handler,
+    register_undo,
+)
+from kitmanager.scans.codes import token_digest
+from kitmanager.scans.subjects import ScannedPerson, local_clock, local_iso
 
 __all__ = [
     "PAIRABLE",
-    "after_badge",
-    "forget_scan_of",
+    "follow_badge",
     "kit_json",
+    "kits_roster_copy",
     "record_return",
     "scan_kit",
-    "undo_handout",
 ]
 
 # A badge scan that identified someone of the workshop may pair with a kit.
 PAIRABLE = frozenset({Outcome.CHECKED_IN, Outcome.ALREADY_CHECKED_IN, Outcome.NO_SESSION})
+_KIT_KINDS = (CodeKind.KIT, CodeKind.KIT_CODE)
 
 
 def kit_json(kit: Kit, status: KitStatus | None = None) -> dict[str, Any]:
@@ -87,12 +88,15 @@ def kit_json(kit: Kit, status: KitStatus | None = None) -> dict[str, Any]:
 _KIT_BY_TOKEN = (
     select(Kit).options(joinedload(Kit.kit_type)).where(Kit.label_token == bindparam("token"))
 )
+_KIT_BY_CODE = select(Kit).options(joinedload(Kit.kit_type)).where(Kit.code == bindparam("code"))
 
 
-def _kit(token: str) -> Kit | None:
-    """The kit whose label carries ``token`` (as :func:`kit_by_token`), with its type loaded
-    in the same query: a scan's answer names it."""
-    return db.session.scalar(_KIT_BY_TOKEN, {"token": token})
+def _kit(code: ScannedCode) -> Kit | None:
+    """The kit a label's token or a typed code names, with its type loaded (the answer names
+    it)."""
+    if code.kind is CodeKind.KIT:
+        return db.session.scalar(_KIT_BY_TOKEN, {"token": code.value})
+    return db.session.scalar(_KIT_BY_CODE, {"code": code.value})
 
 
 def _person(participant_id: int) -> Participant | None:
@@ -139,123 +143,110 @@ def _handed_out(handout: KitHandout, kit: Kit, participant: Participant) -> Scan
     )
 
 
-def _pair(
-    actor: Actor,
-    kit: Kit,
-    participant: Participant,
-    *,
-    station: str,
-    at: datetime,
-    session: ScanSession | None,
-    confirm: bool,
-    partner: tuple[str, int],
-) -> ScanResult:
-    """Hand ``kit`` to ``participant`` (the two scans of a pair); the answer says how it went.
-
-    A handout that asks for confirmation keeps the pair waiting from now (not from the scan's
-    own time: a scan sent late from an offline queue is confirmed when the answer is seen), so
-    the same scan sent again with ``confirm`` makes it.
-    """
-    chosen = None
-    if session is not None and session.workshop_id == participant.workshop_id:
-        chosen = db.session.get(WorkshopSession, session.id)
+def _pair(actor: Actor, kit: Kit, participant: Participant, scan: Scan) -> ScanResult:
+    """The kit and the person a station paired: the question, or with ``confirm`` the
+    handout. A confirmation that did not see a reason that holds now (``seen_reasons``, sent
+    by a station that asked offline) asks again with the reasons."""
+    person = ScannedPerson.of(participant).to_json()
     try:
-        handout = hand_out(
-            actor, kit, participant, session=chosen, at=at, station=station, confirmed=confirm
+        refuse_if_retired(kit)
+        refuse_if_out(kit)
+    except KitError as refused:
+        return ScanResult(
+            Outcome.KIT_UNAVAILABLE, str(refused), participant=person, extra={"kit": kit_json(kit)}
         )
-    except NeedsConfirmation as question:
-        kind, subject = partner
-        remember_scan(station, kind, subject, max(at, utcnow()))
+    reasons = handout_reasons(kit, participant)
+    seen = scan.seen_reasons
+    unseen = [reason for reason in reasons if seen is not None and reason not in seen]
+    if not scan.confirm or unseen:
         return ScanResult(
             Outcome.KIT_NEEDS_CONFIRMATION,
-            _(
-                "Hand %(code)s to %(name)s anyway?",
-                code=kit.code,
-                name=participant.full_name,
-            ),
-            participant=ScannedPerson.of(participant).to_json(),
-            extra={"kit": kit_json(kit), "reasons": question.reasons},
+            _("Hand %(code)s to %(name)s?", code=kit.code, name=participant.full_name),
+            participant=person,
+            extra={"kit": kit_json(kit), "reasons": reasons},
         )
-    except KitError as refused:  # KitUnavailable, a removed participant, ...
-        forget_scan(station)
+    chosen = None
+    if scan.session is not None and scan.session.workshop_id == participant.workshop_id:
+        chosen = db.session.get(WorkshopSession, scan.session.id)
+    try:
+        handout = hand_out(
+            actor,
+            kit,
+            participant,
+            session=chosen,
+            at=scan.at,
+            station=scan.station,
+            confirmed=True,
+        )
+    except KitError as refused:  # won by another station an instant earlier, a removed person
         return ScanResult(
-            Outcome.KIT_UNAVAILABLE,
-            str(refused),
-            participant=ScannedPerson.of(participant).to_json(),
-            extra={"kit": kit_json(kit)},
+            Outcome.KIT_UNAVAILABLE, str(refused), participant=person, extra={"kit": kit_json(kit)}
         )
-    forget_scan(station)
     return _handed_out(handout, kit, participant)
 
 
-def scan_kit(
-    actor: Actor,
-    token: str,
-    *,
-    station: str,
-    at: datetime,
-    session: ScanSession | None = None,
-    client_id: str | None = None,
-    confirm: bool = False,
-    handouts: bool = True,
-) -> ScanResult:
-    """A kit label scanned at ``station`` at ``at``.
+def _partner_person(scan: Scan) -> Participant | None:
+    """The registered person whose badge the station paired with this kit scan, if the badge
+    belongs to the station's workshop."""
+    if scan.partner is None or scan.partner.kind is not CodeKind.BADGE:
+        return None
+    participant = db.session.scalar(
+        select(Participant)
+        .options(joinedload(Participant.workshop), joinedload(Participant.team))
+        .where(
+            Participant.badge_token == scan.partner.value,
+            Participant.deleted_at.is_(None),
+        )
+    )
+    if participant is None:
+        return None
+    scope = scan.session.workshop_id if scan.session is not None else scan.workshop_id
+    if scope is not None and participant.workshop_id != scope:
+        return None
+    return participant
 
-    After a badge at the same station within the pairing window: a handout to that person.
-    Alone: a kit that is out starts its return (the answer carries the checklist and the
-    holder); a kit that is in waits for a badge. Without a station name nothing pairs, and
-    with ``handouts`` False (a kiosk) a kit scan only says a trainer hands kits out.
+
+def scan_kit(actor: Actor, scan: Scan) -> ScanResult:
+    """A kit label (or a kit's code) scanned.
+
+    Out: its return starts (the answer carries the checklist and the holder), whatever was
+    scanned before. In, with a paired badge: the handout question (or, with ``confirm``, the
+    handout). In and alone: it waits for a badge; nothing is recorded. At a kiosk a kit scan
+    only says that a trainer hands kits out.
     """
-    kit = _kit(token)
+    kit = _kit(scan.code)
     if kit is None:
+        if scan.code.kind is CodeKind.KIT_CODE:
+            return ScanResult(
+                Outcome.UNKNOWN_CODE,
+                _(
+                    "“%(code)s” is neither a badge nor a kit of this laptop. Please ask a trainer.",
+                    code=scan.code.text[:40],
+                ),
+            )
         return ScanResult(
             Outcome.KIT_LABEL,
             _("This kit label is not one of this laptop's kits. Please ask a trainer."),
         )
-    if not handouts:
+    if scan.kiosk:
         return ScanResult(
             Outcome.KIT_LABEL,
             _("This is a kit: a trainer hands out and takes back kits."),
             extra={"kit": kit_json(kit)},
         )
-    partner = scan_partner(station, "badge", at) if station else None
-    if partner is not None:
-        participant = _person(partner)
-        if participant is not None:
-            return _pair(
-                actor,
-                kit,
-                participant,
-                station=station,
-                at=at,
-                session=session,
-                confirm=confirm,
-                partner=("badge", partner),
-            )
     handout = kit.open_handout
-    if handout is not None:
-        if station:
-            forget_scan(station)
+    if handout is not None and not scan.confirm:  # a confirmation says it went elsewhere
         return _return_starts(kit, handout)
     try:
         refuse_if_retired(kit)  # said now: it must not wait to refuse the next badge
     except KitError as refused:
-        if station:
-            forget_scan(station)
         return ScanResult(Outcome.KIT_UNAVAILABLE, str(refused), extra={"kit": kit_json(kit)})
-    if not station:
-        return ScanResult(
-            Outcome.KIT_NEEDS_STATION,
-            _(
-                "A kit scan needs a station name, so that it pairs with the badge scanned "
-                "at the same station."
-            ),
-            extra={"kit": kit_json(kit)},
-        )
-    remember_scan(station, "kit", kit.id, at, client_id)
+    participant = _partner_person(scan)
+    if participant is not None:
+        return _pair(actor, kit, participant, scan)
     return ScanResult(
         Outcome.KIT_WAITING,
-        _("%(code)s: now scan the participant's badge.", code=kit.code),
+        _("%(code)s waits for a badge: scan the participant's badge.", code=kit.code),
         extra={"kit": kit_json(kit)},
     )
 
@@ -266,7 +257,7 @@ def _return_starts(kit: Kit, handout: KitHandout) -> ScanResult:
         participant.workshop.timezone
         if participant is not None
         else db.session.scalar(select(Workshop.timezone).where(Workshop.id == handout.workshop_id))
-    )
+    ) or "UTC"
     holder = _holder_name(handout)  # a team, or someone since removed, is named too
     return ScanResult(
         Outcome.KIT_RETURN,
@@ -275,44 +266,31 @@ def _return_starts(kit: Kit, handout: KitHandout) -> ScanResult:
         extra={
             "kit": kit_json(kit, KitStatus.OUT),
             "holder": holder,
-            "out_at": local_iso(handout.out_at, zone or "UTC"),
-            "due_at": local_iso(handout.due_at, zone or "UTC") if handout.due_at else None,
+            "out_at": local_iso(handout.out_at, zone),
+            "due_at": local_iso(handout.due_at, zone) if handout.due_at else None,
             "checklist": _checklist(kit),
         },
     )
 
 
-def after_badge(
-    actor: Actor,
-    person: ScannedPerson,
-    badge_result: ScanResult,
-    *,
-    station: str,
-    at: datetime,
-    session: ScanSession | None = None,
-    client_id: str | None = None,
-    confirm: bool = False,
-) -> ScanResult:
-    """A badge scanned at ``station`` (already checked in as ``badge_result`` says): after a
-    kit within the pairing window, a handout, whose answer also carries the check-in; else
-    the badge waits at the station for a kit and ``badge_result`` is the answer."""
-    partner = scan_partner(station, "kit", at)
-    kit = db.session.get(Kit, partner) if partner is not None else None
-    if kit is None:
-        remember_scan(station, "badge", person.id, at, client_id)
+def follow_badge(actor: Actor, scan: Scan, badge_result: ScanResult) -> ScanResult:
+    """A badge scanned with a kit the station paired it with: after the badge's own answer
+    (its check-in), the handout question for that kit, carrying the check-in as
+    ``check_in``. Without a paired kit, or for a badge that names nobody here, the badge's
+    answer stands."""
+    if (
+        scan.kiosk
+        or scan.partner is None
+        or scan.partner.kind not in _KIT_KINDS
+        or badge_result.outcome not in PAIRABLE
+        or badge_result.participant is None
+    ):
         return badge_result
-    participant = _person(person.id)
-    assert participant is not None
-    result = _pair(
-        actor,
-        kit,
-        participant,
-        station=station,
-        at=at,
-        session=session,
-        confirm=confirm,
-        partner=("kit", kit.id),
-    )
+    kit = _kit(scan.partner)
+    participant = _person(badge_result.participant["id"])
+    if kit is None or participant is None:
+        return badge_result
+    result = _pair(actor, kit, participant, scan)
     result.session = badge_result.session
     result.checked_in_at = badge_result.checked_in_at
     result.extra["check_in"] = {
@@ -322,27 +300,54 @@ def after_badge(
     return result
 
 
-def forget_scan_of(client_id: str) -> None:
-    """A scan taken back: if it still waits at its station for a partner, it pairs no more."""
-    db.session.execute(delete(StationScan).where(StationScan.client_id == client_id))
-
-
-def undo_handout(actor: Actor, handout_id: int) -> bool:
+def undo_scanned_handout(actor: Actor, answer: dict[str, Any]) -> str | None:
     """Take back a handout made by mistake (the station's undo): it never happened.
 
-    False when it is no longer open (the kit came back since): a return is not undone.
+    None when it is no longer open (the kit came back since): a return is not undone here.
     """
-    handout = db.session.get(KitHandout, handout_id)
+    handout = db.session.get(KitHandout, answer.get("handout") or 0)
     if handout is None or handout.returned_at is not None:
-        return False
+        return None
     kit_id = handout.kit_id
     db.session.delete(handout)
     db.session.flush()
     kit = db.session.get(Kit, kit_id)
     if kit is not None:
         db.session.expire(kit, ["open_handout"])
-    record_event(actor, "kit.handout_undone", "kit", kit_id, handout=handout_id)
-    return True
+    record_event(actor, "kit.handout_undone", "kit", kit_id, handout=handout.id)
+    return _(
+        "Handout of %(code)s to %(name)s undone.",
+        code=(answer.get("kit") or {}).get("code", ""),
+        name=(answer.get("participant") or {}).get("name", ""),
+    )
+
+
+def undo_scanned_return(actor: Actor, answer: dict[str, Any]) -> str | None:
+    """Take back a return recorded by mistake: the handout is open again, the incident the
+    return opened goes, and the kit's condition is what it was. None when the kit went out
+    again since (that handout stays)."""
+    handout = db.session.get(KitHandout, answer.get("handout") or 0)
+    if handout is None or handout.returned_at is None:
+        return None
+    kit = db.session.get(Kit, handout.kit_id)
+    if kit is None or kit.open_handout is not None:
+        return None
+    if answer.get("incident"):
+        incident = db.session.get(KitIncident, answer["incident"])
+        if incident is not None:
+            db.session.delete(incident)
+    handout.returned_at = None
+    handout.returned_by = ""
+    if answer.get("was") in {condition.value for condition in KitCondition}:
+        kit.condition = answer["was"]
+    db.session.flush()
+    db.session.expire(kit, ["open_handout"])
+    record_event(actor, "kit.return_undone", "kit", kit.id, handout=handout.id)
+    return _(
+        "Return of %(code)s undone: it is out with %(name)s again.",
+        code=kit.code,
+        name=_holder_name(handout),
+    )
 
 
 def _returned(kit: Kit, result: ReturnResult) -> str:
@@ -375,6 +380,8 @@ def record_return(
     """
 
     def decide() -> ScanResult:
+        handout = kit.open_handout
+        was = kit.condition
         try:
             result = return_kit(
                 actor, kit, missing=missing, damaged=damaged, note=note, at=at, station=station
@@ -388,7 +395,30 @@ def record_return(
                 "kit": kit_json(kit, KitStatus(result.condition.value)),
                 "condition": result.condition.value,
                 "incident": result.incident.id if result.incident is not None else None,
+                "handout": handout.id if handout is not None else None,
+                "was": was,
             },
         )
 
     return apply_once(actor, client_id, decide)
+
+
+def kits_roster_copy() -> list[dict[str, Any]]:
+    """What a scan station keeps to name kits offline: a digest of each label's token, the
+    code, the type and whether it is out."""
+    return [
+        {
+            "h": token_digest(kit.label_token),
+            "code": kit.code,
+            "type": kit.kit_type.name,
+            "out": kit.status is KitStatus.OUT,
+        }
+        for kit in list_kits()
+    ]
+
+
+register_handler(CodeKind.KIT, scan_kit)
+register_handler(CodeKind.KIT_CODE, scan_kit)
+register_follower(CodeKind.BADGE, follow_badge)
+register_undo(Outcome.KIT_HANDED_OUT, undo_scanned_handout)
+register_undo(Outcome.KIT_RETURNED, undo_scanned_return)

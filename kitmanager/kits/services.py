@@ -9,8 +9,7 @@ same instant exactly one wins and the other gets a clear message.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 
@@ -37,6 +36,9 @@ from kitmanager.models import (
     WorkshopSession,
     utcnow,
 )
+from kitmanager.scans.codes import KIT_CODE
+from kitmanager.scans.codes import kit_label_url as label_url
+from kitmanager.scans.subjects import EARLY_ARRIVAL
 from kitmanager.text import safe_text, sort_key
 
 __all__ = [
@@ -64,6 +66,7 @@ __all__ = [
     "find_participants",
     "forget_scan",
     "hand_out",
+    "handout_reasons",
     "highest_kit_number",
     "incident_text",
     "kit_by_code",
@@ -79,7 +82,9 @@ __all__ = [
     "open_incidents",
     "overdue_handouts",
     "phone_station",
+    "refuse_if_out",
     "refuse_if_retired",
+    "register_history_source",
     "remember_scan",
     "resolve_incident",
     "restock_list",
@@ -95,7 +100,6 @@ CODE_PREFIX = "KIT-"
 MAX_BULK = 500
 # The most of one component a kit holds (the database checks the same bound).
 MAX_QUANTITY = 1000
-_CODE = re.compile(r"[A-Z0-9][A-Z0-9._-]*")
 
 
 class KitError(ValueError):
@@ -244,7 +248,7 @@ def delete_kit_type(actor: Actor, kit_type: KitType) -> None:
 
 def _check_code(code: str) -> str:
     code = code.strip().upper()
-    if not _CODE.fullmatch(code) or len(code) > Kit.__table__.c.code.type.length:
+    if not KIT_CODE.fullmatch(code):
         raise KitError(
             _(
                 "'%(code)s' is not a usable kit code: use letters, digits and dashes, "
@@ -299,7 +303,7 @@ def create_kits(
     if not 0 < count <= MAX_BULK:
         raise KitError(_("Create between 1 and %(max)s kits at a time.", max=MAX_BULK))
     prefix = prefix.strip().upper()
-    if prefix and not _CODE.fullmatch(prefix):
+    if prefix and not KIT_CODE.fullmatch(prefix):
         raise KitError(_("Use letters, digits and dashes in the code prefix, such as KIT-."))
     highest = highest_kit_number(prefix)
     if after is not None and highest != after:
@@ -337,14 +341,12 @@ def kit_by_code(code: str) -> Kit | None:
 
 def kit_label_url(kit: Kit, base_url: str) -> str:
     """What a kit's label QR carries: ``<badge address>/k/<token>``."""
-    return f"{base_url.rstrip('/')}/k/{kit.label_token}"
+    return label_url(base_url, kit.label_token)
 
 
 def default_due_at(workshop_id: int, at: datetime) -> datetime | None:
     """When a kit handed out at ``at`` is due back: the end of the session running then, or
     of the last session that day; None when the workshop has no session that day."""
-    from kitmanager.checkin.services import EARLY_ARRIVAL
-
     running = db.session.scalar(
         select(WorkshopSession.ends_at)
         .where(
@@ -388,6 +390,43 @@ def _open_handouts_of(participant: Participant) -> list[KitHandout]:
     )
 
 
+def handout_reasons(kit: Kit, participant: Participant) -> list[str]:
+    """Why a trainer should think twice before handing ``kit`` to ``participant``: the kit
+    needs attention (with what its open incidents say is missing or damaged), its last board
+    check failed, or the participant already holds a kit. Empty: nothing to think about."""
+    reasons = []
+    if kit.condition == KitCondition.NEEDS_ATTENTION.value:
+        missing = "; ".join(incident_text(incident) for incident in open_incidents(kit))
+        if missing:
+            reasons.append(
+                _(
+                    "%(code)s is marked “needs attention”: %(what)s.",
+                    code=kit.code,
+                    what=missing,
+                )
+            )
+        else:
+            reasons.append(_("%(code)s is marked “needs attention”.", code=kit.code))
+    if kit.last_check_ok is False:
+        reasons.append(
+            _(
+                "The last board check of %(code)s failed: %(detail)s",
+                code=kit.code,
+                detail=kit.last_check_detail or _("no details"),
+            )
+        )
+    held = _open_handouts_of(participant)
+    if held:
+        reasons.append(
+            _(
+                "%(name)s already holds %(codes)s.",
+                name=participant.full_name,
+                codes=", ".join(handout.kit.code for handout in held),
+            )
+        )
+    return reasons
+
+
 def hand_out(
     actor: Actor,
     kit: Kit,
@@ -420,38 +459,9 @@ def hand_out(
             _("%(name)s is in no team: hand the kit to them alone.", name=participant.full_name)
         )
     refuse_if_retired(kit)
-    _refuse_if_out(kit)
+    refuse_if_out(kit)
     if not confirmed:
-        reasons = []
-        if kit.condition == KitCondition.NEEDS_ATTENTION.value:
-            missing = "; ".join(incident_text(incident) for incident in open_incidents(kit))
-            if missing:
-                reasons.append(
-                    _(
-                        "%(code)s is marked “needs attention”: %(what)s.",
-                        code=kit.code,
-                        what=missing,
-                    )
-                )
-            else:
-                reasons.append(_("%(code)s is marked “needs attention”.", code=kit.code))
-        if kit.last_check_ok is False:
-            reasons.append(
-                _(
-                    "The last board check of %(code)s failed: %(detail)s",
-                    code=kit.code,
-                    detail=kit.last_check_detail or _("no details"),
-                )
-            )
-        held = _open_handouts_of(participant)
-        if held:
-            reasons.append(
-                _(
-                    "%(name)s already holds %(codes)s.",
-                    name=participant.full_name,
-                    codes=", ".join(handout.kit.code for handout in held),
-                )
-            )
+        reasons = handout_reasons(kit, participant)
         if reasons:
             raise NeedsConfirmation(reasons)
     if due_at is None:
@@ -475,7 +485,7 @@ def hand_out(
     if handout_id is None:
         # Another station handed this kit out between our check and our insert.
         db.session.expire(kit, ["open_handout"])
-        _refuse_if_out(kit)
+        refuse_if_out(kit)
         raise KitUnavailable(_("%(code)s was just handed out elsewhere.", code=kit.code))
     db.session.expire(kit, ["open_handout"])
     record_event(
@@ -501,12 +511,13 @@ def refuse_if_retired(kit: Kit) -> None:
         )
 
 
-def _refuse_if_out(kit: Kit) -> None:
+def refuse_if_out(kit: Kit) -> None:
+    """:raise KitUnavailable: ``kit`` is out with someone."""
     handout = kit.open_handout
     if handout is not None:
         raise KitUnavailable(
             _(
-                "%(code)s is already out with %(holder)s. Scan it alone to take it back first.",
+                "%(code)s is already out with %(holder)s: take it back first.",
                 code=kit.code,
                 holder=_holder_name(handout),
             )
@@ -810,6 +821,16 @@ class HistoryEntry:
     details: dict = field(default_factory=dict)
 
 
+# Features built on kits add lines to a kit's history without kits importing them.
+_history_sources: list[Callable[[Kit], list[HistoryEntry]]] = []
+
+
+def register_history_source(source: Callable[[Kit], list[HistoryEntry]]) -> None:
+    """``source`` gives lines of a kit's history (boards: its flashes and checks)."""
+    if source not in _history_sources:
+        _history_sources.append(source)
+
+
 def kit_history(kit: Kit) -> list[HistoryEntry]:
     """Everything that happened to ``kit``: handouts, returns, incidents, board flashes and
     checks; newest first."""
@@ -866,9 +887,8 @@ def kit_history(kit: Kit) -> list[HistoryEntry]:
                     {"incident": incident},
                 )
             )
-    from kitmanager.boards.services import board_history_entries  # boards builds on kits
-
-    entries += board_history_entries(kit)
+    for source in _history_sources:  # boards' flashes and checks, registered by boards
+        entries += source(kit)
     # A return and the incident it opened share a time: the incident comes after the return.
     order = {"return": 0, "incident": 1}
     entries.sort(key=lambda entry: (entry.at, order.get(entry.kind, 0)), reverse=True)
@@ -889,7 +909,7 @@ def _incident_item_text(item: KitIncidentItem) -> str:
 
 
 # A badge and a kit scanned at one station within this time make a handout.
-PAIR_WINDOW = timedelta(seconds=60)
+PAIR_WINDOW = timedelta(seconds=Workshop.__table__.c.pair_window_seconds.default.arg)
 
 
 def remember_scan(

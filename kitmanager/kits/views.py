@@ -68,6 +68,7 @@ from kitmanager.models import (
     Workshop,
     utcnow,
 )
+from kitmanager.scans import kit_label_route
 from kitmanager.security import current_actor, public, require_role
 from kitmanager.workshops.services import local_timezone_name, utc_to_local
 
@@ -455,7 +456,7 @@ def _participant(value: str | None) -> Participant:
     return participant
 
 
-@bp.route("/k/<path:token>")
+@bp.route(kit_label_route())
 @public
 def label(token: str):
     """What a phone shows after scanning a kit's label.
@@ -505,7 +506,7 @@ def _back(kit: Kit, participant: Participant | None = None):
     return redirect(url_for("kits.label", token=kit.label_token, done=1))
 
 
-@bp.post("/k/<path:token>/hand-out")
+@bp.post(kit_label_route("/hand-out"))
 @require_role(Role.VOLUNTEER)
 def label_hand_out(token: str):
     """Hand the kit to a participant (or their team); asks for confirmation when the rules
@@ -575,7 +576,7 @@ def _count(name: str) -> int:
     return int(value)
 
 
-@bp.post("/k/<path:token>/return")
+@bp.post(kit_label_route("/return"))
 @require_role(Role.VOLUNTEER)
 def label_return(token: str):
     """Take the kit back with its checklist: a component listed on it and unticked, without

@@ -49,6 +49,7 @@ from kitmanager.participants.fields import (
     fields_of,
     participant_values,
 )
+from kitmanager.scans.codes import badge_url as scan_badge_url
 from kitmanager.text import safe_text, sort_key
 
 __all__ = [
@@ -88,7 +89,7 @@ class ImportRefused(ParticipantError):
 
 def badge_url(base_url: str, participant: Participant) -> str:
     """The URL a badge QR carries: the base URL and the participant's random token."""
-    return f"{base_url.rstrip('/')}/b/{participant.badge_token}"
+    return scan_badge_url(base_url, participant.badge_token)
 
 
 def same_name(first: str, second: str) -> bool:

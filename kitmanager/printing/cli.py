@@ -17,6 +17,7 @@ from kitmanager.printing.services import (
     badge_layouts,
     print_badges,
 )
+from kitmanager.scans import badge_url
 from kitmanager.settings.cli import badge_address, base_url_option
 from kitmanager.workshops.cli import workshop_or_fail
 
@@ -62,7 +63,7 @@ def badges_command(slug, layout, start_slot, cut_marks, ids, output, list_layout
     click.echo(
         f"Wrote {sheet.count} badges on {sheet.pages} page(s) of "
         f"{sheet.layout.title_in(workshop.language)} to {target}; their QR codes open "
-        f"{address}/b/...",
+        f"{badge_url(address, '...')}",
         err=output is None and not sys.stdout.isatty(),
     )
 

@@ -8,11 +8,12 @@ from kitmanager.extensions import db
 from kitmanager.kits.services import kits_held_by, phone_station, remember_scan, scan_partner
 from kitmanager.models import Kit, KitStatus, Role, new_token, utcnow
 from kitmanager.public import bp
+from kitmanager.scans import badge_route
 from kitmanager.security import public
 from kitmanager.workshops.services import utc_to_local
 
 
-@bp.route("/b/<path:token>")
+@bp.route(badge_route())
 @public
 def badge(token: str):
     """What a phone shows after scanning a badge.

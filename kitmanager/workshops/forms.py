@@ -13,7 +13,10 @@ from wtforms import (
 from wtforms.fields import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 
+from kitmanager.models import Workshop
 from kitmanager.workshops.services import BADGE_TITLE_MAX, MAX_CAPACITY
+
+_PAIR_WINDOW = Workshop.__table__.c.pair_window_seconds
 
 LANGUAGE_CHOICES = [SelectChoice("en", "English"), SelectChoice("fr", "Français")]
 
@@ -40,6 +43,14 @@ class WorkshopForm(FlaskForm):
         _l("Capacity"), validators=[Optional(), NumberRange(min=1, max=MAX_CAPACITY)]
     )
     notes = TextAreaField(_l("Notes"), validators=[Optional(), Length(max=5000)])
+    pair_window_seconds = IntegerField(
+        _l("Seconds a kit scanned alone waits for a badge"),
+        default=_PAIR_WINDOW.default.arg,
+        validators=[
+            Optional(),
+            NumberRange(min=_PAIR_WINDOW.info["min"], max=_PAIR_WINDOW.info["max"]),
+        ],
+    )
 
 
 class SessionForm(FlaskForm):

@@ -49,6 +49,7 @@ def _fields(form: WorkshopForm) -> WorkshopFields:
         capacity=form.capacity.data,
         notes=form.notes.data or "",
         badge_title=form.badge_title.data or "",
+        pair_window_seconds=form.pair_window_seconds.data,
     )
 
 

@@ -13,12 +13,13 @@ import pytest
 from sqlalchemy import func, select
 
 from kitmanager.audit import cli_actor
-from kitmanager.checkin.services import (
+from kitmanager.checkin.services import replace_badge
+from kitmanager.scans import (
     Outcome,
+    Scan,
     ScanRaced,
+    answer_scan,
     classify_code,
-    record_scan,
-    replace_badge,
     replayed_scan,
 )
 from kitmanager.extensions import db
@@ -74,16 +75,19 @@ def day(app):
         (f"http://192.168.1.20:5000/b/{TOKEN}", "badge", TOKEN),
         (f"https://kit.example.org/b/{TOKEN}/", "badge", TOKEN),
         (f"  {TOKEN}\n", "badge", TOKEN),
-        (f"http://10.42.0.1:5000/k/{TOKEN}", "kit_label", TOKEN),
-        ("KIT-017", "unknown", None),
-        ("http://10.42.0.1:5000/b/short", "unknown", None),
-        ("", "unknown", None),
-        ("'; DROP TABLE check_in; --", "unknown", None),
+        (f"http://10.42.0.1:5000/k/{TOKEN}", "kit", TOKEN),
+        ("KIT-017", "kit_code", "KIT-017"),
+        (" kit-017 ", "kit_code", "KIT-017"),
+        ("http://10.42.0.1:5000/b/short", "unknown", ""),
+        ("", "unknown", ""),
+        ("'; DROP TABLE check_in; --", "unknown", ""),
     ],
 )
-def test_a_scanned_text_is_a_badge_from_any_host_a_kit_label_or_nothing(code, kind, token):
+def test_a_scanned_text_is_a_badge_from_any_host_a_kit_label_a_kit_code_or_nothing(
+    code, kind, token
+):
     scanned = classify_code(code)
-    assert (scanned.kind, scanned.token) == (kind, token)
+    assert (scanned.kind.value, scanned.value) == (kind, token)
 
 
 def test_scanning_a_badge_checks_in_to_the_running_session_once(app, client, runner, day):
@@ -249,7 +253,7 @@ def test_twenty_scans_of_one_badge_at_the_same_instant_give_one_check_in(app, ru
         try:
             with app.app_context(), app.test_request_context():
                 start.wait()
-                result, _ = record_scan(cli_actor(), token, client_id=str(uuid.uuid4()))
+                result, _ = answer_scan(cli_actor(), Scan.read(token, client_id=str(uuid.uuid4())))
                 db.session.commit()
                 answers.append(result.outcome.value)
         except BaseException as exc:  # pragma: no cover - the assertion below shows it
@@ -283,7 +287,7 @@ def test_twenty_scans_at_once_give_one_check_in_on_postgresql_too(pg_app):  # no
                 start.wait()
                 scan_id = client_id if index % 2 else str(uuid.uuid4())
                 try:
-                    result, _ = record_scan(cli_actor(), token, client_id=scan_id)
+                    result, _ = answer_scan(cli_actor(), Scan.read(token, client_id=scan_id))
                 except ScanRaced:  # what the API view does when a copy won the race
                     db.session.rollback()
                     result = replayed_scan(scan_id)

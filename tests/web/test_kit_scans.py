@@ -1,5 +1,6 @@
-"""Kit labels at ``POST /api/v1/scans``: two-scan handouts, returns with their checklist,
-confirmations, undo, the kiosk, and two stations racing for one kit (SQLite and PostgreSQL)."""
+"""Kit labels at ``POST /api/v1/scans``: the handout question and its confirmation, returns
+with their checklist, undo, the kiosk, and stations racing for one kit (SQLite and
+PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -81,145 +82,135 @@ def _open_handouts(app) -> list[tuple[str, int]]:
         return sorted((row.kit.code, row.participant_id) for row in rows)
 
 
-def test_a_badge_then_a_kit_hand_the_kit_out_and_the_badge_still_checks_in(
-    app, client, runner, day
-):
-    door = Station(client, _token(runner))
-    badge = door.scan(day["amina"])
-    assert badge["outcome"] == "checked_in"
-    kit = door.scan(day["kits"]["KIT-001"])
-    assert kit["outcome"] == "kit_handed_out"
-    assert kit["message"].startswith("KIT-001 → Amina Yusuf, due ")
-    assert kit["kit"]["code"] == "KIT-001" and kit["kit"]["status"] == "out"
-    assert kit["participant"]["name"] == "Amina Yusuf"
-    assert _open_handouts(app) == [("KIT-001", day["amina_id"])]
+def _hand(station: Station, kit: str, badge: str, **extra) -> dict:
+    """What a station sends when the person answers the handout question with Hand out."""
+    return station.scan(kit, confirm=True, **{"with": badge}, **extra)
+
+
+def _check_ins(app) -> int:
     with app.app_context():
-        assert db.session.scalar(select(func.count()).select_from(CheckIn)) == 1
-    # The pair is used up: the next kit alone waits for its own badge.
-    assert door.scan(day["kits"]["KIT-002"])["outcome"] == "kit_waiting"
+        return db.session.scalar(select(func.count()).select_from(CheckIn))
 
 
-def test_a_kit_then_a_badge_hand_out_too_and_the_answer_carries_the_check_in(
+def test_a_kit_alone_waits_and_records_nothing_and_a_badge_with_it_asks_first(
     app, client, runner, day
 ):
     door = Station(client, _token(runner))
     waiting = door.scan(day["kits"]["KIT-002"])
     assert waiting["outcome"] == "kit_waiting"
-    assert waiting["message"] == "KIT-002: now scan the participant's badge."
-    assert _open_handouts(app) == []
-    out = door.scan(day["amina"])
+    assert waiting["message"] == "KIT-002 waits for a badge: scan the participant's badge."
+    assert waiting["undoable"] is False
+    # The next child's badge, paired by the station: checked in, and a question, no handout.
+    asked = door.scan(day["amina"], **{"with": day["kits"]["KIT-002"]})
+    assert asked["outcome"] == "kit_needs_confirmation"
+    assert asked["message"] == "Hand KIT-002 to Amina Yusuf?"
+    assert asked["reasons"] == []
+    assert asked["check_in"]["outcome"] == "checked_in"
+    assert asked["session"]["id"] == day["running"]
+    assert asked["undoable"] is True  # the check-in
+    assert _open_handouts(app) == [] and _check_ins(app) == 1
+    # Hand out: the kit's code with the badge's, confirmed; the check-in is not applied again.
+    out = _hand(door, day["kits"]["KIT-002"], day["amina"])
     assert out["outcome"] == "kit_handed_out"
     assert out["message"].startswith("KIT-002 → Amina Yusuf, due ")
-    assert out["check_in"]["outcome"] == "checked_in"
-    assert out["session"]["id"] == day["running"]
-    assert _open_handouts(app) == [("KIT-002", day["amina_id"])]
+    assert out["kit"]["status"] == "out" and out["undoable"] is True
+    assert _open_handouts(app) == [("KIT-002", day["amina_id"])] and _check_ins(app) == 1
 
 
-def test_pairs_only_within_sixty_seconds_by_the_scans_own_times(app, client, runner, day):
+def test_a_badge_then_a_kit_asks_the_same_question(app, client, runner, day):
     door = Station(client, _token(runner))
-    # Queued offline: a badge 400 s ago, a kit 61 seconds after it: no pair.
-    door.scan(day["amina"], scanned_at=_ago(400))
-    late = door.scan(day["kits"]["KIT-001"], scanned_at=_ago(339))
-    assert late["outcome"] == "kit_waiting"
-    # The badge again 89 s after that kit: no pair either; the badge waits.
-    assert door.scan(day["amina"], scanned_at=_ago(250))["outcome"] == "already_checked_in"
-    assert _open_handouts(app) == []
-    # Another kit 59 seconds after that badge: a pair.
-    paired = door.scan(day["kits"]["KIT-002"], scanned_at=_ago(191))
-    assert paired["outcome"] == "kit_handed_out"
-    assert _open_handouts(app) == [("KIT-002", day["amina_id"])]
-    with app.app_context():
-        handout = db.session.scalars(select(KitHandout)).one()
-        assert abs((utcnow() - handout.out_at).total_seconds() - 191) < 5  # as it happened
-
-
-def test_without_a_station_name_a_kit_does_not_pair(app, client, runner, day):
-    nameless = Station(client, _token(runner), name=None)
-    nameless.scan(day["amina"])
-    alone = nameless.scan(day["kits"]["KIT-001"])
-    assert alone["outcome"] == "kit_needs_station"
-    assert "needs a station name" in alone["message"]
-    assert _open_handouts(app) == []
-
-
-def test_two_stations_pair_only_their_own_scans(app, client, runner, day):
-    headers = _token(runner)
-    door, hall = Station(client, headers, "door"), Station(client, headers, "hall")
-    door.scan(day["amina"])
-    assert hall.scan(day["kits"]["KIT-001"])["outcome"] == "kit_waiting"
-    assert hall.scan(day["kofi"])["outcome"] == "kit_handed_out"
-    assert door.scan(day["kits"]["KIT-002"])["outcome"] == "kit_handed_out"
-    with app.app_context():
-        holders = {code: who for code, who in _open_handouts(app)}
-    assert holders["KIT-002"] == day["amina_id"] and holders["KIT-001"] != day["amina_id"]
-
-
-def test_a_kit_needing_attention_asks_to_confirm_and_the_same_scan_confirmed_hands_it_out(
-    app, client, runner, day
-):
-    with app.app_context(), app.test_request_context():
-        set_condition(cli_actor(), kit_by_code("KIT-003"), KitCondition.NEEDS_ATTENTION)
-        db.session.commit()
-    door = Station(client, _token(runner))
-    door.scan(day["kofi"])
-    asked = door.scan(day["kits"]["KIT-003"])
+    assert door.scan(day["amina"])["outcome"] == "checked_in"
+    asked = door.scan(day["kits"]["KIT-001"], **{"with": day["amina"]})
     assert asked["outcome"] == "kit_needs_confirmation"
-    assert asked["message"] == "Hand KIT-003 to Kofi Mensah anyway?"
-    assert asked["reasons"] == ["KIT-003 is marked “needs attention”."]
+    assert asked["message"] == "Hand KIT-001 to Amina Yusuf?"
+    assert asked["kit"]["code"] == "KIT-001" and asked["participant"]["name"] == "Amina Yusuf"
+    assert "check_in" not in asked and asked["undoable"] is False
     assert _open_handouts(app) == []
-    confirmed = door.scan(day["kits"]["KIT-003"], confirm=True)
-    assert confirmed["outcome"] == "kit_handed_out"
-    assert [code for code, _ in _open_handouts(app)] == ["KIT-003"]
-
-    # A second kit for the same person asks too (one each unless confirmed), kit first.
-    door.scan(day["kits"]["KIT-001"])
-    again = door.scan(day["kofi"])
-    assert again["outcome"] == "kit_needs_confirmation"
-    assert again["reasons"] == ["Kofi Mensah already holds KIT-003."]
-    assert door.scan(day["kofi"], confirm=True)["outcome"] == "kit_handed_out"
-    assert [code for code, _ in _open_handouts(app)] == ["KIT-001", "KIT-003"]
-
-
-def test_a_queued_pair_asking_to_confirm_is_confirmed_when_the_answer_is_seen(
-    app, client, runner, day
-):
-    with app.app_context(), app.test_request_context():
-        set_condition(cli_actor(), kit_by_code("KIT-003"), KitCondition.NEEDS_ATTENTION)
-        db.session.commit()
-    door = Station(client, _token(runner))
-    # Both scans were queued offline five minutes ago and arrive now.
-    door.scan(day["kofi"], scanned_at=_ago(300))
-    asked = door.scan(day["kits"]["KIT-003"], scanned_at=_ago(290))
-    assert asked["outcome"] == "kit_needs_confirmation"
-    assert door.scan(day["kits"]["KIT-003"], confirm=True)["outcome"] == "kit_handed_out"
-    assert [code for code, _ in _open_handouts(app)] == ["KIT-003"]
-
-
-def test_a_kit_out_with_someone_else_is_unavailable_and_a_retired_one_too(app, client, runner, day):
-    door = Station(client, _token(runner))
-    door.scan(day["amina"])
-    door.scan(day["kits"]["KIT-001"])
-    door.scan(day["kofi"])
-    taken = door.scan(day["kits"]["KIT-001"])
-    assert taken["outcome"] == "kit_unavailable"
-    assert taken["message"] == (
-        "KIT-001 is already out with Amina Yusuf. Scan it alone to take it back first."
-    )
-    with app.app_context(), app.test_request_context():
-        set_condition(cli_actor(), kit_by_code("KIT-002"), KitCondition.RETIRED)
-        db.session.commit()
-    door.scan(day["kofi"])
-    retired = door.scan(day["kits"]["KIT-002"])
-    assert retired["outcome"] == "kit_unavailable"
-    assert "retired" in retired["message"]
+    assert _hand(door, day["kits"]["KIT-001"], day["amina"])["outcome"] == "kit_handed_out"
     assert _open_handouts(app) == [("KIT-001", day["amina_id"])]
 
 
-def test_a_retired_kit_scanned_alone_says_so_at_once_and_pairs_with_no_later_badge(
+def test_scans_at_one_station_never_pair_by_themselves(app, client, runner, day):
+    """A stray kit scan followed by the next child's badge hands nothing out: only a pair a
+    person confirmed does."""
+    door = Station(client, _token(runner))
+    door.scan(day["kits"]["KIT-001"])
+    assert door.scan(day["amina"])["outcome"] == "checked_in"
+    assert door.scan(day["kits"]["KIT-002"])["outcome"] == "kit_waiting"
+    assert door.scan(day["kofi"], confirm=True)["outcome"] == "checked_in"
+    assert _open_handouts(app) == []
+
+
+def test_a_kit_code_typed_is_a_kit_and_an_unknown_one_says_so(app, client, runner, day):
+    door = Station(client, _token(runner))
+    typed = door.scan("kit-003")
+    assert typed["outcome"] == "kit_waiting" and typed["kit"]["code"] == "KIT-003"
+    out = _hand(door, " KIT-003 ", day["kofi"])
+    assert out["outcome"] == "kit_handed_out"
+    back = door.scan("KIT-003")
+    assert back["outcome"] == "kit_return" and back["holder"] == "Kofi Mensah"
+    unknown = door.scan("KIT-999")
+    assert unknown["outcome"] == "unknown_code"
+    assert unknown["message"] == (
+        "“KIT-999” is neither a badge nor a kit of this laptop. Please ask a trainer."
+    )
+
+
+def test_a_kit_that_is_out_starts_its_return_even_after_a_badge(app, client, runner, day):
+    door = Station(client, _token(runner))
+    _hand(door, day["kits"]["KIT-001"], day["amina"])
+    door.scan(day["kofi"])
+    back = door.scan(day["kits"]["KIT-001"], **{"with": day["kofi"]})
+    assert back["outcome"] == "kit_return"
+    assert back["message"] == "KIT-001 is back from Amina Yusuf: check its contents."
+    # A badge paired with a kit that is out with someone else: checked in, kit unavailable.
+    refused = door.scan(day["kofi"], **{"with": day["kits"]["KIT-001"]})
+    assert refused["outcome"] == "kit_unavailable"
+    assert refused["message"] == "KIT-001 is already out with Amina Yusuf: take it back first."
+    assert refused["check_in"]["outcome"] == "already_checked_in"
+    # Confirming a kit another station handed out meanwhile does not open its return.
+    late = _hand(door, day["kits"]["KIT-001"], day["kofi"])
+    assert late["outcome"] == "kit_unavailable"
+    assert _open_handouts(app) == [("KIT-001", day["amina_id"])]
+
+
+def test_a_kit_needing_attention_asks_with_its_reasons_and_an_unseen_reason_asks_again(
     app, client, runner, day
 ):
-    """A retired kit scanned first is refused there and then: it does not wait at the station
-    to refuse the next badge (an offline queue would lose that person's own pair)."""
+    with app.app_context(), app.test_request_context():
+        set_condition(cli_actor(), kit_by_code("KIT-003"), KitCondition.NEEDS_ATTENTION)
+        db.session.commit()
+    door = Station(client, _token(runner))
+    asked = door.scan(day["kofi"], **{"with": day["kits"]["KIT-003"]})
+    assert asked["outcome"] == "kit_needs_confirmation"
+    assert asked["message"] == "Hand KIT-003 to Kofi Mensah?"
+    assert asked["reasons"] == ["KIT-003 is marked “needs attention”."]
+    # Confirmed offline, where the station could not know the reason: asked again.
+    unseen = _hand(door, day["kits"]["KIT-003"], day["kofi"], seen_reasons=[])
+    assert unseen["outcome"] == "kit_needs_confirmation"
+    assert unseen["reasons"] == asked["reasons"]
+    assert _open_handouts(app) == []
+    seen = _hand(door, day["kits"]["KIT-003"], day["kofi"], seen_reasons=asked["reasons"])
+    assert seen["outcome"] == "kit_handed_out"
+
+    # A second kit for the same person asks too (one each unless confirmed).
+    again = door.scan(day["kits"]["KIT-001"], **{"with": day["kofi"]})
+    assert again["reasons"] == ["Kofi Mensah already holds KIT-003."]
+    assert _hand(door, day["kits"]["KIT-001"], day["kofi"])["outcome"] == "kit_handed_out"
+    assert [code for code, _ in _open_handouts(app)] == ["KIT-001", "KIT-003"]
+
+
+def test_a_handout_confirmed_offline_keeps_its_own_time(app, client, runner, day):
+    door = Station(client, _token(runner))
+    door.scan(day["kofi"], scanned_at=_ago(300))
+    out = _hand(door, day["kits"]["KIT-002"], day["kofi"], scanned_at=_ago(290), seen_reasons=[])
+    assert out["outcome"] == "kit_handed_out"
+    with app.app_context():
+        handout = db.session.scalars(select(KitHandout)).one()
+        assert abs((utcnow() - handout.out_at).total_seconds() - 290) < 5  # as it happened
+
+
+def test_a_retired_kit_is_refused_at_once_alone_or_paired(app, client, runner, day):
     with app.app_context(), app.test_request_context():
         set_condition(cli_actor(), kit_by_code("KIT-002"), KitCondition.RETIRED)
         db.session.commit()
@@ -227,33 +218,29 @@ def test_a_retired_kit_scanned_alone_says_so_at_once_and_pairs_with_no_later_bad
     retired = door.scan(day["kits"]["KIT-002"])
     assert retired["outcome"] == "kit_unavailable"
     assert retired["message"] == "KIT-002 is retired and is not handed out. Take another kit."
-    badge = door.scan(day["kofi"])
-    assert badge["outcome"] == "checked_in"
-    out = door.scan(day["kits"]["KIT-003"])
-    assert out["outcome"] == "kit_handed_out"
-    assert out["message"].startswith("KIT-003 → Kofi Mensah")
+    paired = door.scan(day["kofi"], **{"with": day["kits"]["KIT-002"]})
+    assert paired["outcome"] == "kit_unavailable" and paired["check_in"]["outcome"] == "checked_in"
+    assert _hand(door, day["kits"]["KIT-002"], day["kofi"])["outcome"] == "kit_unavailable"
+    assert _open_handouts(app) == []
 
 
 def test_a_station_of_one_workshop_refuses_a_badge_of_another_and_pairs_no_kit(
     app, client, runner, day
 ):
     """The station sends its workshop: a badge of another workshop is refused there even
-    when no session is chosen, and a kit scanned next waits instead of going to that person."""
+    when no session is chosen, and a kit paired with it waits instead of going to that
+    person."""
     make_workshop(app, slug="dakar", title="Dakar Robotique")
     _session(app, "dakar", "Atelier", utcnow() - timedelta(minutes=10))
     (stranger,) = add_people(app, "dakar", "Zed Other")
     door = Station(client, _token(runner))
-    assert door.scan(day["kofi"], workshop="nairobi")["outcome"] == "checked_in"
-    # Kofi's badge waits for a kit; then a stranger's badge: Kofi's pair is over.
-    refused = door.scan(_badge(app, stranger), workshop="nairobi")
+    stranger_badge = _badge(app, stranger)
+    refused = door.scan(stranger_badge, workshop="nairobi", **{"with": day["kits"]["KIT-001"]})
     assert refused["outcome"] == "wrong_workshop"
     assert refused["message"] == "Zed Other is registered for another workshop (Dakar Robotique)."
-    assert door.scan(day["kits"]["KIT-001"], workshop="nairobi")["outcome"] == "kit_waiting"
-    assert _open_handouts(app) == []
-    with app.app_context():
-        assert db.session.scalar(select(func.count()).select_from(CheckIn)) == 1  # Kofi's
-    # The workshop's own people still pair; an unknown workshop is a clear 422.
-    assert door.scan(day["amina"], workshop="nairobi")["outcome"] == "kit_handed_out"
+    kit = _hand(door, day["kits"]["KIT-001"], stranger_badge, workshop="nairobi")
+    assert kit["outcome"] == "kit_waiting"
+    assert _open_handouts(app) == [] and _check_ins(app) == 0
     response = client.post(
         "/api/v1/scans",
         json={"code": day["kofi"], "workshop": "nowhere"},
@@ -261,6 +248,11 @@ def test_a_station_of_one_workshop_refuses_a_badge_of_another_and_pairs_no_kit(
     )
     assert response.status_code == 422
     assert "nowhere" in response.json["error"]
+    bad_pair = client.post(
+        "/api/v1/scans", json={"code": day["kofi"], "with": "hello there"}, headers=door.headers
+    )
+    assert bad_pair.status_code == 422
+    assert bad_pair.json["error"] == "'with' must be the code of a badge or a kit"
 
 
 def test_a_kit_alone_starts_its_return_and_the_checklist_records_a_missing_sensor(
@@ -268,8 +260,7 @@ def test_a_kit_alone_starts_its_return_and_the_checklist_records_a_missing_senso
 ):
     headers = _token(runner)
     door = Station(client, headers)
-    door.scan(day["amina"])
-    door.scan(day["kits"]["KIT-001"])
+    _hand(door, day["kits"]["KIT-001"], day["amina"])
     back = Station(client, headers, name=None).scan(day["kits"]["KIT-001"])  # no station needed
     assert back["outcome"] == "kit_return"
     assert back["message"] == "KIT-001 is back from Amina Yusuf: check its contents."
@@ -320,8 +311,7 @@ def test_a_complete_return_leaves_the_kit_ready_and_bad_counts_are_refused(
 ):
     headers = _token(runner)
     door = Station(client, headers)
-    door.scan(day["kofi"])
-    out = door.scan(day["kits"]["KIT-002"])
+    out = _hand(door, day["kits"]["KIT-002"], day["kofi"])
     url = f"/api/v1/kits/{out['kit']['token']}/return"
     sensor = door.scan(day["kits"]["KIT-002"])["checklist"][1]["id"]
     too_many = client.post(url, json={"missing": {str(sensor): 2}}, headers=headers)
@@ -336,44 +326,74 @@ def test_a_complete_return_leaves_the_kit_ready_and_bad_counts_are_refused(
     assert done.json["message"] == "KIT-002 is back, complete: ready."
 
 
-def test_undo_takes_back_a_handout_and_a_waiting_kit(app, client, runner, day):
+def _undo(client, headers, answer: dict) -> dict:
+    response = client.post(
+        "/api/v1/scans/undo", json={"client_id": answer["client_id"]}, headers=headers
+    )
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.json
+
+
+def test_undo_names_what_it_takes_back_a_check_in_a_handout_or_a_return(app, client, runner, day):
     headers = _token(runner)
     door = Station(client, headers)
-    door.scan(day["amina"])
-    out = door.scan(day["kits"]["KIT-001"])
-    undone = client.post(
-        "/api/v1/scans/undo", json={"client_id": out["client_id"]}, headers=headers
-    )
-    assert undone.status_code == 200 and undone.json["undone"] is True
+    out = _hand(door, day["kits"]["KIT-001"], day["amina"])
+    assert _undo(client, headers, out) == {
+        "undone": True,
+        "message": "Handout of KIT-001 to Amina Yusuf undone.",
+    }
     assert _open_handouts(app) == []
     with app.app_context():
         assert kit_by_code("KIT-001").status.value == "ready"
-        assert db.session.scalar(select(func.count()).select_from(CheckIn)) == 1  # kept
+    assert _undo(client, headers, out) == {
+        "undone": False,
+        "message": "Nothing to undo: that change was already undone.",
+    }
 
-    # Kit then badge: undoing the badge takes back the handout and the check-in it made.
-    door.scan(day["kits"]["KIT-002"])
-    both = door.scan(day["kofi"])
-    assert both["outcome"] == "kit_handed_out"
-    client.post("/api/v1/scans/undo", json={"client_id": both["client_id"]}, headers=headers)
-    assert _open_handouts(app) == []
+    # The question after a badge changed one thing: the check-in, which the undo names.
+    asked = door.scan(day["kofi"], **{"with": day["kits"]["KIT-002"]})
+    assert _check_ins(app) == 1
+    assert _undo(client, headers, asked)["message"] == "Check-in of Kofi Mensah undone."
+    assert _check_ins(app) == 0
+
+    # A kit waiting for a badge changed nothing.
+    waiting = door.scan(day["kits"]["KIT-003"])
+    assert _undo(client, headers, waiting) == {
+        "undone": False,
+        "message": "Nothing to undo: that scan changed nothing.",
+    }
+
+    # A return recorded by mistake: the kit is out again, the incident and condition undone.
+    _hand(door, day["kits"]["KIT-003"], day["amina"])
+    back = door.scan(day["kits"]["KIT-003"])
+    sensor = back["checklist"][1]["id"]
+    body = {"missing": {str(sensor): 1}, "client_id": str(uuid.uuid4())}
+    returned = client.post(
+        f"/api/v1/kits/{back['kit']['token']}/return", json=body, headers=headers
+    )
+    assert returned.json["condition"] == "needs_attention" and returned.json["undoable"] is True
+    assert _undo(client, headers, {"client_id": body["client_id"]})["message"] == (
+        "Return of KIT-003 undone: it is out with Amina Yusuf again."
+    )
+    assert _open_handouts(app) == [("KIT-003", day["amina_id"])]
     with app.app_context():
-        assert db.session.scalar(select(func.count()).select_from(CheckIn)) == 1
-
-    # A kit scanned by mistake and undone no longer pairs with the next badge.
-    wrong = door.scan(day["kits"]["KIT-003"])
-    client.post("/api/v1/scans/undo", json={"client_id": wrong["client_id"]}, headers=headers)
-    assert door.scan(day["kofi"])["outcome"] == "checked_in"
-    assert _open_handouts(app) == []
+        assert kit_by_code("KIT-003").condition == "ready"
+        assert db.session.scalar(select(func.count()).select_from(KitIncident)) == 0
+    missing = client.post("/api/v1/scans/undo", json={"client_id": "nope"}, headers=headers)
+    assert missing.status_code == 404
 
 
 def test_handout_messages_speak_the_scanners_language(app, client, runner, day):
     headers = {**_token(runner), "Accept-Language": "fr"}
     door = Station(client, headers)
     assert door.scan(day["kits"]["KIT-001"])["message"] == (
-        "KIT-001 : scannez maintenant le badge du participant."
+        "KIT-001 attend un badge : scannez le badge du participant."
     )
-    out = door.scan(day["amina"])
+    asked = door.scan(day["amina"], **{"with": day["kits"]["KIT-001"]})
+    assert asked["message"] == "Remettre KIT-001 à Amina Yusuf ?"
+    out = _hand(door, day["kits"]["KIT-001"], day["amina"])
     assert out["message"].startswith("KIT-001 → Amina Yusuf, à rendre à ")
+    assert _undo(client, headers, out)["message"] == "Remise de KIT-001 à Amina Yusuf annulée."
 
 
 def test_a_kiosk_hands_out_no_kit(app, trainer, day):
@@ -386,7 +406,10 @@ def test_a_kiosk_hands_out_no_kit(app, trainer, day):
     kit = kiosk.scan(day["kits"]["KIT-001"])
     assert kit["outcome"] == "kit_label"
     assert kit["message"] == "This is a kit: a trainer hands out and takes back kits."
-    assert kiosk.scan(day["kits"]["KIT-001"])["outcome"] == "kit_label"
+    assert _hand(kiosk, day["kits"]["KIT-001"], day["amina"])["outcome"] == "kit_label"
+    assert kiosk.scan(day["amina"], **{"with": day["kits"]["KIT-001"]})["outcome"] == (
+        "already_checked_in"
+    )
     assert _open_handouts(app) == []
     returned = trainer.post(
         f"/api/v1/kits/{'x' * 32}/return", json={}, headers={"X-CSRFToken": token}
@@ -399,8 +422,10 @@ def _race(app, headers: list[dict[str, str]], badges: list[str], kit: str) -> li
     stations = [
         Station(app.test_client(), header, f"station-{n}") for n, header in enumerate(headers)
     ]
+    badge_of = {}
     for station, badge in zip(stations, badges, strict=True):
         assert station.scan(badge)["outcome"] == "checked_in"
+        badge_of[station.name] = badge
     start = threading.Barrier(len(stations))
     answers: list[dict] = []
     errors: list[BaseException] = []
@@ -408,7 +433,7 @@ def _race(app, headers: list[dict[str, str]], badges: list[str], kit: str) -> li
     def scan(station: Station) -> None:
         try:
             start.wait()
-            answers.append(station.scan(kit))
+            answers.append(_hand(station, kit, badge_of[station.name]))
         except BaseException as exc:  # pragma: no cover - the assertion below shows it
             errors.append(exc)
 

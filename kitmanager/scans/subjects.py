@@ -1,0 +1,185 @@
+"""What a scan needs of a badge's holder and of a session, read in one query each.
+
+Scans are the hot path of the day, so these are plain rows, not ORM objects. Check-in and kits
+both read them: a badge names a person for a check-in and for a handout alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask_babel import format_time
+from sqlalchemy import Connection, bindparam, select
+
+from kitmanager.extensions import db
+from kitmanager.models import Participant, Team, Workshop, WorkshopSession
+from kitmanager.workshops.services import utc_to_local
+
+__all__ = [
+    "EARLY_ARRIVAL",
+    "ScanSession",
+    "ScannedPerson",
+    "core_connection",
+    "local_clock",
+    "local_iso",
+    "running_scan_session",
+    "scan_session",
+    "scanned_person",
+]
+
+# A scan may open a session a little early: people arrive before the start time.
+EARLY_ARRIVAL = timedelta(minutes=30)
+
+
+def core_connection() -> Connection:
+    """The connection of the session's transaction: plain SQL on the hot path skips the ORM's
+    per-statement work (a scan is a handful of small statements)."""
+    return db.session.connection()
+
+
+def local_iso(value: datetime, zone: str) -> str:
+    """Stored naive UTC as an ISO time with the UTC offset of ``zone`` (what the API sends)."""
+    aware = value.replace(tzinfo=timezone.utc).astimezone(ZoneInfo(zone))
+    return aware.isoformat(timespec="seconds")
+
+
+def local_clock(value: datetime, zone: str) -> str:
+    """Stored naive UTC as a short clock time in ``zone``, in the reader's locale (09:14)."""
+    return format_time(utc_to_local(value, zone), "short")
+
+
+@dataclass(frozen=True)
+class ScannedPerson:
+    """What a scan needs of a badge's holder."""
+
+    id: int
+    workshop_id: int
+    full_name: str
+    badge_name: str
+    role: str
+    team: str | None
+    workshop_title: str
+    timezone: str
+
+    @classmethod
+    def of(cls, participant: Participant) -> ScannedPerson:
+        return cls(
+            participant.id,
+            participant.workshop_id,
+            participant.full_name,
+            participant.badge_name,
+            participant.role,
+            participant.team.name if participant.team is not None else None,
+            participant.workshop.title,
+            participant.workshop.timezone,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """What a station may show: names and team, never contact data."""
+        return {
+            "id": self.id,
+            "name": self.full_name,
+            "badge_name": self.badge_name or self.full_name,
+            "team": self.team,
+            "role": self.role,
+        }
+
+
+@dataclass(frozen=True)
+class ScanSession:
+    """What a scan needs of a session, with its workshop's time zone."""
+
+    id: int
+    workshop_id: int
+    title: str
+    starts_at: datetime
+    ends_at: datetime
+    timezone: str
+
+    @classmethod
+    def of(cls, session: WorkshopSession) -> ScanSession:
+        return cls(
+            session.id,
+            session.workshop_id,
+            session.title,
+            session.starts_at,
+            session.ends_at,
+            session.workshop.timezone,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "starts": local_iso(self.starts_at, self.timezone),
+            "ends": local_iso(self.ends_at, self.timezone),
+        }
+
+
+_SCANNED_PERSON = (
+    select(
+        Participant.id,
+        Participant.workshop_id,
+        Participant.full_name,
+        Participant.badge_name,
+        Participant.role,
+        Team.name,
+        Workshop.title,
+        Workshop.timezone,
+    )
+    .join(Workshop, Workshop.id == Participant.workshop_id)
+    .outerjoin(Team, Team.id == Participant.team_id)
+    .where(Participant.badge_token == bindparam("token"), Participant.deleted_at.is_(None))
+)
+_SCAN_SESSION_COLUMNS = (
+    WorkshopSession.id,
+    WorkshopSession.workshop_id,
+    WorkshopSession.title,
+    WorkshopSession.starts_at,
+    WorkshopSession.ends_at,
+    Workshop.timezone,
+)
+_SCAN_SESSION = (
+    select(*_SCAN_SESSION_COLUMNS)
+    .join(Workshop, Workshop.id == WorkshopSession.workshop_id)
+    .where(WorkshopSession.id == bindparam("id"))
+)
+_RUNNING_SESSION = (
+    select(*_SCAN_SESSION_COLUMNS)
+    .join(Workshop, Workshop.id == WorkshopSession.workshop_id)
+    .where(
+        WorkshopSession.workshop_id == bindparam("workshop_id"),
+        WorkshopSession.starts_at <= bindparam("soon"),
+        WorkshopSession.ends_at > bindparam("now"),
+    )
+    .order_by(WorkshopSession.starts_at.desc())
+    .limit(1)
+)
+
+
+def scanned_person(token: str) -> ScannedPerson | None:
+    """The registered holder of the badge with ``token``, or None."""
+    row = core_connection().execute(_SCANNED_PERSON, {"token": token}).first()
+    return ScannedPerson(*row) if row is not None else None
+
+
+def scan_session(session_id: int) -> ScanSession | None:
+    """The session a scan names, or None when there is no such session."""
+    row = core_connection().execute(_SCAN_SESSION, {"id": session_id}).first()
+    return ScanSession(*row) if row is not None else None
+
+
+def running_scan_session(workshop_id: int, at: datetime) -> ScanSession | None:
+    """The session of ``workshop_id`` running at ``at`` (or starting within
+    :data:`EARLY_ARRIVAL`); of two overlapping, the one that started last."""
+    row = (
+        core_connection()
+        .execute(
+            _RUNNING_SESSION, {"workshop_id": workshop_id, "soon": at + EARLY_ARRIVAL, "now": at}
+        )
+        .first()
+    )
+    return ScanSession(*row) if row is not None else None
