@@ -14,6 +14,8 @@ from sqlalchemy import func, select
 
 from kitmanager.audit import cli_actor
 from kitmanager.checkin.services import replace_badge
+from kitmanager.extensions import db
+from kitmanager.models import CheckIn, Participant, ScanRequest, utcnow
 from kitmanager.scans import (
     Outcome,
     Scan,
@@ -22,8 +24,6 @@ from kitmanager.scans import (
     classify_code,
     replayed_scan,
 )
-from kitmanager.extensions import db
-from kitmanager.models import CheckIn, Participant, ScanRequest, utcnow
 from kitmanager.workshops.services import add_session, get_workshop, utc_to_local
 from tests.web.conftest import csrf_token
 from tests.web.helpers import add_people, make_workshop
