@@ -6,6 +6,7 @@ from flask import Blueprint, Flask, jsonify, redirect, render_template, request,
 from flask_login import current_user
 
 from kitmanager.extensions import db
+from kitmanager.scans import badge_url, kit_label_url
 from kitmanager.security import public
 
 core = Blueprint("core", __name__)
@@ -88,4 +89,6 @@ def _template_helpers(app: Flask) -> None:
         # Stored UTC -> wall-clock time of the workshop: format with rebase=False.
         workshop_time=lambda value, workshop: utc_to_local(value, workshop.timezone),
         current_locale=lambda: str(get_locale() or "en"),
+        badge_url=badge_url,
+        kit_label_url=kit_label_url,
     )

@@ -66,6 +66,11 @@ def test_the_badge_and_kit_paths_are_written_once():
             code = line.split("#", 1)[0]
             if literal.search(code) and '"""' not in code and "``" not in code:
                 written.append(f"{path.relative_to(PACKAGE)}:{number}: {line.strip()}")
+    templates = Path(__file__).resolve().parents[2] / "templates"
+    for path in templates.rglob("*.html"):
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if "/b/" in line or "/k/" in line:
+                written.append(f"{path.relative_to(templates)}:{number}: {line.strip()}")
     assert written == []
     assert badge_url("http://10.42.0.1:5000/", "t" * 20) == f"http://10.42.0.1:5000{BADGE_PATH}" + (
         "t" * 20
