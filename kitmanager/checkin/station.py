@@ -14,6 +14,8 @@ import json
 import secrets
 import threading
 from datetime import date
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 from flask import (
@@ -34,6 +36,7 @@ from flask_wtf.csrf import generate_csrf
 from kitmanager.checkin import bp
 from kitmanager.checkin.services import running_session
 from kitmanager.models import Role, Workshop
+from kitmanager.scans import station_vocabulary
 from kitmanager.security import CONTENT_SECURITY_POLICY_WASM, current_actor, require_role
 from kitmanager.workshops.services import get_workshop, list_workshops, utc_to_local
 
@@ -67,7 +70,7 @@ def _default_workshop() -> Workshop | None:
 
 
 def _messages() -> dict[str, str]:
-    """What the station's script says, in the page's language."""
+    """What the station's script says, in the page's language (``{name}`` is filled in there)."""
     return {
         "waiting_one": _("1 scan waiting to be sent"),
         "waiting_many": _("%(n)s scans waiting to be sent", n="{n}"),
@@ -77,25 +80,60 @@ def _messages() -> dict[str, str]:
             "%(name)s — saved, will be sent when the laptop is reachable", name="{name}"
         ),
         "not_a_badge": _("Not a badge of this workshop. Please ask a trainer."),
-        "undone": _("Undone."),
         "nothing_to_undo": _("Nothing to undo."),
+        "undo_offline": _("The laptop is out of reach: undo needs it. Try again in a moment."),
+        "undo_queued_check_in": _(
+            "Check-in of %(name)s taken back: it had not been sent yet.", name="{name}"
+        ),
+        "undo_queued_handout": _(
+            "Handout of %(code)s to %(name)s taken back: it had not been sent yet.",
+            code="{code}",
+            name="{name}",
+        ),
+        "undo_queued_return": _(
+            "Return of %(code)s taken back: it had not been sent yet.", code="{code}"
+        ),
+        "undo_queued_scan": _(
+            "The scan saved on this device was taken back: it had not been sent."
+        ),
         "camera_needs_https": _(
             "The camera works only on a secure page (HTTPS or this laptop itself). "
             "The scanner field below still works."
         ),
         "camera_failed": _("The camera could not start: %(reason)s", reason="{reason}"),
         "camera_on": _("Camera on: hold a badge in front of it."),
+        "camera_off": _("Camera off."),
         "loading_decoder": _("Loading the QR reader…"),
         "server_refused": _("The laptop refused this scan: %(reason)s", reason="{reason}"),
         "login_again": _("Your login ended: log in again, the waiting scans are kept."),
-        "offline_kit": _(
-            "Kit scan saved on this device: the handout is made when the laptop is reachable."
-        ),
         "offline_return": _(
             "Return of %(code)s saved on this device: it will be sent when the laptop is "
             "reachable.",
             code="{code}",
         ),
+        "offline_handout": _(
+            "Handout of %(code)s to %(name)s saved on this device: it will be sent when the "
+            "laptop is reachable.",
+            code="{code}",
+            name="{name}",
+        ),
+        "offline_kit_out": _(
+            "%(code)s is out: its return needs the laptop. Scan it again when the laptop is "
+            "reachable.",
+            code="{code}",
+        ),
+        "offline_kit_unknown": _(
+            "This kit is not in this device's list: scan it again when the laptop is reachable."
+        ),
+        "kit_waits": _("%(code)s waits for a badge", code="{code}"),
+        "seconds_left": _("%(n)s s left", n="{n}"),
+        "kit_wait_over": _(
+            "%(code)s waited too long: scan it again, then the badge.", code="{code}"
+        ),
+        "hand_question": _("Hand %(code)s to %(name)s?", code="{code}", name="{name}"),
+        "badge_holder": _("the holder of this badge"),
+        "a_badge": _("a badge"),
+        "next": _("Next, once this is done: %(scans)s", scans="{scans}"),
         "checklist_title": _("What came back in %(code)s?", code="{code}"),
         "not_handed_out": _("%(code)s was not handed out.", code="{code}"),
         "not_returned": _("The return of %(code)s was not recorded.", code="{code}"),
@@ -129,6 +167,7 @@ def scan_station():
         int(chosen) if chosen.isdigit() and any(s["id"] == int(chosen) for s in sessions) else None
     )
     running = running_session(workshop)
+    version = _assets_version()
     config: dict[str, Any] = {
         "workshop": workshop.slug,
         "session": chosen_id,
@@ -142,6 +181,8 @@ def scan_station():
             # The label token goes in place of __token__.
             "kitReturn": url_for("api.kit_return", token="__token__"),  # noqa: S106
         },
+        # Paths, code patterns, outcomes and the pairing window, as the server reads them.
+        "scan": station_vocabulary(workshop),
         "vendor": {
             "ponyfill": url_for("static", filename="vendor/barcode-detector/dist/es/ponyfill.js"),
             "wasm": url_for("static", filename="vendor/zxing-wasm/dist/reader/zxing_reader.wasm"),
@@ -149,7 +190,7 @@ def scan_station():
         "serviceWorker": url_for("checkin.service_worker"),
         # What the page needs to open with no connection (the QR reader is cached on first use).
         "precache": [
-            url_for("static", filename=name)
+            _asset_url(name, version)
             for name in (
                 "style.css",
                 "app.js",
@@ -170,11 +211,39 @@ def scan_station():
             chosen_id=chosen_id,
             running=running,
             kiosk=kiosk,
-            config=json.dumps(config, ensure_ascii=False).replace("</", "<\\/"),
+            config=config,
+            station_css=_asset_url("scan/station.css", version),
+            station_js=_asset_url("scan/station.js", version),
         )
     )
     response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY_WASM
     return response
+
+
+# The station's own files carry a version in their URL: the service worker answers static
+# files from its cache first, and an old script must never run on a new page.
+_VERSIONED = ("scan/station.css", "scan/station.js")
+
+
+def _assets_version() -> str:
+    folder = Path(current_app.static_folder or "")
+    stamps = tuple((name, (folder / name).stat().st_mtime_ns) for name in _VERSIONED)
+    return _digest_of(folder, stamps)
+
+
+@cache
+def _digest_of(folder: Path, stamps: tuple[tuple[str, int], ...]) -> str:
+    """The files' content digest, computed once for each set of modification times."""
+    digest = hashlib.sha256()
+    for name, _stamp in stamps:
+        digest.update((folder / name).read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def _asset_url(name: str, version: str) -> str:
+    if name in _VERSIONED:
+        return url_for("static", filename=name, v=version)
+    return url_for("static", filename=name)
 
 
 def _pin_proof(pin: str, nonce: str) -> str:

@@ -1,16 +1,31 @@
 // The scan station: badge and kit scans from a camera or a keyboard-wedge scanner, sent to the
 // laptop, queued on this device (IndexedDB) while the laptop is out of reach and sent when it is
-// back. Each scan has a client id made here, so a scan sent twice is applied once by the server.
-// Kits: a badge and a kit scanned here make a handout on the server (it pairs them by their own
-// times, so scans queued offline pair as they happened); a kit that is out shows its return
-// checklist, whose submission goes through the same queue with its own client id.
+// back. Each request has a client id made here, so a request sent twice is applied once.
+//
+// Nothing is recorded that a person did not see and confirm:
+// - a kit scanned alone waits on this page (a card with a countdown) for the next badge; the
+//   badge goes with `with` = the kit, and the answer asks "Hand KIT-010 to <name>?": only the
+//   Hand out button sends the handout (`confirm`). Badge then kit asks the same. The waiting
+//   kit lives in this page only: a reload forgets it.
+// - a kit that is out opens its return checklist, sent only by its button.
+// - while a question or a checklist is open, every other scan waits ("Next: …") and is applied
+//   after it closes, in order; the scanner's Enter never reaches the dialog's controls.
+// Offline, the same questions are asked from the roster copy, and the queue keeps the answers.
 import { sha256Hex } from "./sha256.js";
 
-const config = JSON.parse(document.getElementById("station-config").textContent);
-const say = config.messages;
 const $ = (id) => document.getElementById(id);
+const config = JSON.parse($("station-config").textContent);
+const say = config.messages;
+// Paths, code patterns, outcomes and the pairing window: the server's, never copied here.
+const vocabulary = config.scan;
+const TOKEN = new RegExp(vocabulary.token);
+const KIT_CODE = new RegExp(vocabulary.kit_code);
+const PAIR_WINDOW_MS = vocabulary.pair_window * 1000;
+
 const resultBox = $("result");
 const resultText = resultBox.querySelector(".result-text");
+const resultDetail = $("result-detail");
+const nextLine = $("next");
 const wedge = $("wedge");
 const wedgeInput = $("wedge-input");
 const queueLine = $("queue");
@@ -18,10 +33,15 @@ const undoButton = $("undo");
 const cameraButton = $("camera-toggle");
 const cameraStatus = $("camera-status");
 const video = $("camera");
-const confirmBox = $("kit-confirm");
-const confirmReasons = $("kit-reasons");
-const confirmButton = $("kit-confirm-button");
-const returnForm = $("kit-return");
+const pendingCard = $("kit-pending");
+const pendingText = $("kit-pending-text");
+const pendingLeft = $("kit-pending-left");
+const questionBox = $("kit-question");
+const questionTitle = $("kit-question-title");
+const questionCheckIn = $("kit-question-check-in");
+const questionReasons = $("kit-reasons");
+const handOutButton = $("kit-hand-out");
+const returnBox = $("kit-return");
 const returnTitle = $("kit-return-title");
 const returnLines = $("kit-return-lines");
 const returnNote = $("kit-return-note");
@@ -29,47 +49,51 @@ const returnNote = $("kit-return-note");
 const RESEND_MS = 4000;
 const SEND_TIMEOUT_MS = 8000;
 const KIOSK_CLEAR_MS = 4000;
-// A badge held in front of the camera is read many times a second: the same code counts again
-// only once it has been out of sight this long.
+// A code held in front of the camera is read many times a second: it counts again only once
+// it has been out of sight this long.
 const SAME_CODE_MS = 5000;
 const ROSTER_REFRESH_MS = 60000;
+// A scanner types a code's characters a few milliseconds apart; a person is far slower.
+const BURST_GAP_MS = 250;
+// Answers that someone must see even when they come back for a request sent from the queue.
+const NEEDS_EYES = new Set(["kit_needs_confirmation", "kit_unavailable", "kit_return"]);
+// A badge answer that identified someone of this workshop: it may pair with a kit.
+const IDENTIFIED = new Set(["checked_in", "already_checked_in", "no_session"]);
+// Fields a person types into: their keys are theirs (the note and the counts are handled apart).
+const TYPED = new Set(["text", "search", "password", "email", "url", "tel"]);
+
+const fill = (key, values = {}) =>
+  say[key].replace(/\{(\w+)\}/g, (whole, name) => (name in values ? String(values[name]) : whole));
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // ---------------------------------------------------------------- what a scanned text is
-// The same rules as kitmanager.checkin.services.classify_code: only the /b/<token> path of a
-// badge URL counts (any host), or a bare token.
-const TOKEN = /^[A-Za-z0-9_-]{16,64}$/;
-
-export function badgeToken(text) {
-  const value = text.trim();
+// As kitmanager.scans.classify_code: a URL counts by its /b/<token> or /k/<token> path (any
+// host); a bare token is a badge; a bare kit code (KIT-002, any case) is a kit.
+export function classify(text) {
+  const value = String(text || "").trim();
   if (value.includes("/")) {
-    let path = value;
+    let path;
     try {
       path = new URL(value, "http://x").pathname;
     } catch {
-      return null;
+      return { kind: "unknown", text: value };
     }
-    const at = path.lastIndexOf("/b/");
-    if (at < 0) return null;
-    const token = path.slice(at + 3).replace(/\/+$/, "");
-    return TOKEN.test(token) ? token : null;
+    for (const [prefix, kind] of [
+      [vocabulary.paths.badge, "badge"],
+      [vocabulary.paths.kit, "kit"],
+    ]) {
+      const at = path.lastIndexOf(prefix);
+      if (at >= 0) {
+        const token = path.slice(at + prefix.length).replace(/\/+$/, "");
+        if (TOKEN.test(token)) return { kind, token, text: value };
+      }
+    }
+    return { kind: "unknown", text: value };
   }
-  return TOKEN.test(value) ? value : null;
-}
-
-// A kit label: <any host>/k/<token>.
-export function kitToken(text) {
-  const value = text.trim();
-  if (!value.includes("/")) return null;
-  let path;
-  try {
-    path = new URL(value, "http://x").pathname;
-  } catch {
-    return null;
-  }
-  const at = path.lastIndexOf("/k/");
-  if (at < 0) return null;
-  const token = path.slice(at + 3).replace(/\/+$/, "");
-  return TOKEN.test(token) ? token : null;
+  if (TOKEN.test(value)) return { kind: "badge", token: value, text: value };
+  const upper = value.toUpperCase();
+  if (KIT_CODE.test(upper)) return { kind: "kit", code: upper, text: value };
+  return { kind: "unknown", text: value };
 }
 
 function newClientId() {
@@ -105,106 +129,138 @@ function run(db, store, mode, action) {
 const queueDb = openDb("kitmanager-queue", "scans", "client_id");
 const rosterDb = openDb("kitmanager-roster", "rosters", "workshop");
 
+// Every scan is stored the moment it arrives, before anything else: a crash or a reload never
+// loses it. `held` marks a scan not yet applied (it waits for a dialog to close); the drain
+// sends only the others.
 const queue = {
-  put: async (scan) => run(await queueDb, "scans", "readwrite", (s) => s.put(scan)),
+  put: async (item) => run(await queueDb, "scans", "readwrite", (s) => s.put(item)),
   remove: async (id) => run(await queueDb, "scans", "readwrite", (s) => s.delete(id)),
+  has: async (id) => Boolean(await run(await queueDb, "scans", "readonly", (s) => s.get(id))),
   all: async () => {
-    const scans = await run(await queueDb, "scans", "readonly", (s) => s.getAll());
-    return scans.sort((a, b) => a.scanned_at.localeCompare(b.scanned_at));
+    const items = await run(await queueDb, "scans", "readonly", (s) => s.getAll());
+    return items.sort((a, b) => a.scanned_at.localeCompare(b.scanned_at));
   },
 };
 
-let roster = new Map();
+// ---------------------------------------------------------------- the roster copy
+// People and kits by the first 32 hex digits of SHA-256 of their token; kits also by code.
+const roster = { people: new Map(), kits: new Map(), kitCodes: new Map() };
+
+function useRoster({ people = [], kits = [] }) {
+  roster.people = new Map(people.map((p) => [p.h, p]));
+  roster.kits = new Map(kits.map((k) => [k.h, k]));
+  roster.kitCodes = new Map(kits.map((k) => [k.code, k]));
+}
+
+const digest = (token) => sha256Hex(token).slice(0, 32);
+const personOf = (what) => (what.kind === "badge" ? roster.people.get(digest(what.token)) : null);
+function kitOf(what) {
+  if (what.kind !== "kit") return null;
+  return what.token ? roster.kits.get(digest(what.token)) : roster.kitCodes.get(what.code);
+}
 
 async function loadRoster() {
   try {
     const stored = await run(await rosterDb, "rosters", "readonly", (s) => s.get(config.workshop));
-    if (stored) roster = new Map(stored.people.map((p) => [p.h, p]));
+    if (stored) useRoster(stored);
   } catch {
     // no copy yet: offline scans then show without a name
   }
 }
 
 async function refreshRoster() {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), SEND_TIMEOUT_MS);
   try {
-    const response = await fetch(config.api.roster, { credentials: "same-origin" });
+    const response = await fetch(config.api.roster, {
+      credentials: "same-origin",
+      signal: controller.signal,
+    });
+    away = false; // the laptop answered
     if (!response.ok) return;
-    const { people } = await response.json();
-    roster = new Map(people.map((p) => [p.h, p]));
+    const { people = [], kits = [] } = await response.json();
+    useRoster({ people, kits });
     await run(await rosterDb, "rosters", "readwrite", (s) =>
-      s.put({ workshop: config.workshop, people, at: new Date().toISOString() }),
+      s.put({ workshop: config.workshop, people, kits, at: new Date().toISOString() }),
     );
   } catch {
     // offline: keep the copy we have
+  } finally {
+    clearTimeout(timer);
   }
+}
+
+// What a waiting scan is called on the "Next" line.
+function nameOf(what) {
+  if (what.kind === "badge") {
+    const person = personOf(what);
+    return person ? person.name : say.a_badge;
+  }
+  if (what.kind === "kit") {
+    const kit = kitOf(what);
+    if (kit) return kit.code;
+    if (what.code) return what.code;
+  }
+  return what.text.length > 24 ? `${what.text.slice(0, 23)}…` : what.text;
 }
 
 // ---------------------------------------------------------------- feedback
 let audio = null;
-function beep(kind) {
+function beep(tone) {
   try {
     audio = audio || new AudioContext();
-    const tone = audio.createOscillator();
+    const sound = audio.createOscillator();
     const gain = audio.createGain();
-    tone.frequency.value = { ok: 880, warn: 520, bad: 220, queued: 660 }[kind] || 440;
+    sound.frequency.value = { ok: 880, warn: 520, bad: 220, queued: 660 }[tone] || 440;
     gain.gain.value = 0.15;
-    tone.connect(gain).connect(audio.destination);
-    tone.start();
-    tone.stop(audio.currentTime + (kind === "bad" ? 0.45 : 0.15));
+    sound.connect(gain).connect(audio.destination);
+    sound.start();
+    sound.stop(audio.currentTime + (tone === "bad" ? 0.45 : 0.15));
   } catch {
     // no sound on this device
   }
-  if (navigator.vibrate) navigator.vibrate(kind === "bad" ? [120, 80, 120] : 80);
+  if (navigator.vibrate) navigator.vibrate(tone === "bad" ? [120, 80, 120] : 80);
 }
 
-const KIND = {
-  checked_in: "ok",
-  already_checked_in: "warn",
-  no_session: "warn",
-  kit_label: "warn",
-  kit_handed_out: "ok",
-  kit_waiting: "warn",
-  kit_needs_confirmation: "warn",
-  kit_return: "warn",
-  kit_returned: "ok",
-  kit_unavailable: "bad",
-  kit_needs_station: "bad",
-  kit_not_out: "bad",
-  unknown_code: "bad",
-  revoked: "bad",
-  wrong_workshop: "bad",
-};
-
-const NEEDS_EYES = new Set(["kit_needs_confirmation", "kit_unavailable", "kit_needs_station"]);
+function toneOf(body) {
+  if (body.outcome === "kit_returned" && body.condition === "needs_attention") return "warn";
+  const known = vocabulary.outcomes[body.outcome];
+  return known ? known.tone : "bad";
+}
 
 let clearTimer = null;
-function show(kind, text) {
-  resultBox.className = `result ${kind}`;
-  resultBox.dataset.kind = kind;
+function show(tone, text, detail = "") {
+  resultBox.className = `result ${tone}`;
+  resultBox.dataset.kind = tone;
   resultText.textContent = text;
-  beep(kind);
+  resultDetail.textContent = detail;
+  resultDetail.hidden = !detail;
+  beep(tone);
   clearTimeout(clearTimer);
   if (config.kiosk) {
     clearTimer = setTimeout(() => {
       resultBox.className = "result idle";
       resultBox.dataset.kind = "idle";
       resultText.textContent = "";
+      resultDetail.hidden = true;
     }, KIOSK_CLEAR_MS);
   }
 }
 
 async function updateQueueLine() {
-  const waiting = (await queue.all()).length;
+  const waiting = (await queue.all()).filter((item) => !item.held).length;
   queueLine.dataset.waiting = String(waiting);
   if (waiting === 0) queueLine.textContent = say.all_sent;
   else if (waiting === 1) queueLine.textContent = say.waiting_one;
-  else queueLine.textContent = say.waiting_many.replace("{n}", String(waiting));
+  else queueLine.textContent = fill("waiting_many", { n: waiting });
 }
 
 // ---------------------------------------------------------------- sending
 let loginEnded = false;
+// Client ids being sent right now: the drain leaves them alone.
+const sending = new Set();
 
-// What a queued item sends: a scan, or a kit's return checklist (kind "return").
+// What a queued item sends: a scan (perhaps a confirmed handout), or a return checklist.
 function request(item) {
   if (item.kind === "return") {
     return {
@@ -212,25 +268,25 @@ function request(item) {
       body: { ...item.body, client_id: item.client_id, scanned_at: item.scanned_at },
     };
   }
-  return {
-    url: config.api.scan,
-    body: {
-      code: item.code,
-      session: item.session,
-      // a badge of another workshop is refused here, chosen session or not
-      workshop: config.workshop,
-      client_id: item.client_id,
-      station: item.station,
-      scanned_at: item.scanned_at,
-      confirm: Boolean(item.confirm),
-    },
+  const body = {
+    code: item.code,
+    session: item.session,
+    // a badge of another workshop is refused here, chosen session or not
+    workshop: config.workshop,
+    client_id: item.client_id,
+    station: item.station,
+    scanned_at: item.scanned_at,
+    confirm: Boolean(item.confirm),
   };
+  if (item.with) body.with = item.with;
+  if (item.seen_reasons) body.seen_reasons = item.seen_reasons;
+  return { url: config.api.scan, body };
 }
 
-async function send(scan) {
+async function send(item) {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), SEND_TIMEOUT_MS);
-  const { url, body } = request(scan);
+  const { url, body } = request(item);
   try {
     const response = await fetch(url, {
       method: "POST",
@@ -242,8 +298,8 @@ async function send(scan) {
     if (response.ok) return { status: "answered", body: await response.json() };
     if (response.status === 401 || response.status === 403) return { status: "login" };
     if (response.status === 400 || response.status === 404 || response.status === 422) {
-      const body = await response.json().catch(() => ({}));
-      return { status: "refused", reason: body.error || String(response.status) };
+      const answer = await response.json().catch(() => ({}));
+      return { status: "refused", reason: answer.error || String(response.status) };
     }
     return { status: "offline" }; // 5xx, 429: the laptop is busy; try again later
   } catch {
@@ -253,78 +309,477 @@ async function send(scan) {
   }
 }
 
-let lastScan = null;
-const sending = new Set();
+// Whether the laptop failed to answer last time: a scan made meanwhile goes straight to the
+// queue (an unreachable laptop can take SEND_TIMEOUT_MS per try), and the drain, which keeps
+// trying, says when it is back.
+let away = false;
 
-async function deliver(scan, visible) {
-  if (sending.has(scan.client_id)) return "busy";
-  sending.add(scan.client_id);
+// Send an item the caller has put in `sending`; an answered or refused item leaves the queue.
+async function transmit(item, drained = false) {
+  if (away && !drained) return { status: "offline" };
+  const answer = await send(item);
+  away = answer.status === "offline";
+  if (answer.status === "answered" || answer.status === "refused") {
+    await queue.remove(item.client_id);
+  }
+  if (answer.status === "login") loginEnded = true;
+  if (answer.status === "answered") noteAnswer(item, answer.body, drained);
+  return answer;
+}
+
+// Store an item and send it once; the answer is the caller's to show.
+async function storeAndSend(item) {
+  sending.add(item.client_id);
   try {
-    const answer = await send(scan);
-    if (answer.status === "answered" || answer.status === "refused") {
-      await queue.remove(scan.client_id);
-    }
-    if (answer.status === "login") loginEnded = true;
-    // A kit scan sent from the queue whose answer needs someone (confirm, or refused) is
-    // shown even though it was sent in the background.
-    if (!visible && answer.status === "answered" && NEEDS_EYES.has(answer.body.outcome)) {
-      answered(scan, answer.body);
-    }
-    if (visible) {
-      if (answer.status === "answered") {
-        answered(scan, answer.body);
-      } else if (answer.status === "refused") {
-        show("bad", say.server_refused.replace("{reason}", answer.reason));
-      } else if (answer.status === "login") {
-        show("warn", say.login_again);
-      } else {
-        showQueued(scan);
+    await queue.put(item);
+    return await transmit(item);
+  } finally {
+    sending.delete(item.client_id);
+    updateQueueLine();
+  }
+}
+
+let draining = false;
+async function drain() {
+  if (draining || loginEnded) return;
+  draining = true;
+  try {
+    for (const item of await queue.all()) {
+      if (item.held || sending.has(item.client_id)) continue;
+      sending.add(item.client_id);
+      let answer;
+      try {
+        if (!(await queue.has(item.client_id))) continue; // taken back by Undo meanwhile
+        answer = await transmit(item, true);
+      } finally {
+        sending.delete(item.client_id);
+      }
+      if (answer.status === "offline" || answer.status === "login") break;
+      // A queued request whose answer needs someone is shown now, after any open dialog.
+      const asked = item.asked && answer.body && answer.body.outcome === "kit_needs_confirmation";
+      if (answer.status === "answered" && NEEDS_EYES.has(answer.body.outcome) && !asked) {
+        inbox.push({ item, answer: answer.body });
+        pump();
       }
     }
-    return answer.status;
+    // Nothing was waiting to tell whether the laptop is back: ask it.
+    if (away) await refreshRoster();
+    if (resultBox.dataset.kind === "queued" && (await queue.all()).every((i) => i.held)) {
+      resultBox.className = "result ok";
+      resultBox.dataset.kind = "ok";
+      resultText.textContent = say.all_sent;
+      resultDetail.hidden = true;
+    }
+  } finally {
+    draining = false;
+    updateQueueLine();
+  }
+}
+
+// ---------------------------------------------------------------- undo: the last change
+// What this station changed, the newest last: requests answered `undoable`, and requests still
+// in the queue that will change something (with the sentence naming them if taken back there).
+const changes = [];
+
+function updateUndo() {
+  undoButton.setAttribute("aria-disabled", changes.length ? "false" : "true");
+}
+
+function noteQueuedChange(item, unsent) {
+  if (!changes.some((change) => change.client_id === item.client_id)) {
+    changes.push({ client_id: item.client_id, unsent });
+  }
+  updateUndo();
+}
+
+// `drained`: sent from the queue, perhaps by an earlier page; only this page's own count.
+function noteAnswer(item, body, drained) {
+  const at = changes.findIndex((change) => change.client_id === item.client_id);
+  if (body.undoable) {
+    if (at < 0 && !drained) changes.push({ client_id: item.client_id, unsent: "" });
+  } else if (at >= 0) {
+    changes.splice(at, 1); // it changed nothing after all (already checked in, ...)
+  }
+  updateUndo();
+}
+
+async function undo() {
+  const change = changes.pop();
+  changes.length = 0; // one step back, not a history
+  updateUndo();
+  if (!change) {
+    show("warn", say.nothing_to_undo);
+    return;
+  }
+  while (sending.has(change.client_id)) await sleep(100);
+  if (await queue.has(change.client_id)) {
+    await queue.remove(change.client_id);
+    updateQueueLine();
+    show("warn", change.unsent || say.undo_queued_scan);
+    return;
+  }
+  let response;
+  try {
+    response = await fetch(config.api.undo, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": config.csrf },
+      body: JSON.stringify({ client_id: change.client_id }),
+    });
+  } catch {
+    changes.push(change);
+    updateUndo();
+    show("bad", say.undo_offline);
+    return;
+  }
+  const body = response.ok ? await response.json().catch(() => ({})) : {};
+  show("warn", body.message || say.nothing_to_undo);
+}
+
+// ---------------------------------------------------------------- pairing
+// The kit waiting for a badge (`pending`), or the badge that may take the next kit
+// (`lastBadge`): at most one of them, each for the workshop's pairing window, in this page only.
+let pending = null;
+let lastBadge = null;
+let pendingTimer = null;
+
+function expirePairs() {
+  if (lastBadge && Date.now() > lastBadge.until) lastBadge = null;
+  if (pending && Date.now() > pending.until) {
+    const { code } = pending;
+    clearPending();
+    show("warn", fill("kit_wait_over", { code }));
+  }
+}
+
+function setPending(text, code) {
+  lastBadge = null;
+  pending = { text, code, until: Date.now() + PAIR_WINDOW_MS };
+  pendingText.textContent = fill("kit_waits", { code });
+  pendingCard.hidden = false;
+  clearInterval(pendingTimer);
+  pendingTimer = setInterval(tickPending, 1000);
+  tickPending();
+}
+
+function tickPending() {
+  if (!pending) return;
+  const left = Math.ceil((pending.until - Date.now()) / 1000);
+  if (left <= 0) expirePairs();
+  else pendingLeft.textContent = fill("seconds_left", { n: left });
+}
+
+function clearPending() {
+  pending = null;
+  clearInterval(pendingTimer);
+  pendingCard.hidden = true;
+}
+
+function setLastBadge(text) {
+  clearPending();
+  lastBadge = { text, until: Date.now() + PAIR_WINDOW_MS };
+}
+
+function forgetPairs() {
+  clearPending();
+  lastBadge = null;
+}
+
+// ---------------------------------------------------------------- arriving scans, in order
+// Each scan waits its turn; while a dialog is open (or its request is on its way) they wait
+// on the "Next" line. An inbox entry is a scan, or the answer to a queued request.
+const inbox = [];
+let dialog = null;
+let holding = 0;
+let pumping = false;
+
+async function arrive(text) {
+  const code = text.trim();
+  if (!code) return;
+  // The kit or the badge a dialog is about, read again (the camera still sees it): no news.
+  if (dialog && dialog.about.has(code)) return;
+  const scan = {
+    client_id: newClientId(),
+    code,
+    session: config.session,
+    station: config.station,
+    scanned_at: new Date().toISOString(),
+    held: true,
+  };
+  await queue.put(scan);
+  inbox.push({ scan });
+  pump();
+}
+
+async function pump() {
+  showNext();
+  if (pumping) return;
+  pumping = true;
+  try {
+    while (inbox.length && !dialog && !holding) {
+      const entry = inbox.shift();
+      showNext();
+      if (entry.scan) await apply(entry.scan);
+      else answered(entry.item, entry.answer);
+    }
+  } finally {
+    pumping = false;
+    showNext();
+  }
+}
+
+function showNext() {
+  if (!inbox.length || !(dialog || holding)) {
+    nextLine.hidden = true;
+    nextLine.textContent = "";
+    return;
+  }
+  const names = inbox.map((entry) =>
+    entry.scan ? nameOf(classify(entry.scan.code)) : entry.answer.kit?.code || entry.answer.message,
+  );
+  nextLine.textContent = fill("next", { scans: names.join(", ") });
+  nextLine.hidden = false;
+}
+
+async function apply(scan) {
+  const what = classify(scan.code);
+  expirePairs();
+  delete scan.held;
+  if (!config.kiosk) {
+    if (what.kind === "badge" && pending) scan.with = pending.text;
+    if (what.kind === "kit" && lastBadge) scan.with = lastBadge.text;
+  }
+  sending.add(scan.client_id);
+  try {
+    await queue.put(scan);
+    const answer = await transmit(scan);
+    if (answer.status === "answered") answered(scan, answer.body);
+    else if (answer.status === "refused") {
+      forgetPairs();
+      show("bad", fill("server_refused", { reason: answer.reason }));
+    } else await unanswered(scan, what, answer.status);
   } finally {
     sending.delete(scan.client_id);
     updateQueueLine();
   }
 }
 
-function showQueued(scan) {
-  if (scan.kind === "return") {
-    show("queued", say.offline_return.replace("{code}", scan.label));
+// The laptop did not answer (offline) or the login ended: ask here what can be asked.
+async function unanswered(scan, what, status) {
+  if (what.kind !== "badge") {
+    // A kit scan records nothing by itself, and an unknown code is refused anyway.
+    await queue.remove(scan.client_id);
+    if (status === "login") {
+      show("warn", say.login_again);
+      return;
+    }
+    if (what.kind === "kit") offlineKit(scan, what);
+    else show("bad", say.not_a_badge);
     return;
   }
-  if (kitToken(scan.code)) {
-    show("queued", say.offline_kit);
-    return;
+  // A badge is queued as a plain check-in; the question about a waiting kit is asked here.
+  const person = personOf(what);
+  const kit = scan.with ? pending : null;
+  if (scan.with) {
+    delete scan.with;
+    scan.asked = Boolean(kit);
+    await queue.put(scan);
   }
-  const token = badgeToken(scan.code);
-  const person = token ? roster.get(sha256Hex(token).slice(0, 32)) : null;
-  if (token === null && roster.size) {
-    show("bad", say.not_a_badge);
-  } else if (person) {
-    show("queued", say.offline_known.replace("{name}", person.name));
-  } else {
-    show("queued", say.offline_saved);
-  }
-}
-
-// ---------------------------------------------------------------- kits: confirm, return
-function hideKitPanels() {
-  confirmBox.hidden = true;
-  returnForm.hidden = true;
-}
-
-let toConfirm = null;
-function askToConfirm(scan, body) {
-  confirmReasons.replaceChildren(
-    ...(body.reasons || []).map((reason) => {
-      const item = document.createElement("li");
-      item.textContent = reason;
-      return item;
-    }),
+  noteQueuedChange(
+    scan,
+    person ? fill("undo_queued_check_in", { name: person.name }) : say.undo_queued_scan,
   );
-  toConfirm = { code: scan.code, kit: body.kit ? body.kit.code : "" };
-  confirmBox.hidden = false;
+  if (status === "login") {
+    show("warn", say.login_again);
+    return;
+  }
+  const saved = person ? fill("offline_known", { name: person.name }) : say.offline_saved;
+  show("queued", saved);
+  if (kit) {
+    forgetPairs();
+    ask({
+      kitText: kit.text,
+      kitCode: kit.code,
+      badgeText: scan.code,
+      name: person ? person.name : say.badge_holder,
+      title: fill("hand_question", { code: kit.code, name: person ? person.name : say.badge_holder }),
+      reasons: [],
+      checkIn: { tone: "queued", message: saved },
+    });
+  } else if (person) {
+    setLastBadge(scan.code);
+  }
+}
+
+function offlineKit(scan, what) {
+  const kit = kitOf(what);
+  const code = kit ? kit.code : what.code;
+  if (kit && kit.out) {
+    lastBadge = null;
+    show("warn", fill("offline_kit_out", { code }));
+    return;
+  }
+  if (!code || (!kit && roster.kitCodes.size)) {
+    show("bad", say.offline_kit_unknown);
+    return;
+  }
+  if (lastBadge) {
+    const badge = classify(lastBadge.text);
+    const person = personOf(badge);
+    const name = person ? person.name : say.badge_holder;
+    const badgeText = lastBadge.text;
+    forgetPairs();
+    show("warn", fill("hand_question", { code, name }));
+    ask({
+      kitText: scan.code,
+      kitCode: code,
+      badgeText,
+      name,
+      title: fill("hand_question", { code, name }),
+      reasons: [],
+    });
+    return;
+  }
+  setPending(scan.code, code);
+  show("warn", fill("kit_waits", { code }));
+}
+
+// An answer from the laptop, for a scan just made or for a queued request.
+function answered(item, body) {
+  const tone = toneOf(body);
+  if (config.kiosk) {
+    show(tone, body.message);
+    return;
+  }
+  const kitCode = body.kit ? body.kit.code : "";
+  const known = kitCode ? roster.kitCodes.get(kitCode) : null;
+  if (known && body.outcome === "kit_handed_out") known.out = true;
+  if (known && body.outcome === "kit_returned") known.out = false;
+  const checkIn = body.check_in || null;
+  const detail = checkIn && body.outcome !== "kit_needs_confirmation" ? checkIn.message : "";
+  switch (body.outcome) {
+    case "kit_waiting":
+      setPending(item.code, kitCode);
+      show(tone, body.message);
+      return;
+    case "kit_needs_confirmation": {
+      forgetPairs();
+      const isKit = classify(item.code).kind === "kit";
+      const kitText = isKit ? item.code : item.with;
+      const badgeText = isKit ? item.with : item.code;
+      // The person's check-in is what the result shows; the question is the dialog's.
+      if (checkIn) show(vocabulary.outcomes[checkIn.outcome]?.tone || "warn", checkIn.message);
+      else show(tone, body.message);
+      if (!kitText || !badgeText) return; // an old queued scan: nothing to confirm with
+      ask({
+        kitText,
+        kitCode,
+        badgeText,
+        name: body.participant ? body.participant.name : say.badge_holder,
+        title: body.message,
+        reasons: body.reasons || [],
+        checkIn: checkIn
+          ? { tone: vocabulary.outcomes[checkIn.outcome]?.tone || "warn", message: checkIn.message }
+          : null,
+      });
+      return;
+    }
+    case "kit_return":
+      forgetPairs();
+      show(tone, body.message);
+      if (body.checklist) openChecklist(body, item.code);
+      return;
+    case "kit_unavailable":
+    case "kit_handed_out":
+      forgetPairs();
+      show(tone, body.message, detail);
+      return;
+    default:
+      if (IDENTIFIED.has(body.outcome) && classify(item.code).kind === "badge") {
+        setLastBadge(item.code);
+      }
+      show(tone, body.message, detail);
+  }
+}
+
+// ---------------------------------------------------------------- dialogs
+// One open at a time. `about`: the codes it is about, which the camera may keep seeing.
+function openDialog(box, about, cancel, first) {
+  dialog = { box, about: new Set(about.filter(Boolean)), cancel, first };
+  box.hidden = false;
+  first.focus();
+  showNext();
+}
+
+// The dialog goes; its request (if any) is answered before the next scan is applied.
+async function closeDialog(work) {
+  const closing = dialog;
+  if (!closing) return;
+  closing.box.hidden = true;
+  dialog = null;
+  // what it was about stays "just seen" for the camera a little longer
+  const now = Date.now();
+  for (const code of closing.about) seen.set(code, now);
+  wedgeInput.focus();
+  holding += 1;
+  try {
+    if (work) await work();
+  } finally {
+    holding -= 1;
+    pump();
+  }
+}
+
+let question = null;
+function ask(asked) {
+  question = { ...asked, askedAt: new Date().toISOString() };
+  questionTitle.textContent = asked.title;
+  questionCheckIn.hidden = !asked.checkIn;
+  questionCheckIn.textContent = asked.checkIn ? asked.checkIn.message : "";
+  questionCheckIn.dataset.kind = asked.checkIn ? asked.checkIn.tone : "";
+  questionReasons.replaceChildren(
+    ...asked.reasons.map((reason) => element("li", {}, reason)),
+  );
+  questionReasons.hidden = asked.reasons.length === 0;
+  openDialog(questionBox, [asked.kitText, asked.badgeText], notThisPerson, handOutButton);
+}
+
+function handOut() {
+  if (!dialog || dialog.box !== questionBox) return;
+  const asked = question;
+  question = null;
+  closeDialog(async () => {
+    const item = {
+      client_id: newClientId(),
+      code: asked.kitText,
+      with: asked.badgeText,
+      confirm: true,
+      seen_reasons: asked.reasons,
+      session: config.session,
+      station: config.station,
+      scanned_at: asked.askedAt,
+    };
+    const answer = await storeAndSend(item);
+    if (answer.status === "answered") answered(item, answer.body);
+    else if (answer.status === "refused") {
+      show("bad", fill("server_refused", { reason: answer.reason }));
+    } else {
+      noteQueuedChange(
+        item,
+        fill("undo_queued_handout", { code: asked.kitCode, name: asked.name }),
+      );
+      if (answer.status === "login") show("warn", say.login_again);
+      else show("queued", fill("offline_handout", { code: asked.kitCode, name: asked.name }));
+    }
+  });
+}
+
+function notThisPerson() {
+  if (!dialog || dialog.box !== questionBox) return;
+  const asked = question;
+  question = null;
+  closeDialog();
+  show("warn", fill("not_handed_out", { code: asked.kitCode }));
 }
 
 function element(tag, attributes = {}, text = "") {
@@ -337,12 +792,12 @@ function element(tag, attributes = {}, text = "") {
 let returning = null;
 // The kit's components, all ticked: untick what did not come back in good order; for a
 // quantity above one, the count that came back; "damaged" when it came back broken.
-function showChecklist(body) {
+function openChecklist(body, scanned) {
   returning = {
     url: config.api.kitReturn.replace("__token__", encodeURIComponent(body.kit.token)),
     code: body.kit.code,
   };
-  returnTitle.textContent = say.checklist_title.replace("{code}", body.kit.code);
+  returnTitle.textContent = fill("checklist_title", { code: body.kit.code });
   returnLines.replaceChildren(
     ...body.checklist.map((line) => {
       const item = element("li", { "data-component": String(line.id) });
@@ -393,9 +848,8 @@ function showChecklist(body) {
     }),
   );
   returnNote.value = "";
-  returnForm.hidden = false;
-  const first = returnLines.querySelector("input");
-  if (first) first.focus();
+  const first = returnLines.querySelector("input") || $("kit-return-record");
+  openDialog(returnBox, [scanned], cancelReturn, first);
 }
 
 function checklistCounts() {
@@ -417,8 +871,8 @@ function checklistCounts() {
   return { missing, damaged };
 }
 
-async function submitReturn() {
-  if (!returning) return;
+function recordReturn() {
+  if (!dialog || dialog.box !== returnBox || !returning) return;
   const item = {
     kind: "return",
     client_id: newClientId(),
@@ -428,132 +882,144 @@ async function submitReturn() {
     scanned_at: new Date().toISOString(),
   };
   returning = null;
-  hideKitPanels();
-  await queue.put(item); // like a scan: stored first, sent until the laptop answers
-  wedgeInput.focus();
-  await deliver(item, true);
-}
-
-function answered(scan, body) {
-  let kind = KIND[body.outcome] || "bad";
-  if (body.outcome === "kit_returned" && body.condition === "needs_attention") kind = "warn";
-  show(kind, body.message);
-  hideKitPanels();
-  if (config.kiosk) return;
-  if (body.outcome === "kit_needs_confirmation") askToConfirm(scan, body);
-  else if (body.outcome === "kit_return" && body.checklist) showChecklist(body);
-}
-
-async function scanned(code, options = {}) {
-  const text = code.trim();
-  if (!text) return;
-  const scan = {
-    client_id: newClientId(),
-    code: text,
-    session: config.session,
-    station: config.station,
-    scanned_at: new Date().toISOString(),
-    confirm: Boolean(options.confirm),
-  };
-  await queue.put(scan); // stored before sending: a crash or reload never loses it
-  lastScan = scan.client_id;
-  undoButton.disabled = false;
-  await deliver(scan, true);
-}
-
-let draining = false;
-async function drain() {
-  if (draining || loginEnded) return;
-  draining = true;
-  try {
-    for (const scan of await queue.all()) {
-      const status = await deliver(scan, false);
-      if (status === "offline" || status === "login") break;
+  closeDialog(async () => {
+    const answer = await storeAndSend(item); // like a scan: stored first, sent until answered
+    if (answer.status === "answered") answered(item, answer.body);
+    else if (answer.status === "refused") {
+      show("bad", fill("server_refused", { reason: answer.reason }));
+    } else {
+      noteQueuedChange(item, fill("undo_queued_return", { code: item.label }));
+      if (answer.status === "login") show("warn", say.login_again);
+      else show("queued", fill("offline_return", { code: item.label }));
     }
-    if (resultBox.dataset.kind === "queued" && (await queue.all()).length === 0) {
-      resultBox.className = "result ok";
-      resultBox.dataset.kind = "ok";
-      resultText.textContent = say.all_sent;
-    }
-  } finally {
-    draining = false;
-  }
+  });
 }
 
-async function undo() {
-  if (!lastScan) {
-    show("warn", say.nothing_to_undo);
-    return;
-  }
-  const id = lastScan;
-  lastScan = null;
-  undoButton.disabled = true;
-  const waiting = (await queue.all()).some((scan) => scan.client_id === id);
-  if (waiting) {
-    await queue.remove(id);
-    updateQueueLine();
-    show("warn", say.undone);
-    return;
-  }
-  try {
-    const response = await fetch(config.api.undo, {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": config.csrf },
-      body: JSON.stringify({ client_id: id }),
-    });
-    show(response.ok ? "warn" : "bad", response.ok ? say.undone : say.nothing_to_undo);
-  } catch {
-    show("bad", say.nothing_to_undo);
-  }
+function cancelReturn() {
+  if (!dialog || dialog.box !== returnBox) return;
+  const code = returning ? returning.code : "";
+  returning = null;
+  closeDialog();
+  show("warn", fill("not_returned", { code }));
 }
 
 // ---------------------------------------------------------------- keyboard-wedge scanner
-// A USB or Bluetooth scanner types the code and Enter into whatever has focus: keep the field
-// focused unless the person is using another control on purpose.
+// A USB or Bluetooth scanner types the code and Enter into whatever has focus. In the scan
+// field that is a scan. Anywhere else (a dialog's box or button, the Undo button, the page) a
+// burst of characters followed by Enter is a scan too, and its Enter must not press what has
+// focus. In the note field, Enter never records the return: a code typed there is pulled out.
+let burst = { text: "", at: 0, before: null };
+
+function isTyped(target) {
+  return (
+    target instanceof HTMLTextAreaElement ||
+    target.isContentEditable ||
+    (target instanceof HTMLInputElement && TYPED.has(target.type))
+  );
+}
+
+document.addEventListener(
+  "keydown",
+  (event) => {
+    const target = event.target;
+    if (event.key === "Escape" && dialog) {
+      event.preventDefault();
+      dialog.cancel();
+      return;
+    }
+    if (target === wedgeInput || event.ctrlKey || event.metaKey || event.altKey) return;
+    if (event.isComposing) return;
+    if (target === returnNote) {
+      if (event.key === "Enter") {
+        event.preventDefault();
+        pullCodeFromNote();
+      }
+      return;
+    }
+    if (isTyped(target)) return; // a PIN, a search: the person's own keys
+    // A count: digits pass (a person types them), and are taken back if they were a scan.
+    const count = target instanceof HTMLInputElement && target.type === "number";
+    const now = performance.now();
+    if (now - burst.at > BURST_GAP_MS) burst = { text: "", at: now, before: null };
+    if (event.key === "Enter") {
+      const { text, before } = burst;
+      burst = { text: "", at: 0, before: null };
+      if (count) event.preventDefault();
+      if (!text || (count && /^\d{1,4}$/.test(text))) return;
+      event.preventDefault();
+      event.stopPropagation();
+      if (count && before !== null) {
+        target.value = before;
+        target.dispatchEvent(new Event("input", { bubbles: true }));
+      }
+      arrive(text);
+      return;
+    }
+    if (event.key.length !== 1 || (event.key === " " && !burst.text)) return;
+    if (count && !burst.text) burst.before = target.value;
+    burst.text += event.key;
+    burst.at = now;
+    if (!count) event.preventDefault();
+  },
+  true,
+);
+
+// A badge or kit address at the end of the note (the scanner typed it there), or a bare token
+// (digits or dashes in a word of 16 or more characters: not a word of a note).
+const TOKEN_BODY = vocabulary.token.replace(/^\^|\$$/g, "");
+const escapeRe = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+const ADDRESS_AT_END = new RegExp(
+  `(?:https?://\\S*?)?(?:${escapeRe(vocabulary.paths.badge)}|${escapeRe(vocabulary.paths.kit)})${TOKEN_BODY}/?$`,
+  "i",
+);
+
+function pullCodeFromNote() {
+  const value = returnNote.value.trimEnd();
+  let found = ADDRESS_AT_END.exec(value);
+  if (!found || classify(found[0]).kind === "unknown") {
+    found = /\S+$/.exec(value);
+    if (!found || !TOKEN.test(found[0]) || !/[0-9_-]/.test(found[0])) return;
+  }
+  returnNote.value = value.slice(0, found.index).trimEnd();
+  arrive(found[0]);
+}
+
 wedge.addEventListener("submit", (event) => {
   event.preventDefault();
   const code = wedgeInput.value;
   wedgeInput.value = "";
-  scanned(code);
+  arrive(code);
   wedgeInput.focus();
 });
+
+// Keep the keys landing somewhere useful when nothing has focus.
+function focusHome() {
+  if (dialog) dialog.first.focus();
+  else wedgeInput.focus();
+}
 wedgeInput.addEventListener("blur", () => {
   setTimeout(() => {
     const active = document.activeElement;
-    if (!active || active === document.body) wedgeInput.focus();
+    if (!active || active === document.body) focusHome();
   }, 150);
 });
-undoButton.addEventListener("click", () => undo().then(() => wedgeInput.focus()));
-confirmButton.addEventListener("click", () => {
-  const asked = toConfirm;
-  toConfirm = null;
-  hideKitPanels();
-  wedgeInput.focus();
-  if (asked) scanned(asked.code, { confirm: true });
-});
-$("kit-confirm-cancel").addEventListener("click", () => {
-  // the question goes with its buttons: the answer says nothing was done
-  if (toConfirm) show("warn", say.not_handed_out.replace("{code}", toConfirm.kit));
-  toConfirm = null;
-  hideKitPanels();
-  wedgeInput.focus();
-});
-returnForm.addEventListener("submit", (event) => {
-  event.preventDefault();
-  submitReturn();
-});
-$("kit-return-cancel").addEventListener("click", () => {
-  if (returning) show("warn", say.not_returned.replace("{code}", returning.code));
-  returning = null;
-  hideKitPanels();
-  wedgeInput.focus();
+
+undoButton.addEventListener("click", () => undo().then(focusHome));
+handOutButton.addEventListener("click", handOut);
+$("kit-not-this-person").addEventListener("click", notThisPerson);
+$("kit-return-record").addEventListener("click", recordReturn);
+$("kit-return-cancel").addEventListener("click", cancelReturn);
+$("kit-pending-cancel").addEventListener("click", () => {
+  if (pending) show("warn", fill("not_handed_out", { code: pending.code }));
+  clearPending();
+  focusHome();
 });
 
 // ---------------------------------------------------------------- camera
 let stream = null;
 let detector = null;
-let lastCode = { text: "", at: 0 };
+// Codes the camera saw, with when it last saw each.
+const seen = new Map();
 
 async function makeDetector() {
   if ("BarcodeDetector" in window) {
@@ -581,13 +1047,12 @@ async function look() {
       const codes = await detector.detect(video);
       const now = Date.now();
       for (const found of codes) {
-        const text = found.rawValue;
-        const seenJustNow = text === lastCode.text && now - lastCode.at < SAME_CODE_MS;
-        lastCode = { text, at: now };
-        if (seenJustNow) continue;
-        scanned(text);
-        break;
+        const text = found.rawValue.trim();
+        const last = seen.get(text);
+        seen.set(text, now);
+        if (last === undefined || now - last >= SAME_CODE_MS) arrive(text);
       }
+      for (const [text, at] of seen) if (now - at > 4 * SAME_CODE_MS) seen.delete(text);
     } catch {
       // a frame that could not be read: try the next one
     }
@@ -607,6 +1072,7 @@ async function startCamera() {
       video: { facingMode: "environment" },
       audio: false,
     });
+    for (const track of stream.getTracks()) track.addEventListener("ended", () => stopCamera());
     video.srcObject = stream;
     video.hidden = false;
     await video.play();
@@ -614,22 +1080,23 @@ async function startCamera() {
     cameraButton.setAttribute("aria-pressed", "true");
     look();
   } catch (error) {
-    cameraStatus.textContent = say.camera_failed.replace("{reason}", error.message || error.name);
-    stopCamera();
+    stopCamera(fill("camera_failed", { reason: error.message || error.name }));
   }
 }
 
-function stopCamera() {
+function stopCamera(status = say.camera_off) {
   if (stream) for (const track of stream.getTracks()) track.stop();
   stream = null;
+  video.srcObject = null;
   video.hidden = true;
   cameraButton.setAttribute("aria-pressed", "false");
+  cameraStatus.textContent = status;
 }
 
 cameraButton.addEventListener("click", () => {
   if (stream) stopCamera();
   else startCamera();
-  wedgeInput.focus(); // a scanner's keystrokes must keep landing in the field
+  focusHome(); // a scanner's keystrokes must keep landing where they count
 });
 
 // ---------------------------------------------------------------- start
@@ -658,9 +1125,19 @@ if ("serviceWorker" in navigator && window.isSecureContext) {
     })
     .catch(() => {});
 }
+
+// Scans a closed page had not applied yet (it held them for a dialog) come first, in order.
+async function releaseHeld() {
+  for (const item of await queue.all()) if (item.held) inbox.push({ scan: item });
+  pump();
+}
+
 window.addEventListener("online", drain);
 setInterval(drain, RESEND_MS);
 setInterval(refreshRoster, ROSTER_REFRESH_MS);
-loadRoster().then(refreshRoster);
+updateUndo();
+loadRoster()
+  .then(releaseHeld)
+  .then(refreshRoster);
 updateQueueLine().then(drain);
 document.body.dataset.stationReady = "1";

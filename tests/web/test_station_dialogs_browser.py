@@ -1,0 +1,551 @@
+"""The scan station records nothing that a person did not see and confirm (issue 15), in a real
+Chromium against a real `kitmanager serve`: a keyboard-wedge scanner (keys only), Chromium's
+fake camera showing a QR code, phones at 375×740, French, and the laptop out of reach.
+
+Each test reproduces one way the station used to misfire: a scanner's Enter or a camera read
+taking an open return checklist, a stray kit handed to the next badge with no question, a
+waiting kit surviving a reload, an out kit refused after a badge, an undo that undid nothing,
+a camera status that stayed "on", dialogs without focus or Escape, a phone layout with the
+answer and the camera preview a screen apart, a typed kit code read as "not a badge".
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from kitmanager import create_app
+from kitmanager.audit import cli_actor
+from kitmanager.extensions import db
+from kitmanager.kits.services import ComponentLine, create_kit_type, create_kits, set_condition
+from kitmanager.models import KitCondition
+from tests.web.e2e import Server, run_kitmanager
+from tests.web.test_browser import CHROMIUM, PHONE, PageProblems
+from tests.web.test_scan_station_browser import (
+    SLUG,
+    VOLUNTEER,
+    _log_in,
+    _ok,
+    _open_station,
+    browser_factory,  # noqa: F401  (fixture)
+    expect_text,
+)
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is not installed"),
+]
+
+PEOPLE = (
+    "Amina Yusuf",
+    "Kofi Mensah",
+    "Éloïse Diallo",
+    "Wanjiru Mwangi",
+    "Aïssatou Koné",
+    "Tom Otieno",
+    "Awa Traoré",
+    "Yao Kouadio",
+    "Nia Achieng",
+    "Moussa Camara",
+    "Fatou Ndiaye",
+    "Kwame Asante",
+    "Zainab Bello",
+    "Chidi Okafor",
+)
+BOM = [
+    ComponentLine("Arduino Nano", 1),
+    ComponentLine("Ultrasonic sensor HC-SR04", 1),
+    ComponentLine("Jumper wires", 20, must_return=False),
+]
+HOST = "http://10.42.0.1:5000"
+
+
+@pytest.fixture(scope="module")
+def day(tmp_path_factory) -> Iterator[tuple[Server, Path, dict[str, str], dict[str, str]]]:
+    """A session running now, fourteen participants, a volunteer and fourteen kits (the last
+    one needs attention)."""
+    data_dir = tmp_path_factory.mktemp("dialogs") / "data"
+    _ok(
+        run_kitmanager(
+            data_dir, "users", "create", VOLUNTEER[0], "--role", "volunteer", "--password-stdin",
+            stdin=VOLUNTEER[1] + "\n",
+        )
+    )  # fmt: skip
+    today = datetime.now(timezone.utc)
+    _ok(
+        run_kitmanager(
+            data_dir, "workshops", "create", "Défi IA Abidjan", "--slug", SLUG,
+            "--starts", f"{today:%Y-%m-%d}", "--timezone", "Africa/Abidjan", "--language", "fr",
+        )
+    )  # fmt: skip
+    starts, ends = today - timedelta(minutes=15), today + timedelta(hours=2)
+    _ok(
+        run_kitmanager(
+            data_dir, "sessions", "add", SLUG, "Premier robot",
+            "--starts", f"{starts:%Y-%m-%d %H:%M}", "--ends", f"{ends:%Y-%m-%d %H:%M}",
+        )
+    )  # fmt: skip
+    people = data_dir.parent / "people.csv"
+    people.write_text("Name\n" + "\n".join(PEOPLE) + "\n", encoding="utf-8")
+    _ok(run_kitmanager(data_dir, "participants", "import", SLUG, str(people)))
+    app = create_app({"DATA_DIR": data_dir})
+    with app.app_context(), app.test_request_context():
+        kit_type = create_kit_type(cli_actor(), "Line-follower kit v2", BOM)
+        made = create_kits(cli_actor(), kit_type, 14)
+        set_condition(cli_actor(), made[-1], KitCondition.NEEDS_ATTENTION, "loose wheel")
+        kits = {kit.code: kit.label_token for kit in made}
+        db.session.commit()
+        db.engine.dispose()
+    with sqlite3.connect(data_dir / "kitmanager.sqlite3") as conn:
+        tokens = dict(conn.execute("SELECT full_name, badge_token FROM participant"))
+    with Server(data_dir) as server:
+        yield server, data_dir, tokens, kits
+
+
+def _query(data_dir: Path, sql: str) -> list[tuple]:
+    with sqlite3.connect(data_dir / "kitmanager.sqlite3") as conn:
+        conn.execute("PRAGMA busy_timeout=5000")
+        return list(conn.execute(sql))
+
+
+def _holders(data_dir: Path) -> dict[str, str]:
+    """Kit code -> who holds it, for the handouts still open."""
+    return dict(
+        _query(
+            data_dir,
+            "SELECT k.code, p.full_name FROM kit_handout h JOIN kit k ON k.id = h.kit_id "
+            "JOIN participant p ON p.id = h.participant_id WHERE h.returned_at IS NULL",
+        )
+    )
+
+
+def _checked_in(data_dir: Path) -> set[str]:
+    return {
+        name
+        for (name,) in _query(
+            data_dir,
+            "SELECT p.full_name FROM check_in c JOIN participant p ON p.id = c.participant_id",
+        )
+    }
+
+
+def _returns(data_dir: Path, code: str) -> int:
+    (count,) = _query(
+        data_dir,
+        "SELECT count(*) FROM kit_handout h JOIN kit k ON k.id = h.kit_id "
+        f"WHERE k.code = '{code}' AND h.returned_at IS NOT NULL",
+    )[0]
+    return count
+
+
+def _type(page, text: str) -> None:
+    """What a keyboard-wedge scanner does: the code's characters, then Enter, into whatever
+    has focus."""
+    page.keyboard.type(text)
+    page.keyboard.press("Enter")
+
+
+def _active(page) -> str:
+    return page.evaluate("document.activeElement.id")
+
+
+def _station(browser, server: Server, *, french: bool = False, phone: bool = False, query=""):
+    options = PHONE if phone else {"viewport": {"width": 1280, "height": 800}}
+    context = browser.new_context(locale="fr-FR" if french else "en-GB", **options)
+    page = context.new_page()
+    problems = PageProblems(page)
+    _log_in(page, server, french=french)
+    _open_station(page, server, query)
+    return context, page, problems
+
+
+def _hand_out(page, badge: str, label: str, code: str, name: str, button="Hand out") -> None:
+    """Badge, then kit, then the question's Hand out: a handout as a trainer makes it."""
+    _type(page, badge)
+    _type(page, label)
+    expect_text(page.locator("#kit-question"), f"{code}")
+    page.locator("#kit-question").get_by_role("button", name=button, exact=True).click()
+    expect_text(page.locator("#result"), f"{code} → {name}")
+
+
+def _qr_feed(text: str, out: Path) -> Path:
+    """A fake-camera video (.y4m) showing one QR code holding ``text``."""
+    import qrcode
+    from PIL import Image
+
+    code = qrcode.make(text, box_size=8, border=4).get_image().convert("L")
+    frame = Image.new("L", (640, 480), 235)
+    code.thumbnail((400, 400))
+    frame.paste(code, ((640 - code.width) // 2, (480 - code.height) // 2))
+    chroma = bytes([128]) * (320 * 240)
+    with out.open("wb") as video:
+        video.write(b"YUV4MPEG2 W640 H480 F15:1 Ip A1:1 C420jpeg\n")
+        for _ in range(15):
+            video.write(b"FRAME\n" + frame.tobytes() + chroma + chroma)
+    return out
+
+
+def _camera_browser(launch, feed: Path):
+    return launch(
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-video-capture={feed}",
+    )
+
+
+def test_a_scanners_enter_in_an_open_checklist_records_nothing_and_its_badge_comes_next(
+    day,
+    browser_factory,  # noqa: F811
+):
+    """The scanner types the next child's badge and Enter while the return checklist of a kit
+    has focus: the checklist stays open and untouched, the badge waits as "Next" and is
+    applied once the return is recorded by its button; Enter in the note records nothing."""
+    server, data_dir, tokens, kits = day
+    context, page, problems = _station(browser_factory(), server)
+    result, checklist = page.locator("#result"), page.locator("#kit-return")
+    _hand_out(page, f"{HOST}/b/{tokens['Amina Yusuf']}", f"{HOST}/k/{kits['KIT-001']}",
+              "KIT-001", "Amina Yusuf")  # fmt: skip
+
+    _type(page, f"{HOST}/k/{kits['KIT-001']}")
+    expect_text(checklist, "What came back in KIT-001?")
+    assert _active(page) == checklist.locator("input[id^='back-']").first.get_attribute("id")
+    # The next child's badge, typed by the scanner into the focused checkbox.
+    _type(page, f"{HOST}/b/{tokens['Kofi Mensah']}")
+    expect_text(page.locator("#next"), "Next, once this is done: Kofi Mensah")
+    assert checklist.is_visible()
+    assert all(box.is_checked() for box in checklist.locator("input[id^='back-']").all())
+    assert _returns(data_dir, "KIT-001") == 0
+    assert "Kofi Mensah" not in _checked_in(data_dir)
+    # A person's note and Enter: still nothing recorded. A badge scanned into the note is
+    # pulled out of it and waits too.
+    checklist.locator("#kit-return-note").click()
+    page.keyboard.type("box lid cracked")
+    page.keyboard.press("Enter")
+    _type(page, f"{HOST}/b/{tokens['Awa Traoré']}")
+    expect_text(page.locator("#next"), "Kofi Mensah, Awa Traoré")
+    assert checklist.locator("#kit-return-note").input_value() == "box lid cracked"
+    assert checklist.is_visible() and _returns(data_dir, "KIT-001") == 0
+
+    checklist.get_by_role("button", name="Record the return").click()
+    # The return first, then the waiting badges in their order.
+    expect_text(result, "Awa Traoré — checked in to Premier robot")
+    assert _returns(data_dir, "KIT-001") == 1
+    assert {"Kofi Mensah", "Awa Traoré"} <= _checked_in(data_dir)
+    assert page.locator("#next").is_hidden()
+    assert _active(page) == "wedge-input"
+    assert problems.messages == []
+    context.close()
+
+
+def test_a_camera_read_of_a_badge_leaves_a_checklist_with_an_unticked_part_open(
+    day,
+    browser_factory,  # noqa: F811
+    tmp_path,
+):
+    """On a French phone: a kit's checklist is open with the sensor unticked when the camera
+    reads a badge. The checklist stays as it was; the badge waits; the return records the
+    missing sensor, then the badge checks in. The camera status follows the camera."""
+    server, data_dir, tokens, kits = day
+    feed = _qr_feed(f"{HOST}/b/{tokens['Éloïse Diallo']}", tmp_path / "badge.y4m")
+    browser = _camera_browser(browser_factory, feed)
+    context, page, problems = _station(browser, server, french=True, phone=True)
+    result, checklist = page.locator("#result"), page.locator("#kit-return")
+    _hand_out(page, f"{HOST}/b/{tokens['Tom Otieno']}", f"{HOST}/k/{kits['KIT-002']}",
+              "KIT-002", "Tom Otieno", button="Remettre")  # fmt: skip
+
+    _type(page, f"{HOST}/k/{kits['KIT-002']}")
+    expect_text(checklist, "Qu'est-ce qui est revenu dans KIT-002 ?")
+    sensor = checklist.locator("li", has_text="Ultrasonic sensor").locator("input[id^='back-']")
+    sensor.uncheck()
+    page.get_by_role("button", name="Caméra").click()
+    expect_text(page.locator("#camera-status"), "Caméra allumée")
+    expect_text(page.locator("#next"), "Éloïse Diallo")
+    assert checklist.is_visible() and not sensor.is_checked()
+    assert "Éloïse Diallo" not in _checked_in(data_dir)
+    assert _returns(data_dir, "KIT-002") == 0
+
+    checklist.get_by_role("button", name="Enregistrer le retour").click()
+    expect_text(result, "Éloïse Diallo — présence enregistrée pour Premier robot")
+    assert _returns(data_dir, "KIT-002") == 1
+    assert "KIT-002" not in _holders(data_dir)
+    # The camera's read did not reach the checklist: the sensor is recorded as missing.
+    assert _query(
+        data_dir,
+        "SELECT i.note, t.missing FROM kit_incident i JOIN kit k ON k.id = i.kit_id "
+        "JOIN kit_incident_item t ON t.incident_id = i.id WHERE k.code = 'KIT-002'",
+    ) == [("", 1)]
+
+    page.get_by_role("button", name="Caméra").click()
+    expect_text(page.locator("#camera-status"), "Caméra éteinte.")
+    assert page.locator("#camera").is_hidden()
+    assert page.get_by_role("button", name="Caméra").get_attribute("aria-pressed") == "false"
+    assert problems.messages == []
+    context.close()
+
+
+def test_a_stray_kit_then_a_badge_asks_first_and_the_question_is_keyboard_friendly(
+    day,
+    browser_factory,  # noqa: F811
+):
+    """A ready kit scanned alone waits on a card with a countdown; the next badge checks in
+    and asks "Hand KIT-003 to …?". The question has focus, Tab goes through its buttons before
+    the scan field, Escape says the kit was not handed out; only Hand out hands it out."""
+    server, data_dir, tokens, kits = day
+    context, page, problems = _station(browser_factory(), server)
+    result, question = page.locator("#result"), page.locator("#kit-question")
+
+    _type(page, f"{HOST}/k/{kits['KIT-003']}")
+    expect_text(page.locator("#kit-pending"), "KIT-003 waits for a badge")
+    seconds = page.locator("#kit-pending-left")
+    expect_text(seconds, " s left")
+    first = int(re.search(r"\d+", seconds.inner_text()).group())
+    assert 50 <= first <= 60
+    page.wait_for_function(
+        f"() => parseInt(document.getElementById('kit-pending-left').textContent) < {first}"
+    )
+
+    _type(page, f"{HOST}/b/{tokens['Wanjiru Mwangi']}")
+    expect_text(question, "Hand KIT-003 to Wanjiru Mwangi?")
+    expect_text(question.locator("#kit-question-check-in"), "Wanjiru Mwangi — checked in")
+    expect_text(result, "Wanjiru Mwangi — checked in to Premier robot")
+    assert "Wanjiru Mwangi" in _checked_in(data_dir)
+    assert "KIT-003" not in _holders(data_dir)
+    assert page.locator("#kit-pending").is_hidden()
+    # The question has focus; Tab goes through it, then to the scan field.
+    assert _active(page) == "kit-hand-out"
+    page.keyboard.press("Tab")
+    assert _active(page) == "kit-not-this-person"
+    page.keyboard.press("Tab")
+    assert _active(page) == "wedge-input"
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Escape")
+    expect_text(result, "KIT-003 was not handed out.")
+    assert question.is_hidden()
+    assert _active(page) == "wedge-input"
+    assert "KIT-003" not in _holders(data_dir)
+    assert "Wanjiru Mwangi" in _checked_in(data_dir)  # the check-in stays
+
+    # Asked again: Hand out (by keyboard, Enter on the focused button) makes the handout.
+    _type(page, f"{HOST}/k/{kits['KIT-003']}")
+    expect_text(page.locator("#kit-pending"), "KIT-003 waits for a badge")
+    _type(page, f"{HOST}/b/{tokens['Wanjiru Mwangi']}")
+    expect_text(question, "Hand KIT-003 to Wanjiru Mwangi?")
+    expect_text(result, "Wanjiru Mwangi was already checked in")
+    assert _active(page) == "kit-hand-out"
+    page.keyboard.press("Enter")
+    expect_text(result, "KIT-003 → Wanjiru Mwangi, due ")
+    assert _holders(data_dir)["KIT-003"] == "Wanjiru Mwangi"
+    assert _active(page) == "wedge-input"
+    assert problems.messages == []
+    context.close()
+
+
+def test_a_waiting_kit_is_forgotten_by_a_reload(day, browser_factory):  # noqa: F811
+    """The stray kit of the last minute is not paired with a badge on a freshly loaded page."""
+    server, data_dir, tokens, kits = day
+    context, page, problems = _station(browser_factory(), server, phone=True)
+    _type(page, f"{HOST}/k/{kits['KIT-004']}")
+    expect_text(page.locator("#kit-pending"), "KIT-004 waits for a badge")
+    page.reload()
+    page.wait_for_selector("body[data-station-ready='1']")
+    assert page.locator("#kit-pending").is_hidden()
+    _type(page, f"{HOST}/b/{tokens['Yao Kouadio']}")
+    expect_text(page.locator("#result"), "Yao Kouadio — checked in to Premier robot")
+    page.wait_for_timeout(500)
+    assert page.locator("#kit-question").is_hidden()
+    assert "KIT-004" not in _holders(data_dir)
+    assert problems.messages == []
+    context.close()
+
+
+def test_an_out_kit_scanned_after_a_badge_opens_its_return(day, browser_factory):  # noqa: F811
+    """Kit returns come in while badges are scanned: a kit that is out opens its checklist,
+    badge before it or not."""
+    server, data_dir, tokens, kits = day
+    context, page, problems = _station(browser_factory(), server)
+    _hand_out(page, f"{HOST}/b/{tokens['Aïssatou Koné']}", f"{HOST}/k/{kits['KIT-005']}",
+              "KIT-005", "Aïssatou Koné")  # fmt: skip
+    _type(page, f"{HOST}/b/{tokens['Nia Achieng']}")
+    expect_text(page.locator("#result"), "Nia Achieng — checked in")
+    _type(page, f"{HOST}/k/{kits['KIT-005']}")
+    expect_text(page.locator("#kit-return"), "What came back in KIT-005?")
+    expect_text(page.locator("#result"), "KIT-005 is back from Aïssatou Koné")
+    assert page.locator("#kit-question").is_hidden()
+    page.keyboard.press("Escape")
+    expect_text(page.locator("#result"), "The return of KIT-005 was not recorded.")
+    assert _holders(data_dir)["KIT-005"] == "Aïssatou Koné"
+    # The badge was used up by the kit scan: the next kit waits for its own badge.
+    _type(page, f"{HOST}/k/{kits['KIT-006']}")
+    expect_text(page.locator("#kit-pending"), "KIT-006 waits for a badge")
+    assert problems.messages == []
+    context.close()
+
+
+def test_undo_takes_back_the_last_change_and_names_it(day, browser_factory):  # noqa: F811
+    """With nothing changed, Undo is marked disabled and says so; after a check-in and an
+    unknown code, it takes back the check-in and names it; a handout is named too."""
+    server, data_dir, tokens, kits = day
+    context, page, problems = _station(browser_factory(), server)
+    result, undo = page.locator("#result"), page.locator("#undo")
+    assert undo.get_attribute("aria-disabled") == "true"
+    _type(page, "not-a-code!")
+    expect_text(result, "Not a badge or a kit")
+    assert undo.get_attribute("aria-disabled") == "true"
+    undo.focus()
+    page.keyboard.press("Enter")
+    expect_text(result, "Nothing to undo.")
+
+    page.locator("#wedge-input").focus()
+    _type(page, f"{HOST}/b/{tokens['Moussa Camara']}")
+    expect_text(result, "Moussa Camara — checked in")
+    _type(page, "not-a-code!")
+    expect_text(result, "Not a badge or a kit")
+    assert undo.get_attribute("aria-disabled") == "false"
+    undo.click()
+    expect_text(result, "Check-in of Moussa Camara undone")
+    assert "Moussa Camara" not in _checked_in(data_dir)
+    assert undo.get_attribute("aria-disabled") == "true"
+
+    _hand_out(page, f"{HOST}/b/{tokens['Moussa Camara']}", f"{HOST}/k/{kits['KIT-007']}",
+              "KIT-007", "Moussa Camara")  # fmt: skip
+    assert _holders(data_dir)["KIT-007"] == "Moussa Camara"
+    undo.click()
+    expect_text(result, "Handout of KIT-007 to Moussa Camara undone")
+    assert "KIT-007" not in _holders(data_dir)
+    assert "Moussa Camara" in _checked_in(data_dir)  # the check-in was not the last change
+    assert problems.messages == []
+    context.close()
+
+
+def test_a_bare_kit_code_typed_is_a_kit(day, browser_factory):  # noqa: F811
+    """A typed "kit-008" is KIT-008 waiting for a badge, not "not a badge"; its question keeps
+    a scanner's Enter off its focused button."""
+    server, data_dir, tokens, _kits = day
+    context, page, problems = _station(browser_factory(), server)
+    _type(page, "kit-008")
+    expect_text(page.locator("#kit-pending"), "KIT-008 waits for a badge")
+    assert "not a badge" not in page.locator("#result").inner_text().lower()
+    _type(page, tokens["Fatou Ndiaye"])  # a bare badge token, as some scanners send it
+    expect_text(page.locator("#kit-question"), "Hand KIT-008 to Fatou Ndiaye?")
+    # The scanner's next badge and Enter land on the focused Hand out button: it waits, and
+    # the button is not pressed.
+    assert _active(page) == "kit-hand-out"
+    _type(page, f"{HOST}/b/{tokens['Awa Traoré']}")
+    expect_text(page.locator("#next"), "Awa Traoré")
+    assert page.locator("#kit-question").is_visible()
+    assert "KIT-008" not in _holders(data_dir)
+    page.get_by_role("button", name="Not this person").click()
+    expect_text(page.locator("#result"), "Awa Traoré")
+    assert "KIT-008" not in _holders(data_dir)
+    assert page.locator("#kit-question").is_hidden()
+    assert problems.messages == []
+    context.close()
+
+
+def test_on_a_phone_the_answer_and_the_camera_preview_share_the_screen(
+    day,
+    browser_factory,  # noqa: F811
+    tmp_path,
+):
+    """375×740 with the camera on, in French (longer words): the result box and the camera
+    preview are both inside the viewport, with no scrolling, after a scan."""
+    server, _data_dir, tokens, _kits = day
+    feed = _qr_feed(f"{HOST}/b/{tokens['Kwame Asante']}", tmp_path / "kwame.y4m")
+    browser = _camera_browser(browser_factory, feed)
+    context, page, problems = _station(browser, server, french=True, phone=True, query="&camera=1")
+    expect_text(page.locator("#result"), "Kwame Asante — présence enregistrée pour Premier robot")
+    page.wait_for_function("document.getElementById('camera').videoHeight > 0")
+    assert page.evaluate("window.scrollY") == 0
+    boxes = page.evaluate(
+        """() => ['result', 'camera'].map((id) => {
+            const r = document.getElementById(id).getBoundingClientRect();
+            return {id, top: r.top, bottom: r.bottom, left: r.left, right: r.right,
+                    height: r.height};
+        })"""
+    )
+    for box in boxes:
+        assert box["height"] > 40, box
+        assert box["top"] >= 0 and box["bottom"] <= 740, boxes
+        assert box["left"] >= 0 and box["right"] <= 375, boxes
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    page.screenshot(path="/tmp/kitmanager-station-camera-375x740-fr.png")
+    assert problems.messages == []
+    context.close()
+
+
+def test_offline_the_phone_asks_from_its_roster_and_the_queue_carries_the_answers(
+    day,
+    browser_factory,  # noqa: F811
+):
+    """On a French phone with the laptop out of reach: a kit then a badge (and a badge then a
+    kit) asks the question from the roster copy; Hand out queues the handout after the
+    check-in; a kit the roster says is out needs the laptop; Undo takes back a queued check-in
+    by name. Back online, the queue is applied as confirmed."""
+    server, data_dir, tokens, kits = day
+    context, page, problems = _station(browser_factory(), server, french=True, phone=True)
+    result, question = page.locator("#result"), page.locator("#kit-question")
+    _hand_out(page, f"{HOST}/b/{tokens['Kofi Mensah']}", f"{HOST}/k/{kits['KIT-009']}",
+              "KIT-009", "Kofi Mensah", button="Remettre")  # fmt: skip
+    page.wait_for_function(
+        """() => new Promise((resolve) => {
+            const open = indexedDB.open('kitmanager-roster', 1);
+            open.onsuccess = () => {
+              const db = open.result;
+              if (!db.objectStoreNames.contains('rosters')) return resolve(false);
+              const get = db.transaction('rosters').objectStore('rosters').get('abidjan');
+              get.onsuccess = () => resolve(!!get.result && (get.result.kits || []).length === 14);
+            };
+            open.onerror = () => resolve(false);
+        })"""
+    )
+
+    context.set_offline(True)
+    _type(page, f"{HOST}/k/{kits['KIT-010']}")
+    expect_text(page.locator("#kit-pending"), "KIT-010 attend un badge")
+    _type(page, f"{HOST}/b/{tokens['Amina Yusuf']}")
+    expect_text(question, "Remettre KIT-010 à Amina Yusuf ?")
+    expect_text(question, "Amina Yusuf — enregistré, sera envoyé")
+    question.get_by_role("button", name="Remettre").click()
+    expect_text(result, "Remise de KIT-010 à Amina Yusuf gardée sur cet appareil")
+    expect_text(page.locator("#queue"), "2 scans en attente d’envoi")
+
+    # KIT-009 is out with Kofi: its return needs the laptop, nothing is queued.
+    _type(page, f"{HOST}/k/{kits['KIT-009']}")
+    expect_text(result, "KIT-009 est sorti : son retour a besoin de l'ordinateur")
+    assert page.locator("#kit-return").is_hidden()
+    expect_text(page.locator("#queue"), "2 scans en attente d’envoi")
+
+    # A badge checked in by mistake, taken back before it was ever sent.
+    _type(page, f"{HOST}/b/{tokens['Zainab Bello']}")
+    expect_text(result, "Zainab Bello — enregistré, sera envoyé")
+    page.get_by_role("button", name="Annuler la dernière modification").click()
+    expect_text(result, "Présence de Zainab Bello annulée : elle n'avait pas encore été envoyée.")
+    expect_text(page.locator("#queue"), "2 scans en attente d’envoi")
+
+    # Badge then kit, offline too: asked from the roster copy; "Not this person" queues
+    # nothing more than the check-in.
+    _type(page, f"{HOST}/b/{tokens['Chidi Okafor']}")
+    _type(page, f"{HOST}/k/{kits['KIT-011']}")
+    expect_text(question, "Remettre KIT-011 à Chidi Okafor ?")
+    question.get_by_role("button", name="Pas cette personne").click()
+    expect_text(result, "KIT-011 n'a pas été remis.")
+    expect_text(page.locator("#queue"), "3 scans en attente d’envoi")
+    assert "KIT-010" not in _holders(data_dir)
+
+    context.set_offline(False)
+    expect_text(page.locator("#queue"), "Tous les scans sont envoyés")
+    holders = _holders(data_dir)
+    assert holders["KIT-010"] == "Amina Yusuf"
+    assert "KIT-011" not in holders
+    checked_in = _checked_in(data_dir)
+    assert {"Amina Yusuf", "Chidi Okafor"} <= checked_in
+    assert "Zainab Bello" not in checked_in  # her scan was taken back before it left
+    assert page.locator("#kit-question").is_hidden()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    assert [m for m in problems.messages if "ERR_INTERNET_DISCONNECTED" not in m] == []
+    context.close()
