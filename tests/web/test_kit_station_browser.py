@@ -14,12 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from kitmanager import create_app
-from kitmanager.audit import cli_actor
-from kitmanager.extensions import db
-from kitmanager.kits.services import ComponentLine, create_kit_type, create_kits, set_condition
-from kitmanager.models import KitCondition
+from kitmanager.kits.services import ComponentLine
 from tests.web.e2e import Server, run_kitmanager
+from tests.web.station_day import make_day, wait_for_roster
 from tests.web.test_browser import CHROMIUM, PHONE, PageProblems, assert_fits_a_phone
 from tests.web.test_scan_station_browser import (
     PEOPLE,
@@ -51,46 +48,8 @@ def kit_day(tmp_path_factory) -> Iterator[tuple[Server, Path, dict[str, str], di
     """A server with a session running now, six participants, a volunteer, a trainer and seven
     kits (KIT-007 needs attention)."""
     data_dir = tmp_path_factory.mktemp("kits") / "data"
-    _ok(
-        run_kitmanager(
-            data_dir, "users", "create", VOLUNTEER[0], "--role", "volunteer", "--password-stdin",
-            stdin=VOLUNTEER[1] + "\n",
-        )
-    )  # fmt: skip
-    _ok(
-        run_kitmanager(
-            data_dir, "users", "create", TRAINER[0], "--role", "trainer", "--password-stdin",
-            stdin=TRAINER[1] + "\n",
-        )
-    )  # fmt: skip
-    today = datetime.now(timezone.utc)
-    _ok(
-        run_kitmanager(
-            data_dir, "workshops", "create", "Défi IA Abidjan", "--slug", SLUG,
-            "--starts", f"{today:%Y-%m-%d}", "--timezone", "Africa/Abidjan", "--language", "fr",
-        )
-    )  # fmt: skip
-    starts, ends = today - timedelta(minutes=15), today + timedelta(hours=2)
-    _ok(
-        run_kitmanager(
-            data_dir, "sessions", "add", SLUG, "Premier robot",
-            "--starts", f"{starts:%Y-%m-%d %H:%M}", "--ends", f"{ends:%Y-%m-%d %H:%M}",
-        )
-    )  # fmt: skip
-    people = data_dir.parent / "people.csv"
-    people.write_text("Name\n" + "\n".join(PEOPLE) + "\n", encoding="utf-8")
-    _ok(run_kitmanager(data_dir, "participants", "import", SLUG, str(people)))
-    # The kits, through the service layer on the same database file.
-    app = create_app({"DATA_DIR": data_dir})
-    with app.app_context(), app.test_request_context():
-        kit_type = create_kit_type(cli_actor(), "Line-follower kit v2", BOM)
-        made = create_kits(cli_actor(), kit_type, 7)
-        set_condition(cli_actor(), made[-1], KitCondition.NEEDS_ATTENTION, "loose wheel")
-        kits = {kit.code: kit.label_token for kit in made}
-        db.session.commit()
-        db.engine.dispose()
-    with sqlite3.connect(data_dir / "kitmanager.sqlite3") as conn:
-        tokens = dict(conn.execute("SELECT full_name, badge_token FROM participant"))
+    users = [(*VOLUNTEER, "volunteer"), (*TRAINER, "trainer")]
+    tokens, kits = make_day(data_dir, PEOPLE, users, kits=7)
     with Server(data_dir) as server:
         yield server, data_dir, tokens, kits
 
@@ -243,18 +202,7 @@ def test_kits_handed_out_offline_are_asked_on_a_french_phone_and_sent_when_it_dr
     _open_station(page, server)
     result = page.locator("#result")
 
-    page.wait_for_function(
-        """() => new Promise((resolve) => {
-            const open = indexedDB.open('kitmanager-roster', 1);
-            open.onsuccess = () => {
-              const db = open.result;
-              if (!db.objectStoreNames.contains('rosters')) return resolve(false);
-              const get = db.transaction('rosters').objectStore('rosters').get('abidjan');
-              get.onsuccess = () => resolve(!!get.result && (get.result.kits || []).length > 0);
-            };
-            open.onerror = () => resolve(false);
-        })"""
-    )
+    wait_for_roster(page, "kits", None)
     context.set_offline(True)
     # A kit scanned by mistake, the right kit, then the badge: the last kit waits, and the
     # phone asks from its copy of the roster.

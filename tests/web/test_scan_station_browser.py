@@ -10,12 +10,12 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
 from tests.web.e2e import Server, run_kitmanager
+from tests.web.station_day import SLUG, make_day, ok, wait_for_roster
 from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS, PageProblems
 
 VOLUNTEER = ("vera", "door-volunteer-2026")
@@ -27,7 +27,6 @@ PEOPLE = (
     "Aïssatou Koné",
     "Tom Otieno",
 )
-SLUG = "abidjan"
 # A first load of the station must stay small on a slow Wi-Fi; the QR reader (1 MB of
 # WebAssembly) loads only when the camera starts on a browser without BarcodeDetector.
 FIRST_LOAD_LIMIT = 150_000
@@ -38,39 +37,14 @@ pytestmark = [
 ]
 
 
-def _ok(result) -> None:
-    assert result.returncode == 0, result.stdout + result.stderr
+_ok = ok  # kept for the station tests that import it
 
 
 @pytest.fixture(scope="module")
 def workshop_day(tmp_path_factory) -> Iterator[tuple[Server, Path, dict[str, str]]]:
     """A server with a workshop whose session runs now, six participants and a volunteer."""
     data_dir = tmp_path_factory.mktemp("station") / "data"
-    _ok(
-        run_kitmanager(
-            data_dir, "users", "create", VOLUNTEER[0], "--role", "volunteer", "--password-stdin",
-            stdin=VOLUNTEER[1] + "\n",
-        )
-    )  # fmt: skip
-    today = datetime.now(timezone.utc)
-    _ok(
-        run_kitmanager(
-            data_dir, "workshops", "create", "Défi IA Abidjan", "--slug", SLUG,
-            "--starts", f"{today:%Y-%m-%d}", "--timezone", "Africa/Abidjan", "--language", "fr",
-        )
-    )  # fmt: skip
-    starts, ends = today - timedelta(minutes=15), today + timedelta(hours=2)
-    _ok(
-        run_kitmanager(
-            data_dir, "sessions", "add", SLUG, "Premier robot",
-            "--starts", f"{starts:%Y-%m-%d %H:%M}", "--ends", f"{ends:%Y-%m-%d %H:%M}",
-        )
-    )  # fmt: skip
-    people = data_dir.parent / "people.csv"
-    people.write_text("Name\n" + "\n".join(PEOPLE) + "\n", encoding="utf-8")
-    _ok(run_kitmanager(data_dir, "participants", "import", SLUG, str(people)))
-    with sqlite3.connect(data_dir / "kitmanager.sqlite3") as conn:
-        tokens = dict(conn.execute("SELECT full_name, badge_token FROM participant"))
+    tokens, _kits = make_day(data_dir, PEOPLE, [(*VOLUNTEER, "volunteer")])
     with Server(data_dir) as server:
         yield server, data_dir, tokens
 
@@ -206,18 +180,7 @@ def test_scans_made_offline_are_kept_through_a_reload_and_each_counts_once(
     page.wait_for_selector("body[data-offline-ready='1']")
     kept = "async () => !!(await (await caches.open('kitmanager-station-v1')).match(location.href))"
     page.wait_for_function(kept)
-    page.wait_for_function(
-        """() => new Promise((resolve) => {
-            const open = indexedDB.open('kitmanager-roster', 1);
-            open.onsuccess = () => {
-              const db = open.result;
-              if (!db.objectStoreNames.contains('rosters')) return resolve(false);
-              const get = db.transaction('rosters').objectStore('rosters').get('abidjan');
-              get.onsuccess = () => resolve(!!get.result && get.result.people.length === 6);
-            };
-            open.onerror = () => resolve(false);
-        })"""
-    )
+    wait_for_roster(page, "people", 6)
 
     context.set_offline(True)
     names = ["Amina Yusuf", "Kofi Mensah", "Éloïse Diallo", "Wanjiru Mwangi", "Aïssatou Koné"]

@@ -14,23 +14,17 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
-from kitmanager import create_app
-from kitmanager.audit import cli_actor
-from kitmanager.extensions import db
-from kitmanager.kits.services import ComponentLine, create_kit_type, create_kits, set_condition
-from kitmanager.models import KitCondition
-from tests.web.e2e import Server, run_kitmanager
+from kitmanager.kits.services import ComponentLine
+from tests.web.e2e import Server
+from tests.web.station_day import make_day, wait_for_roster
 from tests.web.test_browser import CHROMIUM, PHONE, PageProblems
 from tests.web.test_scan_station_browser import (
-    SLUG,
     VOLUNTEER,
     _log_in,
-    _ok,
     _open_station,
     browser_factory,  # noqa: F401  (fixture)
     expect_text,
@@ -70,39 +64,7 @@ def day(tmp_path_factory) -> Iterator[tuple[Server, Path, dict[str, str], dict[s
     """A session running now, fourteen participants, a volunteer and fourteen kits (the last
     one needs attention)."""
     data_dir = tmp_path_factory.mktemp("dialogs") / "data"
-    _ok(
-        run_kitmanager(
-            data_dir, "users", "create", VOLUNTEER[0], "--role", "volunteer", "--password-stdin",
-            stdin=VOLUNTEER[1] + "\n",
-        )
-    )  # fmt: skip
-    today = datetime.now(timezone.utc)
-    _ok(
-        run_kitmanager(
-            data_dir, "workshops", "create", "Défi IA Abidjan", "--slug", SLUG,
-            "--starts", f"{today:%Y-%m-%d}", "--timezone", "Africa/Abidjan", "--language", "fr",
-        )
-    )  # fmt: skip
-    starts, ends = today - timedelta(minutes=15), today + timedelta(hours=2)
-    _ok(
-        run_kitmanager(
-            data_dir, "sessions", "add", SLUG, "Premier robot",
-            "--starts", f"{starts:%Y-%m-%d %H:%M}", "--ends", f"{ends:%Y-%m-%d %H:%M}",
-        )
-    )  # fmt: skip
-    people = data_dir.parent / "people.csv"
-    people.write_text("Name\n" + "\n".join(PEOPLE) + "\n", encoding="utf-8")
-    _ok(run_kitmanager(data_dir, "participants", "import", SLUG, str(people)))
-    app = create_app({"DATA_DIR": data_dir})
-    with app.app_context(), app.test_request_context():
-        kit_type = create_kit_type(cli_actor(), "Line-follower kit v2", BOM)
-        made = create_kits(cli_actor(), kit_type, 14)
-        set_condition(cli_actor(), made[-1], KitCondition.NEEDS_ATTENTION, "loose wheel")
-        kits = {kit.code: kit.label_token for kit in made}
-        db.session.commit()
-        db.engine.dispose()
-    with sqlite3.connect(data_dir / "kitmanager.sqlite3") as conn:
-        tokens = dict(conn.execute("SELECT full_name, badge_token FROM participant"))
+    tokens, kits = make_day(data_dir, PEOPLE, [(*VOLUNTEER, "volunteer")], kits=14)
     with Server(data_dir) as server:
         yield server, data_dir, tokens, kits
 
@@ -491,18 +453,7 @@ def test_offline_the_phone_asks_from_its_roster_and_the_queue_carries_the_answer
     result, question = page.locator("#result"), page.locator("#kit-question")
     _hand_out(page, f"{HOST}/b/{tokens['Kofi Mensah']}", f"{HOST}/k/{kits['KIT-009']}",
               "KIT-009", "Kofi Mensah", button="Remettre")  # fmt: skip
-    page.wait_for_function(
-        """() => new Promise((resolve) => {
-            const open = indexedDB.open('kitmanager-roster', 1);
-            open.onsuccess = () => {
-              const db = open.result;
-              if (!db.objectStoreNames.contains('rosters')) return resolve(false);
-              const get = db.transaction('rosters').objectStore('rosters').get('abidjan');
-              get.onsuccess = () => resolve(!!get.result && (get.result.kits || []).length === 14);
-            };
-            open.onerror = () => resolve(false);
-        })"""
-    )
+    wait_for_roster(page, "kits", 14)
 
     context.set_offline(True)
     _type(page, f"{HOST}/k/{kits['KIT-010']}")
