@@ -6,7 +6,7 @@ the operations: :func:`flash_board`, :func:`verify_board`, :func:`check_board`, 
 each board's result is a :class:`BoardResult` with ``to_dict()``. Board families are drivers
 in :data:`DRIVERS`; :func:`register_driver` adds one, and :func:`board_kinds` lists every name
 ``--board`` takes. :data:`PORTS` is the process's per-port state (one job at a time, boards
-that need a re-flash).
+that need a re-flash). :func:`check_port_url` says whether a port is one this tool opens.
 """
 
 from firmware_tools.base import (
@@ -45,7 +45,7 @@ from firmware_tools.operations import (
     run_batch,
     verify_board,
 )
-from firmware_tools.ports import PortInfo, guess_family, list_board_ports
+from firmware_tools.ports import PortInfo, check_port_url, guess_family, list_board_ports
 from firmware_tools.protocol.healthcheck import ExpectedFirmware
 
 __all__ = [
@@ -73,6 +73,7 @@ __all__ = [
     "board_kinds",
     "check_board",
     "check_job",
+    "check_port_url",
     "firmware_by_family",
     "flash_board",
     "flash_job",

@@ -6,7 +6,7 @@ new board family is a new driver, not a change to the operations.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any
@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # only for annotations: images and the MicroPython driver imp
     from firmware_tools.images import FirmwareImage
 
 __all__ = [
+    "MAX_FIRMWARE_BYTES",
     "WRITE_PHASES",
     "BoardError",
     "Firmware",
@@ -60,14 +61,32 @@ class BoardError(Exception):
     """A board operation failed in a way the trainer can act on.
 
     ``str(error)`` is one line that says what happened and what to do. ``needs_reflash`` is
-    true when the board may hold a partial image and must be flashed again.
+    true when the board may hold a partial image and must be flashed again. ``code`` names
+    the refusal more finely than ``reason`` ("port-not-allowed"; by default the reason's
+    value) and ``params`` holds the values its message is made of, so an application can say
+    it in its own words and language.
     """
 
-    def __init__(self, message: str, *, reason: Reason, needs_reflash: bool = False) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: Reason,
+        needs_reflash: bool = False,
+        code: str = "",
+        params: Mapping[str, object] | None = None,
+    ) -> None:
         super().__init__(message)
         self.reason = reason
         self.needs_reflash = needs_reflash
+        self.code = code or reason.value
+        self.params: dict[str, object] = dict(params or {})
 
+
+#: The most a firmware may hold, all files together: the largest flash of a workshop board
+#: (ESP32-S3 modules with 16 MB). More cannot go on any board, so an upload, an archive or a
+#: HEX address beyond it is refused before it is read further.
+MAX_FIRMWARE_BYTES = 16 * 1024 * 1024
 
 # (phase, done, total): phase is "sync", "write", "verify", "copy", ...; done/total in bytes.
 ProgressCallback = Callable[[str, int, int], None]

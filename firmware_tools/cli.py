@@ -34,7 +34,7 @@ from firmware_tools.operations import (
     run_batch,
     verify_board,
 )
-from firmware_tools.ports import UNKNOWN, PortInfo, list_board_ports
+from firmware_tools.ports import UNKNOWN, PortInfo, check_port_url, list_board_ports
 from firmware_tools.protocol.healthcheck import ExpectedFirmware
 
 __all__ = ["main"]
@@ -141,7 +141,8 @@ def _add_board_options(parser: argparse.ArgumentParser, *, timeout: float) -> No
         "--port",
         action="append",
         metavar="PORT",
-        help="a port: device path, pty or pyserial URL (socket://, rfc2217://); repeatable",
+        help="a port: serial device path (/dev/ttyUSB0, /dev/serial/by-id/..., a pty, COM3) or "
+        "socket://HOST:PORT or rfc2217://HOST:PORT without options; repeatable",
     )
     parser.add_argument(
         "--board",
@@ -294,11 +295,12 @@ def _expected(args: argparse.Namespace) -> ExpectedFirmware:
 def _select_ports(args: argparse.Namespace, firmware_families: set[str]) -> list[str]:
     """The ports named with --port, or with --all every USB port that may hold a wanted board.
 
-    :raise BoardError: an unknown --board name (it lists the accepted ones).
+    :raise BoardError: an unknown --board name (it lists the accepted ones), or a --port that
+        is not a serial port (it says what is accepted).
     """
     wanted = {board_kind(args.board).family} if args.board else firmware_families
     if args.port:
-        return list(args.port)
+        return [check_port_url(port) for port in args.port]
     found = list_board_ports()
     # leave out only ports that surely hold another family; unsure guesses are identified
     chosen = [p.device for p in found if not (wanted and p.family_sure and p.family not in wanted)]

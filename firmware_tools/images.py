@@ -8,14 +8,12 @@ or would land on the bootloader, is refused with a one-line reason.
 
 from __future__ import annotations
 
-import io
+import binascii
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from intelhex import IntelHex, IntelHexError
-
-from firmware_tools.base import BoardError, Reason
+from firmware_tools.base import MAX_FIRMWARE_BYTES, BoardError, Reason
 
 __all__ = ["CHIPS", "Chip", "FirmwareImage", "chip_for", "load_image"]
 
@@ -126,71 +124,195 @@ def load_image(
 
     Refused before any board is touched: a missing or unreadable file, a HEX file with a bad
     checksum, a malformed or overlapping record, an empty image, data beyond the chip's flash
-    or inside its bootloader area, and a .bin without an address.
+    or inside its bootloader area, and a .bin without an address. Where the data would go is
+    checked before any image buffer is built: a .bin's span from its size on disk, a HEX
+    file's from each record as it is read (and the HEX text's size first), so a file that
+    names a far address is refused at once instead of filling the gap up to it.
 
     :raise BoardError: (BAD_IMAGE) with a one-line reason and what to do.
     """
     target = chip_for(chip)
     path = Path(path)
+    suffix = path.suffix.lower()
     try:
-        raw = path.read_bytes()
+        size = path.stat().st_size
+        hex_file = suffix in HEX_SUFFIXES or (suffix != ".bin" and _starts_like_hex(path))
     except OSError as exc:
         raise _refuse(path, f"cannot be read ({exc.strerror or exc})") from None
-    if path.suffix.lower() == ".eep":
+    if suffix == ".eep":
         raise _refuse(path, "holds EEPROM data, not a program: flash the sketch's .hex")
-    if path.suffix.lower() in HEX_SUFFIXES or (path.suffix.lower() != ".bin" and _is_hex(raw)):
+    if hex_file:
         if address is not None:
             raise _refuse(path, "is Intel HEX, which carries its own address: drop --address")
-        start, data = _parse_hex(path, raw)
+        limit = _hex_text_limit(target)
+        if size > limit:
+            raise _refuse(
+                path,
+                f"is {size} B of Intel HEX, more than a program for the {target.name} can be "
+                f"({limit} B): is it built for this chip?",
+                code="hex-too-large",
+                size=size,
+                limit=limit,
+                chip=target.name,
+            )
+        start, data = _parse_hex(path, _read(path), target)
     else:
         if address is None:
             raise _refuse(path, "is a raw binary: give the address to write it at (--address)")
         if address < 0:
             raise _refuse(path, f"cannot be written at a negative address ({address})")
-        start, data = address, raw
+        if size:
+            _check_span(path, target, address, address + size)
+        start, data = address, _read(path)
     if not data:
         raise _refuse(path, "holds no data")
-    end = start + len(data)
-    if end > target.flash_size:
-        raise _refuse(
-            path,
-            f"has data up to 0x{end - 1:X}, beyond the {target.flash_size} B flash of the "
-            f"{target.name}: is it built for this chip?",
-        )
+    _check_span(path, target, start, start + len(data))
+    return FirmwareImage(bytes(data), start, target.name, str(path))
+
+
+# A HEX record spells 16 bytes in 44 characters (":", length, address, type, the data,
+# checksum, CRLF): 2.75 per byte. Four per byte of flash leaves room for shorter records and
+# address records; a larger file cannot be a program for the chip, and is refused unread.
+_HEX_CHARS_PER_BYTE = 4
+_HEX_SLACK = 64 * 1024
+
+
+def _hex_text_limit(target: Chip) -> int:
+    return _HEX_CHARS_PER_BYTE * _flash_room(target) + _HEX_SLACK
+
+
+def _starts_like_hex(path: Path) -> bool:
+    with path.open("rb") as file:
+        return file.read(4096).lstrip()[:1] == b":"
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise _refuse(path, f"cannot be read ({exc.strerror or exc})") from None
+
+
+def _flash_room(target: Chip) -> int:
+    """Bytes of flash an image may reach: the chip's, never more than any firmware holds."""
+    return min(target.flash_size, MAX_FIRMWARE_BYTES)
+
+
+def _check_span(path: Path, target: Chip, start: int, end: int) -> None:
+    """Refuse data at ``start``..``end`` (exclusive) beyond the flash or in the bootloader."""
+    _check_in_flash(path, target, end)
     limit = target.max_app_size()
     if end > limit:
         raise _refuse(
             path,
             f"has data at 0x{max(start, limit):X}-0x{end - 1:X}, inside the bootloader area "
             f"(from 0x{limit:X}): use the sketch's .hex, not the one 'with_bootloader'",
+            code="image-in-bootloader",
+            start=max(start, limit),
+            end=end - 1,
+            limit=limit,
         )
-    return FirmwareImage(bytes(data), start, target.name, str(path))
 
 
-def _is_hex(raw: bytes) -> bool:
-    return raw.lstrip()[:1] == b":"
+def _check_in_flash(path: Path, target: Chip, end: int) -> None:
+    if end > _flash_room(target):
+        raise _refuse(
+            path,
+            f"has data up to 0x{end - 1:X}, beyond the {target.flash_size} B flash of the "
+            f"{target.name}: is it built for this chip?",
+            code="image-beyond-flash",
+            end=end - 1,
+            flash_size=target.flash_size,
+            chip=target.name,
+        )
 
 
-def _parse_hex(path: Path, raw: bytes) -> tuple[int, bytes]:
-    hexfile = IntelHex()
-    try:
-        hexfile.loadhex(io.StringIO(raw.decode("ascii")))
-    except UnicodeDecodeError:
-        raise _refuse(path, "is not a text Intel HEX file") from None
-    except IntelHexError as exc:
-        # intelhex messages are precise ("Record at line 3 has invalid checksum"); keep them.
-        raise _refuse(path, f"is a broken Intel HEX file: {_first_line(exc)}") from None
-    segments = hexfile.segments()
-    if not segments:
+# Intel HEX record types: data, end of file, extended segment address, start segment address,
+# extended linear address, start linear address.
+_DATA, _END, _SEGMENT, _START_SEGMENT, _LINEAR, _START_LINEAR = range(6)
+_ADDRESS_LENGTHS = {_END: 0, _SEGMENT: 2, _START_SEGMENT: 4, _LINEAR: 2, _START_LINEAR: 4}
+_WRITTEN = b"\x01" * 255  # marks for the bytes of the longest record
+
+
+def _parse_hex(path: Path, raw: bytes, target: Chip) -> tuple[int, bytes]:
+    """The start address and bytes of an Intel HEX file, gaps filled with 0xFF.
+
+    Each data record's span is checked against the chip's flash as it is read, so no buffer
+    larger than the flash is ever made: records land in a buffer of the flash's size and a map
+    of the bytes written (for overlaps), and the image is the part between the lowest and the
+    highest address written. The bootloader area is the caller's to check. (A loop written
+    for speed: a 4 MB image is 262,000 records.)
+    """
+    if not raw.isascii():
+        raise _refuse(path, "is not a text Intel HEX file")
+    room = _flash_room(target)
+    flash = bytearray([ERASED]) * room
+    written = bytearray(room)
+    base, start, end = 0, room, 0
+    for number, line in enumerate(raw.splitlines(), start=1):
+        line = line.strip()
+        if not line:
+            continue
+        record = _hex_record(path, number, line)
+        kind, size = record[3], record[0]
+        if kind == _DATA:
+            if not size:
+                continue
+            at = base + (record[1] << 8 | record[2])
+            stop = at + size
+            if stop > room:
+                _check_in_flash(path, target, stop)
+            if written.find(1, at, stop) != -1:
+                where = written.index(1, at, stop)
+                raise _broken(path, f"line {number} overlaps data already at 0x{where:X}")
+            flash[at:stop] = record[4:-1]
+            written[at:stop] = _WRITTEN[:size]
+            if at < start:
+                start = at
+            if stop > end:
+                end = stop
+        elif kind == _END:
+            break
+        elif kind == _SEGMENT:
+            base = (record[4] << 8 | record[5]) * 16
+        elif kind == _LINEAR:
+            base = (record[4] << 8 | record[5]) << 16
+    if end == 0:
         return 0, b""
-    start, end = segments[0][0], segments[-1][1]
-    return start, hexfile.tobinstr(start=start, end=end - 1)
+    return start, bytes(flash[start:end])
 
 
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0].rstrip(".") if text else type(exc).__name__
+def _hex_record(path: Path, number: int, line: bytes) -> bytes:
+    """The bytes of one HEX line (length, address, type, data, checksum), all checked."""
+    if line[:1] != b":":
+        raise _broken(path, f"line {number} does not start with ':'")
+    if len(line) % 2 == 0:
+        raise _broken(path, f"line {number} has the wrong length")
+    try:
+        record = binascii.unhexlify(line[1:])
+    except binascii.Error:
+        raise _broken(path, f"line {number} is not hexadecimal") from None
+    if len(record) < 5 or len(record) != 5 + record[0]:
+        raise _broken(path, f"line {number} has the wrong length")
+    if sum(record) & 0xFF:
+        raise _broken(path, f"line {number} has a bad checksum")
+    kind = record[3]
+    if kind != _DATA:
+        if kind > _START_LINEAR:
+            raise _broken(path, f"line {number} has an unknown record type {kind:02X}")
+        if record[0] != _ADDRESS_LENGTHS[kind]:
+            raise _broken(path, f"line {number} has the wrong length for a type {kind:02X} record")
+    return record
 
 
-def _refuse(path: Path, why: str) -> BoardError:
-    return BoardError(f"firmware file {path.name} {why}", reason=Reason.BAD_IMAGE)
+def _broken(path: Path, why: str) -> BoardError:
+    return _refuse(path, f"is a broken Intel HEX file: {why}", code="hex-broken", detail=why)
+
+
+def _refuse(path: Path, why: str, *, code: str = "", **params: object) -> BoardError:
+    return BoardError(
+        f"firmware file {path.name} {why}",
+        reason=Reason.BAD_IMAGE,
+        code=code,
+        params={"file": path.name, **params},
+    )

@@ -60,7 +60,7 @@ from firmware_tools.drivers import (
     driver_for_files,
     families,
 )
-from firmware_tools.ports import PortInfo, find_port, hub_place, port_label
+from firmware_tools.ports import PortInfo, check_port_url, find_port, hub_place, port_label
 from firmware_tools.protocol import healthcheck
 from firmware_tools.protocol.healthcheck import ExpectedFirmware, Identity
 from firmware_tools.transport import (
@@ -256,7 +256,7 @@ class PortRegistry:
     """Per-port state of this process: the job running on each port, and re-flash marks.
 
     Thread-safe. Ports are known by their real device path (a ``/dev/serial/by-id`` link and
-    the ``/dev/ttyUSB0`` it points to are one port); pyserial URLs by their text.
+    the ``/dev/ttyUSB0`` it points to are one port); network addresses by their text.
     """
 
     def __init__(self) -> None:
@@ -433,9 +433,17 @@ def _run_operation(
     """Run one operation's ``body`` on ``port``: hold the port, time it, keep re-flash marks.
 
     ``body`` fills in the result it gets, knowing the port's USB description (None for a
-    pty or URL); a :class:`BoardError` it raises becomes the failure of ``failed_step``.
+    pty or URL); a :class:`BoardError` it raises becomes the failure of ``failed_step``. A
+    port this tool does not open (:func:`~firmware_tools.ports.check_port_url`) fails the
+    "port" step before any driver sees it.
     """
     started = time.monotonic()
+    try:
+        check_port_url(port)
+    except BoardError as refused:
+        result = BoardResult(port, family or "unknown", action).fail(refused, "port")
+        result.duration_s = time.monotonic() - started
+        return result
     info = find_port(port)
     result = BoardResult(
         port,

@@ -2,14 +2,22 @@
 
 The guess comes from the USB VID:PID of the port's USB-serial chip or native USB. A cheap
 USB-serial chip (CH340, CP210x, FTDI) sits on many kinds of boards, so those guesses are marked
-as unsure; only a VID:PID that belongs to one family is marked sure. Ports given as a pyserial
-URL (``socket://``, ``loop://``, ``rfc2217://``) or a pty cannot tell: their family is
-"unknown" and the trainer passes ``--board``.
+as unsure; only a VID:PID that belongs to one family is marked sure. Ports given as a network
+address (``socket://``, ``rfc2217://``) or a pty cannot tell: their family is "unknown" and
+the trainer passes ``--board``.
+
+:func:`check_port_url` is the one rule for what a port may be: a serial device or a plain
+network serial address. pyserial opens far more (``spy://...?file=PATH`` writes PATH,
+``hwgrep://`` opens whatever port matches), so every port is checked before it is opened.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
+import stat
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -17,10 +25,14 @@ from typing import Any
 from serial.tools import list_ports
 from serial.tools.list_ports_common import ListPortInfo
 
+from firmware_tools.base import BoardError, Reason
+
 __all__ = [
+    "ACCEPTED_PORTS",
     "UNKNOWN",
     "PortInfo",
     "UsbGuess",
+    "check_port_url",
     "describe_port",
     "find_port",
     "guess_family",
@@ -30,6 +42,102 @@ __all__ = [
 ]
 
 UNKNOWN = "unknown"
+
+#: What :func:`check_port_url` accepts, as refusals say it.
+ACCEPTED_PORTS = (
+    "a serial device (/dev/ttyUSB0, /dev/ttyACM0, /dev/cu.usbserial-..., "
+    "/dev/serial/by-id/..., a pty /dev/pts/N, COM3 on Windows) or socket://HOST:PORT or "
+    "rfc2217://HOST:PORT with nothing after the port"
+)
+# Serial devices by name; a pty (/dev/pts/N) is how test boards and serial bridges appear.
+# /dev/tty (this process's terminal) and /dev/ttyN (the machine's consoles) are not serial.
+_SERIAL_NODE = r"tty(?!\d*$)[^/]+|cu\.[^/]+|pts/\d+"
+_DEVICE_PATHS = re.compile(rf"/dev/(?:{_SERIAL_NODE}|serial/by-(?:id|path)/[^/]+)", re.ASCII)
+# Where a device name resolves to: the node itself, never another kind of device.
+_DEVICE_NODES = re.compile(rf"/dev/(?:{_SERIAL_NODE})", re.ASCII)
+_WINDOWS_PORT = re.compile(r"COM[1-9]\d{0,2}", re.ASCII | re.IGNORECASE)
+# socket:// and rfc2217:// with a host and a port only: pyserial reads options from a query
+# (?logging=debug, ?ign_set_control ...), so nothing may follow the port.
+_NETWORK_PORT = re.compile(
+    r"(?P<scheme>socket|rfc2217)://"
+    r"(?P<host>\[[0-9a-f:.]+\]|[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?):(?P<port>\d+)",
+    re.ASCII | re.IGNORECASE,
+)
+
+
+def check_port_url(text: str, *, windows: bool | None = None) -> str:
+    """Return ``text`` as the port to open, when it is one this tool may open; else refuse.
+
+    Accepted: a serial device path (``/dev/tty*`` but the consoles ``/dev/tty`` and
+    ``/dev/ttyN``; ``/dev/cu.*``, ``/dev/pts/N``, ``/dev/serial/by-id/*``,
+    ``/dev/serial/by-path/*``) that is a character device when it exists (an unplugged
+    board's path is accepted), ``COMn`` on Windows (``windows``: default this machine), and
+    ``socket://HOST:PORT`` / ``rfc2217://HOST:PORT`` with nothing after the port. Surrounding
+    spaces are dropped and a URL's scheme is written in lower case.
+
+    :raise BoardError: (PORT) code ``port-not-allowed`` (params ``port``, ``accepted``),
+        ``port-url-options`` (``port``: a network address with options or a path after the
+        port) or ``port-not-a-device`` (``port``, ``accepted``: the path exists but is no
+        serial device).
+    """
+    port = (text or "").strip()
+    windows = sys.platform == "win32" if windows is None else windows
+    printable = port and not any(ord(char) < 32 or ord(char) == 127 for char in port)
+    network = _NETWORK_PORT.match(port) if printable else None
+    if network is not None and _network_parts_valid(network["host"], network["port"]):
+        scheme = network["scheme"].lower()
+        if network.end() != len(port):
+            raise _port_refused(
+                "port-url-options",
+                f"{port}: write {scheme}://HOST:PORT with nothing after the port (no options, "
+                "no path)",
+                port=port,
+            )
+        return f"{scheme}://{network['host']}:{network['port']}"
+    if printable and windows and _WINDOWS_PORT.fullmatch(port):
+        return port.upper()
+    if printable and _DEVICE_PATHS.fullmatch(port) and os.path.normpath(port) == port:
+        _check_device(port)
+        return port
+    raise _port_refused(
+        "port-not-allowed",
+        f"{port or 'an empty port'} is not a port this tool opens: give {ACCEPTED_PORTS}",
+        port=port,
+        accepted=ACCEPTED_PORTS,
+    )
+
+
+def _network_parts_valid(host: str, port: str) -> bool:
+    if host.startswith("["):
+        try:
+            ipaddress.IPv6Address(host[1:-1])
+        except ValueError:
+            return False
+    elif ".." in host:
+        return False
+    return 1 <= int(port) <= 65535
+
+
+def _check_device(path: str) -> None:
+    """Refuse a device path that exists but is not a serial character device."""
+    try:
+        found = os.stat(path)  # follows a symlink: /dev/serial/by-id/... -> /dev/ttyUSB0
+    except FileNotFoundError:
+        return  # not plugged in now: opening it later says so
+    except OSError:
+        return  # cannot look (permissions): opening it says why
+    if not stat.S_ISCHR(found.st_mode) or not _DEVICE_NODES.fullmatch(os.path.realpath(path)):
+        raise _port_refused(
+            "port-not-a-device",
+            f"{path} is not a serial device (it is a file, a folder or another kind of "
+            f"device): give {ACCEPTED_PORTS}",
+            port=path,
+            accepted=ACCEPTED_PORTS,
+        )
+
+
+def _port_refused(code: str, message: str, **params: object) -> BoardError:
+    return BoardError(message, reason=Reason.PORT, code=code, params=params)
 
 
 @dataclass(frozen=True)

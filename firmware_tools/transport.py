@@ -1,8 +1,10 @@
 """Ports and reset strategies: the only module of the AVR path that touches a serial port.
 
-A port is a device path (``/dev/ttyUSB0``, a pty such as ``/dev/pts/5``) or any pyserial URL
-(``socket://``, ``rfc2217://``, ``loop://``). A pty, a socket or a loop has no DTR/RTS lines:
-a reset strategy that needs them falls back to asking the trainer to press the reset button.
+A port is a serial device path (``/dev/ttyUSB0``, a pty such as ``/dev/pts/5``) or a network
+serial address (``socket://HOST:PORT``, ``rfc2217://HOST:PORT``): :func:`open_port` opens
+nothing else (see :func:`firmware_tools.ports.check_port_url`), whatever more pyserial's
+``serial_for_url`` can open. A pty or a socket has no DTR/RTS lines: a reset strategy that
+needs them falls back to asking the trainer to press the reset button.
 
 Every port a driver opens goes through :func:`open_port` (or is handed to :func:`opened`), so
 a batch can watch the ports of an attempt (:func:`watch_ports`) and close them from another
@@ -27,6 +29,7 @@ from contextvars import ContextVar
 import serial
 
 from firmware_tools.base import BoardError, Notice, Reason
+from firmware_tools.ports import check_port_url
 
 __all__ = [
     "RESET_NAMES",
@@ -68,13 +71,15 @@ _OPEN_HINT = (
 def open_port(
     port: str, *, baudrate: int = 115200, timeout: float | None = 1.0, name: str = ""
 ) -> serial.SerialBase:
-    """Open ``port`` (a device path or a pyserial URL) at ``baudrate``, 8N1.
+    """Open ``port`` (a serial device or network serial address) at ``baudrate``, 8N1.
 
     ``name`` is how the trainer's messages name the board (default: ``port``).
 
-    :raise BoardError: (PORT) when it cannot be opened, with the operating system's reason
-        ("Permission denied") and what to do about it.
+    :raise BoardError: (PORT) when it is not a port this tool opens (checked before pyserial
+        sees it: :func:`~firmware_tools.ports.check_port_url`), or when it cannot be opened,
+        with the operating system's reason ("Permission denied") and what to do about it.
     """
+    port = check_port_url(port)
     try:
         link = serial.serial_for_url(port, baudrate=baudrate, timeout=timeout)
     except (serial.SerialException, OSError, ValueError) as exc:

@@ -25,6 +25,7 @@ import serial
 from firmware_tools.base import BoardError, Firmware, FlashReport, ProgressCallback, Reason
 from firmware_tools.drivers.base import Identification, ImageDriver, image_of
 from firmware_tools.images import FirmwareImage
+from firmware_tools.ports import check_port_url
 from firmware_tools.transport import cannot_open, opened
 
 if TYPE_CHECKING:
@@ -193,9 +194,10 @@ class EspBoard:
 
         if self._esp is not None:
             return self._esp
+        port = check_port_url(self.port)  # esptool opens it with pyserial's serial_for_url
         try:
             self._esp = detect_chip(
-                self.port,
+                port,
                 baud=115200,
                 connect_mode=self.connect_mode,
                 connect_attempts=self.connect_attempts,

@@ -19,7 +19,14 @@ from typing import ClassVar
 
 import serial
 
-from firmware_tools.base import BoardError, Firmware, FlashReport, ProgressCallback, Reason
+from firmware_tools.base import (
+    MAX_FIRMWARE_BYTES,
+    BoardError,
+    Firmware,
+    FlashReport,
+    ProgressCallback,
+    Reason,
+)
 from firmware_tools.drivers.base import BoardDriver, Identification
 from firmware_tools.protocol import rawrepl
 from firmware_tools.transport import open_port
@@ -49,11 +56,13 @@ def collect_files(paths: Iterable[str | Path]) -> list[BoardFile]:
     """Read the MicroPython files to copy: files as given, folders with everything inside.
 
     A folder's files keep their path relative to the folder (``kit/lib/x.py`` -> ``lib/x.py``);
-    hidden files and ``__pycache__`` are left out.
+    hidden files and ``__pycache__`` are left out. Their sizes are added up before any is
+    read: more than :data:`~firmware_tools.base.MAX_FIRMWARE_BYTES` is not a firmware.
 
-    :raise BoardError: (BAD_IMAGE) a path that does not exist, or nothing to copy at all.
+    :raise BoardError: (BAD_IMAGE) a path that does not exist, more than a firmware holds
+        (code ``files-too-large``, params ``size``, ``limit``), or nothing to copy at all.
     """
-    files: dict[str, BoardFile] = {}
+    sources: list[tuple[Path, Path]] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
@@ -66,9 +75,20 @@ def collect_files(paths: Iterable[str | Path]) -> list[BoardFile]:
                 f"{path} does not exist: give a MicroPython file or a folder of them",
                 reason=Reason.BAD_IMAGE,
             )
-        for source, relative in chosen:
-            name = PurePosixPath(*relative.parts).as_posix()
-            files[name] = BoardFile(name, source.read_bytes())
+        sources += chosen
+    size = sum(source.stat().st_size for source, _relative in sources)
+    if size > MAX_FIRMWARE_BYTES:
+        raise BoardError(
+            f"the files hold {size} B, more than a board firmware ({MAX_FIRMWARE_BYTES} B): "
+            "give the kit's folder, not a larger one",
+            reason=Reason.BAD_IMAGE,
+            code="files-too-large",
+            params={"size": size, "limit": MAX_FIRMWARE_BYTES},
+        )
+    files: dict[str, BoardFile] = {}
+    for source, relative in sources:
+        name = PurePosixPath(*relative.parts).as_posix()
+        files[name] = BoardFile(name, source.read_bytes())
     if not files:
         raise BoardError(
             "no files to copy: the folder is empty (hidden files are left out)",
@@ -83,7 +103,7 @@ def _wanted(relative: Path) -> bool:
 
 
 class MicroPythonBoard:
-    """One MicroPython board on ``port`` (a device path, a pty or a pyserial URL).
+    """One MicroPython board on ``port`` (a serial device, a pty or a network address).
 
     Every method raises :class:`BoardError` with a one-line reason: NO_RESPONSE (silent
     port), PROTOCOL (answers, but not as a MicroPython REPL, or a script failed on the board),

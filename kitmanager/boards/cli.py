@@ -70,7 +70,8 @@ def ports_group(ctx: click.Context) -> None:
 )
 @with_appcontext
 def ports_add(device: str, family: str) -> None:
-    """Add a port that is not USB: a path, socket://HOST:PORT or rfc2217://HOST:PORT."""
+    """Add a port that is not USB: a serial device (/dev/ttyAMA0, /dev/serial/by-id/...),
+    socket://HOST:PORT or rfc2217://HOST:PORT (nothing after the port)."""
     try:
         add_port(cli_actor(), device, family)
     except ValueError as exc:

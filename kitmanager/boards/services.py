@@ -10,11 +10,9 @@ Nothing here opens a serial port: the work on boards is firmware_tools' and runs
 from __future__ import annotations
 
 import hashlib
-import io
 import re
 import secrets
 import tempfile
-import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -26,12 +24,13 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import joinedload
 
 import firmware_tools
-from firmware_tools.base import BoardError
+from firmware_tools.archive import read_zip
+from firmware_tools.base import MAX_FIRMWARE_BYTES, BoardError
 from firmware_tools.base import Firmware as LoadedFirmware
 from firmware_tools.drivers import DRIVERS, board_kind, driver_for_files, families
 from firmware_tools.images import HEX_SUFFIXES
 from firmware_tools.operations import BoardResult, load_firmware
-from firmware_tools.ports import hub_place, list_board_ports
+from firmware_tools.ports import check_port_url, hub_place, list_board_ports
 from firmware_tools.protocol.healthcheck import ExpectedFirmware
 from kitmanager.audit import Actor, record_event
 from kitmanager.database import insert_ignoring_conflicts
@@ -94,9 +93,9 @@ __all__ = [
 BUILTIN_DIR = Path(firmware_tools.__file__).resolve().parent / "firmware"
 #: Uploaded firmware lives in the data dir, one folder per hash.
 FIRMWARE_FOLDER = "firmware"
-# An upload larger than this is not a workshop firmware (an ESP32 image is at most 16 MB).
-MAX_FIRMWARE_BYTES = 16 * 1024 * 1024
 _VERSION = re.compile(r"""VERSION\s*=?\s*["']([^"']+)["']""")
+# The most a firmware holds (firmware_tools' figure), as pages say it: "16 MB".
+_FIRMWARE_MB = MAX_FIRMWARE_BYTES // (1024 * 1024)
 
 
 #: How a run's outcome reads in the pages and in the kit's history.
@@ -116,6 +115,53 @@ def status_label(status: str) -> str:
 
 class BoardsError(ValueError):
     """A boards request the user can fix; the message says how."""
+
+
+_ACCEPTED_PORTS = _l(
+    "Write a serial device (/dev/ttyUSB0, /dev/ttyACM0, /dev/serial/by-id/…, COM3 on "
+    "Windows), or socket://HOST:PORT or rfc2217://HOST:PORT with nothing after the port."
+)
+# firmware_tools' refusals in the page's language, by their code; each takes the error's
+# parameters (``accepted`` and ``limit`` are said here, in the page's words).
+_REFUSALS = {
+    "port-not-allowed": _l("%(port)s is not a port kitmanager opens. %(accepted)s"),
+    "port-not-a-device": _l(
+        "%(port)s is not a serial device (it is a file, a folder or another kind of device). "
+        "%(accepted)s"
+    ),
+    "port-url-options": _l("%(port)s has options or a path after the port. %(accepted)s"),
+    "zip-unreadable": _l("%(name)s is not a ZIP file that can be opened."),
+    "zip-too-large": _l("The firmware is larger than %(limit)s MB: that is not a board firmware."),
+    "zip-too-many-files": _l(
+        "%(name)s holds more files than a board firmware has (at most %(limit)s)."
+    ),
+    "zip-nested-archive": _l(
+        "%(name)s holds another archive (%(entry)s): unpack it and upload its files instead."
+    ),
+    "zip-unsupported": _l(
+        "%(name)s holds %(entry)s encrypted or compressed other than with Deflate: zip the "
+        "files again with the usual tool, without a password."
+    ),
+    "zip-size-mismatch": _l(
+        "%(name)s is damaged or forged: %(entry)s does not unpack to the size its list of "
+        "files declares."
+    ),
+}
+
+
+def _refusal(error: BoardError) -> str:
+    """``error`` in the page's language when its code is known here; else its own line."""
+    message = _REFUSALS.get(error.code)
+    if message is None:
+        return str(error)
+    params = {key: str(value)[:200] for key, value in error.params.items()}
+    params["accepted"] = str(_ACCEPTED_PORTS)
+    if error.code == "zip-too-large":
+        params["limit"] = str(_FIRMWARE_MB)
+    try:
+        return str(message) % params
+    except (KeyError, ValueError):  # a library that names its parameters otherwise
+        return str(error)
 
 
 # -- firmware library ---------------------------------------------------------------------
@@ -235,32 +281,39 @@ def load_library_firmware(firmware: Firmware) -> LoadedFirmware:
 
 
 def _clean_upload(files: Iterable[FirmwareFile]) -> list[FirmwareFile]:
-    """The files of an upload, a ZIP opened, with safe relative names and one top folder
-    (a folder picked in the browser, or zipped) taken off."""
-    cleaned: list[FirmwareFile] = []
+    """The files of an upload, each ZIP opened (within what is left of a firmware's size:
+    firmware_tools checks its declared sizes before unpacking it), with safe relative names
+    and one top folder (a folder picked in the browser, or zipped) taken off.
+
+    :raise BoardsError: more than a firmware holds, a ZIP that firmware_tools refuses, or a
+        name that leaves the firmware's folder.
+    """
+    unpacked: list[FirmwareFile] = []
     total = 0
     for upload in files:
         if upload.name.lower().endswith(".zip"):
             try:
-                archive = zipfile.ZipFile(io.BytesIO(upload.data))
-                inner = [
-                    FirmwareFile(info.filename, archive.read(info))
-                    for info in archive.infolist()
-                    if not info.is_dir() and info.file_size <= MAX_FIRMWARE_BYTES
-                ]
-            except (zipfile.BadZipFile, OSError, RuntimeError, ValueError):
-                raise BoardsError(
-                    _("%(name)s is not a ZIP file that can be opened.", name=upload.name)
-                ) from None
-            cleaned += _clean_upload(f for f in inner if not f.name.startswith("__MACOSX/"))
-            continue
+                inner = read_zip(upload.data, upload.name, limit=MAX_FIRMWARE_BYTES - total)
+            except BoardError as error:
+                raise BoardsError(_refusal(error)) from None
+            found = [FirmwareFile(name, data) for name, data in inner]
+        else:
+            found = [upload]
+        unpacked += found
+        total += sum(len(f.data) for f in found)
+        if total > MAX_FIRMWARE_BYTES:
+            raise BoardsError(
+                _(
+                    "The firmware is larger than %(limit)s MB: that is not a board firmware.",
+                    limit=_FIRMWARE_MB,
+                )
+            )
+    cleaned: list[FirmwareFile] = []
+    for upload in unpacked:
         parts = [p for p in PurePosixPath(upload.name.replace("\\", "/")).parts if p != "/"]
         if not parts or any(p in ("..", ".") for p in parts):
             raise BoardsError(_("The file name %(name)s is not allowed.", name=upload.name))
-        total += len(upload.data)
         cleaned.append(FirmwareFile("/".join(parts), upload.data))
-    if total > MAX_FIRMWARE_BYTES:
-        raise BoardsError(_("The firmware is larger than 16 MB: that is not a board firmware."))
     tops = {f.name.split("/", 1)[0] for f in cleaned}
     if len(tops) == 1 and all("/" in f.name for f in cleaned):
         cleaned = [FirmwareFile(f.name.split("/", 1)[1], f.data) for f in cleaned]
@@ -525,21 +578,18 @@ def _port_row(device: str) -> BoardPort:
 
 
 def add_port(actor: Actor, device: str, family: str) -> BoardPort:
-    """Add a port that is not USB: a path, ``rfc2217://host:port`` or ``socket://host:port``
-    (a board behind a network serial server). Its ``family`` must be given: such a port
-    cannot tell which board is behind it.
+    """Add a port that is not USB: a serial device path, ``rfc2217://host:port`` or
+    ``socket://host:port`` (a board behind a network serial server). Its ``family`` must be
+    given: such a port cannot tell which board is behind it.
 
-    :raise BoardsError: an empty or unknown kind of address, an unknown family, or a port
-        already there.
+    :raise BoardsError: a port firmware_tools does not open (it says what it does, see
+        :func:`firmware_tools.ports.check_port_url`), an unknown family, or a port already
+        there.
     """
-    device = device.strip()
-    if not device or not (device.startswith("/") or re.match(r"^[a-z0-9+]+://\S+$", device)):
-        raise BoardsError(
-            _(
-                "Write the port as a path (/dev/ttyUSB0) or an address such as "
-                "socket://192.168.1.20:4000 or rfc2217://192.168.1.20:4000."
-            )
-        )
+    try:
+        device = check_port_url(device)
+    except BoardError as error:
+        raise BoardsError(_refusal(error)) from None
     if len(device) > BoardPort.__table__.c.device.type.length:
         raise BoardsError(_("This port address is too long."))
     try:

@@ -58,7 +58,8 @@ def micropython_available() -> bool:
 
 
 class MicroPythonPty:
-    """Start a MicroPython board in ``workdir``; ``.port`` is its pty path.
+    """Start a MicroPython board in ``workdir``; ``.port`` is its pty (``/dev/pts/N``), as
+    firmware_tools opens only serial devices (socat's link to it, ``.link``, is not one).
 
     ``restart=False`` runs micropython once, so a soft reset ends it and the pty closes.
     """
@@ -70,7 +71,7 @@ class MicroPythonPty:
         workdir.mkdir(parents=True, exist_ok=True)
         for name, text in (files or {}).items():
             (workdir / name).write_text(text)
-        self.port = str(workdir.parent / f"{workdir.name}.tty")
+        self.link = str(workdir.parent / f"{workdir.name}.tty")
         env = {**os.environ, "MP": MICROPYTHON}
         loop = workdir.parent / f"{workdir.name}.sh"
         loop.write_text(_LOOP)
@@ -79,7 +80,7 @@ class MicroPythonPty:
         self._process = subprocess.Popen(
             [
                 "socat",
-                f"PTY,link={self.port},raw,echo=0",
+                f"PTY,link={self.link},raw,echo=0",
                 f"EXEC:{command},pty,setsid,ctty,echo=0,onlcr=0",
             ],
             cwd=workdir,
@@ -87,11 +88,12 @@ class MicroPythonPty:
             start_new_session=True,
         )
         deadline = time.monotonic() + 5
-        while not os.path.exists(self.port):
+        while not os.path.exists(self.link):
             if time.monotonic() > deadline or self._process.poll() is not None:
                 self.stop()
                 raise RuntimeError("socat did not create the MicroPython pty")
             time.sleep(0.02)
+        self.port = os.path.realpath(self.link)
         time.sleep(0.3)  # micropython starting; the first interrupt must reach it
 
     def file(self, name: str) -> Path:

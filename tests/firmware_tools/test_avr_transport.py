@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 
 import pytest
 import serial
@@ -36,11 +37,16 @@ def test_a_pty_opens_at_the_asked_speed_and_has_no_modem_lines(pty_port) -> None
     assert os.read(master, 4) == b"ping"
 
 
-def test_url_ports_open_and_have_no_modem_lines() -> None:
-    with open_port("loop://", timeout=0.1) as link:
-        link.write(b"abc")
-        assert link.read(3) == b"abc"
-        assert not has_modem_lines(link)
+def test_network_ports_open_and_have_no_modem_lines() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        url = f"socket://127.0.0.1:{server.getsockname()[1]}"
+        with open_port(url, timeout=1.0) as link:
+            peer, _ = server.accept()
+            with peer:
+                link.write(b"abc")
+                peer.sendall(peer.recv(3))
+                assert link.read(3) == b"abc"
+            assert not has_modem_lines(link)
 
 
 def test_every_reset_on_a_pty_becomes_a_press_and_the_trainer_is_told(pty_port) -> None:

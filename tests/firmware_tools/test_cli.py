@@ -255,8 +255,8 @@ def test_two_firmwares_for_one_family_are_refused(capsys):
     assert "two avr firmwares given" in capsys.readouterr().err
 
 
-def test_a_port_that_cannot_be_opened_keeps_the_systems_reason(tmp_path, capsys):
-    missing = str(tmp_path / "ttyUSB7")
+def test_a_port_that_cannot_be_opened_keeps_the_systems_reason(capsys):
+    missing = "/dev/ttyUSB-not-plugged-in"
     assert cli.main(["check", "--port", missing, "--board", "nano", "--quiet"]) == 1
     assert f"cannot open {missing} (No such file or directory)" in capsys.readouterr().out
 
@@ -264,7 +264,7 @@ def test_a_port_that_cannot_be_opened_keeps_the_systems_reason(tmp_path, capsys)
 def test_a_mixed_hub_with_an_esp_binary_takes_its_address(tmp_path, capsys):
     app = tmp_path / "app.bin"
     app.write_bytes(b"\xe9" + bytes(4095))
-    missing = str(tmp_path / "ttyUSB8")
+    missing = "/dev/ttyUSB-not-plugged-in"
     argv = ["flash", f"--firmware=uno={KITBOT_HEX}", f"--firmware=esp32={app}"]
     code = cli.main([*argv, "--address=0x10000", f"--port={missing}", "--quiet"])
     out, err = capsys.readouterr()

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import select
+import threading
+import tty
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -28,8 +33,6 @@ from firmware_tools.operations import (
     verify_board,
 )
 from firmware_tools.transport import open_port
-
-PORT = "loop://"  # pyserial's loopback: every byte written comes back
 
 
 class EchoDriver(BoardDriver):
@@ -84,6 +87,28 @@ def echo_family() -> Iterator[type[EchoDriver]]:
 
 
 @pytest.fixture
+def echo_port() -> Iterator[str]:
+    """A pty whose other end sends back every byte it gets: the echo family's "board"."""
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    stop = threading.Event()
+
+    def echo() -> None:
+        while not stop.is_set():
+            if select.select([master], [], [], 0.05)[0]:
+                with contextlib.suppress(OSError):
+                    os.write(master, os.read(master, 4096))
+
+    thread = threading.Thread(target=echo, daemon=True)
+    thread.start()
+    yield os.ttyname(slave)  # the slave stays open: the host may close and reopen the port
+    stop.set()
+    thread.join()
+    os.close(master)
+    os.close(slave)
+
+
+@pytest.fixture
 def echo_firmware(tmp_path: Path) -> Path:
     path = tmp_path / "blink.echo"
     path.write_bytes(b"blink " * 100)
@@ -91,31 +116,32 @@ def echo_firmware(tmp_path: Path) -> Path:
 
 
 def test_a_new_family_is_driven_by_the_operations_without_changing_them(
-    echo_family, echo_firmware, capsys
+    echo_family, echo_firmware, echo_port, capsys
 ):
+    port = echo_port
     firmware = load_firmware([echo_firmware])  # the suffix says which family
     assert firmware.family == "echo"
-    assert resolve_family(PORT, "echobox") == "echo"  # its board name, from the driver
+    assert resolve_family(port, "echobox") == "echo"  # its board name, from the driver
 
-    result = flash_board(PORT, firmware)
+    result = flash_board(port, firmware)
     assert result.ok, result.message
     assert result.family == "echo" and result.flash.bytes_written == 600
 
     events = []
-    batch = run_batch([PORT], flash_job(firmware, family="echobox"), on_progress=events.append)
+    batch = run_batch([port], flash_job(firmware, family="echobox"), on_progress=events.append)
     assert batch.ok and batch.boards[0].family == "echo"
     assert ("write", 600) in [(event.phase, event.done) for event in events]
 
     # what the family does not implement is refused in words, not with a crash
-    verified = verify_board(PORT, firmware)
+    verified = verify_board(port, firmware)
     assert verified.reason is Reason.PROTOCOL
     assert "verify alone is not available for echo boards" in verified.message
 
     # the command line takes the new family and its board name too
-    code = cli.main(["flash", str(echo_firmware), "--port", PORT, "--board", "echobox", "--quiet"])
+    code = cli.main(["flash", str(echo_firmware), "--port", port, "--board", "echobox", "--quiet"])
     out = capsys.readouterr().out
     assert code == 0, out
-    assert out.splitlines()[1].split()[:3] == [PORT, "echo", "PASS"]
+    assert out.splitlines()[1].split()[:3] == [port, "echo", "PASS"]
 
 
 def test_a_family_or_board_name_is_registered_once(echo_family):
@@ -172,6 +198,7 @@ def test_a_board_name_brings_its_chip_to_the_firmware():
 
 def test_a_mega_is_refused_before_its_stk500v2_bootloader_is_sent_stk500v1(tmp_path):
     kitbot = "firmware_tools/firmware/kitbot-avr/kitbot.hex"
-    result = flash_board("/dev/null", load_firmware([kitbot], family="mega"), family="mega")
+    board = "/dev/ttyKIT-none"  # never opened: the image is refused first
+    result = flash_board(board, load_firmware([kitbot], family="mega"), family="mega")
     assert result.reason is Reason.BAD_IMAGE
     assert "stk500v2" in result.message and "Arduino IDE" in result.message

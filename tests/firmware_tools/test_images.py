@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -9,11 +11,7 @@ import pytest
 from firmware_tools.base import BoardError, Reason
 from firmware_tools.images import CHIPS, load_image
 from tests.firmware_tools.conftest import KITBOT_HEX, OPTIBOOT_HEX
-
-
-def hex_record(address: int, data: bytes, kind: int = 0) -> str:
-    body = bytes((len(data), address >> 8 & 0xFF, address & 0xFF, kind)) + data
-    return ":" + (body + bytes(((-sum(body)) & 0xFF,))).hex().upper()
+from tests.firmware_tools.hostile_files import hex_record, sparse_hex
 
 
 def write_hex(path: Path, *records: str) -> Path:
@@ -60,8 +58,9 @@ def test_overlapping_records_are_refused(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(not OPTIBOOT_HEX.exists(), reason="arduino-core-avr not installed")
 def test_debians_oversized_optiboot_hex_is_refused_as_an_application() -> None:
-    # Debian's rebuild of optiboot is 532 B: its version word overlaps its own code.
-    assert "overlap" in refusal(OPTIBOOT_HEX).lower()
+    # Debian's rebuild of optiboot is 532 B: its code runs past the end of the flash (its
+    # version word also overlaps its code, further down the file); refused at the first.
+    assert "beyond the 32768 B flash" in refusal(OPTIBOOT_HEX)
 
 
 def test_data_inside_the_bootloader_area_is_refused(tmp_path: Path) -> None:
@@ -133,3 +132,85 @@ def test_pages_are_aligned_and_padded_with_erased_bytes(tmp_path: Path) -> None:
     assert pages[0][1] == b"\xff" * 100 + b"\x01" * 28
     assert pages[1][1] == b"\x01" * 128
     assert pages[2][1] == b"\x01" * 44 + b"\xff" * 84
+
+
+# -- hostile files: refused from their declared spans, before any buffer is built ----------
+# (an upper bound on the time of each refusal, to catch a loop over a gap: not a speed target)
+
+REFUSAL_S = 5.0
+REFUSAL_BYTES = 50 * 1024 * 1024
+
+
+def timed_refusal(path: Path, **options: object) -> tuple[str, float, int]:
+    """The refusal's message, its time and the peak of memory it took (tracemalloc)."""
+    tracemalloc.start()
+    started = time.perf_counter()
+    try:
+        message = refusal(path, **options)
+    finally:
+        took = time.perf_counter() - started
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return message, took, peak
+
+
+def test_a_sparse_hex_is_refused_at_its_far_record_without_filling_the_gap(tmp_path: Path) -> None:
+    # one byte at 0 and one at 0x18000000: a loader that fills the gap first took 43 s, 876 MB
+    path = tmp_path / "sparse.hex"
+    path.write_bytes(sparse_hex(0x18000000))
+    message, took, peak = timed_refusal(path)
+    assert "has data up to 0x18000000, beyond the 32768 B flash of the atmega328p" in message
+    assert took < REFUSAL_S and peak < REFUSAL_BYTES
+    esp = timed_refusal(path, chip="esp32")
+    assert "beyond the 4194304 B flash of the esp32" in esp[0]
+    assert esp[1] < REFUSAL_S and esp[2] < REFUSAL_BYTES
+
+
+def test_a_hex_file_larger_than_any_program_for_the_chip_is_refused_unread(tmp_path: Path) -> None:
+    path = tmp_path / "huge.hex"
+    record = hex_record(0x10, b"\xaa" * 16) + "\n"
+    path.write_text(record * (512 * 1024 // len(record)))
+    message, took, peak = timed_refusal(path)
+    assert "of Intel HEX, more than a program for the atmega328p can be (196608 B)" in message
+    assert took < REFUSAL_S and peak < REFUSAL_BYTES  # not read: it is half a megabyte
+
+
+def test_a_bin_is_refused_from_its_size_before_it_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "huge.bin"
+    with path.open("wb") as file:
+        file.truncate(512 * 1024 * 1024)  # sparse on disk: 512 MiB to a reader
+    message, took, peak = timed_refusal(path, chip="esp32", address=0x10000)
+    assert "has data up to 0x2000FFFF, beyond the 4194304 B flash of the esp32" in message
+    assert took < REFUSAL_S and peak < REFUSAL_BYTES
+    far = tmp_path / "far.bin"
+    far.write_bytes(b"\x01" * 16)
+    assert "beyond the 32768 B flash" in refusal(far, address=0x18000000)
+
+
+def test_hex_records_are_read_with_their_address_records(tmp_path: Path) -> None:
+    path = write_hex(
+        tmp_path / "linear.hex",
+        hex_record(0, b"\x00\x00", kind=4),  # extended linear address 0
+        hex_record(0x100, b"\x01\x02"),
+        hex_record(0, b"\x00\x00\x01\x00", kind=5),  # start address: not data
+        hex_record(0x102, b"\x03"),
+    )
+    image = load_image(path)
+    assert (image.address, image.data) == (0x100, b"\x01\x02\x03")
+
+
+@pytest.mark.parametrize(
+    ("line", "why"),
+    [
+        ("100000000C945C000C946E000C946E000C946E00AA", "does not start with ':'"),
+        (":1000000Z0C945C000C946E000C946E000C946E00AA", "is not hexadecimal"),
+        (":0200000001", "has the wrong length"),
+        (":0100000601F8", "unknown record type 06"),
+        (":0100000400FB", "wrong length for a type 04 record"),
+    ],
+)
+def test_a_malformed_hex_line_is_named(tmp_path: Path, line: str, why: str) -> None:
+    path = write_hex(tmp_path / "bad.hex", hex_record(0, b"\x0c"), line)
+    message = refusal(path)
+    assert message.startswith("firmware file bad.hex is a broken Intel HEX file: line 2 ")
+    assert why in message

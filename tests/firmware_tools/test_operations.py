@@ -16,6 +16,7 @@ from firmware_tools.operations import (
     PORTS,
     BoardContext,
     BoardResult,
+    PortRegistry,
     check_board,
     check_job,
     flash_board,
@@ -462,11 +463,14 @@ def test_one_job_per_port_at_a_time(fake_board, tmp_path):
     deadline = time.monotonic() + 5
     while PORTS.busy(slow.port) is None and time.monotonic() < deadline:
         time.sleep(0.01)
-    link = tmp_path / "by-id-link"  # /dev/serial/by-id names the same port
-    link.symlink_to(slow.port)
-    second = flash_board(str(link), firmware)
+    second = flash_board(slow.port, firmware)
     checked = check_board(slow.port, family="uno")
     worker.join()
+    # a /dev/serial/by-id link names the same port as its device (the tests cannot write
+    # /dev, and a link elsewhere is no port at all: its key is checked instead)
+    link = tmp_path / "by-id-link"
+    link.symlink_to(slow.port)
+    assert PortRegistry.key(str(link)) == PortRegistry.key(slow.port)
     for refused in (second, checked):
         assert refused.reason is Reason.BUSY
         assert "a flash is running on it" in refused.message and "wait for it" in refused.message
@@ -477,8 +481,8 @@ def test_one_job_per_port_at_a_time(fake_board, tmp_path):
 # -- naming boards, keeping the reasons -----------------------------------------------------
 
 
-def test_a_port_that_cannot_be_opened_keeps_the_systems_reason(tmp_path):
-    result = check_board(str(tmp_path / "ttyUSB9"), family="uno")
+def test_a_port_that_cannot_be_opened_keeps_the_systems_reason():
+    result = check_board("/dev/ttyUSB-not-plugged-in", family="uno")
     assert result.reason is Reason.PORT
     assert "(No such file or directory)" in result.message
     assert "plugged in" in result.message

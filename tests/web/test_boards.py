@@ -11,6 +11,7 @@ import hashlib
 import io
 import json
 import os
+import socket
 import time
 import zipfile
 from pathlib import Path
@@ -32,6 +33,14 @@ from kitmanager.kits.services import (
     set_condition,
 )
 from kitmanager.models import AuditEvent, BoardRun, Firmware, Kit, KitCondition
+from tests.firmware_tools.hostile_files import (
+    GIB,
+    lying_zip,
+    many_files_zip,
+    nested_zip,
+    sparse_hex,
+    zip_bomb,
+)
 from tests.firmware_tools.micropython_board import MicroPythonPty, micropython_available
 from tests.web.conftest import csrf_token, login
 from tests.web.helpers import add_people, make_workshop
@@ -246,7 +255,121 @@ def test_ports_are_added_by_hand_and_bound_to_kits_by_their_label(app, client, k
     reply = _post(client, "/boards/bind", device="/dev/ttyAMA0", label="KIT-999")
     assert "No kit has the label" in client.get(reply.headers["Location"]).get_data(as_text=True)
     reply = _post(client, "/boards/ports/add", device="not a port", family="avr")
-    assert "Write the port as a path" in client.get("/boards/").get_data(as_text=True)
+    page = client.get("/boards/").get_data(as_text=True)
+    assert "not a port is not a port kitmanager opens. Write a serial device" in page
+
+
+SIGNING_KEY = b"-----BEGIN PRIVATE KEY-----\nmust survive\n"
+ACCEPTED = (
+    "Write a serial device (/dev/ttyUSB0, /dev/ttyACM0, /dev/serial/by-id/…, COM3 on "
+    "Windows), or socket://HOST:PORT or rfc2217://HOST:PORT with nothing after the port."
+)
+
+
+def _hand_added(app) -> list[str]:
+    from kitmanager.models import BoardPort
+
+    with app.app_context():
+        return list(db.session.scalars(select(BoardPort.device).where(BoardPort.hand_added)))
+
+
+def test_only_serial_ports_can_be_added_and_a_spy_port_never_opens_its_file(
+    app, client, runner, tmp_path, silent_port
+):
+    """pyserial's spy:// writes the file named in it: a trainer could truncate the database
+    or the signing key. Refused, with what is accepted, on the page and the command line."""
+    key = tmp_path / "signing_key.pem"
+    key.write_bytes(SIGNING_KEY)
+    spy = f"spy:///dev/null?file={key}"
+    plain_file = tmp_path / "kitmanager.db"
+    plain_file.write_bytes(b"SQLite format 3\x00")
+    login(client, "tom")
+    for device, said in (
+        (spy, f"{spy} is not a port kitmanager opens. {ACCEPTED}"),
+        ("alt:///dev/ttyUSB0?class=PosixPollSerial", "is not a port kitmanager opens."),
+        ("hwgrep://.*", "hwgrep://.* is not a port kitmanager opens."),
+        ("loop://", "loop:// is not a port kitmanager opens."),
+        ("socket://10.0.0.5:4000?logging=debug", "has options or a path after the port."),
+        (str(plain_file), f"{plain_file} is not a port kitmanager opens."),
+    ):
+        reply = _post(client, "/boards/ports/add", device=device, family="avr")
+        page = client.get(reply.headers["Location"]).get_data(as_text=True)
+        assert said in page, device
+        assert ACCEPTED in page
+    result = runner.invoke(args=["boards", "ports", "add", spy, "--family", "avr"])
+    assert result.exit_code == 1
+    assert f"{spy} is not a port kitmanager opens. {ACCEPTED}" in result.output
+    assert _hand_added(app) == []
+    assert key.read_bytes() == SIGNING_KEY
+    assert plain_file.read_bytes() == b"SQLite format 3\x00"
+    # a serial device (a pty here) and a plain network address are ports
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        network = f"socket://127.0.0.1:{server.getsockname()[1]}"
+        for device in (silent_port, network):
+            reply = _post(client, "/boards/ports/add", device=device, family="micropython")
+            page = client.get(reply.headers["Location"]).get_data(as_text=True)
+            assert f"Port {device} added." in page
+    assert sorted(_hand_added(app)) == sorted([silent_port, network])
+
+
+def test_a_spy_port_stored_by_an_older_version_is_refused_when_a_job_runs(app, runner, tmp_path):
+    """A database from before the allow-list may hold such a port: the library refuses it
+    before pyserial sees it, and the board's result says why."""
+    from kitmanager.models import BoardPort
+
+    key = tmp_path / "signing_key.pem"
+    key.write_bytes(SIGNING_KEY)
+    spy = f"spy:///dev/null?file={key}"
+    with app.app_context():
+        db.session.add(BoardPort(device=spy, hand_added=True, family="micropython"))
+        db.session.commit()
+    result = runner.invoke(args=["boards", "check", "--port", spy])
+    assert result.exit_code == 1, result.output
+    assert "is not a port this tool opens" in result.output
+    assert key.read_bytes() == SIGNING_KEY
+    with app.app_context():
+        run = db.session.scalar(select(BoardRun))
+        assert (run.status, run.reason) == ("fail", "port")
+
+
+# The bound on each refusal's time catches unpacking or filling what should be refused; it
+# is not a speed target.
+REFUSAL_S = 5.0
+
+
+def _timed_upload(client, files, **fields) -> tuple[str, float]:
+    csrf_token(client, "/boards/firmware")  # the form's token, fetched before the clock runs
+    started = time.perf_counter()
+    page = _upload(client, files, **fields).get_data(as_text=True)
+    return page, time.perf_counter() - started
+
+
+def test_hostile_firmware_uploads_are_refused_from_their_declared_sizes(app, client):
+    login(client, "tom")
+    page, took = _timed_upload(client, [("bomb.zip", zip_bomb(GIB))])
+    assert "The firmware is larger than 16 MB: that is not a board firmware." in page
+    assert took < REFUSAL_S
+    page, took = _timed_upload(client, [("kit.zip", lying_zip(declared=100, actual=GIB))])
+    assert (
+        "kit.zip is damaged or forged: main.py does not unpack to the size its list of files "
+        "declares."
+    ) in page
+    assert took < REFUSAL_S
+    page, took = _timed_upload(client, [("kit.zip", nested_zip("inner.zip"))])
+    assert "kit.zip holds another archive (inner.zip): unpack it and upload its files" in page
+    assert took < REFUSAL_S
+    page, took = _timed_upload(client, [("kit.zip", many_files_zip(100_000))])
+    assert "kit.zip holds more files than a board firmware has (at most 1000)." in page
+    assert took < REFUSAL_S
+    # many small ZIPs of 16 MB each: the budget is the whole firmware's, not each ZIP's
+    bombs = [(f"part{i}.zip", zip_bomb(16 * 1024 * 1024, f"part{i}.bin")) for i in range(4)]
+    page, took = _timed_upload(client, bombs)
+    assert "The firmware is larger than 16 MB" in page and took < REFUSAL_S
+    page, took = _timed_upload(client, [("sparse.hex", sparse_hex(0x18000000))])
+    assert "has data up to 0x18000000, beyond the 32768 B flash of the atmega328p" in page
+    assert took < REFUSAL_S
+    with app.app_context():
+        assert len(list(db.session.scalars(select(Firmware)))) == 2  # the built-in ones
 
 
 def test_a_board_is_not_bound_to_a_retired_kit(app, client, kits):
