@@ -161,7 +161,10 @@ def workshop_attendance(slug: str):
 
 @bp.post("/scans/undo")
 def scan_undo():
-    """Take back what a scan changed, by its ``client_id`` (the station's undo button)."""
+    """Take back what a scan changed, by its ``client_id`` (the station's undo button).
+    A kiosk cannot: the next participant would take back the last one's check-in."""
+    if browser_session.get("kiosk"):
+        abort(403, description=gettext("A kiosk cannot take back scans: ask a trainer."))
     data = _body()
     client_id = _limited(data, "client_id", 64, None)
     if not client_id:

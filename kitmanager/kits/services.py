@@ -546,8 +546,9 @@ def return_kit(
 ) -> ReturnResult:
     """Take ``kit`` back. ``missing`` and ``damaged`` count, by component id, what did not
     come back whole (a partial return); anything there opens an incident for the restock
-    list. The kit then needs attention when a component that must come back is missing, or
-    anything is damaged; consumables used up leave it ready.
+    list, and so does a ``note`` alone (it stays in the kit's history). The kit then needs
+    attention when a component that must come back is missing, or anything is damaged;
+    consumables used up leave it ready.
 
     :raise KitNotOut: the kit is not out (nothing to return).
     :raise KitError: a component not in the kit, or counts above its quantity.
@@ -593,7 +594,7 @@ def return_kit(
     db.session.expire(handout)
     db.session.expire(kit, ["open_handout"])
     incident = None
-    if missing or damaged:
+    if missing or damaged or note.strip():  # a note alone is kept too: "left wheel bent"
         incident = KitIncident(
             kit_id=kit.id,
             handout_id=handout.id,
@@ -935,10 +936,12 @@ def remember_scan(
     connection.execute(statement)
 
 
-def scan_partner(station: str, wanted: str, at: datetime) -> int | None:
+def scan_partner(
+    station: str, wanted: str, at: datetime, window: timedelta = PAIR_WINDOW
+) -> int | None:
     """The id of the ``wanted`` kind ("badge" or "kit") scanned last at ``station`` at most
-    :data:`PAIR_WINDOW` before ``at``, or None. An older scan, or one of the other kind, does
-    not pair."""
+    ``window`` (the workshop's pairing window) before ``at``, or None. An older scan, or one
+    of the other kind, does not pair."""
     row = db.session.execute(
         select(StationScan.kind, StationScan.subject_id, StationScan.scanned_at).where(
             StationScan.station == station[:80]
@@ -946,7 +949,7 @@ def scan_partner(station: str, wanted: str, at: datetime) -> int | None:
     ).first()
     if row is None or row.kind != wanted:
         return None
-    if not row.scanned_at <= at + timedelta(seconds=1) or at - row.scanned_at > PAIR_WINDOW:
+    if not row.scanned_at <= at + timedelta(seconds=1) or at - row.scanned_at > window:
         return None
     return row.subject_id
 

@@ -4,7 +4,7 @@ take back with the checklist)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import format_datetime
@@ -456,6 +456,14 @@ def _participant(value: str | None) -> Participant:
     return participant
 
 
+# The longest pairing window a workshop may set; each badge is then held to its own.
+LONGEST_PAIR_WINDOW = timedelta(seconds=Workshop.__table__.c.pair_window_seconds.info["max"])
+
+
+def _pair_window(participant: Participant) -> timedelta:
+    return timedelta(seconds=participant.workshop.pair_window_seconds)
+
+
 @bp.route(kit_label_route())
 @public
 def label(token: str):
@@ -477,11 +485,14 @@ def label(token: str):
     pairing = kit.status in _CAN_GO_OUT and bool(_station()) and not request.args
     if pairing:
         now = utcnow()
-        partner_id = scan_partner(_station(), "badge", now)
+        partner_id = scan_partner(_station(), "badge", now, LONGEST_PAIR_WINDOW)
         if partner_id is not None:
             partner = db.session.get(Participant, partner_id)
-            if partner is not None and partner.deleted_at is not None:
-                partner = None
+            if partner is not None and (
+                partner.deleted_at is not None
+                or scan_partner(_station(), "badge", now, _pair_window(partner)) is None
+            ):
+                partner = None  # removed, or scanned longer ago than their workshop allows
         if partner is None:
             remember_scan(_station(), "kit", kit.id, now)
             db.session.commit()

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import g, render_template, request
 from flask_login import current_user
 
@@ -33,7 +35,8 @@ def badge(token: str):
     staff = current_user.is_authenticated and current_user.role_enum.allows(Role.VOLUNTEER)
     # Only the scan itself pairs: the page shown again after an action (?done=1) does not.
     pairing = staff and not request.args
-    paired_kit = _pair_with_kit(participant.id) if pairing else None
+    window = timedelta(seconds=participant.workshop.pair_window_seconds)
+    paired_kit = _pair_with_kit(participant.id, window) if pairing else None
     return render_template(
         "public/badge.html",
         participant=participant,
@@ -51,14 +54,14 @@ def badge(token: str):
     )
 
 
-def _pair_with_kit(participant_id: int) -> Kit | None:
+def _pair_with_kit(participant_id: int, window: timedelta) -> Kit | None:
     """On a trainer's phone: the kit scanned there within the pairing window, ready to go to
     this participant; without one, remember this badge for a kit scanned next."""
     if getattr(current_user, "username", None) is None:
         return None  # an API token has no phone to pair on
     station = phone_station(current_user.id)
     now = utcnow()
-    kit_id = scan_partner(station, "kit", now)
+    kit_id = scan_partner(station, "kit", now, window)
     kit = db.session.get(Kit, kit_id) if kit_id is not None else None
     if kit is not None and kit.status in (KitStatus.READY, KitStatus.NEEDS_ATTENTION):
         return kit

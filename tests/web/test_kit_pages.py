@@ -19,6 +19,7 @@ from kitmanager.kits.services import (
     hand_out,
     kit_by_code,
     phone_station,
+    remember_scan,
 )
 from kitmanager.models import (
     AuditEvent,
@@ -703,7 +704,9 @@ def test_the_page_shown_again_after_a_return_is_not_a_new_scan(volunteer, app, k
     assert "Hand KIT-001" not in page and "Scan a kit label now" in page
 
 
-def test_a_scan_older_than_a_minute_or_on_another_phone_does_not_pair(client, app, kits):
+def test_a_scan_older_than_the_workshops_window_or_on_another_phone_does_not_pair(
+    client, app, kits
+):
     badge = _badge(app, kits["amina"])
     url = "/k/" + kits["tokens"]["KIT-001"]
     login(client, "vera")
@@ -716,6 +719,24 @@ def test_a_scan_older_than_a_minute_or_on_another_phone_does_not_pair(client, ap
         )
         db.session.commit()
     assert "Hand KIT-001 to" not in _text(client.get(url))
+
+    # The workshop's own pairing window counts: 90 s pairs a badge scanned 61 s ago; 10 s
+    # does not pair one scanned 20 s ago, nor a badge with a kit scanned 20 s before it.
+    def scanned(kind: str, subject: int, seconds_ago: int, window: int) -> None:
+        with app.app_context():
+            db.session.get(Participant, kits["amina"]).workshop.pair_window_seconds = window
+            when = utcnow() - timedelta(seconds=seconds_ago)
+            remember_scan(_station_of(app, "vera"), kind, subject, when)
+            db.session.commit()
+
+    scanned("badge", kits["amina"], 61, window=90)
+    assert "Hand KIT-001 to Amina Yusuf" in _text(client.get(url))
+    scanned("badge", kits["amina"], 20, window=10)
+    assert "Hand KIT-001 to" not in _text(client.get(url))
+    with app.app_context():
+        kit_id = kit_by_code("KIT-001").id
+    scanned("kit", kit_id, 20, window=10)
+    assert "Hand KIT-001" not in _text(client.get(f"/b/{badge}"))
 
     client.get(f"/b/{badge}")
     client.post("/logout", data={"csrf_token": csrf_token(client, "/workshops/")})

@@ -324,6 +324,15 @@ def test_a_complete_return_leaves_the_kit_ready_and_bad_counts_are_refused(
     done = client.post(url, json={"client_id": "ret-1"}, headers=headers)
     assert done.json["outcome"] == "kit_returned" and done.json["condition"] == "ready"
     assert done.json["message"] == "KIT-002 is back, complete: ready."
+    # A note with nothing missing is kept: the kit stays ready, the note is in its history.
+    _hand(door, day["kits"]["KIT-002"], day["kofi"])
+    noted = client.post(
+        url, json={"client_id": "ret-2", "note": "left wheel bent"}, headers=headers
+    )
+    assert noted.json["condition"] == "ready" and noted.json["incident"] is not None
+    assert noted.json["message"] == "KIT-002 is back: left wheel bent. Still ready."
+    with app.app_context():
+        assert db.session.get(KitIncident, noted.json["incident"]).note == "left wheel bent"
 
 
 def _undo(client, headers, answer: dict) -> dict:
@@ -415,6 +424,13 @@ def test_a_kiosk_hands_out_no_kit(app, trainer, day):
         f"/api/v1/kits/{'x' * 32}/return", json={}, headers={"X-CSRFToken": token}
     )
     assert returned.status_code == 403
+    # Nor does it take back the last participant's check-in.
+    mine = kiosk.scan(day["kofi"])
+    undo = trainer.post(
+        "/api/v1/scans/undo", json={"client_id": mine["client_id"]}, headers={"X-CSRFToken": token}
+    )
+    assert undo.status_code == 403
+    assert undo.json["error"] == "A kiosk cannot take back scans: ask a trainer."
 
 
 def _race(app, headers: list[dict[str, str]], badges: list[str], kit: str) -> list[dict]:
