@@ -39,7 +39,10 @@ sys.path.insert(0, str(ROOT))
 
 from firmware_tools.archive import read_zip  # noqa: E402
 from firmware_tools.images import load_image  # noqa: E402
+from kitmanager.certificates.printing import printable_image  # noqa: E402
+from kitmanager.participants.csv_io import read_table  # noqa: E402
 from tests.firmware_tools import hostile_files  # noqa: E402
+from tests.web import hostile_images, hostile_workbooks  # noqa: E402
 
 KITBOT_HEX = ROOT / "firmware_tools" / "firmware" / "kitbot-avr" / "kitbot.hex"
 KITBOT_MICROPYTHON = ROOT / "firmware_tools" / "firmware" / "kitbot-micropython"
@@ -101,6 +104,10 @@ def _unzip(path: Path) -> object:
     return read_zip(path.read_bytes(), path.name)
 
 
+def _read_workbook(path: Path) -> object:
+    return read_table(path.read_bytes())  # the participants' and the kits' reader
+
+
 def _hex_records_for(size: int) -> bytes:
     record = hostile_files.hex_record(0x10, b"\xaa" * 16) + "\n"
     return (record * (size // len(record))).encode()
@@ -153,6 +160,77 @@ CASES: list[Case] = [
         "bin at 0x10000: 512 MiB file (sparse) on an esp32",
         _sparse_bin(512 * MIB),
         lambda path: load_image(path, chip="esp32", address=0x10000),
+    ),
+    Case(
+        "workbook: normal (5,000 sign-ups x 30 columns, as Excel)",
+        _file("signups.xlsx", hostile_workbooks.signup_workbook),
+        _read_workbook,
+    ),
+    Case(
+        "workbook: 250 MiB XML comment in 255 KB (the attack's)",
+        _file("comment.xlsx", hostile_workbooks.comment_bomb),
+        _read_workbook,
+    ),
+    Case(
+        "workbook: 24 MiB XML comment (under the size cap)",
+        _file("comment.xlsx", lambda: hostile_workbooks.comment_bomb(24)),
+        _read_workbook,
+    ),
+    Case(
+        "workbook: 24 MiB attribute (one long tag)",
+        _file("tag.xlsx", lambda: hostile_workbooks.long_tag(24)),
+        _read_workbook,
+    ),
+    Case(
+        "workbook: 200 MiB of text, declared honestly",
+        _file("bomb.xlsx", hostile_workbooks.honest_bomb),
+        _read_workbook,
+    ),
+    Case(
+        "workbook: directory says 0.7 KB, data inflates 256 MiB",
+        _file("lying.xlsx", hostile_workbooks.lying_directory),
+        _read_workbook,
+    ),
+    Case(
+        "workbook: a workbook inside (embedded object)",
+        _file("nested.xlsx", hostile_workbooks.nested_workbook),
+        _read_workbook,
+    ),
+    Case(
+        "workbook: document type declaring entities",
+        _file("doctype.xlsx", hostile_workbooks.doctype_workbook),
+        _read_workbook,
+    ),
+    Case(
+        "workbook: 5,000 more parts",
+        _file("parts.xlsx", hostile_workbooks.many_parts),
+        _read_workbook,
+    ),
+    # A certificate's logo as its upload is checked: decoded in full, scaled to print size.
+    Case(
+        "certificate logo: normal (1000 x 440 PNG)",
+        _file("logo.png", hostile_images.logo),
+        lambda path: printable_image("logo", path.read_bytes()),
+    ),
+    Case(
+        "certificate logo: normal, 6000 x 4000 PNG (scaled down)",
+        _file("logo.png", lambda: hostile_images.logo("PNG", (6000, 4000))),
+        lambda path: printable_image("logo", path.read_bytes()),
+    ),
+    Case(
+        "certificate logo: normal, 6000 x 4000 JPEG (scaled down)",
+        _file("logo.jpg", lambda: hostile_images.logo("JPEG", (6000, 4000))),
+        lambda path: printable_image("logo", path.read_bytes()),
+    ),
+    Case(
+        "certificate logo: PNG, valid checksums, undecodable IDAT",
+        _file("logo.png", hostile_images.undecodable_png),
+        lambda path: printable_image("logo", path.read_bytes()),
+    ),
+    Case(
+        "certificate logo: 20000 x 20000 PNG of 1-bit pixels",
+        _file("logo.png", hostile_images.bilevel_png),
+        lambda path: printable_image("logo", path.read_bytes()),
     ),
 ]
 

@@ -143,8 +143,6 @@ def serve_command(
 ) -> None:
     """Run the app with waitress (or, with --https, over TLS); phones on the same Wi-Fi join
     through the LAN URL."""
-    from waitress import create_server
-
     from kitmanager.audit import cli_actor
     from kitmanager.auth.services import ensure_first_organiser
     from kitmanager.network import check_address, lan_ip, lan_url
@@ -179,15 +177,19 @@ def serve_command(
     # pass waits until the objects alive grow by a quarter.
     gc.collect()
     certificate = None
+    # Bodies over the app's limit are refused by the server before they are read.
+    max_body = app.config["MAX_CONTENT_LENGTH"]
     try:
         if use_https:
             from kitmanager.tls import HttpsServer, ensure_certificate
 
             names = [lan_ip()] if everywhere else [host]
             certificate = ensure_certificate(Path(app.config["DATA_DIR"]), names)
-            server: Any = HttpsServer(app, host, port, threads, certificate)
+            server: Any = HttpsServer(app, host, port, threads, certificate, max_body=max_body)
         else:
-            server = create_server(app, host=host, port=port, threads=threads, ident="kitmanager")
+            from kitmanager.tls import http_server
+
+            server = http_server(app, host, port, threads, max_body=max_body)
     except OSError as exc:
         raise click.ClickException(_listen_error(exc, host, port)) from None
     # Only once the port is ours: a start that fails must not use up the one-time password.

@@ -8,12 +8,14 @@ import re
 import signal
 import ssl
 import stat
+import threading
 from pathlib import Path
 
 import pytest
 from cryptography import x509
 
-from tests.web.e2e import STOPPED_LINE, Server, run_kitmanager
+from kitmanager.tls import HttpsServer, ensure_certificate
+from tests.web.e2e import STOPPED_LINE, Server, free_port, run_kitmanager
 from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS
 
 FINGERPRINT = re.compile(r"fingerprint \(SHA-256\): ((?:[0-9A-F]{2}:){31}[0-9A-F]{2})")
@@ -72,6 +74,39 @@ def test_https_on_a_busy_port_is_the_same_clear_error(tmp_path: Path):
         assert second.returncode != 0
         assert f"Port {first.port} is already in use" in second.stderr
         assert "Traceback" not in second.stderr
+
+
+def test_behind_the_tls_front_the_app_sees_the_phone_and_https(tmp_path: Path):
+    """The front hands each phone's bytes to waitress on a loopback port; the app must still
+    see the phone's address (login throttling, audit) and the scheme and port it used."""
+    seen: list[dict[str, str]] = []
+
+    def app(environ, start_response):
+        keys = ("REMOTE_ADDR", "REMOTE_PORT", "SERVER_PORT", "wsgi.url_scheme")
+        seen.append({key: environ[key] for key in keys})
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
+        return [b"ok"]
+
+    cert = ensure_certificate(tmp_path, [])
+    port = free_port()
+    server = HttpsServer(app, "127.0.0.1", port, 2, cert, max_body=1024)
+    serving = threading.Thread(target=server.run, daemon=True)
+    serving.start()
+    try:
+        conn = http.client.HTTPSConnection("127.0.0.1", port, context=_pinned(cert.cert_path))
+        conn.connect()
+        phone_port = conn.sock.getsockname()[1]
+        for _ in range(2):  # the same connection, kept alive
+            conn.request("GET", "/")
+            assert conn.getresponse().read() == b"ok"
+        conn.close()
+    finally:
+        server.close()
+        serving.join(10)
+    assert not serving.is_alive()
+    expected = {"REMOTE_ADDR": "127.0.0.1", "REMOTE_PORT": str(phone_port),
+                "SERVER_PORT": str(port), "wsgi.url_scheme": "https"}  # fmt: skip
+    assert seen == [expected, expected]
 
 
 @pytest.mark.browser
