@@ -1,10 +1,11 @@
 """Kit handouts and returns at the door against a real `kitmanager serve` on SQLite.
 
-Each round: 30 handouts (a badge scan, then the kit's label scan, at the same station), then 30
-returns (the kit scanned alone, which starts its return, then the checklist posted to
-``POST /api/v1/kits/<token>/return``; one in five with jumper wires missing). Three stations
-work side by side, each on its own keep-alive connection (raw sockets, as scan_load.py), each
-pairing only its own scans. Printed: median and p99 latency per scan and per return.
+Each round: 30 handouts (a badge scan, then the kit's label scan sent as a station sends it once
+the volunteer answered "Hand KIT-… to …?": with the badge it was paired with and the
+confirmation), then 30 returns (the kit scanned alone, which starts its return, then the
+checklist posted to ``POST /api/v1/kits/<token>/return``; one in five with jumper wires
+missing). Three stations work side by side, each on its own keep-alive connection (raw sockets,
+as scan_load.py). Printed: median and p99 latency per scan and per return.
 
 The baseline, measured in the same run on the same machine: a naive Flask + SQLAlchemy +
 waitress app (no login, no audit, no idempotency) that pairs scans in a station table and hands
@@ -82,17 +83,22 @@ class Times:
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
-def scan(code: str, station: str) -> Request:
-    body = {"code": code, "client_id": str(uuid.uuid4()), "station": station}
+def scan(code: str, station: str, **pairing: object) -> Request:
+    body = {"code": code, "client_id": str(uuid.uuid4()), "station": station, **pairing}
     return Request("scan", json.dumps(body).encode())
 
 
 def handouts(badges: list[str], kits: list[str], station: str) -> list[Request]:
-    """Badge then kit, for each (badge, kit) pair of this station."""
+    """Badge then kit, for each (badge, kit) pair of this station. Scans pair only when the
+    station says so: the kit's scan names the badge (``with``) and carries the volunteer's
+    yes to the handout question (``confirm``); a kit scanned alone only waits for a badge."""
     requests = []
     for badge, kit in zip(badges, kits, strict=True):
-        requests.append(scan(f"http://10.42.0.1:5000/b/{badge}", station))
-        requests.append(scan(f"http://10.42.0.1:5000/k/{kit}", station))
+        badge_code = f"http://10.42.0.1:5000/b/{badge}"
+        requests.append(scan(badge_code, station))
+        requests.append(
+            scan(f"http://10.42.0.1:5000/k/{kit}", station, **{"with": badge_code, "confirm": True})
+        )
     return requests
 
 

@@ -11,18 +11,29 @@ The baseline, measured in the same run on the same machine: a naive endpoint (Fl
 SQLAlchemy + waitress, no login) that checks for a check-in and then inserts one. In both, the
 check-ins stored must equal the distinct (participant, session) pairs sent.
 Targets: (a) p99 at most 10 ms with zero errors; (b) at least 400 scans/s with zero errors.
+Printed: the closed loop's throughput as a ratio to the baseline's (goal: at least 0.8x).
+
+With ``--database postgresql`` the same loads also run against kitmanager on a throwaway
+PostgreSQL cluster (Debian's server binaries, started as the tests start it: 127.0.0.1, a free
+port, removed afterwards), and the PostgreSQL closed loop is printed as a ratio to the SQLite
+one (goal: at least 0.8x). The cluster commits as kitmanager's SQLite does (WAL with
+synchronous=NORMAL: a commit survives the app crashing, not a power cut): synchronous_commit
+off, fsync on.
 
     python benchmarks/scan_load.py [--people 2000] [--rate 100] [--seconds 10] [--clients 20]
+                                   [--database sqlite|postgresql]
 """
 
 from __future__ import annotations
 
 import argparse
+import glob
 import http.client
 import json
 import os
 import queue
 import random
+import shutil
 import socket
 import sqlite3
 import subprocess
@@ -31,14 +42,15 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.web.e2e import Server, free_port, run_kitmanager
+from tests.web.e2e import Server, free_port, kitmanager_exe
 
 SLUG = "door"
 P99_TARGET_MS = 10.0
@@ -219,16 +231,136 @@ def closed_loop(make_client: Callable[[], Client], scans: list[Scan], clients: i
     return result
 
 
+# ------------------------------------------------------------------------------ the databases
+
+
+class Store:
+    """Where a server under test keeps its check-ins: counted after a load, cleared before.
+
+    Subclasses run one statement on a short connection of their own; ``?`` marks a value.
+    """
+
+    def rows(self, sql: str, params: Sequence = ()) -> list[tuple]:
+        raise NotImplementedError
+
+    def tables(self) -> set[str]:
+        raise NotImplementedError
+
+    def stored(self, session_id: int | None = None) -> int:
+        """Check-ins stored (of ``session_id`` only, when given)."""
+        if session_id is None:
+            return self.rows("SELECT count(*) FROM check_in")[0][0]
+        return self.rows("SELECT count(*) FROM check_in WHERE session_id = ?", (session_id,))[0][0]
+
+    def forget(self, session_id: int) -> None:
+        """Remove ``session_id``'s check-ins and every stored scan answer, for a fresh run."""
+        self.rows("DELETE FROM check_in WHERE session_id = ?", (session_id,))
+        if "scan_request" in self.tables():
+            self.rows("DELETE FROM scan_request")
+
+
+class SqliteStore(Store):
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def rows(self, sql: str, params: Sequence = ()) -> list[tuple]:
+        with sqlite3.connect(self.path) as conn:
+            conn.execute("PRAGMA busy_timeout=10000")
+            return conn.execute(sql, params).fetchall()
+
+    def tables(self) -> set[str]:
+        return {row[0] for row in self.rows("SELECT name FROM sqlite_master")}
+
+
+class PostgresStore(Store):
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def rows(self, sql: str, params: Sequence = ()) -> list[tuple]:
+        import psycopg
+
+        with psycopg.connect(self.url) as conn:
+            cursor = conn.execute(sql.replace("?", "%s"), params)
+            return cursor.fetchall() if cursor.description else []
+
+    def tables(self) -> set[str]:
+        return {row[0] for row in self.rows("SELECT tablename FROM pg_tables")}
+
+
+def _as_postgres(args: list[str]) -> None:
+    # PostgreSQL refuses to run as root; the Debian package creates the 'postgres' user.
+    if os.geteuid() == 0:
+        args = ["runuser", "-u", "postgres", "--", *args]
+    subprocess.run(args, check=True, capture_output=True, text=True, timeout=120)
+
+
+@contextmanager
+def postgres_cluster() -> Iterator[str]:
+    """A throwaway PostgreSQL cluster on 127.0.0.1 and a free port; its URL. Removed after."""
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not found:
+        raise SystemExit("PostgreSQL server binaries not found: apt-get install postgresql")
+    bindir = Path(found[-1]).parent
+    # Not under the benchmark's temporary folder: that one is private to root, and the
+    # server runs as postgres.
+    base = Path(tempfile.mkdtemp(prefix="kitmanager-bench-pg-"))
+    if os.geteuid() == 0:
+        shutil.chown(base, "postgres", "postgres")
+    cluster, port = base / "cluster", free_port()
+    pg_ctl = str(bindir / "pg_ctl")
+    _as_postgres([str(bindir / "initdb"), "-D", str(cluster), "-A", "trust", "-U", "postgres"])
+    options = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c synchronous_commit=off"
+    _as_postgres([pg_ctl, "-D", str(cluster), "-w", "-l", str(base / "log"), "-o", options,
+                  "start"])  # fmt: skip
+    try:
+        _as_postgres([str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U",
+                      "postgres", "kit"])  # fmt: skip
+        yield f"postgresql://postgres@127.0.0.1:{port}/kit"
+    finally:
+        _as_postgres([pg_ctl, "-D", str(cluster), "-m", "fast", "stop"])
+        shutil.rmtree(base, ignore_errors=True)
+
+
 # ------------------------------------------------------------------------------ the servers
 
 
-def kitmanager_day(root: Path, people: int) -> tuple[Path, str, list[str], list[int]]:
-    """A data dir with a workshop running now (two sessions), ``people`` people, a token."""
+@dataclass
+class Day:
+    """A data dir with a workshop running now (two sessions), its people and a token."""
+
+    data_dir: Path
+    database_url: str | None  # None: the data dir's SQLite file
+    store: Store
+    secret: str
+    tokens: list[str]
+    sessions: list[int]
+
+    def server(self, threads: int) -> Server:
+        prefix = ("env", f"DATABASE_URL={self.database_url}") if self.database_url else ()
+        return Server(self.data_dir, prefix=prefix, extra_args=("--threads", str(threads)))
+
+
+def kitmanager_day(root: Path, people: int, database_url: str | None = None) -> Day:
+    """A workshop running now (two sessions), ``people`` people and a volunteer's token, in
+    ``root``'s data dir and its SQLite file, or in the PostgreSQL database at
+    ``database_url``."""
     data_dir = root / "data"
     now = datetime.now(timezone.utc)
+    # The database is the data dir's unless DATABASE_URL names one: the caller's shell has no say.
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in ("KITMANAGER_DATA_DIR", "KITMANAGER_DATABASE_URL", "DATABASE_URL")
+    }
+    if database_url:
+        env["DATABASE_URL"] = database_url
 
-    def ok(*args: str, stdin: str | None = None) -> str:
-        done = run_kitmanager(data_dir, *args, stdin=stdin, timeout=300)
+    def ok(*args: str) -> str:
+        done = subprocess.run(
+            [str(kitmanager_exe()), "--data-dir", str(data_dir), *args],
+            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300, env=env,
+            check=False,
+        )  # fmt: skip
         assert done.returncode == 0, done.stdout + done.stderr
         return done.stdout
 
@@ -245,10 +377,14 @@ def kitmanager_day(root: Path, people: int) -> tuple[Path, str, list[str], list[
     )
     ok("participants", "import", SLUG, str(csv_file))
     secret = ok("tokens", "create", "bench-door", "--role", "volunteer").strip().splitlines()[-1]
-    with sqlite3.connect(data_dir / "kitmanager.sqlite3") as conn:
-        tokens = [row[0] for row in conn.execute("SELECT badge_token FROM participant")]
-        sessions = [row[0] for row in conn.execute("SELECT id FROM workshop_session ORDER BY id")]
-    return data_dir, secret, tokens, sessions
+    store = (
+        PostgresStore(database_url)
+        if database_url
+        else SqliteStore(data_dir / "kitmanager.sqlite3")
+    )
+    tokens = [row[0] for row in store.rows("SELECT badge_token FROM participant ORDER BY id")]
+    sessions = [row[0] for row in store.rows("SELECT id FROM workshop_session ORDER BY id")]
+    return Day(data_dir, database_url, store, secret, tokens, sessions)
 
 
 NAIVE_APP = """
@@ -297,32 +433,12 @@ def naive_db(path: Path, tokens: list[str]) -> None:
         conn.executemany("INSERT INTO participant (badge_token) VALUES (?)", [(t,) for t in tokens])
 
 
-def stored(db: Path, session_id: int | None = None) -> int:
-    """Check-ins in ``db`` (of ``session_id`` only, when given)."""
-    with sqlite3.connect(db) as conn:
-        conn.execute("PRAGMA busy_timeout=10000")
-        if session_id is None:
-            return conn.execute("SELECT count(*) FROM check_in").fetchone()[0]
-        return conn.execute(
-            "SELECT count(*) FROM check_in WHERE session_id = ?", (session_id,)
-        ).fetchone()[0]
-
-
-def forget(db: Path, session_id: int) -> None:
-    """Remove ``session_id``'s check-ins and every stored scan answer, for a fresh run."""
-    with sqlite3.connect(db) as conn:
-        conn.execute("PRAGMA busy_timeout=10000")
-        conn.execute("DELETE FROM check_in WHERE session_id = ?", (session_id,))
-        if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'scan_request'").fetchone():
-            conn.execute("DELETE FROM scan_request")
-
-
 def repeated_closed_loop(
     make_client: Callable[[], Client],
     scans: list[Scan],
     clients: int,
     repeat: int,
-    db: Path,
+    store: Store,
     session_id: int,
 ) -> tuple[Result, int, list[float]]:
     """The closed loop ``repeat`` times from a clean session: the median run, its check-ins
@@ -330,14 +446,92 @@ def repeated_closed_loop(
     than the others is reported through the returned count."""
     runs = []
     for _ in range(repeat):
-        forget(db, session_id)
+        store.forget(session_id)
         result = closed_loop(make_client, scans, clients)
-        runs.append((len(result.latencies_ms) / result.seconds, result, stored(db, session_id)))
+        runs.append((len(result.latencies_ms) / result.seconds, result, store.stored(session_id)))
     runs.sort(key=lambda run: run[0])
     _rate, median, count = runs[len(runs) // 2]
     median.errors = sum(run[1].errors for run in runs)
     counts = {run[2] for run in runs}
     return median, count if len(counts) == 1 else -1, [run[0] for run in runs]
+
+
+@dataclass
+class Loads:
+    """One server's results under both loads, with the pairs sent and the check-ins stored."""
+
+    open: Result
+    open_stored: int
+    closed: Result
+    closed_stored: int
+    rates: list[float]
+
+    @property
+    def closed_rate(self) -> float:
+        return len(self.closed.latencies_ms) / self.closed.seconds
+
+
+def run_loads(
+    make_client: Callable[[], Client],
+    store: Store,
+    open_scans: list[Scan],
+    closed_scans: list[Scan],
+    closed_session: int,
+    args: argparse.Namespace,
+) -> Loads:
+    """(a) then (b) against one server."""
+    open_result = open_loop(make_client, open_scans, args.rate)
+    open_stored = store.stored()
+    closed, closed_stored, rates = repeated_closed_loop(
+        make_client, closed_scans, args.clients, args.repeat, store, closed_session
+    )
+    return Loads(open_result, open_stored, closed, closed_stored, rates)
+
+
+def kitmanager_loads(day: Day, args: argparse.Namespace) -> tuple[Loads, int, int]:
+    """Both loads against ``kitmanager serve`` on ``day``; and the pairs each load sent."""
+    open_session, closed_session = day.sessions
+    open_scans = make_scans(day.tokens, open_session, int(args.rate * args.seconds), seed=1)
+    closed_scans = make_scans(day.tokens, closed_session, args.closed_scans, seed=2)
+    auth = {"Authorization": f"Bearer {day.secret}"}
+    with day.server(args.threads) as server:
+
+        def kit() -> Client:
+            return Client(server.port, "/api/v1/scans", auth)
+
+        loads = run_loads(kit, day.store, open_scans, closed_scans, closed_session, args)
+    return loads, len({s.pair for s in open_scans}), len({s.pair for s in closed_scans})
+
+
+def naive_loads(root: Path, day: Day, args: argparse.Namespace) -> Loads:
+    """Both loads against the naive baseline, with ``day``'s people."""
+    open_session, closed_session = day.sessions
+    open_scans = make_scans(day.tokens, open_session, int(args.rate * args.seconds), seed=1)
+    closed_scans = make_scans(day.tokens, closed_session, args.closed_scans, seed=2)
+    naive_path = root / "naive.sqlite3"
+    naive_db(naive_path, day.tokens)
+    naive_port = free_port()
+    naive = subprocess.Popen([sys.executable, "-c", NAIVE_APP, str(naive_path), str(naive_port)])
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                http.client.HTTPConnection("127.0.0.1", naive_port, timeout=1).connect()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+
+        def plain() -> Client:
+            return Client(naive_port, "/scan", {})
+
+        return run_loads(
+            plain, SqliteStore(naive_path), open_scans, closed_scans, closed_session, args
+        )
+    finally:
+        naive.terminate()
+        naive.wait(timeout=10)
 
 
 def report(name: str, result: Result, sent_pairs: int, stored_pairs: int) -> None:
@@ -360,90 +554,87 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--repeat", type=int, default=3, help="closed-loop runs; the median is the figure"
     )
+    parser.add_argument(
+        "--database",
+        choices=("sqlite", "postgresql"),
+        default="sqlite",
+        help="postgresql: also run kitmanager on a throwaway local PostgreSQL cluster",
+    )
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="kitmanager-scan-bench-") as tmp:
         root = Path(tmp)
-        data_dir, secret, tokens, (open_session, closed_session) = kitmanager_day(root, args.people)
-        open_scans = make_scans(tokens, open_session, int(args.rate * args.seconds), seed=1)
-        closed_scans = make_scans(tokens, closed_session, args.closed_scans, seed=2)
-        pairs_open = len({s.pair for s in open_scans})
-        pairs_closed = len({s.pair for s in closed_scans})
-        auth = {"Authorization": f"Bearer {secret}"}
-        db = data_dir / "kitmanager.sqlite3"
-
+        day = kitmanager_day(root / "sqlite", args.people)
         print(f"load average {os.getloadavg()[0]:.1f}; {os.cpu_count()} cores")
         print(f"(a) open loop, {args.rate:.0f} scans/s for {args.seconds:.0f} s")
-        with Server(data_dir, extra_args=("--threads", str(args.threads))) as server:
-            port = server.port
+        kit, pairs_open, pairs_closed = kitmanager_loads(day, args)
+        naive = naive_loads(root, day, args)
+        # (what is printed, its short name, its figures)
+        servers = [
+            ("kitmanager POST /api/v1/scans", "kitmanager", kit),
+            ("baseline: naive check-then-insert", "baseline", naive),
+        ]
+        postgres = None
+        if args.database == "postgresql":
+            with postgres_cluster() as url:
+                pg_day = kitmanager_day(root / "postgresql", args.people, url)
+                postgres, pg_open, pg_closed = kitmanager_loads(pg_day, args)
+            assert (pg_open, pg_closed) == (pairs_open, pairs_closed), "the same scans"
+            servers.insert(1, ("kitmanager on PostgreSQL", "PostgreSQL", postgres))
 
-            def kit() -> Client:
-                return Client(port, "/api/v1/scans", auth)
-
-            kit_open = open_loop(kit, open_scans, args.rate)
-            kit_open_stored = stored(db)
-            kit_closed, kit_closed_stored, kit_rates = repeated_closed_loop(
-                kit, closed_scans, args.clients, args.repeat, db, closed_session
-            )
-
-        naive_path = root / "naive.sqlite3"
-        naive_db(naive_path, tokens)
-        naive_port = free_port()
-        naive = subprocess.Popen(
-            [sys.executable, "-c", NAIVE_APP, str(naive_path), str(naive_port)]
-        )
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    http.client.HTTPConnection("127.0.0.1", naive_port, timeout=1).connect()
-                    break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.1)
-
-            def plain() -> Client:
-                return Client(naive_port, "/scan", {})
-
-            naive_open = open_loop(plain, open_scans, args.rate)
-            naive_open_stored = stored(naive_path)
-            naive_closed, naive_closed_stored, naive_rates = repeated_closed_loop(
-                plain, closed_scans, args.clients, args.repeat, naive_path, closed_session
-            )
-        finally:
-            naive.terminate()
-            naive.wait(timeout=10)
-
-        report("kitmanager POST /api/v1/scans", kit_open, pairs_open, kit_open_stored)
-        report("baseline: naive check-then-insert", naive_open, pairs_open, naive_open_stored)
+        for name, _short, loads in servers:
+            report(name, loads.open, pairs_open, loads.open_stored)
         print(
             f"(b) closed loop, {args.clients} clients as fast as answered; median of "
-            f"{args.repeat} runs (kitmanager {', '.join(f'{r:.0f}' for r in kit_rates)}/s; "
-            f"baseline {', '.join(f'{r:.0f}' for r in naive_rates)}/s)"
+            f"{args.repeat} runs ("
+            + "; ".join(
+                f"{short} {', '.join(f'{r:.0f}' for r in loads.rates)}/s"
+                for _name, short, loads in servers
+            )
+            + ")"
         )
-        report("kitmanager POST /api/v1/scans", kit_closed, pairs_closed, kit_closed_stored)
-        report("baseline: naive check-then-insert", naive_closed, pairs_closed, naive_closed_stored)
+        for name, _short, loads in servers:
+            report(name, loads.closed, pairs_closed, loads.closed_stored)
 
-        kit_rate = len(kit_closed.latencies_ms) / kit_closed.seconds
-        naive_rate = len(naive_closed.latencies_ms) / naive_closed.seconds
         print(
-            f"ratios: open-loop p99 {kit_open.p(0.99) / naive_open.p(0.99):.2f}x the baseline's; "
-            f"closed-loop throughput {kit_rate / naive_rate:.2f}x the baseline's"
+            f"ratios: open-loop p99 {kit.open.p(0.99) / naive.open.p(0.99):.2f}x the baseline's; "
+            f"closed-loop throughput {kit.closed_rate / naive.closed_rate:.2f}x the baseline's "
+            "(goal 0.8x)"
         )
+        if postgres is not None:
+            print(
+                f"PostgreSQL/SQLite: closed-loop throughput {postgres.closed_rate:.0f}/s on "
+                f"PostgreSQL, {postgres.closed_rate / kit.closed_rate:.2f}x the SQLite one "
+                f"(goal 0.8x); {postgres.closed_rate / naive.closed_rate:.2f}x the baseline's"
+            )
+        kit_rate = kit.closed_rate
         checks = {
-            f"(a) p99 {kit_open.p(0.99):.1f} ms <= {P99_TARGET_MS:.0f} ms": kit_open.p(0.99)
+            f"(a) p99 {kit.open.p(0.99):.1f} ms <= {P99_TARGET_MS:.0f} ms": kit.open.p(0.99)
             <= P99_TARGET_MS,
-            f"(a) zero errors ({kit_open.errors})": kit_open.errors == 0,
-            f"(a) check-ins stored = pairs sent ({kit_open_stored}/{pairs_open})": (
-                kit_open_stored == pairs_open
+            f"(a) zero errors ({kit.open.errors})": kit.open.errors == 0,
+            f"(a) check-ins stored = pairs sent ({kit.open_stored}/{pairs_open})": (
+                kit.open_stored == pairs_open
             ),
             f"(b) {kit_rate:.0f} scans/s >= {THROUGHPUT_TARGET:.0f}": kit_rate >= THROUGHPUT_TARGET,
-            f"(b) zero errors ({kit_closed.errors})": kit_closed.errors == 0,
-            f"(b) check-ins stored = pairs sent ({kit_closed_stored}/{pairs_closed})": (
-                kit_closed_stored == pairs_closed
+            f"(b) zero errors ({kit.closed.errors})": kit.closed.errors == 0,
+            f"(b) check-ins stored = pairs sent ({kit.closed_stored}/{pairs_closed})": (
+                kit.closed_stored == pairs_closed
             ),
         }
+        if postgres is not None:
+            checks.update(
+                {
+                    f"PostgreSQL: zero errors ({postgres.open.errors}, {postgres.closed.errors})": (
+                        postgres.open.errors == 0 and postgres.closed.errors == 0
+                    ),
+                    "PostgreSQL: check-ins stored = pairs sent "
+                    f"({postgres.open_stored}/{pairs_open}, "
+                    f"{postgres.closed_stored}/{pairs_closed})": (
+                        postgres.open_stored == pairs_open
+                        and postgres.closed_stored == pairs_closed
+                    ),
+                }
+            )
         for label, passed in checks.items():
             print(f"  {'PASS' if passed else 'FAIL'}  {label}")
         return 0 if all(checks.values()) else 1
