@@ -1,6 +1,8 @@
 """Files the app keeps in the data dir (import uploads, generated PDFs) and when they go.
 
-Both hold personal data, so they live only as long as the task that needs them.
+Both hold personal data, so they live only as long as the task that needs them: an upload
+or a sheet for a few hours, a kept PDF until what is printed on it changes or its holder is
+deleted.
 """
 
 from __future__ import annotations
@@ -10,7 +12,10 @@ import json
 import os
 import secrets
 import sqlite3
+import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,14 +28,18 @@ __all__ = [
     "StorageError",
     "data_folder",
     "forget_files_of",
+    "forget_generated",
     "init_storage",
+    "is_database_busy",
     "is_disk_full",
     "keep_generated_pdf",
+    "kept_file",
     "new_file_id",
     "owned_file",
     "prune",
     "read_info",
     "remember_file",
+    "storage_error_page",
     "write_file",
     "write_info",
 ]
@@ -52,6 +61,17 @@ def is_disk_full(exc: BaseException) -> bool:
     if isinstance(orig, sqlite3.Error):
         return getattr(orig, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
     return getattr(orig, "sqlstate", None) == "53100"  # PostgreSQL: disk_full
+
+
+def is_database_busy(exc: BaseException) -> bool:
+    """True when ``exc`` (a database error) means another writer held the database longer
+    than the wait allowed: SQLite's ``database is locked`` after its busy timeout, or
+    PostgreSQL's lock timeout or deadlock. Trying again a moment later can succeed."""
+    orig = getattr(exc, "orig", None)
+    if isinstance(orig, sqlite3.Error):
+        code = getattr(orig, "sqlite_errorcode", None)
+        return code is not None and code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    return getattr(orig, "sqlstate", None) in ("55P03", "40P01")
 
 
 def _disk_full_message() -> str:
@@ -158,6 +178,71 @@ def read_info(path: Path) -> dict[str, Any]:
         return {}
 
 
+_makers_lock = threading.Lock()
+# name -> [its lock, how many requests hold or wait for it]; gone when none does
+_makers: dict[str, list] = {}
+
+
+@contextmanager
+def _one_maker(name: str) -> Iterator[None]:
+    """Let one thread at a time make the file ``name``; the others wait for it."""
+    with _makers_lock:
+        entry = _makers.setdefault(name, [threading.Lock(), 0])
+        entry[1] += 1
+    try:
+        with entry[0]:
+            yield
+    finally:
+        with _makers_lock:
+            entry[1] -= 1
+            if entry[1] == 0:
+                del _makers[name]
+
+
+def _read_if_there(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+
+
+def kept_file(name: str, make: Callable[[], bytes], info: dict[str, Any]) -> tuple[bytes, bool]:
+    """The generated file ``name``, made by ``make()`` only when it is not kept yet; requests
+    for the same ``name`` at the same moment wait for one making. ``info`` goes beside it
+    (``participant_ids`` lets :func:`forget_files_of` find it). Returns the bytes and
+    whether they were made now.
+
+    ``name`` must say everything the content depends on (a hash of it): the file is never
+    made again while it exists.
+
+    :raise StorageError: the file cannot be saved.
+    """
+    path = data_folder("generated") / name
+    data = _read_if_there(path)
+    if data is not None:
+        return data, False
+    with _one_maker(name):
+        data = _read_if_there(path)  # made while this request waited
+        if data is not None:
+            return data, False
+        data = make()
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        write_info(path, info)  # first, so a file with personal data is never unlisted
+        write_file(path, data)
+        return data, True
+
+
+def forget_generated(pattern: str, keep: str = "") -> None:
+    """Delete the generated files matching ``pattern`` (and their info), except ``keep``."""
+    for path in data_folder("generated").glob(pattern):
+        if path.name != keep:
+            try:
+                path.unlink(missing_ok=True)
+                path.with_suffix(".json").unlink(missing_ok=True)
+            except OSError:
+                pass  # held open by a download on Windows: its key is stale, never served
+
+
 def forget_files_of(folder: Path, pattern: str, participant_id: int) -> None:
     """Delete every generated file whose info lists ``participant_id`` (and its info)."""
     for path in folder.glob(pattern):
@@ -166,7 +251,7 @@ def forget_files_of(folder: Path, pattern: str, participant_id: int) -> None:
             path.with_suffix(".json").unlink(missing_ok=True)
 
 
-def _storage_error_page(exc: Exception) -> Any:
+def storage_error_page(exc: Exception) -> Any:
     """A clear page (507) instead of a crash when the disk is full or a file cannot be saved."""
     from sqlalchemy.exc import OperationalError
 
@@ -185,5 +270,5 @@ def init_storage(app: Flask) -> None:
     """Answer a full disk (in a file write or in the database) with a message, not a 500."""
     from sqlalchemy.exc import OperationalError
 
-    app.register_error_handler(StorageError, _storage_error_page)
-    app.register_error_handler(OperationalError, _storage_error_page)
+    app.register_error_handler(StorageError, storage_error_page)
+    app.register_error_handler(OperationalError, storage_error_page)

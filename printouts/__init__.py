@@ -22,6 +22,7 @@ from .layout import KINDS, ROLE_COLOURS, Layout, layout_names, list_layouts, loa
 from .messages import LANGUAGES
 from .preview import render_preview_png, render_sample
 from .render import (
+    image_boxes,
     render_badges,
     render_calibration,
     render_certificates,
@@ -45,6 +46,7 @@ __all__ = [
     "PrintoutError",
     "RenderResult",
     "Signatory",
+    "image_boxes",
     "layout_names",
     "list_layouts",
     "load_layout",

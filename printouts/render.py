@@ -61,6 +61,7 @@ from .text import (
 )
 
 __all__ = [
+    "image_boxes",
     "render_badges",
     "render_calibration",
     "render_certificates",
@@ -561,6 +562,39 @@ def _draw_checklist(
             canvas.drawString(after, baseline, suffix)
 
 
+SIGNATURE_PAD_MM = 3.0  # between a signatory's block and its neighbours
+
+
+def _signature_image_size(el: SignaturesElement) -> tuple[float, float]:
+    """(width, height) in points of the box one signature image is drawn in: its block less
+    the padding, above the line, the name and the title."""
+    inner = el.width * MM / el.max_signatories - 2 * SIGNATURE_PAD_MM * MM
+    return inner, el.height * MM - (el.name_size + el.title_size) * 1.3 - 2 * MM
+
+
+def image_boxes(layout: str | Path | Layout) -> dict[str, tuple[float, float]]:
+    """The largest box, (width, height) in mm, each image of ``layout`` is printed in: by
+    field (``logo``, ``background``) and ``signature`` for signatories' images. An image
+    with more pixels than this box holds at the printer's resolution only makes the PDF
+    heavier and slower to make.
+    """
+    lay = load_layout(layout)
+    boxes: dict[str, tuple[float, float]] = {}
+
+    def grow(name: str, width: float, height: float) -> None:
+        old_w, old_h = boxes.get(name, (0.0, 0.0))
+        boxes[name] = (max(old_w, width), max(old_h, height))
+
+    for elements in lay.elements.values():
+        for el in elements:
+            if isinstance(el, ImageElement):
+                grow(el.field, el.width, el.height)
+            elif isinstance(el, SignaturesElement):
+                width, height = _signature_image_size(el)
+                grow("signature", width / MM, height / MM)
+    return boxes
+
+
 def _draw_signatures(
     pdf: _Pdf, el: SignaturesElement, origin: tuple[float, float], item: _Item
 ) -> None:
@@ -572,21 +606,19 @@ def _draw_signatures(
             f"{item.label}: {len(people)} signatories given but the layout has room for "
             f"{el.max_signatories}; give at most {el.max_signatories}"
         )
-    left, bottom, width, height = pdf.box(origin, el)
+    left, bottom, width, _height = pdf.box(origin, el)
     block = width / el.max_signatories
     start = left + (width - block * len(people)) / 2  # centre the group
-    pad = 3 * MM
     name_h = el.name_size * 1.3
     title_h = el.title_size * 1.3
     line_y = bottom + name_h + title_h + 1 * MM
+    inner, image_h = _signature_image_size(el)
     canvas = pdf.canvas
     for i, person in enumerate(people):
-        x = start + i * block + pad
-        inner = block - 2 * pad
+        x = start + i * block + SIGNATURE_PAD_MM * MM
         if person.signature is not None:
             name, ratio = pdf.image_form(person.signature, f"signature of {person.name}")
-            image_box = (x, line_y + 1 * MM, inner, bottom + height - line_y - 1 * MM)
-            _place_form(pdf, name, ratio, image_box)
+            _place_form(pdf, name, ratio, (x, line_y + 1 * MM, inner, image_h))
         canvas.setStrokeColor(pdf.colour("#000000"))
         canvas.setLineWidth(0.3 * MM)
         canvas.line(x, line_y, x + inner, line_y)

@@ -7,6 +7,7 @@ from flask import abort, jsonify, request
 from flask_babel import gettext
 from flask_login import current_user
 from flask_wtf.csrf import validate_csrf
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 from wtforms.validators import ValidationError
 
@@ -23,6 +24,7 @@ from kitmanager.participants.services import (
     list_participants,
 )
 from kitmanager.security import current_actor, require_role
+from kitmanager.storage import is_database_busy, storage_error_page
 from kitmanager.text import has_lone_surrogate, safe_text
 from kitmanager.workshops.services import (
     MAX_CAPACITY,
@@ -64,6 +66,27 @@ def _writes_need_a_token():
 def _json_error(exc: HTTPException):
     response = jsonify(error=exc.description or exc.name)
     response.status_code = exc.code or 500
+    return response
+
+
+# Seconds a client is told to wait before sending a refused write again.
+BUSY_RETRY_AFTER_S = 2
+
+
+@bp.errorhandler(OperationalError)
+def _database_busy(exc: OperationalError):
+    """503 with Retry-After when another writer held the database longer than SQLite's busy
+    timeout (10 s) lets a write wait: the last resort, a request waits that long first. The
+    write was rolled back whole, and the station sends it again (same ``client_id``, so it
+    counts once). A full disk stays a 507, anything else a 500."""
+    if not is_database_busy(exc):
+        return storage_error_page(exc)
+    db.session.rollback()
+    response = jsonify(
+        error=gettext("The database is busy with another change: send this again in a moment.")
+    )
+    response.status_code = 503
+    response.headers["Retry-After"] = str(BUSY_RETRY_AFTER_S)
     return response
 
 

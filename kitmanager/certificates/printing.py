@@ -2,13 +2,23 @@
 
 Everything printed comes from the signed facts, so the paper says exactly what the QR code
 vouches for. Text is in the workshop's language; the organiser's logo and signature image
-are files in the data folder (``certificate_images``), checked when uploaded.
+are files in the data folder (``certificate_images``), decoded in full and scaled to print
+size when uploaded.
+
+One person's certificate (their badge page offers it to anyone holding the badge link) is
+made once and kept in the data folder under a key of everything printed on it: the next
+request is a file read, and a change of anything printed (re-issue, revocation, logo,
+signature, rule, layout, language, the renderer itself) makes a new key.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import io
 import json
+import logging
+import math
 import re
 import secrets
 import unicodedata
@@ -25,14 +35,22 @@ from babel import Locale
 from babel.dates import format_date, parse_pattern
 from flask import current_app
 from flask_babel import force_locale, gettext
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
+import printouts
 from kitmanager.certificates.services import CertificateError, rule_for
 from kitmanager.certificates.verification import verify_url
 from kitmanager.models import Certificate, CertificateRule, Workshop
 from kitmanager.signing import b64url_decode
-from kitmanager.storage import write_file
-from printouts import CertificateData, Layout, PrintoutError, Signatory, list_layouts
+from kitmanager.storage import StorageError, forget_generated, kept_file, write_file
+from printouts import (
+    CertificateData,
+    Layout,
+    PrintoutError,
+    Signatory,
+    image_boxes,
+    list_layouts,
+)
 from printouts import render_certificates as render_pdf
 from printouts.layout import QrElement, TextElement
 from printouts.qr import MIN_MODULE_MM, encode_qr
@@ -42,7 +60,9 @@ __all__ = [
     "IMAGE_KINDS",
     "MAX_IMAGE_BYTES",
     "MAX_IMAGE_PIXELS",
+    "PRINT_DPI",
     "CertificatePdf",
+    "KeptCertificate",
     "certificate_data",
     "certificate_datas",
     "certificate_file_name",
@@ -52,17 +72,27 @@ __all__ = [
     "certificates_zip",
     "delete_image",
     "fits_every_layout",
+    "forget_certificate_pdfs",
     "image_bytes",
+    "kept_certificate_pdf",
+    "print_size",
+    "printable_image",
     "save_image",
     "unprintable_characters",
 ]
 
-IMAGE_KINDS = ("logo", "signature")
-# A logo or a scanned signature is well under this; printouts scales images to 2,000 px anyway.
+logger = logging.getLogger(__name__)
+
+IMAGE_KINDS = ("logo", "signature")  # also the names printouts gives their boxes
+# A logo or a scanned signature is well under this.
 MAX_IMAGE_BYTES = 2 * 1024 * 1024
 # A few kilobytes of PNG can hold a huge blank picture that takes gigabytes to print: a
 # 6000 x 4000 camera photo is the most that is accepted.
 MAX_IMAGE_PIXELS = 24_000_000
+# An image is kept with at most the pixels its box holds at this resolution: what a laser
+# printer prints; more only makes every certificate slower to make (a 24-megapixel logo took
+# 0.63 s a certificate, a logo at print size takes a few milliseconds).
+PRINT_DPI = 300
 _IMAGE_FORMATS = {"PNG": "png", "JPEG": "jpg"}
 IMAGES_FOLDER = "certificate_images"
 
@@ -115,12 +145,35 @@ def _images_dir() -> Path:
     return Path(current_app.config["DATA_DIR"]) / IMAGES_FOLDER
 
 
-def save_image(workshop: Workshop, kind: str, data: bytes) -> str:
-    """Check an uploaded logo or signature (PNG or JPEG, at most 2 MB, really an image) and
-    keep it in the data folder (0600); returns the file name to store on the rule.
+@lru_cache(maxsize=len(IMAGE_KINDS))
+def print_size(kind: str) -> tuple[int, int]:
+    """The most pixels (width, height) a ``kind`` image can show: its largest box on any
+    certificate layout at :data:`PRINT_DPI`. Scaled to fit inside it, an image prints at
+    :data:`PRINT_DPI` or better on every layout, whatever its proportions."""
+    width = height = 0.0
+    for lay in certificate_layouts():
+        box_w, box_h = image_boxes(lay).get(kind, (0.0, 0.0))
+        width, height = max(width, box_w), max(height, box_h)
+    return math.ceil(width / 25.4 * PRINT_DPI), math.ceil(height / 25.4 * PRINT_DPI)
 
-    :raise CertificateError: too large (in bytes or in pixels), not PNG/JPEG, or not readable
-        as an image.
+
+def _too_many_pixels() -> CertificateError:
+    return CertificateError(
+        gettext(
+            "This image has too many pixels to print: save it at about 1000 pixels "
+            "across and upload it again."
+        )
+    )
+
+
+def printable_image(kind: str, data: bytes) -> tuple[bytes, str]:
+    """Check a logo or signature image (PNG or JPEG, at most 2 MB and 24 megapixels) by
+    decoding every pixel, and make it print-ready: turned upright and scaled down to
+    :func:`print_size` when it is larger. Returns the bytes to keep (``data`` itself when
+    nothing needed changing) and their file extension.
+
+    :raise CertificateError: empty, too large (in bytes or in pixels), not PNG/JPEG, or
+        damaged (its pixels cannot all be decoded).
     """
     if kind not in IMAGE_KINDS:
         raise ValueError(kind)
@@ -134,33 +187,71 @@ def save_image(workshop: Workshop, kind: str, data: bytes) -> str:
                 mb=MAX_IMAGE_BYTES // (1024 * 1024),
             )
         )
-    pixels = 0
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as image:
-                kind_of, pixels = image.format, image.width * image.height
-                if pixels <= MAX_IMAGE_PIXELS:
-                    image.verify()
+            image = Image.open(io.BytesIO(data))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        kind_of, pixels = None, MAX_IMAGE_PIXELS + 1
-    except (UnidentifiedImageError, OSError, ValueError):
-        kind_of = None
-    if pixels > MAX_IMAGE_PIXELS:
-        raise CertificateError(
-            gettext(
-                "This image has too many pixels to print: save it at about 1000 pixels "
-                "across and upload it again."
-            )
-        )
-    if kind_of not in _IMAGE_FORMATS:
+        raise _too_many_pixels() from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        image = None
+    if image is None or image.format not in _IMAGE_FORMATS:
         raise CertificateError(
             gettext("Upload a PNG or JPEG image; this file is not one (or it is damaged).")
         )
+    with image:
+        if image.width * image.height > MAX_IMAGE_PIXELS:
+            raise _too_many_pixels()
+        box = print_size(kind)
+        if image.format == "JPEG":
+            # Decodes every block at the smallest scale still above the print size: the
+            # whole file is read, at a fraction of the time and memory.
+            image.draft(image.mode, (max(box), max(box)))
+        try:
+            image.load()  # every pixel: a file whose data is damaged is refused now
+            return _fit(image, data, box)
+        except Exception:  # zlib, struct, OSError...: a decoder has many ways to fail
+            logger.info("certificate %s image refused: it does not decode", kind, exc_info=True)
+            raise CertificateError(
+                gettext(
+                    "This image is damaged: its picture cannot be read to the end. Open it in "
+                    "an image editor, save it again as PNG or JPEG and upload that file."
+                )
+            ) from None
+
+
+def _fit(image: Image.Image, data: bytes, box: tuple[int, int]) -> tuple[bytes, str]:
+    """``data`` (whose decoded ``image`` is given) scaled to fit ``box``, if it is larger."""
+    extension = _IMAGE_FORMATS[image.format or ""]
+    upright = ImageOps.exif_transpose(image)  # phone photos carry their rotation in EXIF
+    if upright.width <= box[0] and upright.height <= box[1]:
+        return data, extension
+    if upright.mode not in ("RGB", "RGBA", "L", "LA"):
+        alpha = "A" in upright.getbands() or "transparency" in upright.info
+        upright = upright.convert("RGBA" if alpha else "RGB")
+    if extension == "jpg" and upright.mode not in ("RGB", "L"):
+        upright = upright.convert("RGB")
+    upright.thumbnail(box, Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    if extension == "jpg":
+        upright.save(out, format="JPEG", quality=90)
+    else:
+        upright.save(out, format="PNG")
+    return out.getvalue(), extension
+
+
+def save_image(workshop: Workshop, kind: str, data: bytes) -> str:
+    """Check an uploaded logo or signature and keep it, print-ready (:func:`printable_image`),
+    in the data folder (0600); returns the file name to store on the rule.
+
+    :raise CertificateError: as :func:`printable_image`.
+    :raise StorageError: the data folder cannot be written.
+    """
+    ready, extension = printable_image(kind, data)
     folder = _images_dir()
     folder.mkdir(mode=0o700, exist_ok=True)
-    name = f"{workshop.id}-{kind}-{secrets.token_hex(8)}.{_IMAGE_FORMATS[kind_of]}"
-    write_file(folder / name, data)
+    name = f"{workshop.id}-{kind}-{secrets.token_hex(8)}.{extension}"
+    write_file(folder / name, ready)
     return name
 
 
@@ -255,12 +346,34 @@ class CertificatePdf:
     warnings: list[str]
 
 
+def _stored_image(kind: str, name: str | None) -> bytes | None:
+    """The rule's stored ``kind`` image, print-ready: one kept before uploads were scaled is
+    scaled now (and kept so). None when unset, gone or damaged: the certificate prints
+    without it rather than not at all, and the log says why."""
+    data = image_bytes(name)
+    if data is None:
+        return None
+    try:
+        ready, _extension = printable_image(kind, data)
+    except CertificateError as exc:
+        logger.warning("certificate %s image %s left off: %s", kind, name, exc)
+        return None
+    path = _image_path(name)
+    if ready is not data and path is not None:
+        try:
+            write_file(path, ready)
+        except StorageError:
+            logger.warning("certificate %s image %s: its print-size copy not saved", kind, name)
+    return ready
+
+
 def certificate_datas(
     workshop: Workshop, certificates: Sequence[Certificate], base_url: str
 ) -> list[CertificateData]:
     """What printouts draws for each of ``certificates``, in the workshop's language."""
     rule = rule_for(workshop)
-    logo, signature = image_bytes(rule.logo_file), image_bytes(rule.signature_file)
+    logo = _stored_image("logo", rule.logo_file)
+    signature = _stored_image("signature", rule.signature_file)
     with force_locale(workshop.language):
         return [
             certificate_data(c, base_url, rule, logo=logo, signature=signature)
@@ -286,6 +399,82 @@ def certificates_pdf(
         raise CertificateError(gettext("No certificate issued yet: issue them first."))
     result = _render(workshop, certificate_datas(workshop, certificates, base_url))
     return CertificatePdf(result.pdf, len(certificates), result.pages, list(result.warnings))
+
+
+@dataclass(frozen=True)
+class KeptCertificate:
+    """One certificate's PDF and its entity tag (the key of what is printed on it)."""
+
+    pdf: bytes
+    etag: str
+
+
+@lru_cache(maxsize=1)
+def _renderer_fingerprint() -> str:
+    """What shapes a certificate besides its data: the printouts code, layouts and fonts (a
+    new version of them makes every kept certificate again)."""
+    root = Path(printouts.__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and path.suffix in (".py", ".json", ".ttf", ".otf"):
+            digest.update(path.relative_to(root).as_posix().encode("utf-8") + b"\0")
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _printed_key(data: CertificateData, layout: str, language: str) -> str:
+    """A key of everything on the page: the certificate's text and QR address, the images
+    (by their hash), the layout, the language and the renderer."""
+
+    def plain(value: object) -> str:
+        return hashlib.sha256(value).hexdigest() if isinstance(value, bytes) else str(value)
+
+    printed = [dataclasses.asdict(data), layout, language, _renderer_fingerprint()]
+    text = json.dumps(printed, sort_keys=True, default=plain)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def _kept_prefix(workshop_id: int | str, participant_id: int | str) -> str:
+    return f"certificate-{workshop_id}-{participant_id}-"
+
+
+def kept_certificate_pdf(certificate: Certificate, base_url: str) -> KeptCertificate:
+    """One person's certificate as a PDF, made the first time it is asked for and kept in the
+    data folder until something printed on it changes. Requests for it at the same moment
+    wait for one rendering; older versions of this person's certificate are deleted.
+
+    :raise CertificateError: printouts refused (the message says why).
+    """
+    workshop = certificate.workshop
+    rule = rule_for(workshop)
+    names = {kind: getattr(rule, f"{kind}_file") for kind in IMAGE_KINDS}
+    stored = {kind: image_bytes(name) for kind, name in names.items()}
+    with force_locale(workshop.language):
+        data = certificate_data(
+            certificate, base_url, rule, logo=stored["logo"], signature=stored["signature"]
+        )
+    key = _printed_key(data, rule.layout, workshop.language)
+    prefix = _kept_prefix(workshop.id, certificate.participant_id)
+    name = f"{prefix}{key}.pdf"
+
+    def make() -> bytes:
+        ready = {kind: _stored_image(kind, names[kind]) for kind in IMAGE_KINDS}
+        signatories = tuple(
+            dataclasses.replace(person, signature=ready["signature"]) for person in data.signatories
+        )
+        printable = dataclasses.replace(data, logo=ready["logo"], signatories=signatories)
+        return _render(workshop, [printable]).pdf
+
+    pdf, made = kept_file(name, make, {"participant_ids": [certificate.participant_id]})
+    if made:
+        forget_generated(f"{prefix}*.pdf", keep=name)
+    return KeptCertificate(pdf, key)
+
+
+def forget_certificate_pdfs(workshop_id: int, participant_id: int | None = None) -> None:
+    """Delete the kept PDFs of a workshop's certificates (of one participant's, when given):
+    what is printed on them changed, or their holder was deleted."""
+    forget_generated(f"{_kept_prefix(workshop_id, participant_id or '*')}*.pdf")
 
 
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')

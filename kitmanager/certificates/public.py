@@ -22,10 +22,15 @@ from flask import (
     url_for,
 )
 from flask_babel import get_locale
+from flask_login import current_user
 
 from kitmanager.certificates import bp
 from kitmanager.certificates.openbadges import credential_jwt
-from kitmanager.certificates.printing import certificate_file_name, certificates_pdf, dates_text
+from kitmanager.certificates.printing import (
+    certificate_file_name,
+    dates_text,
+    kept_certificate_pdf,
+)
 from kitmanager.certificates.ratelimit import FixedWindowLimiter
 from kitmanager.certificates.services import (
     certificate_base_url,
@@ -133,18 +138,25 @@ def _holder_certificate(token: str):
     certificate = current_certificate(participant)
     if certificate is None:
         abort(404)
-    g.no_store = True
     return participant, certificate
 
 
 @bp.route(badge_route("/certificate.pdf"))
 @public
 def badge_certificate_pdf(token: str):
-    """The badge holder's own certificate as a PDF."""
+    """The badge holder's own certificate as a PDF: made once and kept until something on it
+    changes (:func:`kept_certificate_pdf`), with its key as ETag, so asking again costs a
+    file read, and a phone that kept it gets a 304."""
     participant, certificate = _holder_certificate(token)
-    result = certificates_pdf(participant.workshop, [certificate], certificate_base_url())
+    kept = kept_certificate_pdf(certificate, certificate_base_url())
     name = certificate_file_name(participant.full_name, certificate.code)
-    return download(result.pdf, "application/pdf", name)
+    response = download(kept.pdf, "application/pdf", name, etag=kept.etag)
+    if current_user.is_authenticated:
+        response.headers["Cache-Control"] = "no-store"  # a shared laptop keeps nothing
+    else:
+        # The holder's phone may keep it, and asks each time whether it is still current.
+        response.headers["Cache-Control"] = "private, no-cache"
+    return response
 
 
 @bp.route(badge_route("/certificate.jwt"))
@@ -152,10 +164,19 @@ def badge_certificate_pdf(token: str):
 def badge_certificate_badge(token: str):
     """The badge holder's certificate as an Open Badges 3.0 credential (VC-JWT)."""
     _participant, certificate = _holder_certificate(token)
+    g.no_store = True
     jwt = credential_jwt(certificate, certificate_base_url(), installation_key())
     return download(jwt.encode("ascii"), "application/vc+jwt", f"{certificate.code}.jwt")
 
 
-def download(data: bytes, mimetype: str, name: str) -> Response:
-    """``data`` as a file download named ``name``."""
-    return send_file(io.BytesIO(data), mimetype=mimetype, as_attachment=True, download_name=name)
+def download(data: bytes, mimetype: str, name: str, *, etag: str | None = None) -> Response:
+    """``data`` as a file download named ``name``; with ``etag``, a request whose
+    If-None-Match holds it gets a 304 without the data."""
+    return send_file(
+        io.BytesIO(data),
+        mimetype=mimetype,
+        as_attachment=True,
+        download_name=name,
+        etag=etag or False,
+        conditional=etag is not None,
+    )

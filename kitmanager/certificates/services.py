@@ -137,7 +137,10 @@ def update_rule(actor: Actor, workshop: Workshop, **values: Any) -> CertificateR
     for name, value in changed.items():
         setattr(rule, name, value)
     if changed:
+        from kitmanager.certificates.printing import forget_certificate_pdfs
+
         record_event(actor, "certificate.rule_changed", "workshop", workshop.id, **changed)
+        forget_certificate_pdfs(workshop.id)  # they print the rule: made again when asked
     db.session.flush()
     return rule
 
@@ -530,6 +533,9 @@ def revoke_certificate(actor: Actor, code: str, reason: str) -> Certificate:
         reason=text,
     )
     db.session.flush()
+    from kitmanager.certificates.printing import forget_certificate_pdfs
+
+    forget_certificate_pdfs(certificate.workshop_id, certificate.participant_id)
     return certificate
 
 

@@ -17,6 +17,7 @@ from kitmanager.certificates.printing import (
     certificates_pdf,
     certificates_zip,
     delete_image,
+    kept_certificate_pdf,
     save_image,
     unprintable_characters,
 )
@@ -252,7 +253,10 @@ def _print(workshop, certificates, as_zip: bool):
         if as_zip:
             data, _warnings = certificates_zip(workshop, certificates, certificate_base_url())
             return download(data, "application/zip", f"{workshop.slug}-certificates.zip")
-        result = certificates_pdf(workshop, certificates, certificate_base_url())
+        if len(certificates) == 1:  # the one the holder downloads too: kept, made once
+            pdf = kept_certificate_pdf(certificates[0], certificate_base_url()).pdf
+        else:
+            pdf = certificates_pdf(workshop, certificates, certificate_base_url()).pdf
     except CertificateError as exc:
         flash(str(exc), "error")
         return redirect(url_for("certificates.index", slug=workshop.slug))
@@ -260,7 +264,7 @@ def _print(workshop, certificates, as_zip: bool):
         name = certificate_file_name(certificates[0].participant.full_name, certificates[0].code)
     else:
         name = f"{workshop.slug}-certificates.pdf"
-    return download(result.pdf, "application/pdf", name)
+    return download(pdf, "application/pdf", name)
 
 
 @bp.route("/workshops/<slug>/certificates.pdf")

@@ -13,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from kitmanager.audit import cli_actor
 from kitmanager.extensions import db
 from kitmanager.kits.importing import (
+    SHOWN_CODES,
     KitImportError,
     apply_kit_import,
     plan_kit_import,
@@ -33,7 +34,7 @@ from kitmanager.kits.services import (
 )
 from kitmanager.models import Kit, KitStatus, KitType
 from kitmanager.participants.csv_io import ZIP_SIGNATURE, CsvError
-from kitmanager.participants.services import database_reason
+from kitmanager.participants.services import IMPORT_BATCH_ROWS, ImportNotUndone, database_reason
 from kitmanager.printing.kit_labels import (
     KitPrintError,
     card_layouts,
@@ -249,9 +250,10 @@ def import_command(file: Path, sheet: str | None, dry_run: bool) -> None:
         click.echo("Dry run: nothing written.")
         return
     try:
-        created = apply_kit_import(cli_actor(), plan)
+        # committed in batches: a server running on the same data keeps answering scans
+        created = apply_kit_import(cli_actor(), plan, batch_rows=IMPORT_BATCH_ROWS)
         db.session.commit()
-    except KitError as exc:
+    except (KitError, ImportNotUndone) as exc:
         db.session.rollback()
         raise click.ClickException(str(exc)) from None
     except SQLAlchemyError as exc:
@@ -259,7 +261,9 @@ def import_command(file: Path, sheet: str | None, dry_run: bool) -> None:
         raise click.ClickException(
             f"The database refused the import ({database_reason(exc)}), so nothing was saved."
         ) from None
-    click.echo(f"Imported {len(created)} kit(s): {', '.join(kit.code for kit in created)}.")
+    more = len(created) - SHOWN_CODES
+    shown = ", ".join(created[:SHOWN_CODES]) + (f" and {more} more" if more > 0 else "")
+    click.echo(f"Imported {len(created)} kit(s): {shown}.")
 
 
 @kits.command("labels")

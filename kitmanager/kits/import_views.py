@@ -18,6 +18,7 @@ from kitmanager.kits.importing import (
     KitImportError,
     apply_kit_import,
     guess_kit_columns,
+    imported_message,
     plan_kit_import,
     read_kit_table,
 )
@@ -26,7 +27,7 @@ from kitmanager.models import KitType, Role
 from kitmanager.network import base_url, check_address
 from kitmanager.participants.csv_io import CsvError
 from kitmanager.participants.forms import UploadForm
-from kitmanager.participants.services import database_reason
+from kitmanager.participants.services import IMPORT_BATCH_ROWS, ImportNotUndone, database_reason
 from kitmanager.printing.kit_labels import (
     CARD_LAYOUT,
     DEFAULT_LABEL_LAYOUT,
@@ -128,9 +129,10 @@ def import_review(upload_id: str):
         flash(str(exc), "error")
     if plan is not None and request.method == "POST" and request.form.get("action") == "import":
         try:
-            created = apply_kit_import(current_actor(), plan)
+            # committed in batches, so scans go on during a long import
+            created = apply_kit_import(current_actor(), plan, batch_rows=IMPORT_BATCH_ROWS)
             db.session.commit()
-        except KitError as exc:
+        except (KitError, ImportNotUndone) as exc:
             db.session.rollback()
             flash(str(exc), "error")
         except SQLAlchemyError as exc:
@@ -144,12 +146,8 @@ def import_review(upload_id: str):
             )
         else:
             path.unlink(missing_ok=True)
-            flash(
-                _("Imported %(count)s kits: %(codes)s.", count=len(created),
-                  codes=", ".join(kit.code for kit in created)),
-                "success",
-            )  # fmt: skip
-            return redirect(url_for("kits.labels"))
+            flash(imported_message(created), "success")  # a count and a few codes: the
+            return redirect(url_for("kits.labels"))  # message rides in the session cookie
     return render_template(
         "kits/import_review.html",
         table=table,

@@ -4,22 +4,25 @@ The file is read by the participants import's readers (:func:`read_table`: encod
 delimiters, .xlsx sheets). Columns: the kit code and its type (a kit type that exists),
 optional notes, board family and USB serial number. A row with any problem (an unknown type,
 a code or serial number used twice in the file or by a kit already there) is an error naming
-its line and column, and one error means nothing is imported.
+its line and column, and one error means nothing is imported. A checked file is written in
+short batches, so scans go on during a long import; if a batch fails, the kits of the batches
+before it are removed again.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import delete, insert, select
 
 from kitmanager.audit import Actor, record_event
 from kitmanager.extensions import db
-from kitmanager.kits.services import KitError, _check_code, board_family, create_kit
-from kitmanager.models import Kit, KitType
+from kitmanager.kits.services import KitError, _check_code, board_family
+from kitmanager.models import Kit, KitType, new_token, utcnow
 from kitmanager.participants.csv_io import (
     CsvError,
     EmptyTableError,
@@ -28,6 +31,7 @@ from kitmanager.participants.csv_io import (
     _comparable,
     read_table,
 )
+from kitmanager.participants.services import write_in_batches
 from kitmanager.text import UnreadableText, clean_text, safe_text
 
 __all__ = [
@@ -38,6 +42,7 @@ __all__ = [
     "KitImportRow",
     "apply_kit_import",
     "guess_kit_columns",
+    "imported_message",
     "plan_kit_import",
     "refusal",
 ]
@@ -119,9 +124,68 @@ def guess_kit_columns(headers: Sequence[str]) -> dict[str, int]:
     return mapping
 
 
+def _in_kit_words() -> list[tuple[str, str]]:
+    """The table reader's refusals that speak of a sign-up list, each with what a kit list
+    says instead (both templates in the request's language)."""
+    return [
+        (
+            _(
+                "Line %(line)s has %(columns)s columns; a participant list can have at most "
+                "%(limit)s. Check this is the sign-up list, delete the columns you do not need and "
+                "import again."
+            ),
+            _(
+                "Line %(line)s has %(columns)s columns; a kit list can have at most %(limit)s. "
+                "Check this is the kit list, delete the columns you do not need and import again."
+            ),
+        ),
+        (
+            _(
+                "Every sheet of this workbook is empty. Export the sign-up list again and import "
+                "that file."
+            ),
+            _(
+                "Every sheet of this workbook is empty. Put the kits on a sheet, one per row below "
+                "a header line such as “code,type”, and import that workbook."
+            ),
+        ),
+        (
+            _(
+                "This workbook is too large to import (%(size)s MB once unpacked). Keep only the "
+                "sheet of participants, or split it into smaller files."
+            ),
+            _(
+                "This workbook is too large to import (%(size)s MB once unpacked). Keep only the "
+                "sheet of kits, or split it into smaller files."
+            ),
+        ),
+    ]
+
+
+def _template_pattern(template: str) -> re.Pattern[str]:
+    """A pattern matching ``template`` filled in, capturing each ``%(name)s``."""
+    parts = re.split(r"%\((\w+)\)s", template)
+    return re.compile(
+        "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>.+?)" for i, p in enumerate(parts))
+        + r"\Z",
+        re.S,
+    )
+
+
+def _about_kits(error: CsvError) -> CsvError:
+    """``error`` in words about kits when the reader spoke of a sign-up list (it is shared
+    with the participants import)."""
+    text = str(error)
+    for theirs, ours in _in_kit_words():
+        found = _template_pattern(theirs).match(text)
+        if found:
+            return CsvError(ours % found.groupdict())
+    return error
+
+
 def read_kit_table(data: bytes, sheet: str | None = None) -> Table:
-    """:func:`read_table` for a kit list: a file with no row below its header is refused in
-    words about kits, not about a sign-up list.
+    """:func:`read_table` for a kit list: what the reader refuses is said in words about kits,
+    not about a sign-up list.
 
     :raise CsvError: as :func:`read_table`.
     """
@@ -134,6 +198,8 @@ def read_kit_table(data: bytes, sheet: str | None = None) -> Table:
                 "“code,type”. Save the kit list again and import that file."
             )
         ) from None
+    except CsvError as error:
+        raise _about_kits(error) from None
 
 
 def plan_kit_import(table: Table, mapping: dict[str, int] | None = None) -> KitImportPlan:
@@ -261,12 +327,20 @@ def refusal(error: RowError) -> str:
     )
 
 
-def apply_kit_import(actor: Actor, plan: KitImportPlan) -> list[Kit]:
-    """Create every kit of ``plan``, or none: a plan with errors is refused.
+def apply_kit_import(
+    actor: Actor, plan: KitImportPlan, *, batch_rows: int | None = None
+) -> list[str]:
+    """Create every kit of ``plan``, or none: a plan with errors is refused. Returns the codes
+    of the kits made, in the file's order.
+
+    ``batch_rows`` None: in the session's transaction (the caller commits). Otherwise in
+    committed batches of that many kits (:func:`write_in_batches`), scans going on between
+    them; when a batch fails, the kits of the batches before it are deleted again.
 
     :raise KitImportRefused: the plan has errors (the message names the first and counts all),
         or has no kit at all.
-    :raise KitError: a kit another trainer created since the plan was made.
+    :raise KitError: a kit or board another trainer added since the plan was made.
+    :raise ImportNotUndone: a batch failed and the kits before it could not all be deleted.
     """
     if plan.errors:
         first = refusal(plan.errors[0])
@@ -279,30 +353,71 @@ def apply_kit_import(actor: Actor, plan: KitImportPlan) -> list[Kit]:
         )
     if not plan.rows:
         raise KitImportRefused(_("The file lists no kit: nothing to import."))
-    kits = []
-    for row in plan.rows:
-        serial_owner = (
-            db.session.scalar(select(Kit.code).where(Kit.board_serial == row.board_serial))
-            if row.board_serial
-            else None
+    now = utcnow()
+    kits = [
+        {
+            "code": row.code,
+            "kit_type_id": row.kit_type.id,
+            "notes": row.notes.strip(),
+            "board_family": row.board_family,
+            "board_serial": row.board_serial,
+            # made here, so a failed import finds its own kits again (and only those)
+            "label_token": new_token(),
+            "created_at": now,
+            "updated_at": now,
+        }
+        for row in plan.rows
+    ]
+    codes = [kit["code"] for kit in kits]
+    kit_types = sorted({row.kit_type.name for row in plan.rows})
+
+    def write(rows: range, last: bool) -> None:
+        batch = kits[rows.start : rows.stop]
+        # Kits added since the file was checked (by another trainer) say so by name.
+        taken = db.session.scalar(
+            select(Kit.code).where(Kit.code.in_(codes[rows.start : rows.stop])).limit(1)
         )
-        if serial_owner is not None:
+        if taken is not None:
+            raise KitError(_("There is already a kit %(code)s.", code=taken))
+        serials = [kit["board_serial"] for kit in batch if kit["board_serial"]]
+        owner = (
+            serials
+            and db.session.execute(
+                select(Kit.code, Kit.board_serial).where(Kit.board_serial.in_(serials)).limit(1)
+            ).first()
+        )
+        if owner:
             raise KitError(
                 _("%(code)s has the board with serial number %(serial)s already.",
-                  code=serial_owner, serial=row.board_serial)
+                  code=owner.code, serial=owner.board_serial)
             )  # fmt: skip
-        kit = create_kit(actor, row.kit_type, row.code, row.notes)
-        kit.board_family = row.board_family
-        kit.board_serial = row.board_serial
-        kits.append(kit)
-    db.session.flush()
-    record_event(
-        actor,
-        "kits.import",
-        "kit",
-        None,
-        count=len(kits),
-        codes=[kit.code for kit in kits],
-        kit_types=sorted({row.kit_type.name for row in plan.rows}),
+        db.session.execute(insert(Kit), batch)
+        if last:
+            record_event(
+                actor, "kits.import", "kit", None,
+                count=len(kits), codes=codes, kit_types=kit_types,
+            )  # fmt: skip
+
+    def undo(rows: range) -> None:
+        tokens = [kit["label_token"] for kit in kits[rows.start : rows.stop]]
+        db.session.execute(delete(Kit).where(Kit.label_token.in_(tokens)))
+
+    write_in_batches(len(kits), write, undo, batch_rows=batch_rows)
+    return codes
+
+
+# A success message names this many kits; the rest are counted ("and 95 more").
+SHOWN_CODES = 5
+
+
+def imported_message(codes: Sequence[str]) -> str:
+    """What an import that made the kits ``codes`` says: their count and the first few."""
+    shown = ", ".join(codes[:SHOWN_CODES])
+    if len(codes) <= SHOWN_CODES:
+        return _("Imported %(count)s kits: %(codes)s.", count=len(codes), codes=shown)
+    return _(
+        "Imported %(count)s kits: %(codes)s and %(more)s more.",
+        count=len(codes),
+        codes=shown,
+        more=len(codes) - SHOWN_CODES,
     )
-    return kits

@@ -1,12 +1,15 @@
 """Participants and teams: add, edit, delete (anonymise), import from CSV, export to CSV.
 
-Services take an explicit actor, flush, never commit. An import is all or nothing: it either
-adds every planned row or raises before touching the database.
+Services take an explicit actor, flush, never commit, except an import asked to write in
+batches (:func:`write_in_batches`), which commits each batch and takes back what it wrote if a
+later one fails. An import is all or nothing either way.
 """
 
 from __future__ import annotations
 
+import logging
 import math
+import time
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -15,11 +18,12 @@ from typing import Literal
 
 from flask_babel import gettext, ngettext
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, func, insert, or_, select, update
+from sqlalchemy import Select, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import contains_eager
 
 from kitmanager.audit import Actor, record_event
+from kitmanager.database import serialized_writes
 from kitmanager.extensions import db
 from kitmanager.models import (
     Certificate,
@@ -55,7 +59,9 @@ from kitmanager.text import safe_text, sort_key
 __all__ = [
     "BADGE_LINK_LABEL",
     "EXPORT_DELIMITERS",
+    "IMPORT_BATCH_ROWS",
     "Duplicate",
+    "ImportNotUndone",
     "ImportPlan",
     "ImportRefused",
     "ImportSummary",
@@ -74,7 +80,10 @@ __all__ = [
     "plan_import",
     "same_name",
     "update_participant",
+    "write_in_batches",
 ]
+
+logger = logging.getLogger(__name__)
 
 DuplicateChoice = Literal["skip", "update"]
 
@@ -353,6 +362,102 @@ def plan_import(workshop: Workshop, parsed: ParseResult) -> ImportPlan:
     return plan
 
 
+# ---------------------------------------------------------------- writing an import in batches
+
+# Rows an import writes per transaction. SQLite lets one writer in at a time: one transaction
+# for a whole file held the database for the whole import (59 s for 49,999 kits, and scans
+# waiting behind it gave up), while a batch of 500 takes a few tens of milliseconds.
+IMPORT_BATCH_ROWS = 500
+# A pause between two batches: the writes lock is handed to no one in particular, and the
+# import, taking it again at once, would win it over scans that have waited all along.
+_BATCH_PAUSE_S = 0.002
+# Taking back a failed import is tried this often, a second apart (another program may hold
+# the database a moment), before giving up and saying so.
+_UNDO_ATTEMPTS = 3
+
+
+class ImportNotUndone(Exception):
+    """An import failed midway and the rows its earlier batches wrote could not all be taken
+    back; the message says how far it got and what to do."""
+
+
+def write_in_batches(
+    total: int,
+    write: Callable[[range, bool], None],
+    undo: Callable[[range], None],
+    *,
+    batch_rows: int | None = IMPORT_BATCH_ROWS,
+) -> None:
+    """Write rows ``0 .. total - 1`` of an import with ``write(rows, last)``, all or nothing.
+
+    ``batch_rows`` None: in one call, flushed; the caller commits or rolls back. Otherwise in
+    transactions of ``batch_rows`` rows, each committed holding the writes lock
+    (:func:`~kitmanager.database.serialized_writes`), so scans get in between batches. When a
+    batch raises, it is rolled back, ``undo(rows)`` takes back each batch committed before it
+    (the last first, each in a transaction of its own) and the error is raised: nothing of the
+    import stays. ``write`` runs at least once (with no rows when ``total`` is 0) and ``last``
+    is true on its final call, for what is written once (the audit row). Start with nothing
+    pending in the session: the first batch would commit it, and no undo would take it back.
+
+    :raise ImportNotUndone: a batch failed and the batches before it could not be taken back.
+    """
+    if batch_rows is None:
+        write(range(total), True)
+        db.session.flush()
+        return
+    committed: list[range] = []
+    try:
+        for start in range(0, max(total, 1), batch_rows):
+            rows = range(start, min(start + batch_rows, total))
+            with serialized_writes():
+                try:
+                    write(rows, rows.stop >= total)
+                    db.session.commit()
+                except BaseException:
+                    db.session.rollback()
+                    raise
+            committed.append(rows)
+            if rows.stop < total:
+                time.sleep(_BATCH_PAUSE_S)
+    except BaseException as failure:
+        _take_back(committed, undo, total, failure)
+        raise
+
+
+def _take_back(
+    committed: list[range], undo: Callable[[range], None], total: int, failure: BaseException
+) -> None:
+    """Undo the ``committed`` batches, the last first. :raise ImportNotUndone:"""
+    for rows in reversed(committed):
+        for attempt in range(1, _UNDO_ATTEMPTS + 1):
+            with serialized_writes():
+                try:
+                    undo(rows)
+                    db.session.commit()
+                    break
+                except Exception:
+                    db.session.rollback()
+                    logger.exception("taking back rows %s of a failed import", rows)
+            if attempt == _UNDO_ATTEMPTS:
+                done = rows.stop
+                reason = (
+                    database_reason(failure)
+                    if isinstance(failure, SQLAlchemyError)
+                    else str(failure) or type(failure).__name__
+                )
+                raise ImportNotUndone(
+                    gettext(
+                        "The import stopped after %(done)s of %(total)s rows (%(reason)s), and "
+                        "the rows it had written could not be removed. Check the list: delete "
+                        "what was added, or import the rest of the file.",
+                        done=done,
+                        total=total,
+                        reason=reason,
+                    )
+                ) from failure
+            time.sleep(1)
+
+
 def database_reason(error: SQLAlchemyError) -> str:
     """The database's own words for a refused write, without SQLAlchemy's statement dump."""
     original = getattr(error, "orig", None)
@@ -366,10 +471,17 @@ def apply_import(
     *,
     on_duplicate: DuplicateChoice = "skip",
     only_valid: bool = False,
+    batch_rows: int | None = None,
 ) -> ImportSummary:
-    """Write an import plan in one go.
+    """Write an import plan, all or nothing: new people first, then the updates.
+
+    ``batch_rows`` None: in the session's transaction (the caller commits). Otherwise in
+    committed batches of that many rows (:func:`write_in_batches`): new people are taken back
+    by their badge tokens, updated ones get their fields back, teams the import created go
+    when nobody is in them.
 
     :raise ImportRefused: the file has invalid rows and ``only_valid`` is false: nothing written.
+    :raise ImportNotUndone: a batch failed and the ones before could not be taken back.
     """
     if plan.errors and not only_valid:
         lines = len({e.line for e in plan.errors})
@@ -385,65 +497,106 @@ def apply_import(
     if on_duplicate not in ("skip", "update"):
         raise ParticipantError(gettext("Choose 'skip' or 'update' for duplicates."))
     summary = ImportSummary(invalid_skipped=len({e.line for e in plan.errors}))
-    teams: dict[str, int] = {
-        team.name: team.id
-        for team in db.session.scalars(select(Team).where(Team.workshop_id == workshop.id))
-    }
-
-    def team_id(name: str | None) -> int | None:
-        if not name:
-            return None
-        if name not in teams:
-            teams[name] = get_or_create_team(workshop, name).id  # type: ignore[union-attr]
-        return teams[name]
-
     now = utcnow()
+    # Every row is checked and turned into values before anything is written.
     # Later rows of the file win over earlier ones when the user chose update.
-    new_rows: dict[int, dict] = {}
+    new_rows: dict[int, tuple[dict[str, object], str | None]] = {}
     for row in plan.new:
         fields = _clean_fields(row)
-        new_rows[row.line] = _row_values(workshop, fields, team_id, now)
+        new_rows[row.line] = (_row_values(workshop, fields, now), fields.team)
+    updates: list[tuple[Participant, ParticipantFields]] = []
     for dup in plan.duplicates:
         if on_duplicate == "skip":
             summary.skipped += 1
             continue
         fields = _clean_fields(dup.row)
         if dup.existing is not None:
-            _apply(workshop, dup.existing, fields)
-            summary.updated += 1
+            updates.append((dup.existing, fields))
         else:
             target = dup.earlier_line
-            values = _row_values(workshop, fields, team_id, now)
-            values["badge_token"] = new_rows[target]["badge_token"]
-            new_rows[target] = values
+            values = _row_values(workshop, fields, now)
+            values["badge_token"] = new_rows[target][0]["badge_token"]
+            new_rows[target] = (values, fields.team)
             summary.skipped += 1  # merged into the earlier row of the file
-    if new_rows:
-        db.session.execute(insert(Participant), list(new_rows.values()))
-    summary.created = len(new_rows)
-    db.session.flush()
-    record_event(
-        actor,
-        "participants.imported",
-        "workshop",
-        workshop.id,
-        created=summary.created,
-        updated=summary.updated,
-        skipped=summary.skipped,
-        invalid_skipped=summary.invalid_skipped,
-    )
+    inserts = list(new_rows.values())
+    summary.created = len(inserts)
+    summary.updated = len(updates)
+    wanted = {team for _values, team in inserts} | {fields.team for _p, fields in updates}
+    wanted.discard(None)
+    workshop_id = workshop.id
+    teams: dict[str, int] = {
+        team.name: team.id
+        for team in db.session.scalars(select(Team).where(Team.workshop_id == workshop_id))
+    }
+    made_teams: list[int] = []
+    before: dict[int, ParticipantFields] = {}  # the fields of updated people, by update index
+
+    def write(rows: range, last: bool) -> None:
+        if rows.start == 0:  # the first batch: the teams the file names that do not exist yet
+            for name in sorted(wanted - set(teams)):  # type: ignore[arg-type]
+                team = get_or_create_team(workshop, name)
+                assert team is not None
+                teams[name] = team.id
+                made_teams.append(team.id)
+        added = [
+            {**values, "team_id": teams[team] if team else None}
+            for values, team in inserts[rows.start : rows.stop]
+        ]
+        if added:
+            db.session.execute(insert(Participant), added)
+        for index in range(max(rows.start, len(inserts)), rows.stop):
+            person, fields = updates[index - len(inserts)]
+            before[index] = fields_of(person)
+            _apply(workshop, person, fields)
+        if last:
+            db.session.flush()
+            record_event(
+                actor,
+                "participants.imported",
+                "workshop",
+                workshop_id,
+                created=summary.created,
+                updated=summary.updated,
+                skipped=summary.skipped,
+                invalid_skipped=summary.invalid_skipped,
+            )
+
+    def undo(rows: range) -> None:
+        tokens = [values["badge_token"] for values, _team in inserts[rows.start : rows.stop]]
+        if tokens:
+            db.session.execute(delete(Participant).where(Participant.badge_token.in_(tokens)))
+        for index in range(max(rows.start, len(inserts)), rows.stop):
+            if index in before:
+                _apply(workshop, updates[index - len(inserts)][0], before[index])
+
+    try:
+        write_in_batches(len(inserts) + len(updates), write, undo, batch_rows=batch_rows)
+    except BaseException:
+        if batch_rows is not None and made_teams:
+            _drop_empty_teams(made_teams)
+        raise
     return summary
 
 
-def _row_values(
-    workshop: Workshop,
-    fields: ParticipantFields,
-    team_id: Callable[[str | None], int | None],
-    now: datetime,
-) -> dict[str, object]:
+def _drop_empty_teams(team_ids: list[int]) -> None:
+    """Delete the teams of ``team_ids`` nobody is in: those a failed import made. (A team is
+    committed as soon as it is made, even within the first batch: SQLite's savepoint that
+    :func:`get_or_create_team` opens outside a transaction commits when released.)"""
+    with serialized_writes():
+        try:
+            occupied = select(Participant.team_id).where(Participant.team_id.is_not(None))
+            db.session.execute(delete(Team).where(Team.id.in_(team_ids), Team.id.not_in(occupied)))
+            db.session.commit()
+        except Exception:
+            db.session.rollback()
+            logger.exception("removing the teams of a failed import")
+
+
+def _row_values(workshop: Workshop, fields: ParticipantFields, now: datetime) -> dict[str, object]:
+    """The columns of a new participant from ``fields``, but for the team (the caller's)."""
     return {
         **participant_values(fields),
         "workshop_id": workshop.id,
-        "team_id": team_id(fields.team),
         "badge_token": new_token(),
         "created_at": now,
         "updated_at": now,

@@ -39,6 +39,8 @@ from kitmanager.participants.forms import (
 )
 from kitmanager.participants.services import (
     EXPORT_DELIMITERS,
+    IMPORT_BATCH_ROWS,
+    ImportNotUndone,
     ImportPlan,
     ImportSummary,
     ParticipantError,
@@ -179,8 +181,8 @@ def delete(slug: str, participant_id: int):
         name = participant.full_name
         delete_participant(current_actor(), participant)
         db.session.commit()
-        # Badge sheets printed with this person on them go too.
-        forget_files_of(data_folder("generated"), "badges-*.pdf", participant_id)
+        # Badge sheets printed with this person on them go too, and their kept certificate.
+        forget_files_of(data_folder("generated"), "*.pdf", participant_id)
         flash(_("%(name)s deleted; their personal data is gone.", name=name), "success")
     return redirect(url_for("participants.index", slug=slug))
 
@@ -273,10 +275,12 @@ def _claimed(path: Path) -> Iterator[None]:
 def _import_once(
     path: Path, workshop: Workshop, plan: ImportPlan, options: ImportOptionsForm
 ) -> ImportSummary:
-    """Apply ``plan`` and commit, holding the upload meanwhile; on any failure the session is
-    rolled back, nothing is saved and the upload stays for another try.
+    """Apply ``plan`` in committed batches (scans go on meanwhile), holding the upload; on any
+    failure what was written is taken back, nothing is saved and the upload stays for another
+    try.
 
     :raise UploadGone: imported already. :raise ParticipantError: the import was refused.
+    :raise ImportNotUndone: it failed midway and could not all be taken back.
     """
     with _claimed(path):
         try:
@@ -286,6 +290,7 @@ def _import_once(
                 plan,
                 on_duplicate=options.on_duplicate.data,
                 only_valid=options.only_valid.data,
+                batch_rows=IMPORT_BATCH_ROWS,
             )
             db.session.commit()
         except BaseException:
@@ -347,7 +352,7 @@ def import_review(slug: str, upload_id: str):
             except UploadGone:
                 flash(_("This file has already been imported."), "info")
                 return redirect(url_for("participants.index", slug=slug))
-            except ParticipantError as exc:  # ImportRefused, or a row the checks refused
+            except (ParticipantError, ImportNotUndone) as exc:  # refused, or half undone
                 flash(str(exc), "error")
             except SQLAlchemyError as exc:
                 flash(
