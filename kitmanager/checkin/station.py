@@ -93,6 +93,17 @@ def _messages() -> dict[str, str]:
         "undo_queued_return": _(
             "Return of %(code)s taken back: it had not been sent yet.", code="{code}"
         ),
+        "undo_when_back": _(
+            "This change may already have reached the laptop: it will be taken back there as "
+            "soon as the laptop is reachable."
+        ),
+        "undo_forbidden": _("Undo is not allowed on this station. Please ask a trainer."),
+        "kit_replaced": _(
+            "%(old)s no longer waits; %(code)s waits for a badge", old="{old}", code="{code}"
+        ),
+        "offline_neither": _(
+            "“%(text)s” is neither a badge nor a kit on this device's list.", text="{text}"
+        ),
         "undo_queued_scan": _(
             "The scan saved on this device was taken back: it had not been sent."
         ),

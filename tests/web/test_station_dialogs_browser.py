@@ -50,6 +50,9 @@ PEOPLE = (
     "Kwame Asante",
     "Zainab Bello",
     "Chidi Okafor",
+    "Ama Owusu",
+    "Kojo Boateng",
+    "Esi Appiah",
 )
 BOM = [
     ComponentLine("Arduino Nano", 1),
@@ -57,14 +60,16 @@ BOM = [
     ComponentLine("Jumper wires", 20, must_return=False),
 ]
 HOST = "http://10.42.0.1:5000"
+TRAINER = ("tess", "door-trainer-2026")
 
 
 @pytest.fixture(scope="module")
 def day(tmp_path_factory) -> Iterator[tuple[Server, Path, dict[str, str], dict[str, str]]]:
-    """A session running now, fourteen participants, a volunteer and fourteen kits (the last
+    """A session running now, seventeen participants, a volunteer and fourteen kits (the last
     one needs attention)."""
     data_dir = tmp_path_factory.mktemp("dialogs") / "data"
-    tokens, kits = make_day(data_dir, PEOPLE, [(*VOLUNTEER, "volunteer")], kits=14)
+    users = [(*VOLUNTEER, "volunteer"), (*TRAINER, "trainer")]
+    tokens, kits = make_day(data_dir, PEOPLE, users, kits=14)
     with Server(data_dir) as server:
         yield server, data_dir, tokens, kits
 
@@ -169,7 +174,7 @@ def test_a_scanners_enter_in_an_open_checklist_records_nothing_and_its_badge_com
     applied once the return is recorded by its button; Enter in the note records nothing."""
     server, data_dir, tokens, kits = day
     context, page, problems = _station(browser_factory(), server)
-    result, checklist = page.locator("#result"), page.locator("#kit-return")
+    checklist = page.locator("#kit-return")
     _hand_out(page, f"{HOST}/b/{tokens['Amina Yusuf']}", f"{HOST}/k/{kits['KIT-001']}",
               "KIT-001", "Amina Yusuf")  # fmt: skip
 
@@ -183,22 +188,45 @@ def test_a_scanners_enter_in_an_open_checklist_records_nothing_and_its_badge_com
     assert all(box.is_checked() for box in checklist.locator("input[id^='back-']").all())
     assert _returns(data_dir, "KIT-001") == 0
     assert "Kofi Mensah" not in _checked_in(data_dir)
-    # A person's note and Enter: still nothing recorded. A badge scanned into the note is
-    # pulled out of it and waits too.
+    # A count typed by a person, then a badge scanned a moment later into the same field: the
+    # count stays, the badge waits.
+    count = checklist.locator("li", has_text="Jumper wires").locator("input[type='number']")
+    count.click()
+    page.keyboard.press("Control+a")
+    page.keyboard.type("15", delay=120)
+    page.wait_for_timeout(100)
+    _type(page, f"{HOST}/b/{tokens['Awa Traoré']}")
+    expect_text(page.locator("#next"), "Kofi Mensah, Awa Traoré")
+    assert count.input_value() == "15"
+    # A person's note and Enter: still nothing recorded. A bare kit code scanned into the note
+    # (at a scanner's pace) is pulled out of it and waits too.
     checklist.locator("#kit-return-note").click()
     page.keyboard.type("box lid cracked")
     page.keyboard.press("Enter")
-    _type(page, f"{HOST}/b/{tokens['Awa Traoré']}")
-    expect_text(page.locator("#next"), "Kofi Mensah, Awa Traoré")
+    page.wait_for_timeout(100)
+    _type(page, "KIT-012")
+    expect_text(page.locator("#next"), "Kofi Mensah, Awa Traoré, KIT-012")
     assert checklist.locator("#kit-return-note").input_value() == "box lid cracked"
     assert checklist.is_visible() and _returns(data_dir, "KIT-001") == 0
 
     checklist.get_by_role("button", name="Record the return").click()
-    # The return first, then the waiting badges in their order.
-    expect_text(result, "Awa Traoré — checked in to Premier robot")
+    # The return first, then the waiting scans in their order: the kit after Awa's badge asks.
+    expect_text(page.locator("#kit-question"), "Hand KIT-012 to Awa Traoré?")
     assert _returns(data_dir, "KIT-001") == 1
+    # The answers replaced at once stay readable under the result, newest first.
+    history = page.locator("#history li")
+    expect_text(history.nth(0), "Awa Traoré — checked in")
+    expect_text(history.nth(1), "Kofi Mensah — checked in")
+    expect_text(page.locator("#history"), "KIT-001")
+    assert history.nth(0).get_attribute("data-kind") == "ok"
+    assert page.locator("#history").get_attribute("aria-live") == "polite"
     assert {"Kofi Mensah", "Awa Traoré"} <= _checked_in(data_dir)
     assert page.locator("#next").is_hidden()
+    page.keyboard.press("Escape")
+    expect_text(page.locator("#kit-pending"), "KIT-012 waits for a badge")
+    page.keyboard.press("Escape")
+    assert page.locator("#kit-pending").is_hidden()
+    assert "KIT-012" not in _holders(data_dir)
     assert _active(page) == "wedge-input"
     assert problems.messages == []
     context.close()
@@ -278,7 +306,14 @@ def test_a_stray_kit_then_a_badge_asks_first_and_the_question_is_keyboard_friend
     assert "Wanjiru Mwangi" in _checked_in(data_dir)
     assert "KIT-003" not in _holders(data_dir)
     assert page.locator("#kit-pending").is_hidden()
-    # The question has focus; Tab goes through it, then to the scan field.
+    # The question itself has focus (not Hand out: Enter or Space commits nothing); Tab goes
+    # through its buttons, then to the scan field.
+    assert _active(page) == "kit-question-title"
+    page.keyboard.press("Enter")
+    page.keyboard.press("Space")
+    page.wait_for_timeout(300)
+    assert question.is_visible() and "KIT-003" not in _holders(data_dir)
+    page.keyboard.press("Tab")
     assert _active(page) == "kit-hand-out"
     page.keyboard.press("Tab")
     assert _active(page) == "kit-not-this-person"
@@ -291,14 +326,15 @@ def test_a_stray_kit_then_a_badge_asks_first_and_the_question_is_keyboard_friend
     assert _active(page) == "wedge-input"
     assert "KIT-003" not in _holders(data_dir)
     assert "Wanjiru Mwangi" in _checked_in(data_dir)  # the check-in stays
-
-    # Asked again: Hand out (by keyboard, Enter on the focused button) makes the handout.
-    _type(page, f"{HOST}/k/{kits['KIT-003']}")
+    # Not that person: the kit waits again for the right badge, with a fresh countdown.
     expect_text(page.locator("#kit-pending"), "KIT-003 waits for a badge")
+
+    # Asked again: Hand out (by keyboard, Tab then Enter) makes the handout.
     _type(page, f"{HOST}/b/{tokens['Wanjiru Mwangi']}")
     expect_text(question, "Hand KIT-003 to Wanjiru Mwangi?")
     expect_text(result, "Wanjiru Mwangi was already checked in")
-    assert _active(page) == "kit-hand-out"
+    assert _active(page) == "kit-question-title"
+    page.keyboard.press("Tab")
     page.keyboard.press("Enter")
     expect_text(result, "KIT-003 → Wanjiru Mwangi, due ")
     assert _holders(data_dir)["KIT-003"] == "Wanjiru Mwangi"
@@ -372,6 +408,14 @@ def test_undo_takes_back_the_last_change_and_names_it(day, browser_factory):  # 
     expect_text(result, "Check-in of Moussa Camara undone")
     assert "Moussa Camara" not in _checked_in(data_dir)
     assert undo.get_attribute("aria-disabled") == "true"
+    # The undone badge is forgotten: the next kit waits for a badge of its own.
+    page.locator("#wedge-input").focus()
+    _type(page, "kit-012")
+    expect_text(page.locator("#kit-pending"), "KIT-012 waits for a badge")
+    assert page.locator("#kit-question").is_hidden()
+    page.keyboard.press("Escape")  # Escape lets the waiting kit go too
+    expect_text(result, "KIT-012 was not handed out.")
+    assert page.locator("#kit-pending").is_hidden()
 
     _hand_out(page, f"{HOST}/b/{tokens['Moussa Camara']}", f"{HOST}/k/{kits['KIT-007']}",
               "KIT-007", "Moussa Camara")  # fmt: skip
@@ -380,7 +424,79 @@ def test_undo_takes_back_the_last_change_and_names_it(day, browser_factory):  # 
     expect_text(result, "Handout of KIT-007 to Moussa Camara undone")
     assert "KIT-007" not in _holders(data_dir)
     assert "Moussa Camara" in _checked_in(data_dir)  # the check-in was not the last change
+    # Undo is a stack: pressed again, it takes back the change before (the check-in).
+    undo.click()
+    expect_text(result, "Check-in of Moussa Camara undone")
+    assert "Moussa Camara" not in _checked_in(data_dir)
+
+    # Undo while the question about a check-in is open: the question closes with it.
+    page.locator("#wedge-input").focus()
+    _type(page, f"{HOST}/b/{tokens['Esi Appiah']}")
+    expect_text(result, "Esi Appiah — checked in")
+    _type(page, "kit-012")
+    expect_text(page.locator("#kit-question"), "Hand KIT-012 to Esi Appiah?")
+    undo.click()
+    expect_text(result, "Check-in of Esi Appiah undone")
+    expect_text(result, "KIT-012 was not handed out.")
+    assert page.locator("#kit-question").is_hidden()
+    assert "Esi Appiah" not in _checked_in(data_dir)
+    assert "KIT-012" not in _holders(data_dir)
     assert problems.messages == []
+    context.close()
+
+
+def test_undo_after_a_lost_answer_takes_back_what_the_laptop_applied(
+    day,
+    browser_factory,  # noqa: F811
+):
+    """The laptop applies a check-in, then a handout, but each answer is lost on the way back
+    (the Wi-Fi drops): Undo does not claim they "had not been sent" and drop them; the station
+    sends each again (applied once), then takes it back on the laptop, with its message."""
+    server, data_dir, tokens, kits = day
+    context, page, problems = _station(browser_factory(), server)
+    result, undo = page.locator("#result"), page.locator("#undo")
+    lost = []
+
+    def lose_the_answer(route):
+        body = route.request.post_data_json or {}
+        applied = "/b/" in body.get("code", "") if not lost else body.get("confirm")
+        if applied and len(lost) < 2:
+            lost.append(route.fetch().json()["outcome"])  # the laptop applies it
+            route.abort("internetdisconnected")  # ... and its answer never comes back
+        else:
+            route.continue_()
+
+    page.route("**/api/v1/scans", lose_the_answer)
+    _type(page, f"{HOST}/b/{tokens['Ama Owusu']}")
+    page.wait_for_function("() => document.getElementById('result').dataset.kind === 'queued'")
+    assert lost == ["checked_in"] and "Ama Owusu" in _checked_in(data_dir)
+    undo.click()
+    expect_text(result, "Check-in of Ama Owusu undone")
+    assert "had not been sent" not in result.inner_text()
+    assert "Ama Owusu" not in _checked_in(data_dir)
+    expect_text(page.locator("#queue"), "All scans sent")
+
+    page.locator("#wedge-input").focus()
+    _type(page, f"{HOST}/b/{tokens['Kojo Boateng']}")
+    expect_text(result, "Kojo Boateng — checked in")
+    _type(page, f"{HOST}/k/{kits['KIT-012']}")
+    expect_text(page.locator("#kit-question"), "Hand KIT-012 to Kojo Boateng?")
+    page.get_by_role("button", name="Hand out").click()
+    page.wait_for_function("() => document.getElementById('result').dataset.kind === 'queued'")
+    assert lost == ["checked_in", "kit_handed_out"]
+    assert _holders(data_dir)["KIT-012"] == "Kojo Boateng"
+    undo.click()
+    expect_text(result, "Handout of KIT-012 to Kojo Boateng undone")
+    assert "KIT-012" not in _holders(data_dir)
+    assert "Kojo Boateng" in _checked_in(data_dir)
+    expect_text(page.locator("#queue"), "All scans sent")
+    # A laptop that refuses undo here (a kiosk's) says so plainly.
+    page.route("**/api/v1/scans/undo", lambda route: route.fulfill(status=403, json={}))
+    undo.click()
+    expect_text(result, "Undo is not allowed on this station")
+    assert "Kojo Boateng" in _checked_in(data_dir)
+    expected = ("ERR_INTERNET_DISCONNECTED", "status of 403")
+    assert [m for m in problems.messages if not any(e in m for e in expected)] == []
     context.close()
 
 
@@ -389,22 +505,32 @@ def test_a_bare_kit_code_typed_is_a_kit(day, browser_factory):  # noqa: F811
     a scanner's Enter off its focused button."""
     server, data_dir, tokens, _kits = day
     context, page, problems = _station(browser_factory(), server)
+    _type(page, "kit-012")
+    expect_text(page.locator("#kit-pending"), "KIT-012 waits for a badge")
     _type(page, "kit-008")
     expect_text(page.locator("#kit-pending"), "KIT-008 waits for a badge")
+    # Another kit replaces the waiting one, and says so.
+    expect_text(page.locator("#result"), "KIT-012 no longer waits; KIT-008 waits for a badge")
     assert "not a badge" not in page.locator("#result").inner_text().lower()
     _type(page, tokens["Fatou Ndiaye"])  # a bare badge token, as some scanners send it
     expect_text(page.locator("#kit-question"), "Hand KIT-008 to Fatou Ndiaye?")
-    # The scanner's next badge and Enter land on the focused Hand out button: it waits, and
-    # the button is not pressed.
-    assert _active(page) == "kit-hand-out"
+    # The scanner's next badge and Enter land on the focused question: it waits, and nothing
+    # is pressed.
+    assert _active(page) == "kit-question-title"
     _type(page, f"{HOST}/b/{tokens['Awa Traoré']}")
     expect_text(page.locator("#next"), "Awa Traoré")
     assert page.locator("#kit-question").is_visible()
     assert "KIT-008" not in _holders(data_dir)
+    # Not this person: the kit still waits, and the next badge (Awa's) is asked about.
     page.get_by_role("button", name="Not this person").click()
-    expect_text(page.locator("#result"), "Awa Traoré")
+    expect_text(page.locator("#kit-question"), "Hand KIT-008 to Awa Traoré?")
     assert "KIT-008" not in _holders(data_dir)
+    page.get_by_role("button", name="Not this person").click()
+    expect_text(page.locator("#kit-pending"), "KIT-008 waits for a badge")
+    page.locator("#kit-pending").get_by_role("button", name="Cancel").click()
+    assert page.locator("#kit-pending").is_hidden()
     assert page.locator("#kit-question").is_hidden()
+    assert "KIT-008" not in _holders(data_dir)
     assert problems.messages == []
     context.close()
 
@@ -436,8 +562,75 @@ def test_on_a_phone_the_answer_and_the_camera_preview_share_the_screen(
         assert box["left"] >= 0 and box["right"] <= 375, boxes
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
     page.screenshot(path="/tmp/kitmanager-station-camera-375x740-fr.png")
+
+    # The preview stays in sight while a question, a checklist or a waiting kit is open.
+    _type(page, "kit-013")
+    expect_text(page.locator("#kit-question"), "Remettre KIT-013 à Kwame Asante ?")
+    _camera_in_view(page, 375, 740, buttons="#kit-question button")
+    page.get_by_role("button", name="Remettre", exact=True).click()
+    expect_text(page.locator("#result"), "KIT-013 → Kwame Asante")
+    _type(page, "kit-013")
+    expect_text(page.locator("#kit-return"), "KIT-013")
+    _camera_in_view(page, 375, 740)
+    page.keyboard.press("Escape")
+    _type(page, "kit-012")
+    expect_text(page.locator("#kit-pending"), "KIT-012")
+    _camera_in_view(page, 375, 740, buttons="#kit-pending button")
+    page.keyboard.press("Escape")
     assert problems.messages == []
     context.close()
+
+    # A laptop (1280×800): the same, the preview inside the window.
+    context = browser.new_context(locale="fr-FR", viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    problems = PageProblems(page)
+    _log_in(page, server, french=True)
+    _open_station(page, server, "&camera=1")
+    expect_text(page.locator("#result"), "Kwame Asante")
+    page.wait_for_function("() => document.getElementById('camera').videoHeight > 0")
+    _camera_in_view(page, 1280, 800)
+    _type(page, "kit-012")
+    expect_text(page.locator("#kit-question"), "Remettre KIT-012 à Kwame Asante ?")
+    _camera_in_view(page, 1280, 800, buttons="#kit-question button")
+    page.keyboard.press("Escape")  # not this person: KIT-012 waits again
+    expect_text(page.locator("#kit-pending"), "KIT-012")
+    _camera_in_view(page, 1280, 800, buttons="#kit-pending button")
+    page.keyboard.press("Escape")
+    _type(page, "kit-013")
+    expect_text(page.locator("#kit-return"), "KIT-013")
+    _camera_in_view(page, 1280, 800)
+    page.keyboard.press("Escape")
+    assert problems.messages == []
+    context.close()
+
+
+def _camera_in_view(page, width: int, height: int, buttons: str = "") -> None:
+    """The camera preview inside the viewport as the page stands (not scrolled), and not over
+    the ``buttons`` given."""
+    boxes = page.evaluate(
+        """(buttons) => {
+            const box = (node) => {
+              const r = node.getBoundingClientRect();
+              return {top: r.top, bottom: r.bottom, left: r.left, right: r.right,
+                      height: r.height};
+            };
+            return {camera: box(document.getElementById('camera')),
+                    buttons: buttons ? [...document.querySelectorAll(buttons)].map(box) : []};
+        }""",
+        buttons,
+    )
+    camera = boxes["camera"]
+    assert camera["height"] > 40, boxes
+    assert camera["top"] >= 0 and camera["bottom"] <= height, boxes
+    assert camera["left"] >= 0 and camera["right"] <= width, boxes
+    for button in boxes["buttons"]:
+        apart = (
+            button["bottom"] <= camera["top"]
+            or button["top"] >= camera["bottom"]
+            or button["right"] <= camera["left"]
+            or button["left"] >= camera["right"]
+        )
+        assert apart, boxes
 
 
 def test_offline_the_phone_asks_from_its_roster_and_the_queue_carries_the_answers(
@@ -475,7 +668,7 @@ def test_offline_the_phone_asks_from_its_roster_and_the_queue_carries_the_answer
     _type(page, f"{HOST}/b/{tokens['Zainab Bello']}")
     expect_text(result, "Zainab Bello — enregistré, sera envoyé")
     page.get_by_role("button", name="Annuler la dernière modification").click()
-    expect_text(result, "Présence de Zainab Bello annulée : elle n'avait pas encore été envoyée.")
+    expect_text(result, "Présence annulée : Zainab Bello")
     expect_text(page.locator("#queue"), "2 scans en attente d’envoi")
 
     # Badge then kit, offline too: asked from the roster copy; "Not this person" queues
@@ -485,6 +678,17 @@ def test_offline_the_phone_asks_from_its_roster_and_the_queue_carries_the_answer
     expect_text(question, "Remettre KIT-011 à Chidi Okafor ?")
     question.get_by_role("button", name="Pas cette personne").click()
     expect_text(result, "KIT-011 n'a pas été remis.")
+    expect_text(page.locator("#queue"), "3 scans en attente d’envoi")
+    # The kit waits for the right badge; its card's Cancel lets it go.
+    expect_text(page.locator("#kit-pending"), "KIT-011 attend un badge")
+    page.locator("#kit-pending").get_by_role("button", name="Annuler").click()
+    assert page.locator("#kit-pending").is_hidden()
+    # A word is neither a badge nor a kit of the roster copy: said so, nothing queued.
+    page.locator("#wedge-input").focus()
+    _type(page, "bonjour")
+    expect_text(result, "bonjour")
+    assert result.get_attribute("data-kind") == "bad"
+    assert page.locator("#kit-pending").is_hidden()
     expect_text(page.locator("#queue"), "3 scans en attente d’envoi")
     assert "KIT-010" not in _holders(data_dir)
 
@@ -499,4 +703,30 @@ def test_offline_the_phone_asks_from_its_roster_and_the_queue_carries_the_answer
     assert page.locator("#kit-question").is_hidden()
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
     assert [m for m in problems.messages if "ERR_INTERNET_DISCONNECTED" not in m] == []
+    context.close()
+
+
+def test_a_kiosk_offers_no_undo(day, browser_factory):  # noqa: F811
+    """Participants scan their own badge at a kiosk: none of them may take back another's
+    check-in, so the kiosk shows no Undo button."""
+    server, _data_dir, tokens, _kits = day
+    context = browser_factory().new_context(locale="en-GB")
+    page = context.new_page()
+    problems = PageProblems(page)
+    page.goto(f"{server.url}/login")
+    page.get_by_label("User name").fill(TRAINER[0])
+    page.get_by_label("Password").fill(TRAINER[1])
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(re.compile(r"/workshops/$"))
+    _open_station(page, server)
+    assert page.locator("#undo").is_visible()
+    page.get_by_text("Kiosk mode: participants scan their own badge").click()
+    page.get_by_label("A PIN of 4 to 12 digits").fill("2468")
+    page.get_by_role("button", name="Start kiosk mode").click()
+    page.wait_for_selector("body.kiosk[data-station-ready='1']")
+    _type(page, f"{HOST}/b/{tokens['Amina Yusuf']}")
+    expect_text(page.locator("#result"), "Amina Yusuf")
+    assert page.locator("#undo").is_hidden()
+    assert page.get_by_role("button", name="Undo last change").count() == 0
+    assert problems.messages == []
     context.close()

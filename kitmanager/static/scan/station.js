@@ -26,6 +26,7 @@ const resultBox = $("result");
 const resultText = resultBox.querySelector(".result-text");
 const resultDetail = $("result-detail");
 const nextLine = $("next");
+const historyList = $("history");
 const wedge = $("wedge");
 const wedgeInput = $("wedge-input");
 const queueLine = $("queue");
@@ -55,6 +56,12 @@ const SAME_CODE_MS = 5000;
 const ROSTER_REFRESH_MS = 60000;
 // A scanner types a code's characters a few milliseconds apart; a person is far slower.
 const BURST_GAP_MS = 250;
+// Where a person's keys and a scanner's mix (a count, the note), the scanner is told apart by
+// its pace: a run of at least SCANNER_MIN_CHARS characters, less than SCANNER_GAP_MS apart on
+// average (a busy device may delay one key: a run ends only at a pause of RUN_BREAK_MS).
+const SCANNER_GAP_MS = 35;
+const SCANNER_MIN_CHARS = 4;
+const RUN_BREAK_MS = 80;
 // Answers that someone must see even when they come back for a request sent from the queue.
 const NEEDS_EYES = new Set(["kit_needs_confirmation", "kit_unavailable", "kit_return"]);
 // A badge answer that identified someone of this workshop: it may pair with a kit.
@@ -135,6 +142,7 @@ const rosterDb = openDb("kitmanager-roster", "rosters", "workshop");
 const queue = {
   put: async (item) => run(await queueDb, "scans", "readwrite", (s) => s.put(item)),
   remove: async (id) => run(await queueDb, "scans", "readwrite", (s) => s.delete(id)),
+  get: async (id) => run(await queueDb, "scans", "readonly", (s) => s.get(id)),
   has: async (id) => Boolean(await run(await queueDb, "scans", "readonly", (s) => s.get(id))),
   all: async () => {
     const items = await run(await queueDb, "scans", "readonly", (s) => s.getAll());
@@ -228,8 +236,23 @@ function toneOf(body) {
   return known ? known.tone : "bad";
 }
 
+// The answers before the one shown, newest first: one replaced at once by the next scan's
+// stays readable here.
+const HISTORY_SIZE = 4;
+function keepInHistory() {
+  const tone = resultBox.dataset.kind;
+  const text = resultText.textContent.trim();
+  if (!text || !tone || tone === "idle") return;
+  const detail = resultDetail.hidden ? "" : resultDetail.textContent;
+  const entry = element("li", { "data-kind": tone }, detail ? `${text} — ${detail}` : text);
+  historyList.prepend(entry);
+  while (historyList.children.length > HISTORY_SIZE) historyList.lastElementChild.remove();
+  historyList.hidden = false;
+}
+
 let clearTimer = null;
 function show(tone, text, detail = "") {
+  if (!config.kiosk) keepInHistory();
   resultBox.className = `result ${tone}`;
   resultBox.dataset.kind = tone;
   resultText.textContent = text;
@@ -317,6 +340,12 @@ let away = false;
 // Send an item the caller has put in `sending`; an answered or refused item leaves the queue.
 async function transmit(item, drained = false) {
   if (away && !drained) return { status: "offline" };
+  // Once a request may have left, Undo can no longer just drop it: the laptop may have applied
+  // it even if its answer never came back. A browser that knows it is offline sent nothing.
+  if (!item.attempted && navigator.onLine !== false) {
+    item.attempted = true;
+    await queue.put(item);
+  }
   const answer = await send(item);
   away = answer.status === "offline";
   if (answer.status === "answered" || answer.status === "refused") {
@@ -348,13 +377,17 @@ async function drain() {
       if (item.held || sending.has(item.client_id)) continue;
       sending.add(item.client_id);
       let answer;
+      let takenBack = false;
       try {
-        if (!(await queue.has(item.client_id))) continue; // taken back by Undo meanwhile
-        answer = await transmit(item, true);
+        const stored = await queue.get(item.client_id);
+        if (!stored) continue; // taken back by Undo meanwhile
+        takenBack = Boolean(stored.undo);
+        answer = takenBack ? await takeBack(stored) : await transmit(item, true);
       } finally {
         sending.delete(item.client_id);
       }
       if (answer.status === "offline" || answer.status === "login") break;
+      if (takenBack) continue;
       // A queued request whose answer needs someone is shown now, after any open dialog.
       const asked = item.asked && answer.body && answer.body.outcome === "kit_needs_confirmation";
       if (answer.status === "answered" && NEEDS_EYES.has(answer.body.outcome) && !asked) {
@@ -376,9 +409,10 @@ async function drain() {
   }
 }
 
-// ---------------------------------------------------------------- undo: the last change
-// What this station changed, the newest last: requests answered `undoable`, and requests still
-// in the queue that will change something (with the sentence naming them if taken back there).
+// ---------------------------------------------------------------- undo: a stack of changes
+// What this page changed, the newest last: requests answered `undoable`, and requests still in
+// the queue that will change something (with the sentence naming them if taken back there).
+// Each press of Undo takes back the newest one left.
 const changes = [];
 
 function updateUndo() {
@@ -403,37 +437,111 @@ function noteAnswer(item, body, drained) {
   updateUndo();
 }
 
+// What the laptop says to `POST /scans/undo`: its named message, or why it could not.
+async function postUndo(clientId) {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), SEND_TIMEOUT_MS);
+  try {
+    const response = await fetch(config.api.undo, {
+      method: "POST",
+      credentials: "same-origin",
+      signal: controller.signal,
+      headers: { "Content-Type": "application/json", "X-CSRFToken": config.csrf },
+      body: JSON.stringify({ client_id: clientId }),
+    });
+    if (response.status === 403) return { status: "forbidden" };
+    if (response.status === 401) return { status: "login" };
+    if (response.status >= 500 || response.status === 429) return { status: "offline" };
+    const body = await response.json().catch(() => ({}));
+    return { status: "answered", message: (response.ok && body.message) || say.nothing_to_undo };
+  } catch {
+    return { status: "offline" };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+// An item marked `undo` whose request may have reached the laptop: send it first (the laptop
+// applies it once, or gives back its stored answer), then take it back there. The item leaves
+// the queue only when both are done. The caller has put it in `sending`.
+async function takeBack(item) {
+  if (!item.sent) {
+    const answer = await send(item);
+    away = answer.status === "offline";
+    if (answer.status === "login") loginEnded = true;
+    if (answer.status === "offline" || answer.status === "login") return answer;
+    if (answer.status === "refused") {
+      await queue.remove(item.client_id); // refused: it changed nothing
+      show("warn", say.nothing_to_undo);
+      return answer;
+    }
+    item.sent = true;
+    await queue.put(item);
+  }
+  const undone = await postUndo(item.client_id);
+  if (undone.status === "offline") away = true;
+  if (undone.status === "login") loginEnded = true;
+  if (undone.status === "offline" || undone.status === "login") return undone;
+  await queue.remove(item.client_id);
+  if (undone.status === "forbidden") show("bad", say.undo_forbidden);
+  else show("warn", undone.message);
+  return undone;
+}
+
+// Undo a change also forgets what it would have paired with: its badge, its open question.
+function forgetChange(clientId) {
+  if (lastBadge && lastBadge.client_id === clientId) lastBadge = null;
+  if (question && question.badgeId === clientId && dialog && dialog.box === questionBox) {
+    const asked = question;
+    question = null;
+    closeDialog();
+    return fill("not_handed_out", { code: asked.kitCode });
+  }
+  return "";
+}
+
 async function undo() {
+  if (config.kiosk) return;
   const change = changes.pop();
-  changes.length = 0; // one step back, not a history
   updateUndo();
   if (!change) {
     show("warn", say.nothing_to_undo);
     return;
   }
+  const dropped = forgetChange(change.client_id);
   while (sending.has(change.client_id)) await sleep(100);
-  if (await queue.has(change.client_id)) {
+  const item = await queue.get(change.client_id);
+  if (item && !item.attempted) {
+    // Never sent: it is simply taken back here.
     await queue.remove(change.client_id);
     updateQueueLine();
-    show("warn", change.unsent || say.undo_queued_scan);
+    show("warn", change.unsent || say.undo_queued_scan, dropped);
     return;
   }
-  let response;
-  try {
-    response = await fetch(config.api.undo, {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": config.csrf },
-      body: JSON.stringify({ client_id: change.client_id }),
-    });
-  } catch {
+  if (item) {
+    // Sent once, its answer lost: the laptop may have applied it. Keep it, marked.
+    item.undo = true;
+    await queue.put(item);
+    sending.add(item.client_id);
+    let answer;
+    try {
+      answer = await takeBack(item);
+    } finally {
+      sending.delete(item.client_id);
+      updateQueueLine();
+    }
+    if (answer.status === "offline") show("queued", say.undo_when_back, dropped);
+    else if (answer.status === "login") show("warn", say.login_again);
+    return;
+  }
+  const undone = await postUndo(change.client_id);
+  if (undone.status === "offline") {
     changes.push(change);
     updateUndo();
     show("bad", say.undo_offline);
-    return;
-  }
-  const body = response.ok ? await response.json().catch(() => ({})) : {};
-  show("warn", body.message || say.nothing_to_undo);
+  } else if (undone.status === "forbidden") show("bad", say.undo_forbidden);
+  else if (undone.status === "login") show("warn", say.login_again);
+  else show("warn", undone.message, dropped);
 }
 
 // ---------------------------------------------------------------- pairing
@@ -452,14 +560,22 @@ function expirePairs() {
   }
 }
 
+// Returns the code of another kit this one replaces, if any.
 function setPending(text, code) {
   lastBadge = null;
+  const replaced = pending && pending.code !== code ? pending.code : "";
   pending = { text, code, until: Date.now() + PAIR_WINDOW_MS };
   pendingText.textContent = fill("kit_waits", { code });
   pendingCard.hidden = false;
   clearInterval(pendingTimer);
   pendingTimer = setInterval(tickPending, 1000);
   tickPending();
+  return replaced;
+}
+
+// What the result says when a kit starts waiting: and which kit it replaced.
+function waitsMessage(code, replaced, message) {
+  return replaced ? fill("kit_replaced", { old: replaced, code }) : message;
 }
 
 function tickPending() {
@@ -475,9 +591,10 @@ function clearPending() {
   pendingCard.hidden = true;
 }
 
-function setLastBadge(text) {
+// `client_id`: the badge scan's, so that undoing its check-in forgets it.
+function setLastBadge(text, clientId) {
   clearPending();
-  lastBadge = { text, until: Date.now() + PAIR_WINDOW_MS };
+  lastBadge = { text, client_id: clientId, until: Date.now() + PAIR_WINDOW_MS };
 }
 
 function forgetPairs() {
@@ -547,7 +664,10 @@ async function apply(scan) {
   delete scan.held;
   if (!config.kiosk) {
     if (what.kind === "badge" && pending) scan.with = pending.text;
-    if (what.kind === "kit" && lastBadge) scan.with = lastBadge.text;
+    if (what.kind === "kit" && lastBadge) {
+      scan.with = lastBadge.text;
+      scan.with_id = lastBadge.client_id;
+    }
   }
   sending.add(scan.client_id);
   try {
@@ -601,13 +721,14 @@ async function unanswered(scan, what, status) {
       kitText: kit.text,
       kitCode: kit.code,
       badgeText: scan.code,
+      badgeId: scan.client_id,
       name: person ? person.name : say.badge_holder,
       title: fill("hand_question", { code: kit.code, name: person ? person.name : say.badge_holder }),
       reasons: [],
       checkIn: { tone: "queued", message: saved },
     });
   } else if (person) {
-    setLastBadge(scan.code);
+    setLastBadge(scan.code, scan.client_id);
   }
 }
 
@@ -619,6 +740,12 @@ function offlineKit(scan, what) {
     show("warn", fill("offline_kit_out", { code }));
     return;
   }
+  if (!kit && !what.token && roster.kitCodes.size) {
+    // A bare word: not a badge token, not a kit code this device knows.
+    const text = what.text.length > 24 ? `${what.text.slice(0, 23)}…` : what.text;
+    show("bad", fill("offline_neither", { text }));
+    return;
+  }
   if (!code || (!kit && roster.kitCodes.size)) {
     show("bad", say.offline_kit_unknown);
     return;
@@ -628,20 +755,22 @@ function offlineKit(scan, what) {
     const person = personOf(badge);
     const name = person ? person.name : say.badge_holder;
     const badgeText = lastBadge.text;
+    const badgeId = lastBadge.client_id;
     forgetPairs();
     show("warn", fill("hand_question", { code, name }));
     ask({
       kitText: scan.code,
       kitCode: code,
       badgeText,
+      badgeId,
       name,
       title: fill("hand_question", { code, name }),
       reasons: [],
     });
     return;
   }
-  setPending(scan.code, code);
-  show("warn", fill("kit_waits", { code }));
+  const replaced = setPending(scan.code, code);
+  show("warn", waitsMessage(code, replaced, fill("kit_waits", { code })));
 }
 
 // An answer from the laptop, for a scan just made or for a queued request.
@@ -658,10 +787,11 @@ function answered(item, body) {
   const checkIn = body.check_in || null;
   const detail = checkIn && body.outcome !== "kit_needs_confirmation" ? checkIn.message : "";
   switch (body.outcome) {
-    case "kit_waiting":
-      setPending(item.code, kitCode);
-      show(tone, body.message);
+    case "kit_waiting": {
+      const replaced = setPending(item.code, kitCode);
+      show(replaced ? "warn" : tone, waitsMessage(kitCode, replaced, body.message));
       return;
+    }
     case "kit_needs_confirmation": {
       forgetPairs();
       const isKit = classify(item.code).kind === "kit";
@@ -675,6 +805,7 @@ function answered(item, body) {
         kitText,
         kitCode,
         badgeText,
+        badgeId: isKit ? item.with_id : item.client_id,
         name: body.participant ? body.participant.name : say.badge_holder,
         title: body.message,
         reasons: body.reasons || [],
@@ -696,7 +827,7 @@ function answered(item, body) {
       return;
     default:
       if (IDENTIFIED.has(body.outcome) && classify(item.code).kind === "badge") {
-        setLastBadge(item.code);
+        setLastBadge(item.code, item.client_id);
       }
       show(tone, body.message, detail);
   }
@@ -741,7 +872,8 @@ function ask(asked) {
     ...asked.reasons.map((reason) => element("li", {}, reason)),
   );
   questionReasons.hidden = asked.reasons.length === 0;
-  openDialog(questionBox, [asked.kitText, asked.badgeText], notThisPerson, handOutButton);
+  // Focus on the question itself, never on Hand out: an Enter or a Space commits nothing.
+  openDialog(questionBox, [asked.kitText, asked.badgeText], notThisPerson, questionTitle);
 }
 
 function handOut() {
@@ -778,8 +910,11 @@ function notThisPerson() {
   if (!dialog || dialog.box !== questionBox) return;
   const asked = question;
   question = null;
-  closeDialog();
+  // The kit waits for the right badge (often already on the "Next" line, applied as the
+  // dialog closes: so it waits first).
+  setPending(asked.kitText, asked.kitCode);
   show("warn", fill("not_handed_out", { code: asked.kitCode }));
+  closeDialog();
 }
 
 function element(tag, attributes = {}, text = "") {
@@ -909,6 +1044,34 @@ function cancelReturn() {
 // burst of characters followed by Enter is a scan too, and its Enter must not press what has
 // focus. In the note field, Enter never records the return: a code typed there is pulled out.
 let burst = { text: "", at: 0, before: null };
+// The current run of keys at a scanner's pace in a count or the note, and the field's value
+// before it started.
+// `afterFast`: the run before this one was at a scanner's pace too (a key delayed in the middle
+// of one fast run, rather than a scan starting).
+let pace = { text: "", start: 0, at: 0, before: null, afterFast: false };
+const atScannerPace = (run) => (run.at - run.start) / (run.text.length - 1) < SCANNER_GAP_MS;
+
+function followRun(event, target, now) {
+  if (now - pace.at > RUN_BREAK_MS) {
+    const afterFast = pace.text.length >= 2 && atScannerPace(pace);
+    pace = { text: "", start: now, at: now, before: null, afterFast };
+  }
+  if (event.key.length !== 1) return;
+  if (!pace.text) {
+    pace.before = target.value;
+    pace.start = now;
+  }
+  pace.text += event.key;
+  pace.at = now;
+}
+
+// The run that just ended with Enter, if it was a scanner's.
+function scannerRun() {
+  const ended = pace;
+  pace = { text: "", start: 0, at: 0, before: null, afterFast: false };
+  if (ended.text.length < SCANNER_MIN_CHARS || /\s/.test(ended.text)) return null; // no spaces
+  return atScannerPace(ended) ? ended : null;
+}
 
 function isTyped(target) {
   return (
@@ -927,23 +1090,42 @@ document.addEventListener(
       dialog.cancel();
       return;
     }
+    if (event.key === "Escape" && pending && (target === wedgeInput || !isTyped(target))) {
+      event.preventDefault();
+      cancelPending();
+      return;
+    }
     if (target === wedgeInput || event.ctrlKey || event.metaKey || event.altKey) return;
     if (event.isComposing) return;
+    const now = performance.now();
     if (target === returnNote) {
       if (event.key === "Enter") {
         event.preventDefault();
-        pullCodeFromNote();
-      }
+        const scanned = scannerRun();
+        const value = returnNote.value;
+        const rest = scanned ? value.slice(0, value.length - scanned.text.length) : "";
+        // At the end of the note, typed at a scanner's pace (and not the end of a word typed
+        // as fast).
+        const alone = scanned && (!scanned.afterFast || !rest || /\s$/.test(rest));
+        if (alone && value.endsWith(scanned.text)) {
+          // A code at a scanner's pace (a bare KIT-003 too): out of the note, and scanned.
+          returnNote.value = rest.trimEnd();
+          arrive(scanned.text);
+        } else pullCodeFromNote();
+      } else followRun(event, target, now);
       return;
     }
     if (isTyped(target)) return; // a PIN, a search: the person's own keys
     // A count: digits pass (a person types them), and are taken back if they were a scan.
     const count = target instanceof HTMLInputElement && target.type === "number";
-    const now = performance.now();
+    if (count && event.key !== "Enter") followRun(event, target, now);
     if (now - burst.at > BURST_GAP_MS) burst = { text: "", at: now, before: null };
     if (event.key === "Enter") {
-      const { text, before } = burst;
+      let { text, before } = burst;
       burst = { text: "", at: 0, before: null };
+      const scanned = count ? scannerRun() : null;
+      // Only the scanner's own keys are the scan: a count typed just before it stays.
+      if (scanned && !scanned.afterFast) ({ text, before } = scanned);
       if (count) event.preventDefault();
       if (!text || (count && /^\d{1,4}$/.test(text))) return;
       event.preventDefault();
@@ -1009,11 +1191,12 @@ handOutButton.addEventListener("click", handOut);
 $("kit-not-this-person").addEventListener("click", notThisPerson);
 $("kit-return-record").addEventListener("click", recordReturn);
 $("kit-return-cancel").addEventListener("click", cancelReturn);
-$("kit-pending-cancel").addEventListener("click", () => {
+function cancelPending() {
   if (pending) show("warn", fill("not_handed_out", { code: pending.code }));
   clearPending();
   focusHome();
-});
+}
+$("kit-pending-cancel").addEventListener("click", cancelPending);
 
 // ---------------------------------------------------------------- camera
 let stream = null;
