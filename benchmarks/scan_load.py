@@ -42,6 +42,7 @@ import tempfile
 import threading
 import time
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -234,17 +235,20 @@ def closed_loop(make_client: Callable[[], Client], scans: list[Scan], clients: i
 # ------------------------------------------------------------------------------ the databases
 
 
-class Store:
+class Store(ABC):
     """Where a server under test keeps its check-ins: counted after a load, cleared before.
 
-    Subclasses run one statement on a short connection of their own; ``?`` marks a value.
+    Each kind of database runs one statement on a short connection of its own; ``?`` marks a
+    value.
     """
 
+    @abstractmethod
     def rows(self, sql: str, params: Sequence = ()) -> list[tuple]:
-        raise NotImplementedError
+        """The rows ``sql`` returns."""
 
+    @abstractmethod
     def tables(self) -> set[str]:
-        raise NotImplementedError
+        """The names of the database's tables."""
 
     def stored(self, session_id: int | None = None) -> int:
         """Check-ins stored (of ``session_id`` only, when given)."""
