@@ -24,7 +24,6 @@ Target: in (a), p99 at most 25 ms per scan and per return, zero errors.
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import sqlite3
@@ -45,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from scan_load import Client  # the same raw-socket client
 
-from tests.web.e2e import Server, free_port, run_kitmanager
+from tests.web.e2e import Server, free_port, run_kitmanager, wait_for_port
 
 SLUG = "door"
 KITS = 30
@@ -414,15 +413,7 @@ def main(argv: list[str] | None = None) -> int:
             [sys.executable, "-c", NAIVE_APP, str(naive_path), str(naive_port)]
         )
         try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    http.client.HTTPConnection("127.0.0.1", naive_port, timeout=1).connect()
-                    break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.1)
+            wait_for_port(naive_port)
 
             def plain() -> StationClient:
                 return StationClient(naive_port, {})

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import glob
-import http.client
 import json
 import os
 import queue
@@ -51,7 +50,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.web.e2e import Server, free_port, kitmanager_exe
+from tests.web.e2e import Server, free_port, kitmanager_exe, wait_for_port
 
 SLUG = "door"
 P99_TARGET_MS = 10.0
@@ -517,15 +516,7 @@ def naive_loads(root: Path, day: Day, args: argparse.Namespace) -> Loads:
     naive_port = free_port()
     naive = subprocess.Popen([sys.executable, "-c", NAIVE_APP, str(naive_path), str(naive_port)])
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                http.client.HTTPConnection("127.0.0.1", naive_port, timeout=1).connect()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
+        wait_for_port(naive_port)
 
         def plain() -> Client:
             return Client(naive_port, "/scan", {})

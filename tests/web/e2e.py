@@ -55,6 +55,19 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def wait_for_port(port: int, seconds: float = 30) -> None:
+    """Wait until something listens on 127.0.0.1:``port``; OSError after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
 def _env() -> dict[str, str]:
     env = dict(os.environ)
     # The data dir always comes from --data-dir in these tests, never from the caller's shell.

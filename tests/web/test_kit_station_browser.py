@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from kitmanager.kits.services import ComponentLine
 from tests.web.e2e import Server, run_kitmanager
 from tests.web.station_day import make_day, wait_for_roster
 from tests.web.test_browser import CHROMIUM, PHONE, PageProblems, assert_fits_a_phone
@@ -34,11 +33,6 @@ pytestmark = [
     pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is not installed"),
 ]
 
-BOM = [
-    ComponentLine("Arduino Nano", 1),
-    ComponentLine("Ultrasonic sensor HC-SR04", 1),
-    ComponentLine("Jumper wires", 20, must_return=False),
-]
 LABEL = "http://10.42.0.1:5000/k/{}"
 TRAINER = ("tom", "trainer-restock-2026")
 

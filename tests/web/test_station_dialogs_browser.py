@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pytest
 
-from kitmanager.kits.services import ComponentLine
 from tests.web.e2e import Server
 from tests.web.station_day import make_day, wait_for_roster
 from tests.web.test_browser import CHROMIUM, PHONE, PageProblems
@@ -54,11 +53,6 @@ PEOPLE = (
     "Kojo Boateng",
     "Esi Appiah",
 )
-BOM = [
-    ComponentLine("Arduino Nano", 1),
-    ComponentLine("Ultrasonic sensor HC-SR04", 1),
-    ComponentLine("Jumper wires", 20, must_return=False),
-]
 HOST = "http://10.42.0.1:5000"
 TRAINER = ("tess", "door-trainer-2026")
 
