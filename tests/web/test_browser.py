@@ -68,6 +68,12 @@ def server(tmp_path: Path) -> Iterator[Server]:
         assert running.stop() == 0
 
 
+OFFLINE_REFUSALS = {
+    f"console error: Failed to load resource: net::{error}"
+    for error in ("ERR_INTERNET_DISCONNECTED", "ERR_FAILED")
+}
+
+
 class PageProblems:
     """Console errors (CSP violations among them) and uncaught script errors of a page."""
 
@@ -85,6 +91,14 @@ class PageProblems:
 
     def csp_violations(self) -> list[str]:
         return [m for m in self.messages if "Content Security Policy" in m]
+
+    def besides_offline_refusals(self) -> list[str]:
+        """Messages other than a request refused because the device is offline.
+
+        Chromium reports a request made offline as ERR_INTERNET_DISCONNECTED, and one that was
+        in flight when the network went, or that a service worker could not fetch, as ERR_FAILED.
+        """
+        return [m for m in self.messages if m not in OFFLINE_REFUSALS]
 
 
 @pytest.fixture
