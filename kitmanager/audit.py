@@ -6,7 +6,7 @@ import getpass
 from dataclasses import dataclass
 from typing import Any
 
-from kitmanager.extensions import db
+from kitmanager.database import HotStatement
 from kitmanager.models import AuditEvent, Role, utcnow
 
 __all__ = ["Actor", "cli_actor", "record_event"]
@@ -34,6 +34,10 @@ def cli_actor() -> Actor:
     return Actor(name=f"cli:{who}", role=Role.ORGANISER, device="command line")
 
 
+# Inline: nothing reads the new row's id back.
+_AUDIT_ROW = HotStatement(AuditEvent.__table__.insert().inline())
+
+
 def record_event(
     actor: Actor,
     action: str,
@@ -46,8 +50,7 @@ def record_event(
     A plain INSERT on the session's connection, not an object for the session to flush:
     audit rows are written on every scan, and nothing reads them back in the same request.
     """
-    db.session.connection().execute(
-        AuditEvent.__table__.insert(),
+    _AUDIT_ROW.execute(
         {
             "at": utcnow(),
             "actor": actor.name[:120],

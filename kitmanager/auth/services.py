@@ -13,8 +13,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
 
 from flask import current_app, session
 from flask_babel import gettext
@@ -24,6 +23,7 @@ from sqlalchemy.orm import aliased
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from kitmanager.audit import Actor, record_event
+from kitmanager.database import HotStatement
 from kitmanager.extensions import db
 from kitmanager.models import (
     ApiToken,
@@ -535,15 +535,16 @@ def list_tokens() -> list[ApiToken]:
 TOKEN_USE_RESOLUTION = timedelta(minutes=1)
 
 
-def _note_token_use(token: Any) -> None:
-    """Stamp ``last_used_at`` if the last stamp is older than ``TOKEN_USE_RESOLUTION``.
+def _note_token_use(token_id: int, name: str, last_used_at: datetime | None) -> None:
+    """Stamp the token's ``last_used_at`` if the last stamp is older than
+    ``TOKEN_USE_RESOLUTION``.
 
     Its own short transaction, because a read request never commits; a failure (a full disk)
     only loses the stamp, never the request.
     """
     now = utcnow()
     stale = now - TOKEN_USE_RESOLUTION
-    if token.last_used_at is not None and token.last_used_at > stale:
+    if last_used_at is not None and last_used_at > stale:
         return
     table = ApiToken.__table__
     try:
@@ -551,19 +552,21 @@ def _note_token_use(token: Any) -> None:
             connection.execute(
                 update(table)
                 .where(
-                    table.c.id == token.id,
+                    table.c.id == token_id,
                     table.c.last_used_at.is_(None) | (table.c.last_used_at <= stale),
                 )
                 .values(last_used_at=now)
             )
     except SQLAlchemyError:
-        log.warning("Could not record the use of token %s", token.name, exc_info=True)
+        log.warning("Could not record the use of token %s", name, exc_info=True)
 
 
 # Built once, plain columns: every API request (every scan) looks its token up.
-_TOKEN_BY_HASH = select(
-    ApiToken.id, ApiToken.name, ApiToken.role, ApiToken.revoked_at, ApiToken.last_used_at
-).where(ApiToken.token_hash == bindparam("token_hash"))
+_TOKEN_BY_HASH = HotStatement(
+    select(
+        ApiToken.id, ApiToken.name, ApiToken.role, ApiToken.revoked_at, ApiToken.last_used_at
+    ).where(ApiToken.token_hash == bindparam("token_hash"))
+)
 
 
 def load_token_principal(secret: str) -> TokenPrincipal | None:
@@ -571,13 +574,14 @@ def load_token_principal(secret: str) -> TokenPrincipal | None:
     if not secret.startswith(TOKEN_PREFIX):
         return None
     # On the session's connection, without the ORM: every API request passes here.
-    token = (
-        db.session.connection().execute(_TOKEN_BY_HASH, {"token_hash": _hash_token(secret)}).first()
-    )
-    if token is None or token.revoked_at is not None:
+    token = _TOKEN_BY_HASH.first({"token_hash": _hash_token(secret)})
+    if token is None:
         return None
-    _note_token_use(token)
-    return TokenPrincipal(token_id=token.id, name=token.name, role_enum=Role(token.role))
+    token_id, name, role, revoked_at, last_used_at = token
+    if revoked_at is not None:
+        return None
+    _note_token_use(token_id, name, last_used_at)
+    return TokenPrincipal(token_id=token_id, name=name, role_enum=Role(role))
 
 
 # A phone sign-in QR is shown on the laptop and scanned across the table: minutes are plenty.

@@ -19,7 +19,7 @@ from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import joinedload
 
 from kitmanager.audit import Actor, record_event
-from kitmanager.database import insert_ignoring_conflicts
+from kitmanager.database import HotStatement, insert_ignoring_conflicts
 from kitmanager.extensions import db
 from kitmanager.models import (
     CheckIn,
@@ -38,7 +38,6 @@ from kitmanager.scans.subjects import (
     EARLY_ARRIVAL,
     ScannedPerson,
     ScanSession,
-    core_connection,
     local_clock,
 )
 
@@ -83,6 +82,14 @@ def running_session(workshop: Workshop, now: datetime | None = None) -> Workshop
     )
 
 
+_CHECKED_IN_AT = HotStatement(
+    select(CheckIn.at).where(
+        CheckIn.participant_id == bindparam("participant_id"),
+        CheckIn.session_id == bindparam("session_id"),
+    )
+)
+
+
 def check_in(
     actor: Actor,
     participant: Participant | ScannedPerson,
@@ -115,12 +122,8 @@ def check_in(
         source=source.value,
     )
     if not added:
-        first = db.session.scalar(
-            select(CheckIn.at).where(
-                CheckIn.participant_id == participant.id, CheckIn.session_id == session.id
-            )
-        )
-        return False, first  # type: ignore[return-value]
+        first = _CHECKED_IN_AT.scalar({"participant_id": participant.id, "session_id": session.id})
+        return False, first
     record_event(
         actor,
         "checkin.add",
@@ -195,12 +198,14 @@ def find_badge(token: str) -> tuple[Participant | None, bool]:
     return None, is_retired_badge(token)
 
 
-_RETIRED = select(RetiredBadgeToken.id).where(RetiredBadgeToken.token == bindparam("token"))
+_RETIRED = HotStatement(
+    select(RetiredBadgeToken.id).where(RetiredBadgeToken.token == bindparam("token"))
+)
 
 
 def is_retired_badge(token: str) -> bool:
     """Whether ``token`` was a badge's before it was replaced (a lost badge)."""
-    return core_connection().execute(_RETIRED, {"token": token}).first() is not None
+    return _RETIRED.first({"token": token}) is not None
 
 
 @dataclass

@@ -20,12 +20,12 @@ from flask_babel import gettext as _
 from sqlalchemy import bindparam, select
 
 from kitmanager.audit import Actor
-from kitmanager.database import insert_ignoring_conflicts, serialized_writes
+from kitmanager.database import HotStatement, insert_ignoring_conflicts, serialized_writes
 from kitmanager.extensions import db
 from kitmanager.models import ScanRequest, utcnow
 from kitmanager.scans.codes import CodeKind, ScannedCode, classify_code
 from kitmanager.scans.outcomes import Outcome
-from kitmanager.scans.subjects import ScanSession, core_connection
+from kitmanager.scans.subjects import ScanSession
 
 __all__ = [
     "Follower",
@@ -216,11 +216,13 @@ def answer_scan(actor: Actor, scan: Scan) -> tuple[ScanResult, bool]:
     return apply_once(actor, scan.client_id, lambda: _decide(actor, scan))
 
 
-_STORED_OUTCOME = select(ScanRequest.outcome).where(ScanRequest.client_id == bindparam("client_id"))
+_STORED_OUTCOME = HotStatement(
+    select(ScanRequest.outcome).where(ScanRequest.client_id == bindparam("client_id"))
+)
 
 
 def _stored_outcome(client_id: str) -> dict[str, Any] | None:
-    return core_connection().execute(_STORED_OUTCOME, {"client_id": client_id}).scalar()
+    return _STORED_OUTCOME.scalar({"client_id": client_id})
 
 
 def replayed_scan(client_id: str) -> ScanResult:

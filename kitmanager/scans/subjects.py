@@ -1,7 +1,8 @@
 """What a scan needs of a badge's holder and of a session, read in one query each.
 
-Scans are the hot path of the day, so these are plain rows, not ORM objects. Check-in and kits
-both read them: a badge names a person for a check-in and for a handout alike.
+Scans are the hot path of the day, so these are plain rows, not ORM objects, each read by a
+:class:`~kitmanager.database.HotStatement`. Check-in and kits both read them: a badge names a
+person for a check-in and for a handout alike.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask_babel import format_time
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import bindparam, select
 
-from kitmanager.extensions import db
+from kitmanager.database import HotStatement
 from kitmanager.models import Participant, Team, Workshop, WorkshopSession
 from kitmanager.workshops.services import utc_to_local
 
@@ -22,7 +23,6 @@ __all__ = [
     "EARLY_ARRIVAL",
     "ScanSession",
     "ScannedPerson",
-    "core_connection",
     "local_clock",
     "local_iso",
     "running_scan_session",
@@ -32,12 +32,6 @@ __all__ = [
 
 # A scan may open a session a little early: people arrive before the start time.
 EARLY_ARRIVAL = timedelta(minutes=30)
-
-
-def core_connection() -> Connection:
-    """The connection of the session's transaction: plain SQL on the hot path skips the ORM's
-    per-statement work (a scan is a handful of small statements)."""
-    return db.session.connection()
 
 
 def local_iso(value: datetime, zone: str) -> str:
@@ -119,7 +113,7 @@ class ScanSession:
         }
 
 
-_SCANNED_PERSON = (
+_SCANNED_PERSON = HotStatement(
     select(
         Participant.id,
         Participant.workshop_id,
@@ -142,12 +136,12 @@ _SCAN_SESSION_COLUMNS = (
     WorkshopSession.ends_at,
     Workshop.timezone,
 )
-_SCAN_SESSION = (
+_SCAN_SESSION = HotStatement(
     select(*_SCAN_SESSION_COLUMNS)
     .join(Workshop, Workshop.id == WorkshopSession.workshop_id)
     .where(WorkshopSession.id == bindparam("id"))
 )
-_RUNNING_SESSION = (
+_RUNNING_SESSION = HotStatement(
     select(*_SCAN_SESSION_COLUMNS)
     .join(Workshop, Workshop.id == WorkshopSession.workshop_id)
     .where(
@@ -162,24 +156,20 @@ _RUNNING_SESSION = (
 
 def scanned_person(token: str) -> ScannedPerson | None:
     """The registered holder of the badge with ``token``, or None."""
-    row = core_connection().execute(_SCANNED_PERSON, {"token": token}).first()
+    row = _SCANNED_PERSON.first({"token": token})
     return ScannedPerson(*row) if row is not None else None
 
 
 def scan_session(session_id: int) -> ScanSession | None:
     """The session a scan names, or None when there is no such session."""
-    row = core_connection().execute(_SCAN_SESSION, {"id": session_id}).first()
+    row = _SCAN_SESSION.first({"id": session_id})
     return ScanSession(*row) if row is not None else None
 
 
 def running_scan_session(workshop_id: int, at: datetime) -> ScanSession | None:
     """The session of ``workshop_id`` running at ``at`` (or starting within
     :data:`EARLY_ARRIVAL`); of two overlapping, the one that started last."""
-    row = (
-        core_connection()
-        .execute(
-            _RUNNING_SESSION, {"workshop_id": workshop_id, "soon": at + EARLY_ARRIVAL, "now": at}
-        )
-        .first()
+    row = _RUNNING_SESSION.first(
+        {"workshop_id": workshop_id, "soon": at + EARLY_ARRIVAL, "now": at}
     )
     return ScanSession(*row) if row is not None else None
