@@ -415,13 +415,16 @@ class ScanRequest(db.Model):
     """The answer given to one scan, by the scanning device's ``client_id``.
 
     A station that lost its connection sends the same scan again with the same client id; it
-    gets this stored answer back and nothing is applied twice.
+    gets this stored answer back and nothing is applied twice. The answer is its sender's:
+    another login or token gets it (or undoes the scan) only as a trainer.
     """
 
     __tablename__ = "scan_request"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     client_id: Mapped[str] = mapped_column(String(64), unique=True)
+    # The sender: the account or API token that sent the scan first (``user:amina``,
+    # ``token:door-1``); both names are unique and never change.
     actor: Mapped[str] = mapped_column(String(120))
     received_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     outcome: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -8,12 +8,12 @@ from flask import abort, jsonify
 from flask_babel import gettext
 
 from kitmanager.api import bp
-from kitmanager.api.scans import _limited, _time, scan_answer
+from kitmanager.api.scans import _limited, _station, _time, scan_answer
 from kitmanager.api.views import _body
 from kitmanager.kits.scans import record_return
 from kitmanager.kits.services import KitError, kit_by_token, restock_list
 from kitmanager.models import KitIncident
-from kitmanager.scans import commit_once, scan_time
+from kitmanager.scans import commit_once
 from kitmanager.security import current_actor
 
 NOTE_LIMIT = KitIncident.__table__.c.note.info["max_length"]
@@ -50,9 +50,9 @@ def kit_return(token: str):
     damaged = _counts(data, "damaged")
     note = _limited(data, "note", NOTE_LIMIT) or ""
     client_id = _limited(data, "client_id", 64, None) or None
-    station = _limited(data, "station", 80) or ""
     at = _time(data)
     actor = current_actor()
+    station = _station(data, actor)
     try:
         answer = commit_once(
             lambda: record_return(
@@ -63,7 +63,7 @@ def kit_return(token: str):
                 note=note,
                 client_id=client_id,
                 station=station,
-                at=scan_time(at),
+                at=at,
             )
         )
     except KitError as refused:

@@ -1,32 +1,53 @@
 """Scans and attendance in the JSON API: ``POST /api/v1/scans``, its undo, the station's
 offline roster and the attendance list. The scan core (:mod:`kitmanager.scans`) answers;
-this module parses requests and sends answers."""
+this module parses requests and sends answers.
+
+A scan is bound to its sender and, at a kiosk, to the kiosk's scope: the kiosk's workshop and
+session are the server's (:func:`~kitmanager.checkin.station.kiosk_scope`), the station name
+is recorded under the login or token (:func:`~kitmanager.scans.station_name`), a stored
+answer goes back only to its sender or a trainer, and ``scanned_at`` must be a time the
+laptop's clock can believe (:func:`~kitmanager.scans.scan_time`).
+"""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
+from typing import NoReturn
 
 from flask import abort, current_app, jsonify
-from flask import session as browser_session
 from flask_babel import gettext
 
 from kitmanager.api import bp
 from kitmanager.api.views import _body, _text, _workshop_or_404
+from kitmanager.audit import Actor
+from kitmanager.checkin.attendance import ATTENDANCE_ROLE
 from kitmanager.checkin.services import attendance, roster_copy
+from kitmanager.checkin.station import KioskScope, kiosk_scope
 from kitmanager.kits.scans import kits_roster_copy
+from kitmanager.models import Role, utcnow
 from kitmanager.scans import (
     CodeKind,
     Scan,
+    ScanOfAnotherSender,
     ScanResult,
+    ScanTimeRefused,
     answer_scan,
     classify_code,
     commit_once,
     scan_time,
+    station_name,
     undo_scan,
 )
-from kitmanager.scans.subjects import ScanSession, local_iso, scan_session
-from kitmanager.security import current_actor, public
+from kitmanager.scans.subjects import (
+    ScanSession,
+    local_clock,
+    local_iso,
+    running_scan_session,
+    scan_session,
+)
+from kitmanager.security import current_actor, public, require_role
 from kitmanager.workshops.services import get_workshop
 
 # Longest scanned text worth reading: a badge URL is well under this.
@@ -69,17 +90,26 @@ def _workshop_id(data: dict) -> int | None:
     return workshop.id
 
 
-def _time(data: dict) -> datetime | None:
+def _time(data: dict) -> datetime:
+    """The scan's own time (``scanned_at``) in naive UTC, now when absent; 422 for a time
+    that is no time, or that the laptop's clock cannot believe (see :func:`scan_time`)."""
     value = _text(data, "scanned_at", None)
-    if value is None:
-        return None
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return scan_time(
+            None if value is None else datetime.fromisoformat(value.replace("Z", "+00:00"))
+        )
+    except ScanTimeRefused as wrong_clock:
+        abort(422, description=str(wrong_clock))
     except ValueError:
         abort(
             422,
             description=gettext("'scanned_at' must be a time like 2026-12-01T09:14:00+03:00"),
         )
+
+
+def _station(data: dict, actor: Actor) -> str:
+    """The station a scan is recorded under: the sender's own name, then the device's label."""
+    return station_name(actor, _limited(data, "station", 80) or "")
 
 
 def _flag(data: dict, key: str) -> bool:
@@ -110,9 +140,51 @@ def scan_answer(result: ScanResult, replayed: bool):
     return response
 
 
+def _out_of_kiosk_scope(status: int) -> NoReturn:
+    abort(
+        status,
+        description=gettext(
+            "This kiosk scans only for the workshop and session it was started for. Ask a trainer."
+        ),
+    )
+
+
+def _kiosk_scope(data: dict, kiosk: KioskScope, at: datetime) -> tuple[int, ScanSession | None]:
+    """The workshop and session of a kiosk's scan: the kiosk's own, kept by the server. A
+    posted other workshop or session is refused (422), and so is a session that takes no
+    check-ins now (ended, or not yet open: :meth:`ScanSession.open_at`), chosen or running
+    at the scan's time."""
+    posted_workshop = _workshop_id(data)
+    posted_session = _session(data)
+    if (
+        kiosk.workshop_id is None
+        or posted_workshop not in (None, kiosk.workshop_id)
+        or (posted_session is not None and posted_session.id != kiosk.session_id)
+    ):
+        _out_of_kiosk_scope(422)
+    session = (
+        scan_session(kiosk.session_id)
+        if kiosk.session_id is not None
+        else running_scan_session(kiosk.workshop_id, at)
+    )
+    if session is not None and not session.open_at(utcnow()):
+        abort(
+            422,
+            description=gettext(
+                "%(session)s takes check-ins from %(opens)s to %(ends)s: this kiosk cannot "
+                "check anyone in to it now. Ask a trainer.",
+                session=session.title,
+                opens=local_clock(session.opens_at, session.timezone),
+                ends=local_clock(session.ends_at, session.timezone),
+            ),
+        )
+    return kiosk.workshop_id, session
+
+
 @bp.post("/scans")
 def scan():
-    """Apply one scanned code; the same ``client_id`` again answers the same, applied once."""
+    """Apply one scanned code; the same ``client_id`` again answers the same, applied once
+    (to the login or token that sent it first, or a trainer: 409 for anyone else)."""
     data = _body()
     code = _limited(data, "code", MAX_CODE_LENGTH)
     if not code:
@@ -121,24 +193,33 @@ def scan():
     paired = classify_code(partner) if partner else None
     if paired is not None and paired.kind is CodeKind.UNKNOWN:
         abort(422, description=gettext("'with' must be the code of a badge or a kit"))
+    at = _time(data)
+    actor = current_actor()
+    kiosk = kiosk_scope()
+    if kiosk is None:
+        workshop_id, session = _workshop_id(data), _session(data)
+    else:
+        workshop_id, session = _kiosk_scope(data, kiosk, at)
+        # Participants scan at a kiosk: it acts with a volunteer's rights, whoever started it.
+        actor = replace(actor, role=Role.VOLUNTEER)
     request_scan = Scan(
         code=classify_code(code),
-        at=scan_time(_time(data)),
+        at=at,
         partner=paired,
-        session=_session(data),
-        workshop_id=_workshop_id(data),
-        station=_limited(data, "station", 80) or "",
+        session=session,
+        workshop_id=workshop_id,
+        station=_station(data, actor),
         client_id=_limited(data, "client_id", 64, None) or None,
         confirm=_flag(data, "confirm"),
         seen_reasons=_reasons(data),
         # A kiosk (participants scan their own badge) never hands out kits.
-        kiosk=bool(browser_session.get("kiosk")),
+        kiosk=kiosk is not None,
     )
-    actor = current_actor()
     return scan_answer(*commit_once(lambda: answer_scan(actor, request_scan)))
 
 
 @bp.get("/workshops/<slug>/attendance")
+@require_role(ATTENDANCE_ROLE)
 def workshop_attendance(slug: str):
     """Every check-in of the workshop: who, which session, when (workshop's time), how."""
     workshop = _workshop_or_404(slug)
@@ -161,16 +242,25 @@ def workshop_attendance(slug: str):
 
 @bp.post("/scans/undo")
 def scan_undo():
-    """Take back what a scan changed, by its ``client_id`` (the station's undo button).
-    A kiosk cannot: the next participant would take back the last one's check-in."""
-    if browser_session.get("kiosk"):
+    """Take back what a scan changed, by its ``client_id`` (the station's undo button): only
+    the login or token that sent it, or a trainer (403 for anyone else). A kiosk cannot: the
+    next participant would take back the last one's check-in."""
+    if kiosk_scope() is not None:
         abort(403, description=gettext("A kiosk cannot take back scans: ask a trainer."))
     data = _body()
     client_id = _limited(data, "client_id", 64, None)
     if not client_id:
         abort(422, description=gettext("'client_id' is missing: send the id of the scan to undo"))
     actor = current_actor()
-    result = commit_once(lambda: (undo_scan(actor, client_id), False))[0]
+    try:
+        result = commit_once(lambda: (undo_scan(actor, client_id), False))[0]
+    except ScanOfAnotherSender:
+        abort(
+            403,
+            description=gettext(
+                "Another login sent this scan: only that login or a trainer can take it back."
+            ),
+        )
     if result is None:
         abort(404, description=gettext("no scan with this client_id arrived"))
     return jsonify(result.to_json())
@@ -181,6 +271,10 @@ def workshop_roster(slug: str):
     """What a scan station keeps to name offline scans: names, teams and kits, by digests of
     their tokens."""
     workshop = _workshop_or_404(slug)
+    kiosk = kiosk_scope()
+    if kiosk is not None and kiosk.workshop_id != workshop.id:
+        # A kiosk names only its own workshop's people.
+        _out_of_kiosk_scope(403)
     return jsonify(people=roster_copy(workshop), kits=kits_roster_copy())
 
 

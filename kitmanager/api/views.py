@@ -91,7 +91,18 @@ def _database_busy(exc: OperationalError):
 
 
 def _body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
+    """The request's JSON object; 400 for anything else (no JSON, another type, or nesting
+    deeper than the parser's recursion limit, which no request of this API needs)."""
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:
+        abort(
+            400,
+            description=gettext(
+                "the JSON body is nested too deeply: send a JSON object with the fields "
+                "openapi.json lists"
+            ),
+        )
     if not isinstance(data, dict):
         abort(400, description=gettext("send a JSON object with Content-Type: application/json"))
     return data

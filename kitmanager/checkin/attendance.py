@@ -17,13 +17,22 @@ from openpyxl.cell import WriteOnlyCell
 from sqlalchemy import select
 
 from kitmanager.extensions import db
-from kitmanager.models import CheckIn, Workshop, WorkshopSession
+from kitmanager.models import CheckIn, Role, Workshop, WorkshopSession
 from kitmanager.participants.csv_io import write_csv
 from kitmanager.participants.services import list_participants
 from kitmanager.text import safe_text
 from kitmanager.workshops.services import utc_to_local
 
-__all__ = ["AttendanceSheet", "attendance_csv", "attendance_sheet", "attendance_xlsx"]
+__all__ = [
+    "ATTENDANCE_ROLE",
+    "AttendanceSheet",
+    "attendance_csv",
+    "attendance_sheet",
+    "attendance_xlsx",
+]
+
+ATTENDANCE_ROLE = Role.TRAINER
+"""Who may read who attended: the attendance export and the API's attendance list alike."""
 
 # Excel caps a sheet title at 31 characters.
 _SHEET_TITLE_MAX = 31

@@ -4,6 +4,8 @@ The page itself is a small offline-first app (static/scan/): it posts each scan 
 ``POST /api/v1/scans`` with a client id, queues scans in IndexedDB while the laptop is out of
 reach and sends them when it is back. Kiosk mode keeps a shared laptop or tablet on this page
 until a trainer's PIN ends it: every other page of the app redirects back to it meanwhile.
+The server keeps the kiosk's workshop and session (:func:`kiosk_scope`): its scans go there,
+whatever a browser's developer tools make the page send.
 """
 
 from __future__ import annotations
@@ -13,10 +15,13 @@ import hmac
 import json
 import secrets
 import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from flask import (
     abort,
@@ -31,12 +36,13 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 
 from kitmanager.checkin import bp
 from kitmanager.checkin.services import running_session
 from kitmanager.models import Role, Workshop
-from kitmanager.scans import station_vocabulary
+from kitmanager.scans import station_name, station_vocabulary
 from kitmanager.security import CONTENT_SECURITY_POLICY_WASM, current_actor, require_role
 from kitmanager.workshops.services import get_workshop, list_workshops, utc_to_local
 
@@ -67,6 +73,49 @@ def _default_workshop() -> Workshop | None:
     if len(running) == 1:
         return running[0]
     return rows[0] if len(rows) == 1 else None
+
+
+def _station_scope(args: Mapping[str, str]) -> tuple[Workshop | None, int | None]:
+    """The workshop a station page's query (``workshop=slug&session=id``) names, or the
+    default one, and the chosen session's id when it is one of that workshop's.
+
+    :raise NotFound: a ``workshop`` slug that names no workshop.
+    """
+    slug = args.get("workshop", "")
+    workshop = get_workshop(slug) if slug else _default_workshop()
+    if workshop is None:
+        if slug:
+            abort(404)
+        return None, None
+    chosen = args.get("session", "")
+    if not (chosen.isdigit() and len(chosen) < 19):
+        return workshop, None
+    return workshop, next((s.id for s in workshop.sessions if s.id == int(chosen)), None)
+
+
+@dataclass(frozen=True)
+class KioskScope:
+    """What a kiosk scans for: the workshop and the chosen session (None: the session running
+    at each scan), as the server kept them when kiosk mode started."""
+
+    workshop_id: int | None
+    session_id: int | None
+
+
+def _scope_of(url: str) -> dict[str, int | None]:
+    workshop, chosen_id = _station_scope(dict(parse_qsl(urlsplit(url).query)))
+    return {"workshop": workshop.id if workshop is not None else None, "session": chosen_id}
+
+
+def kiosk_scope() -> KioskScope | None:
+    """The workshop and session this browser's kiosk scans for; None when it is no kiosk."""
+    kiosk = session.get("kiosk")
+    if not kiosk:
+        return None
+    if "workshop" not in kiosk:  # a kiosk started before the server kept its scope
+        kiosk.update(_scope_of(kiosk["url"]))
+        session.modified = True
+    return KioskScope(kiosk["workshop"], kiosk["session"])
 
 
 def _messages() -> dict[str, str]:
@@ -157,12 +206,13 @@ def _messages() -> dict[str, str]:
 @bp.route("/scan")
 @require_role(Role.VOLUNTEER)
 def scan_station():
-    """The scan station for the chosen workshop (``?workshop=slug``; ``&session=id``)."""
-    slug = request.args.get("workshop", "")
-    workshop = get_workshop(slug) if slug else _default_workshop()
+    """The scan station for the chosen workshop (``?workshop=slug``; ``&session=id``).
+
+    ``&station=label`` names this device among the login's stations: scans are recorded as
+    ``user:amina · label`` (:func:`~kitmanager.scans.station_name`), never under another's.
+    """
+    workshop, chosen_id = _station_scope(request.args)
     if workshop is None:
-        if slug:
-            abort(404)
         return render_template("checkin/scan_choose.html", rows=list_workshops())
     kiosk = session.get("kiosk")
     sessions = [
@@ -173,10 +223,6 @@ def scan_station():
         }
         for s in workshop.sessions
     ]
-    chosen = request.args.get("session", "")
-    chosen_id = (
-        int(chosen) if chosen.isdigit() and any(s["id"] == int(chosen) for s in sessions) else None
-    )
     running = running_session(workshop)
     version = _assets_version()
     config: dict[str, Any] = {
@@ -184,7 +230,8 @@ def scan_station():
         "session": chosen_id,
         "kiosk": bool(kiosk),
         "csrf": generate_csrf(),
-        "station": request.args.get("station", "")[:80] or current_actor().name,
+        # The name this station's scans are recorded under (the server decides it again).
+        "station": station_name(current_actor(), request.args.get("station", "")[:80]),
         "api": {
             "scan": url_for("api.scan"),
             "undo": url_for("api.scan_undo"),
@@ -275,7 +322,11 @@ _kiosk_lock = threading.Lock()
 @bp.post("/scan/kiosk")
 @require_role(Role.TRAINER)
 def kiosk_start():
-    """Lock this browser on the scan station until the PIN chosen here is typed again."""
+    """Lock this browser on the scan station until the PIN chosen here is typed again.
+
+    The server keeps the station's workshop and chosen session with the kiosk
+    (:func:`kiosk_scope`): the kiosk's scans go there and nowhere else.
+    """
     pin = request.form.get("pin", "")
     target = request.form.get("next", "")
     if not target.startswith("/scan"):
@@ -283,8 +334,12 @@ def kiosk_start():
     if not (pin.isdigit() and 4 <= len(pin) <= 12):
         flash(_("Choose a PIN of 4 to 12 digits to start kiosk mode."), "error")
         return redirect(target)
+    scope = _scope_of(target)
+    if scope["workshop"] is None:
+        flash(_("Open the scan station of one workshop, then start kiosk mode there."), "error")
+        return redirect(target)
     nonce = secrets.token_hex(16)
-    session["kiosk"] = {"pin": _pin_proof(pin, nonce), "nonce": nonce, "url": target}
+    session["kiosk"] = {"pin": _pin_proof(pin, nonce), "nonce": nonce, "url": target, **scope}
     return redirect(target)
 
 
@@ -311,7 +366,14 @@ def kiosk_exit():
 
 
 def keep_kiosk_on_its_page() -> Any:
-    """Before every request: a browser in kiosk mode reaches only the scan station."""
+    """Before every request: a browser in kiosk mode reaches only the scan station.
+
+    A kiosk lives inside the login that started it. When that login ended (the account's
+    password was reset or the account disabled), the kiosk ends with it: the station sends
+    the browser to the login page, and the login page shows (no longer back to the station).
+    Whoever logs in there next finds an ordinary station, which sends the scans still waiting
+    on the device; a trainer starts kiosk mode again with a new PIN.
+    """
     kiosk = session.get("kiosk")
     if not kiosk:
         return None
@@ -320,6 +382,9 @@ def keep_kiosk_on_its_page() -> Any:
     ].rstrip("?"):
         return redirect(kiosk["url"])  # not another workshop's or session's station either
     if request.endpoint in KIOSK_ENDPOINTS:
+        return None
+    if not current_user.is_authenticated:  # only pages open to anyone come this far
+        session.pop("kiosk")
         return None
     if request.method in ("GET", "HEAD"):
         return redirect(kiosk["url"])

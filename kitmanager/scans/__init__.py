@@ -29,9 +29,13 @@ from kitmanager.scans.codes import (
     kit_label_url,
 )
 from kitmanager.scans.core import (
+    OTHER_SENDERS_ROLE,
+    SCAN_CLOCK_AHEAD,
     Scan,
+    ScanOfAnotherSender,
     ScanRaced,
     ScanResult,
+    ScanTimeRefused,
     UndoResult,
     answer_scan,
     apply_once,
@@ -41,6 +45,7 @@ from kitmanager.scans.core import (
     register_undo,
     replayed_scan,
     scan_time,
+    station_name,
     undo_scan,
 )
 from kitmanager.scans.outcomes import Outcome, Tone
@@ -48,11 +53,15 @@ from kitmanager.scans.outcomes import Outcome, Tone
 __all__ = [
     "BADGE_PATH",
     "KIT_LABEL_PATH",
+    "OTHER_SENDERS_ROLE",
+    "SCAN_CLOCK_AHEAD",
     "CodeKind",
     "Outcome",
     "Scan",
+    "ScanOfAnotherSender",
     "ScanRaced",
     "ScanResult",
+    "ScanTimeRefused",
     "ScannedCode",
     "Tone",
     "UndoResult",
@@ -69,6 +78,7 @@ __all__ = [
     "register_undo",
     "replayed_scan",
     "scan_time",
+    "station_name",
     "station_vocabulary",
     "undo_scan",
 ]

@@ -7,6 +7,12 @@ undo of the changes it makes. The API and the scan station call :func:`answer_sc
 :func:`undo_scan`; :func:`commit_once` is the one transaction block around them.
 
 Services take an explicit actor, flush, never commit; :func:`commit_once` commits once.
+
+A stored answer belongs to its sender: the login or API token that sent the scan first. Only
+that sender, or a trainer, gets it back for the same ``client_id`` or takes the scan back
+(:data:`OTHER_SENDERS_ROLE`); a station name is recorded under its sender
+(:func:`station_name`); and a scan's own time lies in a window around the laptop's clock
+(:func:`scan_time`).
 """
 
 from __future__ import annotations
@@ -18,21 +24,28 @@ from typing import Any, TypeVar, cast
 
 from flask_babel import gettext as _
 from sqlalchemy import bindparam, select
+from werkzeug.exceptions import Conflict
 
 from kitmanager.audit import Actor
 from kitmanager.database import HotStatement, insert_ignoring_conflicts, serialized_writes
 from kitmanager.extensions import db
-from kitmanager.models import ScanRequest, utcnow
+from kitmanager.models import CheckIn, Role, ScanRequest, utcnow
 from kitmanager.scans.codes import CodeKind, ScannedCode, classify_code
+from kitmanager.scans.housekeeping import keep_scan_answers_for
 from kitmanager.scans.outcomes import Outcome
 from kitmanager.scans.subjects import ScanSession
+from kitmanager.text import clean_text
 
 __all__ = [
+    "OTHER_SENDERS_ROLE",
+    "SCAN_CLOCK_AHEAD",
     "Follower",
     "Handler",
     "Scan",
+    "ScanOfAnotherSender",
     "ScanRaced",
     "ScanResult",
+    "ScanTimeRefused",
     "Undo",
     "UndoResult",
     "answer_scan",
@@ -43,23 +56,67 @@ __all__ = [
     "register_undo",
     "replayed_scan",
     "scan_time",
+    "station_name",
     "undo_scan",
 ]
 
 _T = TypeVar("_T")
-# A queued offline scan keeps its own time, unless that time is impossible.
-_FUTURE_SLACK = timedelta(minutes=5)
+
+SCAN_CLOCK_AHEAD = timedelta(minutes=5)
+"""How far ahead of the laptop's clock a scan's own time (``scanned_at``) may be.
+
+Phones and laptops that take their time from the network agree within seconds; a few minutes
+absorb a laptop that has been offline for days. A time further ahead is a device whose clock
+is set wrong, and is refused (:class:`ScanTimeRefused`). The oldest time a scan may have is
+the time its stored answer is kept (:func:`~kitmanager.scans.housekeeping.keep_scan_answers_for`,
+the ``SCAN_REQUEST_DAYS`` setting): an older retry could be applied twice, as nothing would
+remember it.
+"""
+
+OTHER_SENDERS_ROLE = Role.TRAINER
+"""Who may have the stored answer of a scan that another login or token sent (the same
+``client_id``), and take that scan back: a trainer. The sender is the account (``user:amina``)
+or the API token (``token:door-1``); a phone signed in by a one-time code on /join has an
+account of its own, so each such phone is its own sender. A kiosk, though logged in as a
+trainer, scans with a volunteer's rights (participants use it)."""
+
+# A station name is stored in columns of this length (check-ins, handouts, returns).
+_STATION_LENGTH = CheckIn.__table__.c.station.type.length
+_STATION_SEPARATOR = " · "
 
 
 class ScanRaced(Exception):
     """Another copy of this scan (same client id) was applied while this one was decided.
 
-    Roll back, then :func:`replayed_scan` gives the answer the other copy got.
+    Roll back, then :func:`replayed_scan` gives the answer the other copy got (to ``actor``,
+    if it may have it).
     """
 
-    def __init__(self, client_id: str) -> None:
+    def __init__(self, client_id: str, actor: Actor | None = None) -> None:
         super().__init__(client_id)
         self.client_id = client_id
+        self.actor = actor
+
+
+class ScanOfAnotherSender(Conflict):
+    """A ``client_id`` that another login or token sent first: its answer is not this
+    sender's to see, nor its scan to take back (see :data:`OTHER_SENDERS_ROLE`).
+
+    An HTTP 409, so a page or an API call that meets it answers with the message.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(
+            _(
+                "Another login already sent a scan with this client_id, so its answer is not "
+                "shown here. Scan the code again if it is needed."
+            )
+        )
+
+
+class ScanTimeRefused(ValueError):
+    """A scan's own time that cannot be right (see :data:`SCAN_CLOCK_AHEAD`); the message
+    says that the device's clock looks wrong and what to do."""
 
 
 @dataclass
@@ -175,13 +232,51 @@ def register_undo(outcome: Outcome, undo: Undo) -> None:
 
 
 def scan_time(value: datetime | None) -> datetime:
-    """The scan's own time in naive UTC; a time in the future (a wrong phone clock) is now."""
+    """The scan's own time in naive UTC (a naive ``value`` is UTC); now when None.
+
+    :raise ScanTimeRefused: ``value`` is more than :data:`SCAN_CLOCK_AHEAD` ahead of now, or
+        older than the time a scan's answer is kept (the device's clock is wrong).
+    """
     now = utcnow()
     if value is None:
         return now
+    latest, oldest = now + SCAN_CLOCK_AHEAD, now - keep_scan_answers_for()
+    if value.tzinfo is not None:  # compared as it is: year 1 or 9999 cannot be converted
+        latest, oldest = (t.replace(tzinfo=timezone.utc) for t in (latest, oldest))
+    if value > latest:
+        raise ScanTimeRefused(
+            _(
+                "This scan's time (%(time)s) is ahead of the laptop's clock: the device's clock "
+                "looks wrong. Set it to the right time, then scan again.",
+                time=value.isoformat(timespec="minutes"),
+            )
+        )
+    if value < oldest:
+        raise ScanTimeRefused(
+            _(
+                "This scan's time (%(time)s) is more than %(days)s days ago: the device's clock "
+                "looks wrong. Set it to the right time, then scan again.",
+                time=value.isoformat(timespec="minutes"),
+                days=keep_scan_answers_for().days,
+            )
+        )
     if value.tzinfo is not None:
         value = value.astimezone(timezone.utc).replace(tzinfo=None)
-    return now if value > now + _FUTURE_SLACK else value
+    return value
+
+
+def station_name(actor: Actor, label: str = "") -> str:
+    """The station a scan is recorded under: its sender's own name (``user:amina``,
+    ``token:door-1``), followed by the ``label`` the device gives itself, if any
+    (``user:amina · door 2``). No device can record scans under another's name: a label
+    always stands after its sender's. A name this returns, given again as ``label``, gives
+    the same name.
+    """
+    own = actor.name
+    label = clean_text(label)
+    if label == own or label.startswith(own + _STATION_SEPARATOR):
+        label = label[len(own) + len(_STATION_SEPARATOR) :]
+    return f"{own}{_STATION_SEPARATOR}{label}"[:_STATION_LENGTH] if label else own[:_STATION_LENGTH]
 
 
 def _unknown(code: ScannedCode) -> ScanResult:
@@ -217,17 +312,43 @@ def answer_scan(actor: Actor, scan: Scan) -> tuple[ScanResult, bool]:
 
 
 _STORED_OUTCOME = HotStatement(
-    select(ScanRequest.outcome).where(ScanRequest.client_id == bindparam("client_id"))
+    select(ScanRequest.outcome, ScanRequest.actor).where(
+        ScanRequest.client_id == bindparam("client_id")
+    )
 )
 
 
-def _stored_outcome(client_id: str) -> dict[str, Any] | None:
-    return _STORED_OUTCOME.scalar({"client_id": client_id})
+def _sender(actor: Actor) -> str:
+    """What a stored answer keeps of its sender (``ScanRequest.actor``)."""
+    return actor.name[: ScanRequest.__table__.c.actor.type.length]
 
 
-def replayed_scan(client_id: str) -> ScanResult:
-    """The stored answer to the scan sent with ``client_id`` (after :class:`ScanRaced`)."""
-    return ScanResult.from_json(_stored_outcome(client_id) or {"outcome": "unknown_code"})
+def _refuse_other_senders(actor: Actor | None, sender: str) -> None:
+    """:raise ScanOfAnotherSender: ``actor`` is neither ``sender`` nor a trainer."""
+    if actor is not None and sender != _sender(actor) and not actor.allows(OTHER_SENDERS_ROLE):
+        raise ScanOfAnotherSender()
+
+
+def _stored_outcome(client_id: str, actor: Actor | None) -> dict[str, Any] | None:
+    """The stored answer of ``client_id``, if any, for ``actor`` (None: whoever asks).
+
+    :raise ScanOfAnotherSender: another sender's answer, and ``actor`` is no trainer.
+    """
+    row = _STORED_OUTCOME.first({"client_id": client_id})
+    if row is None:
+        return None
+    outcome, sender = row
+    _refuse_other_senders(actor, sender)
+    return outcome
+
+
+def replayed_scan(client_id: str, actor: Actor | None = None) -> ScanResult:
+    """The stored answer to the scan sent with ``client_id`` (after :class:`ScanRaced`), for
+    ``actor`` (None: whoever asks).
+
+    :raise ScanOfAnotherSender: another sender's answer, and ``actor`` is no trainer.
+    """
+    return ScanResult.from_json(_stored_outcome(client_id, actor) or {"outcome": "unknown_code"})
 
 
 def apply_once(
@@ -236,25 +357,27 @@ def apply_once(
     """Run ``decide`` once per ``client_id``; ``(result, replayed)``.
 
     With a ``client_id`` seen before nothing runs and the stored answer comes back with
-    ``replayed`` True; otherwise the answer is stored under ``client_id``. What ``decide``
-    raises is not stored (the caller rolls back).
+    ``replayed`` True; otherwise the answer is stored under ``client_id``, with ``actor`` as
+    its sender. What ``decide`` raises is not stored (the caller rolls back).
     :raise ScanRaced: when another copy with the same ``client_id`` was applied meanwhile.
+    :raise ScanOfAnotherSender: another login or token sent ``client_id`` first, and
+        ``actor`` is no trainer (:data:`OTHER_SENDERS_ROLE`).
     """
     if client_id:
-        stored = _stored_outcome(client_id)
+        stored = _stored_outcome(client_id, actor)
         if stored:
             return ScanResult.from_json(stored), True
     result = decide()
     if client_id and None is insert_ignoring_conflicts(
         ScanRequest,
         client_id=client_id,
-        actor=actor.name[:120],
+        actor=_sender(actor),
         received_at=utcnow(),
         outcome=result.to_json(),
     ):
         # The same scan arrived twice at the same instant and the other copy was applied
         # first: this copy's writes must go (the caller rolls back) and its answer is theirs.
-        raise ScanRaced(client_id)
+        raise ScanRaced(client_id, actor)
     return result, False
 
 
@@ -262,14 +385,15 @@ def commit_once(apply: Callable[[], _T]) -> _T:
     """Run ``apply`` (an :func:`answer_scan`, another ``apply_once`` call, or an undo) as one
     transaction, writes serialized: commit what it did, or roll back and replay the other
     copy's answer, ``(result, True)``, after :class:`ScanRaced`. Anything else it raises is
-    rolled back and raised.
+    rolled back and raised (:class:`ScanOfAnotherSender` too, when the other copy was
+    another sender's).
     """
     with serialized_writes():
         try:
             outcome = apply()
         except ScanRaced as raced:
             db.session.rollback()
-            outcome = cast(_T, (replayed_scan(raced.client_id), True))
+            outcome = cast(_T, (replayed_scan(raced.client_id, raced.actor), True))
         except BaseException:
             db.session.rollback()
             raise
@@ -290,12 +414,16 @@ def undo_scan(actor: Actor, client_id: str) -> UndoResult | None:
     """Take back what the scan sent with ``client_id`` changed (a check-in, a handout, a
     return), each through the undo its feature registered; the message names it. None when
     no such scan arrived. Undoing twice, or a scan that changed nothing, says so.
+
+    :raise ScanOfAnotherSender: another login or token sent that scan, and ``actor`` is no
+        trainer (:data:`OTHER_SENDERS_ROLE`).
     """
     stored = db.session.scalars(
         select(ScanRequest).where(ScanRequest.client_id == client_id).with_for_update()
     ).first()
     if stored is None or not stored.outcome:
         return None
+    _refuse_other_senders(actor, stored.actor)
     answer = dict(stored.outcome)
     nothing = _("Nothing to undo: that scan changed nothing.")
     if answer.get("undone"):

@@ -30,7 +30,8 @@ __all__ = [
     "scanned_person",
 ]
 
-# A scan may open a session a little early: people arrive before the start time.
+# A scan may open a session a little early: people arrive before the start time. A session
+# takes check-ins from EARLY_ARRIVAL before its start until its end (ScanSession.open_at).
 EARLY_ARRIVAL = timedelta(minutes=30)
 
 
@@ -104,6 +105,16 @@ class ScanSession:
             session.workshop.timezone,
         )
 
+    @property
+    def opens_at(self) -> datetime:
+        """When the session starts taking check-ins (naive UTC): :data:`EARLY_ARRIVAL` early."""
+        return self.starts_at - EARLY_ARRIVAL
+
+    def open_at(self, at: datetime) -> bool:
+        """Whether the session takes check-ins at ``at`` (naive UTC): from :attr:`opens_at`
+        until its end, the window in which :func:`running_scan_session` finds it."""
+        return self.opens_at <= at < self.ends_at
+
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
@@ -168,7 +179,8 @@ def scan_session(session_id: int) -> ScanSession | None:
 
 def running_scan_session(workshop_id: int, at: datetime) -> ScanSession | None:
     """The session of ``workshop_id`` running at ``at`` (or starting within
-    :data:`EARLY_ARRIVAL`); of two overlapping, the one that started last."""
+    :data:`EARLY_ARRIVAL`: :meth:`ScanSession.open_at`); of two overlapping, the one that
+    started last."""
     row = _RUNNING_SESSION.first(
         {"workshop_id": workshop_id, "soon": at + EARLY_ARRIVAL, "now": at}
     )

@@ -94,3 +94,39 @@ def wait_for_roster(page, part: str, count: int | None = None) -> None:
         })""",
         arg=[SLUG, part, count],
     )
+
+
+def query(data_dir: Path, sql: str) -> list[tuple]:
+    """Rows of ``sql`` read from the server's database while it runs."""
+    with sqlite3.connect(data_dir / "kitmanager.sqlite3") as conn:
+        conn.execute("PRAGMA busy_timeout=5000")
+        return list(conn.execute(sql))
+
+
+def holders(data_dir: Path) -> dict[str, str]:
+    """Kit code -> who holds it, for the handouts still open."""
+    return dict(
+        query(
+            data_dir,
+            "SELECT k.code, p.full_name FROM kit_handout h JOIN kit k ON k.id = h.kit_id "
+            "JOIN participant p ON p.id = h.participant_id WHERE h.returned_at IS NULL",
+        )
+    )
+
+
+def checked_in(data_dir: Path) -> set[str]:
+    """The names of everyone checked in, to any session."""
+    return {
+        name
+        for (name,) in query(
+            data_dir,
+            "SELECT p.full_name FROM check_in c JOIN participant p ON p.id = c.participant_id",
+        )
+    }
+
+
+def wedge(page, text: str) -> None:
+    """What a keyboard-wedge scanner does: the code's characters, then Enter, into whatever
+    has focus."""
+    page.keyboard.type(text)
+    page.keyboard.press("Enter")

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.web.e2e import Server, run_kitmanager
-from tests.web.station_day import make_day, wait_for_roster
+from tests.web.station_day import holders, make_day, wait_for_roster, wedge
 from tests.web.test_browser import CHROMIUM, PHONE, PageProblems, assert_fits_a_phone
 from tests.web.test_scan_station_browser import (
     PEOPLE,
@@ -48,24 +48,6 @@ def kit_day(tmp_path_factory) -> Iterator[tuple[Server, Path, dict[str, str], di
         yield server, data_dir, tokens, kits
 
 
-def _holders(data_dir: Path) -> dict[str, str]:
-    """Kit code -> who holds it, for the handouts still open."""
-    with sqlite3.connect(data_dir / "kitmanager.sqlite3") as conn:
-        conn.execute("PRAGMA busy_timeout=5000")
-        return dict(
-            conn.execute(
-                "SELECT k.code, p.full_name FROM kit_handout h JOIN kit k ON k.id = h.kit_id "
-                "JOIN participant p ON p.id = h.participant_id WHERE h.returned_at IS NULL"
-            )
-        )
-
-
-def _type(page, text: str) -> None:
-    """What a keyboard-wedge scanner does: the code's characters, then Enter."""
-    page.keyboard.type(text)
-    page.keyboard.press("Enter")
-
-
 def test_three_kits_handed_out_in_two_scans_one_returned_with_a_missing_sensor(
     kit_day,
     browser_factory,  # noqa: F811
@@ -89,27 +71,27 @@ def test_three_kits_handed_out_in_two_scans_one_returned_with_a_missing_sensor(
     for name, code, order in pairs:
         badge, label = f"http://10.42.0.1:5000/b/{tokens[name]}", LABEL.format(kits[code])
         first, second = (badge, label) if order == "badge first" else (label, badge)
-        _type(page, first)
+        wedge(page, first)
         if order == "kit first":
             expect_text(page.locator("#kit-pending"), f"{code} waits for a badge")
             assert result.get_attribute("data-kind") == "warn"
         else:
             expect_text(result, f"{name} — checked in to Premier robot")
-        _type(page, second)
+        wedge(page, second)
         expect_text(page.locator("#kit-question"), f"Hand {code} to {name}?")
-        assert code not in _holders(data_dir)
+        assert code not in holders(data_dir)
         page.get_by_role("button", name="Hand out").click()
         expect_text(result, f"{code} → {name}, due ")
         assert result.get_attribute("data-kind") == "ok"
         assert page.evaluate("document.activeElement.id") == "wedge-input"
-    assert _holders(data_dir) == {
+    assert holders(data_dir) == {
         "KIT-001": "Amina Yusuf",
         "KIT-002": "Kofi Mensah",
         "KIT-003": "Éloïse Diallo",
     }
 
     # KIT-002 comes back: scanned alone, its checklist appears with everything ticked.
-    _type(page, LABEL.format(kits["KIT-002"]))
+    wedge(page, LABEL.format(kits["KIT-002"]))
     expect_text(result, "KIT-002 is back from Kofi Mensah: check its contents.")
     checklist = page.locator("#kit-return")
     expect_text(checklist, "What came back in KIT-002?")
@@ -134,7 +116,7 @@ def test_three_kits_handed_out_in_two_scans_one_returned_with_a_missing_sensor(
     page.keyboard.type("lost in the playground")
     page.keyboard.press("Enter")
     assert checklist.is_visible()
-    assert _holders(data_dir)["KIT-002"] == "Kofi Mensah"
+    assert holders(data_dir)["KIT-002"] == "Kofi Mensah"
     checklist.get_by_role("button", name="Record the return").click()
     expect_text(
         result, "KIT-002 is back: 1 × Ultrasonic sensor HC-SR04 missing. It needs attention."
@@ -142,20 +124,20 @@ def test_three_kits_handed_out_in_two_scans_one_returned_with_a_missing_sensor(
     assert result.get_attribute("data-kind") == "warn"
     assert checklist.is_hidden()
     assert page.evaluate("document.activeElement.id") == "wedge-input"
-    assert _holders(data_dir) == {"KIT-001": "Amina Yusuf", "KIT-003": "Éloïse Diallo"}
+    assert holders(data_dir) == {"KIT-001": "Amina Yusuf", "KIT-003": "Éloïse Diallo"}
 
     # A second kit for Amina: the question lists the reason above its buttons.
-    _type(page, f"http://10.42.0.1:5000/b/{tokens['Amina Yusuf']}")
+    wedge(page, f"http://10.42.0.1:5000/b/{tokens['Amina Yusuf']}")
     expect_text(result, "Amina Yusuf was already checked in")
-    _type(page, LABEL.format(kits["KIT-006"]))
+    wedge(page, LABEL.format(kits["KIT-006"]))
     expect_text(page.locator("#kit-question"), "Hand KIT-006 to Amina Yusuf?")
     assert result.get_attribute("data-kind") == "warn"
     expect_text(page.locator("#kit-reasons"), "Amina Yusuf already holds KIT-001.")
-    assert "KIT-006" not in _holders(data_dir)
+    assert "KIT-006" not in holders(data_dir)
     page.get_by_role("button", name="Hand out").click()
     expect_text(result, "KIT-006 → Amina Yusuf, due ")
     assert page.locator("#kit-question").is_hidden()
-    assert _holders(data_dir)["KIT-006"] == "Amina Yusuf"
+    assert holders(data_dir)["KIT-006"] == "Amina Yusuf"
 
     # The restock list shows the missing sensor: in the API the station's login may read...
     restock = page.request.get(f"{server.url}/api/v1/kits/restock").json()["restock"]
@@ -200,40 +182,40 @@ def test_kits_handed_out_offline_are_asked_on_a_french_phone_and_sent_when_it_dr
     context.set_offline(True)
     # A kit scanned by mistake, the right kit, then the badge: the last kit waits, and the
     # phone asks from its copy of the roster.
-    _type(page, LABEL.format(kits["KIT-004"]))
+    wedge(page, LABEL.format(kits["KIT-004"]))
     expect_text(page.locator("#kit-pending"), "KIT-004 attend un badge")
-    _type(page, LABEL.format(kits["KIT-005"]))
+    wedge(page, LABEL.format(kits["KIT-005"]))
     expect_text(page.locator("#kit-pending"), "KIT-005 attend un badge")
-    _type(page, tokens["Wanjiru Mwangi"])
+    wedge(page, tokens["Wanjiru Mwangi"])
     expect_text(result, "Wanjiru Mwangi — enregistré, sera envoyé")
     question = page.locator("#kit-question")
     expect_text(question, "Remettre KIT-005 à Wanjiru Mwangi ?")
     question.get_by_role("button", name="Remettre").click()
     expect_text(result, "Remise de KIT-005 à Wanjiru Mwangi gardée sur cet appareil")
     expect_text(page.locator("#queue"), "2 scans en attente d’envoi")
-    assert "KIT-005" not in _holders(data_dir)
+    assert "KIT-005" not in holders(data_dir)
 
     context.set_offline(False)
     expect_text(page.locator("#queue"), "Tous les scans sont envoyés")
-    holders = _holders(data_dir)
-    assert holders.get("KIT-005") == "Wanjiru Mwangi"
-    assert "KIT-004" not in holders
+    out = holders(data_dir)
+    assert out.get("KIT-005") == "Wanjiru Mwangi"
+    assert "KIT-004" not in out
 
     # Offline again: KIT-007 needs attention, which the phone cannot know; confirmed here, the
     # laptop asks again with the reason once the queue drains.
     context.set_offline(True)
-    _type(page, tokens["Aïssatou Koné"])
-    _type(page, LABEL.format(kits["KIT-007"]))
+    wedge(page, tokens["Aïssatou Koné"])
+    wedge(page, LABEL.format(kits["KIT-007"]))
     expect_text(question, "Remettre KIT-007 à Aïssatou Koné ?")
     question.get_by_role("button", name="Remettre").click()
     expect_text(page.locator("#queue"), "2 scans en attente d’envoi")
     context.set_offline(False)
     expect_text(page.locator("#kit-reasons"), "KIT-007")
     expect_text(question, "Remettre KIT-007 à Aïssatou Koné ?")
-    assert "KIT-007" not in _holders(data_dir)
+    assert "KIT-007" not in holders(data_dir)
     question.get_by_role("button", name="Remettre").click()
     expect_text(result, "KIT-007 → Aïssatou Koné, à rendre à ")
-    assert _holders(data_dir)["KIT-007"] == "Aïssatou Koné"
+    assert holders(data_dir)["KIT-007"] == "Aïssatou Koné"
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
     # Only the sends refused while offline, nothing else.
     assert problems.besides_offline_refusals() == []
@@ -292,36 +274,36 @@ def test_a_french_phone_refuses_another_workshops_badge_says_a_cancel_and_fits_l
     # Tom takes one kit; a second one asks with the reason, and "Not this person" says
     # nothing was handed out.
     question = page.locator("#kit-question")
-    _type(page, f"http://10.42.0.1:5000/b/{tokens['Tom Otieno']}")
-    _type(page, LABEL.format(labels[spare[0]]))
+    wedge(page, f"http://10.42.0.1:5000/b/{tokens['Tom Otieno']}")
+    wedge(page, LABEL.format(labels[spare[0]]))
     expect_text(question, f"Remettre {spare[0]} à Tom Otieno ?")
     question.get_by_role("button", name="Remettre").click()
     expect_text(result, f"{spare[0]} → Tom Otieno")
-    _type(page, f"http://10.42.0.1:5000/b/{tokens['Tom Otieno']}")
-    _type(page, LABEL.format(labels[spare[1]]))
+    wedge(page, f"http://10.42.0.1:5000/b/{tokens['Tom Otieno']}")
+    wedge(page, LABEL.format(labels[spare[1]]))
     expect_text(question, f"Remettre {spare[1]} à Tom Otieno ?")
     expect_text(page.locator("#kit-reasons"), spare[0])
     page.get_by_role("button", name="Pas cette personne").click()
     expect_text(result, f"{spare[1]} n'a pas été remis.")
     assert question.is_hidden()
-    assert spare[1] not in _holders(data_dir)
+    assert spare[1] not in holders(data_dir)
 
     # A badge of the Dakar workshop at the Abidjan station: refused, and pairs with no kit.
-    _type(page, f"http://10.42.0.1:5000/b/{stranger}")
+    wedge(page, f"http://10.42.0.1:5000/b/{stranger}")
     expect_text(result, "Moussa Sow est inscrit(e) à un autre atelier (Atelier de Dakar).")
     assert result.get_attribute("data-kind") == "bad"
-    _type(page, LABEL.format(labels[spare[2]]))
+    wedge(page, LABEL.format(labels[spare[2]]))
     pending = page.locator("#kit-pending")
     expect_text(pending, f"{spare[2]} attend un badge")
-    assert "Moussa Sow" not in _holders(data_dir).values()
+    assert "Moussa Sow" not in holders(data_dir).values()
     pending.get_by_role("button", name="Annuler").click()  # it waits no more
     expect_text(result, f"{spare[2]} n'a pas été remis.")
     assert pending.is_hidden()
     # Tom's kit scanned alone opens its checklist; Cancel says the return was not recorded.
-    _type(page, LABEL.format(labels[spare[0]]))
+    wedge(page, LABEL.format(labels[spare[0]]))
     expect_text(page.locator("#kit-return"), f"Qu'est-ce qui est revenu dans {spare[0]} ?")
     page.locator("#kit-return").get_by_role("button", name="Annuler", exact=True).click()
     expect_text(result, f"Le retour de {spare[0]} n'a pas été enregistré.")
-    assert _holders(data_dir)[spare[0]] == "Tom Otieno"
+    assert holders(data_dir)[spare[0]] == "Tom Otieno"
     assert_fits_a_phone(page, problems, data_dir.parent / "station-long-title-375px.png")
     context.close()

@@ -12,14 +12,13 @@ answer and the camera preview a screen apart, a typed kit code read as "not a ba
 from __future__ import annotations
 
 import re
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.web.e2e import Server
-from tests.web.station_day import make_day, wait_for_roster
+from tests.web.station_day import checked_in, holders, make_day, query, wait_for_roster, wedge
 from tests.web.test_browser import CHROMIUM, PHONE, PageProblems
 from tests.web.test_scan_station_browser import (
     VOLUNTEER,
@@ -68,47 +67,13 @@ def day(tmp_path_factory) -> Iterator[tuple[Server, Path, dict[str, str], dict[s
         yield server, data_dir, tokens, kits
 
 
-def _query(data_dir: Path, sql: str) -> list[tuple]:
-    with sqlite3.connect(data_dir / "kitmanager.sqlite3") as conn:
-        conn.execute("PRAGMA busy_timeout=5000")
-        return list(conn.execute(sql))
-
-
-def _holders(data_dir: Path) -> dict[str, str]:
-    """Kit code -> who holds it, for the handouts still open."""
-    return dict(
-        _query(
-            data_dir,
-            "SELECT k.code, p.full_name FROM kit_handout h JOIN kit k ON k.id = h.kit_id "
-            "JOIN participant p ON p.id = h.participant_id WHERE h.returned_at IS NULL",
-        )
-    )
-
-
-def _checked_in(data_dir: Path) -> set[str]:
-    return {
-        name
-        for (name,) in _query(
-            data_dir,
-            "SELECT p.full_name FROM check_in c JOIN participant p ON p.id = c.participant_id",
-        )
-    }
-
-
 def _returns(data_dir: Path, code: str) -> int:
-    (count,) = _query(
+    (count,) = query(
         data_dir,
         "SELECT count(*) FROM kit_handout h JOIN kit k ON k.id = h.kit_id "
         f"WHERE k.code = '{code}' AND h.returned_at IS NOT NULL",
     )[0]
     return count
-
-
-def _type(page, text: str) -> None:
-    """What a keyboard-wedge scanner does: the code's characters, then Enter, into whatever
-    has focus."""
-    page.keyboard.type(text)
-    page.keyboard.press("Enter")
 
 
 def _active(page) -> str:
@@ -127,8 +92,8 @@ def _station(browser, server: Server, *, french: bool = False, phone: bool = Fal
 
 def _hand_out(page, badge: str, label: str, code: str, name: str, button="Hand out") -> None:
     """Badge, then kit, then the question's Hand out: a handout as a trainer makes it."""
-    _type(page, badge)
-    _type(page, label)
+    wedge(page, badge)
+    wedge(page, label)
     expect_text(page.locator("#kit-question"), f"{code}")
     page.locator("#kit-question").get_by_role("button", name=button, exact=True).click()
     expect_text(page.locator("#result"), f"{code} → {name}")
@@ -172,16 +137,16 @@ def test_a_scanners_enter_in_an_open_checklist_records_nothing_and_its_badge_com
     _hand_out(page, f"{HOST}/b/{tokens['Amina Yusuf']}", f"{HOST}/k/{kits['KIT-001']}",
               "KIT-001", "Amina Yusuf")  # fmt: skip
 
-    _type(page, f"{HOST}/k/{kits['KIT-001']}")
+    wedge(page, f"{HOST}/k/{kits['KIT-001']}")
     expect_text(checklist, "What came back in KIT-001?")
     assert _active(page) == checklist.locator("input[id^='back-']").first.get_attribute("id")
     # The next child's badge, typed by the scanner into the focused checkbox.
-    _type(page, f"{HOST}/b/{tokens['Kofi Mensah']}")
+    wedge(page, f"{HOST}/b/{tokens['Kofi Mensah']}")
     expect_text(page.locator("#next"), "Next, once this is done: Kofi Mensah")
     assert checklist.is_visible()
     assert all(box.is_checked() for box in checklist.locator("input[id^='back-']").all())
     assert _returns(data_dir, "KIT-001") == 0
-    assert "Kofi Mensah" not in _checked_in(data_dir)
+    assert "Kofi Mensah" not in checked_in(data_dir)
     # A count typed by a person, then a badge scanned a moment later into the same field: the
     # count stays, the badge waits.
     count = checklist.locator("li", has_text="Jumper wires").locator("input[type='number']")
@@ -189,7 +154,7 @@ def test_a_scanners_enter_in_an_open_checklist_records_nothing_and_its_badge_com
     page.keyboard.press("Control+a")
     page.keyboard.type("15", delay=120)
     page.wait_for_timeout(100)
-    _type(page, f"{HOST}/b/{tokens['Awa Traoré']}")
+    wedge(page, f"{HOST}/b/{tokens['Awa Traoré']}")
     expect_text(page.locator("#next"), "Kofi Mensah, Awa Traoré")
     assert count.input_value() == "15"
     # A person's note and Enter: still nothing recorded. A bare kit code scanned into the note
@@ -198,7 +163,7 @@ def test_a_scanners_enter_in_an_open_checklist_records_nothing_and_its_badge_com
     page.keyboard.type("box lid cracked")
     page.keyboard.press("Enter")
     page.wait_for_timeout(100)
-    _type(page, "KIT-012")
+    wedge(page, "KIT-012")
     expect_text(page.locator("#next"), "Kofi Mensah, Awa Traoré, KIT-012")
     assert checklist.locator("#kit-return-note").input_value() == "box lid cracked"
     assert checklist.is_visible() and _returns(data_dir, "KIT-001") == 0
@@ -214,13 +179,13 @@ def test_a_scanners_enter_in_an_open_checklist_records_nothing_and_its_badge_com
     expect_text(page.locator("#history"), "KIT-001")
     assert history.nth(0).get_attribute("data-kind") == "ok"
     assert page.locator("#history").get_attribute("aria-live") == "polite"
-    assert {"Kofi Mensah", "Awa Traoré"} <= _checked_in(data_dir)
+    assert {"Kofi Mensah", "Awa Traoré"} <= checked_in(data_dir)
     assert page.locator("#next").is_hidden()
     page.keyboard.press("Escape")
     expect_text(page.locator("#kit-pending"), "KIT-012 waits for a badge")
     page.keyboard.press("Escape")
     assert page.locator("#kit-pending").is_hidden()
-    assert "KIT-012" not in _holders(data_dir)
+    assert "KIT-012" not in holders(data_dir)
     assert _active(page) == "wedge-input"
     assert problems.messages == []
     context.close()
@@ -242,7 +207,7 @@ def test_a_camera_read_of_a_badge_leaves_a_checklist_with_an_unticked_part_open(
     _hand_out(page, f"{HOST}/b/{tokens['Tom Otieno']}", f"{HOST}/k/{kits['KIT-002']}",
               "KIT-002", "Tom Otieno", button="Remettre")  # fmt: skip
 
-    _type(page, f"{HOST}/k/{kits['KIT-002']}")
+    wedge(page, f"{HOST}/k/{kits['KIT-002']}")
     expect_text(checklist, "Qu'est-ce qui est revenu dans KIT-002 ?")
     sensor = checklist.locator("li", has_text="Ultrasonic sensor").locator("input[id^='back-']")
     sensor.uncheck()
@@ -250,15 +215,15 @@ def test_a_camera_read_of_a_badge_leaves_a_checklist_with_an_unticked_part_open(
     expect_text(page.locator("#camera-status"), "Caméra allumée")
     expect_text(page.locator("#next"), "Éloïse Diallo")
     assert checklist.is_visible() and not sensor.is_checked()
-    assert "Éloïse Diallo" not in _checked_in(data_dir)
+    assert "Éloïse Diallo" not in checked_in(data_dir)
     assert _returns(data_dir, "KIT-002") == 0
 
     checklist.get_by_role("button", name="Enregistrer le retour").click()
     expect_text(result, "Éloïse Diallo — présence enregistrée pour Premier robot")
     assert _returns(data_dir, "KIT-002") == 1
-    assert "KIT-002" not in _holders(data_dir)
+    assert "KIT-002" not in holders(data_dir)
     # The camera's read did not reach the checklist: the sensor is recorded as missing.
-    assert _query(
+    assert query(
         data_dir,
         "SELECT i.note, t.missing FROM kit_incident i JOIN kit k ON k.id = i.kit_id "
         "JOIN kit_incident_item t ON t.incident_id = i.id WHERE k.code = 'KIT-002'",
@@ -283,7 +248,7 @@ def test_a_stray_kit_then_a_badge_asks_first_and_the_question_is_keyboard_friend
     context, page, problems = _station(browser_factory(), server)
     result, question = page.locator("#result"), page.locator("#kit-question")
 
-    _type(page, f"{HOST}/k/{kits['KIT-003']}")
+    wedge(page, f"{HOST}/k/{kits['KIT-003']}")
     expect_text(page.locator("#kit-pending"), "KIT-003 waits for a badge")
     seconds = page.locator("#kit-pending-left")
     expect_text(seconds, " s left")
@@ -293,12 +258,12 @@ def test_a_stray_kit_then_a_badge_asks_first_and_the_question_is_keyboard_friend
         f"() => parseInt(document.getElementById('kit-pending-left').textContent) < {first}"
     )
 
-    _type(page, f"{HOST}/b/{tokens['Wanjiru Mwangi']}")
+    wedge(page, f"{HOST}/b/{tokens['Wanjiru Mwangi']}")
     expect_text(question, "Hand KIT-003 to Wanjiru Mwangi?")
     expect_text(question.locator("#kit-question-check-in"), "Wanjiru Mwangi — checked in")
     expect_text(result, "Wanjiru Mwangi — checked in to Premier robot")
-    assert "Wanjiru Mwangi" in _checked_in(data_dir)
-    assert "KIT-003" not in _holders(data_dir)
+    assert "Wanjiru Mwangi" in checked_in(data_dir)
+    assert "KIT-003" not in holders(data_dir)
     assert page.locator("#kit-pending").is_hidden()
     # The question itself has focus (not Hand out: Enter or Space commits nothing); Tab goes
     # through its buttons, then to the scan field.
@@ -306,7 +271,7 @@ def test_a_stray_kit_then_a_badge_asks_first_and_the_question_is_keyboard_friend
     page.keyboard.press("Enter")
     page.keyboard.press("Space")
     page.wait_for_timeout(300)
-    assert question.is_visible() and "KIT-003" not in _holders(data_dir)
+    assert question.is_visible() and "KIT-003" not in holders(data_dir)
     page.keyboard.press("Tab")
     assert _active(page) == "kit-hand-out"
     page.keyboard.press("Tab")
@@ -318,20 +283,20 @@ def test_a_stray_kit_then_a_badge_asks_first_and_the_question_is_keyboard_friend
     expect_text(result, "KIT-003 was not handed out.")
     assert question.is_hidden()
     assert _active(page) == "wedge-input"
-    assert "KIT-003" not in _holders(data_dir)
-    assert "Wanjiru Mwangi" in _checked_in(data_dir)  # the check-in stays
+    assert "KIT-003" not in holders(data_dir)
+    assert "Wanjiru Mwangi" in checked_in(data_dir)  # the check-in stays
     # Not that person: the kit waits again for the right badge, with a fresh countdown.
     expect_text(page.locator("#kit-pending"), "KIT-003 waits for a badge")
 
     # Asked again: Hand out (by keyboard, Tab then Enter) makes the handout.
-    _type(page, f"{HOST}/b/{tokens['Wanjiru Mwangi']}")
+    wedge(page, f"{HOST}/b/{tokens['Wanjiru Mwangi']}")
     expect_text(question, "Hand KIT-003 to Wanjiru Mwangi?")
     expect_text(result, "Wanjiru Mwangi was already checked in")
     assert _active(page) == "kit-question-title"
     page.keyboard.press("Tab")
     page.keyboard.press("Enter")
     expect_text(result, "KIT-003 → Wanjiru Mwangi, due ")
-    assert _holders(data_dir)["KIT-003"] == "Wanjiru Mwangi"
+    assert holders(data_dir)["KIT-003"] == "Wanjiru Mwangi"
     assert _active(page) == "wedge-input"
     assert problems.messages == []
     context.close()
@@ -341,16 +306,16 @@ def test_a_waiting_kit_is_forgotten_by_a_reload(day, browser_factory):  # noqa: 
     """The stray kit of the last minute is not paired with a badge on a freshly loaded page."""
     server, data_dir, tokens, kits = day
     context, page, problems = _station(browser_factory(), server, phone=True)
-    _type(page, f"{HOST}/k/{kits['KIT-004']}")
+    wedge(page, f"{HOST}/k/{kits['KIT-004']}")
     expect_text(page.locator("#kit-pending"), "KIT-004 waits for a badge")
     page.reload()
     page.wait_for_selector("body[data-station-ready='1']")
     assert page.locator("#kit-pending").is_hidden()
-    _type(page, f"{HOST}/b/{tokens['Yao Kouadio']}")
+    wedge(page, f"{HOST}/b/{tokens['Yao Kouadio']}")
     expect_text(page.locator("#result"), "Yao Kouadio — checked in to Premier robot")
     page.wait_for_timeout(500)
     assert page.locator("#kit-question").is_hidden()
-    assert "KIT-004" not in _holders(data_dir)
+    assert "KIT-004" not in holders(data_dir)
     assert problems.messages == []
     context.close()
 
@@ -362,17 +327,17 @@ def test_an_out_kit_scanned_after_a_badge_opens_its_return(day, browser_factory)
     context, page, problems = _station(browser_factory(), server)
     _hand_out(page, f"{HOST}/b/{tokens['Aïssatou Koné']}", f"{HOST}/k/{kits['KIT-005']}",
               "KIT-005", "Aïssatou Koné")  # fmt: skip
-    _type(page, f"{HOST}/b/{tokens['Nia Achieng']}")
+    wedge(page, f"{HOST}/b/{tokens['Nia Achieng']}")
     expect_text(page.locator("#result"), "Nia Achieng — checked in")
-    _type(page, f"{HOST}/k/{kits['KIT-005']}")
+    wedge(page, f"{HOST}/k/{kits['KIT-005']}")
     expect_text(page.locator("#kit-return"), "What came back in KIT-005?")
     expect_text(page.locator("#result"), "KIT-005 is back from Aïssatou Koné")
     assert page.locator("#kit-question").is_hidden()
     page.keyboard.press("Escape")
     expect_text(page.locator("#result"), "The return of KIT-005 was not recorded.")
-    assert _holders(data_dir)["KIT-005"] == "Aïssatou Koné"
+    assert holders(data_dir)["KIT-005"] == "Aïssatou Koné"
     # The badge was used up by the kit scan: the next kit waits for its own badge.
-    _type(page, f"{HOST}/k/{kits['KIT-006']}")
+    wedge(page, f"{HOST}/k/{kits['KIT-006']}")
     expect_text(page.locator("#kit-pending"), "KIT-006 waits for a badge")
     assert problems.messages == []
     context.close()
@@ -385,7 +350,7 @@ def test_undo_takes_back_the_last_change_and_names_it(day, browser_factory):  # 
     context, page, problems = _station(browser_factory(), server)
     result, undo = page.locator("#result"), page.locator("#undo")
     assert undo.get_attribute("aria-disabled") == "true"
-    _type(page, "not-a-code!")
+    wedge(page, "not-a-code!")
     expect_text(result, "Not a badge or a kit")
     assert undo.get_attribute("aria-disabled") == "true"
     undo.focus()
@@ -393,18 +358,18 @@ def test_undo_takes_back_the_last_change_and_names_it(day, browser_factory):  # 
     expect_text(result, "Nothing to undo.")
 
     page.locator("#wedge-input").focus()
-    _type(page, f"{HOST}/b/{tokens['Moussa Camara']}")
+    wedge(page, f"{HOST}/b/{tokens['Moussa Camara']}")
     expect_text(result, "Moussa Camara — checked in")
-    _type(page, "not-a-code!")
+    wedge(page, "not-a-code!")
     expect_text(result, "Not a badge or a kit")
     assert undo.get_attribute("aria-disabled") == "false"
     undo.click()
     expect_text(result, "Check-in of Moussa Camara undone")
-    assert "Moussa Camara" not in _checked_in(data_dir)
+    assert "Moussa Camara" not in checked_in(data_dir)
     assert undo.get_attribute("aria-disabled") == "true"
     # The undone badge is forgotten: the next kit waits for a badge of its own.
     page.locator("#wedge-input").focus()
-    _type(page, "kit-012")
+    wedge(page, "kit-012")
     expect_text(page.locator("#kit-pending"), "KIT-012 waits for a badge")
     assert page.locator("#kit-question").is_hidden()
     page.keyboard.press("Escape")  # Escape lets the waiting kit go too
@@ -413,28 +378,28 @@ def test_undo_takes_back_the_last_change_and_names_it(day, browser_factory):  # 
 
     _hand_out(page, f"{HOST}/b/{tokens['Moussa Camara']}", f"{HOST}/k/{kits['KIT-007']}",
               "KIT-007", "Moussa Camara")  # fmt: skip
-    assert _holders(data_dir)["KIT-007"] == "Moussa Camara"
+    assert holders(data_dir)["KIT-007"] == "Moussa Camara"
     undo.click()
     expect_text(result, "Handout of KIT-007 to Moussa Camara undone")
-    assert "KIT-007" not in _holders(data_dir)
-    assert "Moussa Camara" in _checked_in(data_dir)  # the check-in was not the last change
+    assert "KIT-007" not in holders(data_dir)
+    assert "Moussa Camara" in checked_in(data_dir)  # the check-in was not the last change
     # Undo is a stack: pressed again, it takes back the change before (the check-in).
     undo.click()
     expect_text(result, "Check-in of Moussa Camara undone")
-    assert "Moussa Camara" not in _checked_in(data_dir)
+    assert "Moussa Camara" not in checked_in(data_dir)
 
     # Undo while the question about a check-in is open: the question closes with it.
     page.locator("#wedge-input").focus()
-    _type(page, f"{HOST}/b/{tokens['Esi Appiah']}")
+    wedge(page, f"{HOST}/b/{tokens['Esi Appiah']}")
     expect_text(result, "Esi Appiah — checked in")
-    _type(page, "kit-012")
+    wedge(page, "kit-012")
     expect_text(page.locator("#kit-question"), "Hand KIT-012 to Esi Appiah?")
     undo.click()
     expect_text(result, "Check-in of Esi Appiah undone")
     expect_text(result, "KIT-012 was not handed out.")
     assert page.locator("#kit-question").is_hidden()
-    assert "Esi Appiah" not in _checked_in(data_dir)
-    assert "KIT-012" not in _holders(data_dir)
+    assert "Esi Appiah" not in checked_in(data_dir)
+    assert "KIT-012" not in holders(data_dir)
     assert problems.messages == []
     context.close()
 
@@ -461,34 +426,34 @@ def test_undo_after_a_lost_answer_takes_back_what_the_laptop_applied(
             route.continue_()
 
     page.route("**/api/v1/scans", lose_the_answer)
-    _type(page, f"{HOST}/b/{tokens['Ama Owusu']}")
+    wedge(page, f"{HOST}/b/{tokens['Ama Owusu']}")
     page.wait_for_function("() => document.getElementById('result').dataset.kind === 'queued'")
-    assert lost == ["checked_in"] and "Ama Owusu" in _checked_in(data_dir)
+    assert lost == ["checked_in"] and "Ama Owusu" in checked_in(data_dir)
     undo.click()
     expect_text(result, "Check-in of Ama Owusu undone")
     assert "had not been sent" not in result.inner_text()
-    assert "Ama Owusu" not in _checked_in(data_dir)
+    assert "Ama Owusu" not in checked_in(data_dir)
     expect_text(page.locator("#queue"), "All scans sent")
 
     page.locator("#wedge-input").focus()
-    _type(page, f"{HOST}/b/{tokens['Kojo Boateng']}")
+    wedge(page, f"{HOST}/b/{tokens['Kojo Boateng']}")
     expect_text(result, "Kojo Boateng — checked in")
-    _type(page, f"{HOST}/k/{kits['KIT-012']}")
+    wedge(page, f"{HOST}/k/{kits['KIT-012']}")
     expect_text(page.locator("#kit-question"), "Hand KIT-012 to Kojo Boateng?")
     page.get_by_role("button", name="Hand out").click()
     page.wait_for_function("() => document.getElementById('result').dataset.kind === 'queued'")
     assert lost == ["checked_in", "kit_handed_out"]
-    assert _holders(data_dir)["KIT-012"] == "Kojo Boateng"
+    assert holders(data_dir)["KIT-012"] == "Kojo Boateng"
     undo.click()
     expect_text(result, "Handout of KIT-012 to Kojo Boateng undone")
-    assert "KIT-012" not in _holders(data_dir)
-    assert "Kojo Boateng" in _checked_in(data_dir)
+    assert "KIT-012" not in holders(data_dir)
+    assert "Kojo Boateng" in checked_in(data_dir)
     expect_text(page.locator("#queue"), "All scans sent")
     # A laptop that refuses undo here (a kiosk's) says so plainly.
     page.route("**/api/v1/scans/undo", lambda route: route.fulfill(status=403, json={}))
     undo.click()
     expect_text(result, "Undo is not allowed on this station")
-    assert "Kojo Boateng" in _checked_in(data_dir)
+    assert "Kojo Boateng" in checked_in(data_dir)
     assert [m for m in problems.besides_offline_refusals() if "status of 403" not in m] == []
     context.close()
 
@@ -498,32 +463,32 @@ def test_a_bare_kit_code_typed_is_a_kit(day, browser_factory):  # noqa: F811
     a scanner's Enter off its focused button."""
     server, data_dir, tokens, _kits = day
     context, page, problems = _station(browser_factory(), server)
-    _type(page, "kit-012")
+    wedge(page, "kit-012")
     expect_text(page.locator("#kit-pending"), "KIT-012 waits for a badge")
-    _type(page, "kit-008")
+    wedge(page, "kit-008")
     expect_text(page.locator("#kit-pending"), "KIT-008 waits for a badge")
     # Another kit replaces the waiting one, and says so.
     expect_text(page.locator("#result"), "KIT-012 no longer waits; KIT-008 waits for a badge")
     assert "not a badge" not in page.locator("#result").inner_text().lower()
-    _type(page, tokens["Fatou Ndiaye"])  # a bare badge token, as some scanners send it
+    wedge(page, tokens["Fatou Ndiaye"])  # a bare badge token, as some scanners send it
     expect_text(page.locator("#kit-question"), "Hand KIT-008 to Fatou Ndiaye?")
     # The scanner's next badge and Enter land on the focused question: it waits, and nothing
     # is pressed.
     assert _active(page) == "kit-question-title"
-    _type(page, f"{HOST}/b/{tokens['Awa Traoré']}")
+    wedge(page, f"{HOST}/b/{tokens['Awa Traoré']}")
     expect_text(page.locator("#next"), "Awa Traoré")
     assert page.locator("#kit-question").is_visible()
-    assert "KIT-008" not in _holders(data_dir)
+    assert "KIT-008" not in holders(data_dir)
     # Not this person: the kit still waits, and the next badge (Awa's) is asked about.
     page.get_by_role("button", name="Not this person").click()
     expect_text(page.locator("#kit-question"), "Hand KIT-008 to Awa Traoré?")
-    assert "KIT-008" not in _holders(data_dir)
+    assert "KIT-008" not in holders(data_dir)
     page.get_by_role("button", name="Not this person").click()
     expect_text(page.locator("#kit-pending"), "KIT-008 waits for a badge")
     page.locator("#kit-pending").get_by_role("button", name="Cancel").click()
     assert page.locator("#kit-pending").is_hidden()
     assert page.locator("#kit-question").is_hidden()
-    assert "KIT-008" not in _holders(data_dir)
+    assert "KIT-008" not in holders(data_dir)
     assert problems.messages == []
     context.close()
 
@@ -557,16 +522,16 @@ def test_on_a_phone_the_answer_and_the_camera_preview_share_the_screen(
     page.screenshot(path="/tmp/kitmanager-station-camera-375x740-fr.png")
 
     # The preview stays in sight while a question, a checklist or a waiting kit is open.
-    _type(page, "kit-013")
+    wedge(page, "kit-013")
     expect_text(page.locator("#kit-question"), "Remettre KIT-013 à Kwame Asante ?")
     _camera_in_view(page, 375, 740, buttons="#kit-question button")
     page.get_by_role("button", name="Remettre", exact=True).click()
     expect_text(page.locator("#result"), "KIT-013 → Kwame Asante")
-    _type(page, "kit-013")
+    wedge(page, "kit-013")
     expect_text(page.locator("#kit-return"), "KIT-013")
     _camera_in_view(page, 375, 740)
     page.keyboard.press("Escape")
-    _type(page, "kit-012")
+    wedge(page, "kit-012")
     expect_text(page.locator("#kit-pending"), "KIT-012")
     _camera_in_view(page, 375, 740, buttons="#kit-pending button")
     page.keyboard.press("Escape")
@@ -582,14 +547,14 @@ def test_on_a_phone_the_answer_and_the_camera_preview_share_the_screen(
     expect_text(page.locator("#result"), "Kwame Asante")
     page.wait_for_function("() => document.getElementById('camera').videoHeight > 0")
     _camera_in_view(page, 1280, 800)
-    _type(page, "kit-012")
+    wedge(page, "kit-012")
     expect_text(page.locator("#kit-question"), "Remettre KIT-012 à Kwame Asante ?")
     _camera_in_view(page, 1280, 800, buttons="#kit-question button")
     page.keyboard.press("Escape")  # not this person: KIT-012 waits again
     expect_text(page.locator("#kit-pending"), "KIT-012")
     _camera_in_view(page, 1280, 800, buttons="#kit-pending button")
     page.keyboard.press("Escape")
-    _type(page, "kit-013")
+    wedge(page, "kit-013")
     expect_text(page.locator("#kit-return"), "KIT-013")
     _camera_in_view(page, 1280, 800)
     page.keyboard.press("Escape")
@@ -642,9 +607,9 @@ def test_offline_the_phone_asks_from_its_roster_and_the_queue_carries_the_answer
     wait_for_roster(page, "kits", 14)
 
     context.set_offline(True)
-    _type(page, f"{HOST}/k/{kits['KIT-010']}")
+    wedge(page, f"{HOST}/k/{kits['KIT-010']}")
     expect_text(page.locator("#kit-pending"), "KIT-010 attend un badge")
-    _type(page, f"{HOST}/b/{tokens['Amina Yusuf']}")
+    wedge(page, f"{HOST}/b/{tokens['Amina Yusuf']}")
     expect_text(question, "Remettre KIT-010 à Amina Yusuf ?")
     expect_text(question, "Amina Yusuf — enregistré, sera envoyé")
     question.get_by_role("button", name="Remettre").click()
@@ -652,13 +617,13 @@ def test_offline_the_phone_asks_from_its_roster_and_the_queue_carries_the_answer
     expect_text(page.locator("#queue"), "2 scans en attente d’envoi")
 
     # KIT-009 is out with Kofi: its return needs the laptop, nothing is queued.
-    _type(page, f"{HOST}/k/{kits['KIT-009']}")
+    wedge(page, f"{HOST}/k/{kits['KIT-009']}")
     expect_text(result, "KIT-009 est sorti : son retour a besoin de l'ordinateur")
     assert page.locator("#kit-return").is_hidden()
     expect_text(page.locator("#queue"), "2 scans en attente d’envoi")
 
     # A badge checked in by mistake, taken back before it was ever sent.
-    _type(page, f"{HOST}/b/{tokens['Zainab Bello']}")
+    wedge(page, f"{HOST}/b/{tokens['Zainab Bello']}")
     expect_text(result, "Zainab Bello — enregistré, sera envoyé")
     page.get_by_role("button", name="Annuler la dernière modification").click()
     expect_text(result, "Présence annulée : Zainab Bello")
@@ -666,8 +631,8 @@ def test_offline_the_phone_asks_from_its_roster_and_the_queue_carries_the_answer
 
     # Badge then kit, offline too: asked from the roster copy; "Not this person" queues
     # nothing more than the check-in.
-    _type(page, f"{HOST}/b/{tokens['Chidi Okafor']}")
-    _type(page, f"{HOST}/k/{kits['KIT-011']}")
+    wedge(page, f"{HOST}/b/{tokens['Chidi Okafor']}")
+    wedge(page, f"{HOST}/k/{kits['KIT-011']}")
     expect_text(question, "Remettre KIT-011 à Chidi Okafor ?")
     question.get_by_role("button", name="Pas cette personne").click()
     expect_text(result, "KIT-011 n'a pas été remis.")
@@ -678,21 +643,21 @@ def test_offline_the_phone_asks_from_its_roster_and_the_queue_carries_the_answer
     assert page.locator("#kit-pending").is_hidden()
     # A word is neither a badge nor a kit of the roster copy: said so, nothing queued.
     page.locator("#wedge-input").focus()
-    _type(page, "bonjour")
+    wedge(page, "bonjour")
     expect_text(result, "bonjour")
     assert result.get_attribute("data-kind") == "bad"
     assert page.locator("#kit-pending").is_hidden()
     expect_text(page.locator("#queue"), "3 scans en attente d’envoi")
-    assert "KIT-010" not in _holders(data_dir)
+    assert "KIT-010" not in holders(data_dir)
 
     context.set_offline(False)
     expect_text(page.locator("#queue"), "Tous les scans sont envoyés")
-    holders = _holders(data_dir)
-    assert holders["KIT-010"] == "Amina Yusuf"
-    assert "KIT-011" not in holders
-    checked_in = _checked_in(data_dir)
-    assert {"Amina Yusuf", "Chidi Okafor"} <= checked_in
-    assert "Zainab Bello" not in checked_in  # her scan was taken back before it left
+    out = holders(data_dir)
+    assert out["KIT-010"] == "Amina Yusuf"
+    assert "KIT-011" not in out
+    present = checked_in(data_dir)
+    assert {"Amina Yusuf", "Chidi Okafor"} <= present
+    assert "Zainab Bello" not in present  # her scan was taken back before it left
     assert page.locator("#kit-question").is_hidden()
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
     assert problems.besides_offline_refusals() == []
@@ -717,7 +682,7 @@ def test_a_kiosk_offers_no_undo(day, browser_factory):  # noqa: F811
     page.get_by_label("A PIN of 4 to 12 digits").fill("2468")
     page.get_by_role("button", name="Start kiosk mode").click()
     page.wait_for_selector("body.kiosk[data-station-ready='1']")
-    _type(page, f"{HOST}/b/{tokens['Amina Yusuf']}")
+    wedge(page, f"{HOST}/b/{tokens['Amina Yusuf']}")
     expect_text(page.locator("#result"), "Amina Yusuf")
     assert page.locator("#undo").is_hidden()
     assert page.get_by_role("button", name="Undo last change").count() == 0

@@ -185,6 +185,8 @@ async function refreshRoster() {
       signal: controller.signal,
     });
     away = false; // the laptop answered
+    // A kiosk waiting between participants learns here that its login ended.
+    if (response.status === 401 && config.kiosk) endLogin();
     if (!response.ok) return;
     const { people = [], kits = [] } = await response.json();
     useRoster({ people, kits });
@@ -280,6 +282,15 @@ async function updateQueueLine() {
 
 // ---------------------------------------------------------------- sending
 let loginEnded = false;
+
+// The login under this page ended. A kiosk has nobody at it who could log in again: it
+// loads its page anew, which the laptop answers with the login page (the kiosk ended with
+// the login). The waiting scans stay queued on this device.
+function endLogin() {
+  loginEnded = true;
+  if (config.kiosk) location.reload();
+}
+
 // Client ids being sent right now: the drain leaves them alone.
 const sending = new Set();
 
@@ -320,7 +331,8 @@ async function send(item) {
     });
     if (response.ok) return { status: "answered", body: await response.json() };
     if (response.status === 401 || response.status === 403) return { status: "login" };
-    if (response.status === 400 || response.status === 404 || response.status === 422) {
+    // 409: another login sent this client id first; its answer is not this device's.
+    if ([400, 404, 409, 422].includes(response.status)) {
       const answer = await response.json().catch(() => ({}));
       return { status: "refused", reason: answer.error || String(response.status) };
     }
@@ -351,7 +363,7 @@ async function transmit(item, drained = false) {
   if (answer.status === "answered" || answer.status === "refused") {
     await queue.remove(item.client_id);
   }
-  if (answer.status === "login") loginEnded = true;
+  if (answer.status === "login") endLogin();
   if (answer.status === "answered") noteAnswer(item, answer.body, drained);
   return answer;
 }
@@ -468,7 +480,7 @@ async function takeBack(item) {
   if (!item.sent) {
     const answer = await send(item);
     away = answer.status === "offline";
-    if (answer.status === "login") loginEnded = true;
+    if (answer.status === "login") endLogin();
     if (answer.status === "offline" || answer.status === "login") return answer;
     if (answer.status === "refused") {
       await queue.remove(item.client_id); // refused: it changed nothing
@@ -480,7 +492,7 @@ async function takeBack(item) {
   }
   const undone = await postUndo(item.client_id);
   if (undone.status === "offline") away = true;
-  if (undone.status === "login") loginEnded = true;
+  if (undone.status === "login") endLogin();
   if (undone.status === "offline" || undone.status === "login") return undone;
   await queue.remove(item.client_id);
   if (undone.status === "forbidden") show("bad", say.undo_forbidden);
