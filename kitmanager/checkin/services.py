@@ -10,12 +10,16 @@ Services take an explicit actor, flush, never commit; the caller commits once.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import joinedload
 
 from kitmanager.audit import Actor, record_event
@@ -40,11 +44,14 @@ from kitmanager.scans.subjects import (
     ScanSession,
     local_clock,
 )
+from kitmanager.text import safe_text, sort_key
 
 __all__ = [
     "AlreadyRegistered",
+    "BadgeAlreadyReplaced",
     "CheckInError",
     "RosterLine",
+    "WalkIn",
     "attendance",
     "board_state",
     "check_in",
@@ -148,17 +155,54 @@ def undo_check_in(actor: Actor, participant_id: int, session_id: int) -> bool:
     return bool(result.rowcount)
 
 
-def replace_badge(actor: Actor, participant: Participant) -> str:
-    """Give ``participant`` a new badge token (a lost badge); the old one stops working.
+class BadgeAlreadyReplaced(CheckInError):
+    """The badge a replacement was asked for is no longer the person's: another request
+    replaced it a moment before, or the page showed an older badge. Nothing was changed."""
 
-    A scan of the old badge then answers "replaced" instead of checking anyone in.
+    def __init__(self, participant: Participant) -> None:
+        super().__init__(
+            _(
+                "This badge was already replaced: %(name)s has a new one. Print it now.",
+                name=participant.full_name,
+            )
+        )
+        self.participant = participant
+
+
+def replace_badge(actor: Actor, participant: Participant, replacing: str | None = None) -> str:
+    """Give ``participant`` a new badge token in place of ``replacing`` (the token of the badge
+    the page showed; None: the one they have now): a lost badge. Returns the new token.
+
+    The old badge stops working: a scan of it then answers "replaced" instead of checking
+    anyone in. The token changes only where it still is ``replacing`` (a conditional UPDATE,
+    which the database decides), so of several requests at once one replaces the badge and the
+    others change nothing, and a page showing an older badge does not replace the new one.
+
+    :raise BadgeAlreadyReplaced: ``replacing`` is no longer the participant's badge.
+    :raise CheckInError: the participant was removed from the workshop meanwhile.
     """
-    old = participant.badge_token
+    old = replacing or participant.badge_token
+    new = new_token()
+    changed = db.session.execute(
+        update(Participant)
+        .where(
+            Participant.id == participant.id,
+            Participant.badge_token == old,
+            Participant.deleted_at.is_(None),
+        )
+        .values(badge_token=new)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    # What the database holds now: the new token, or the one another request gave.
+    db.session.expire(participant, ["badge_token", "updated_at", "deleted_at"])
+    if not changed:
+        if participant.deleted_at is not None:
+            raise CheckInError(_("This participant was removed from the workshop."))
+        raise BadgeAlreadyReplaced(participant)
     db.session.add(RetiredBadgeToken(token=old, participant_id=participant.id))
-    participant.badge_token = new_token()
     db.session.flush()
     record_event(actor, "participant.badge_replaced", "participant", participant.id)
-    return participant.badge_token
+    return new
 
 
 def attendance(workshop: Workshop) -> list[CheckIn]:
@@ -278,15 +322,30 @@ def board_state(session: WorkshopSession, last: int = 8) -> dict[str, Any]:
 class AlreadyRegistered(CheckInError):
     """A walk-in's name is already on the workshop's list; ``existing`` is that person."""
 
-    def __init__(self, existing: Participant) -> None:
-        super().__init__(
-            _(
+    def __init__(self, existing: Participant, *, checked_in: bool = False) -> None:
+        if checked_in:
+            message = _(
+                "%(name)s is already registered and checked in. For a different person with "
+                'the same name, tick "Register anyway".',
+                name=existing.full_name,
+            )
+        else:
+            message = _(
                 '%(name)s is already registered: mark them present below, or tick "Register '
                 'anyway" for a different person with the same name.',
                 name=existing.full_name,
             )
-        )
+        super().__init__(message)
         self.existing = existing
+
+
+@dataclass(frozen=True)
+class WalkIn:
+    """A walk-in registered and checked in. ``registered`` is False when the same form had
+    registered them already (sent twice): nobody new was added."""
+
+    participant: Participant
+    registered: bool
 
 
 def register_walk_in(
@@ -296,21 +355,86 @@ def register_walk_in(
     team: str | None = None,
     *,
     same_name_ok: bool = False,
-) -> Participant:
+    form_id: str = "",
+) -> WalkIn:
     """Someone at the door who never signed up: register them and check them in to ``session``.
 
+    Once per form: ``form_id`` is the one-time id of the walk-in form the page showed. The
+    badge token of the person it registers is derived from it and the name, so the same form
+    sent again (a double click, a tab sent twice, copies at the same instant) finds that person
+    and checks them in, once, instead of registering them again. Without a ``form_id`` every
+    call registers someone.
+
+    Run it inside :func:`~kitmanager.database.serialized_writes`, up to the commit: the walk-ins
+    of a workshop are decided one at a time (a locking read of the workshop), so the same name
+    typed in several tabs at once is registered once and the other tabs are told.
+
     :raise AlreadyRegistered: when someone of that name is registered (a typo in the sign-up,
-        a lost badge), unless ``same_name_ok``: the trainer should find them, not add them twice.
+        a lost badge, another tab a moment ago), unless ``same_name_ok``: the trainer should
+        find them, not add them twice.
     :raise ParticipantError: when the name or team cannot be registered.
     """
+    _walk_ins_one_at_a_time(session.workshop_id)
+    token = (
+        _walk_in_token(session.workshop_id, form_id, full_name)
+        if TOKEN.fullmatch(form_id)
+        else None
+    )
+    if token is not None:
+        earlier = _registered_by_form(session.workshop_id, token)
+        if earlier is not None:
+            check_in(actor, earlier, session, source=CheckInSource.MANUAL, station="walk-in")
+            return WalkIn(earlier, registered=False)
     if not same_name_ok:
         for person in list_participants(session.workshop, full_name):
             if same_name(person.full_name, full_name):
-                raise AlreadyRegistered(person)
+                present = _CHECKED_IN_AT.scalar(
+                    {"participant_id": person.id, "session_id": session.id}
+                )
+                raise AlreadyRegistered(person, checked_in=present is not None)
     participant = create_participant(
         actor,
         session.workshop,
         ParticipantFields(full_name=full_name, team=team or None, notes=_("Walk-in")),
     )
+    if token is not None:
+        participant.badge_token = token
+        db.session.flush()
     check_in(actor, participant, session, source=CheckInSource.MANUAL, station="walk-in")
-    return participant
+    return WalkIn(participant, registered=True)
+
+
+def _walk_ins_one_at_a_time(workshop_id: int) -> None:
+    """Wait until no other walk-in of the workshop is being decided, up to the commit.
+
+    PostgreSQL: a lock on the workshop's row that only other walk-ins wait for (FOR NO KEY
+    UPDATE lets rows that refer to the workshop be written meanwhile). SQLite: a locking read
+    takes the writers' turn of :func:`~kitmanager.database.serialized_writes`.
+    """
+    db.session.execute(
+        select(Workshop.id).where(Workshop.id == workshop_id).with_for_update(key_share=True)
+    )
+
+
+def _walk_in_token(workshop_id: int, form_id: str, full_name: str) -> str:
+    """The badge token of the walk-in that the form ``form_id`` registers under ``full_name``
+    (case, accents and spaces aside): keyed with the app's secret key, so it is as unguessable
+    as a random token and shaped like one, yet the same form sent again gives the same token."""
+    key = current_app.config["SECRET_KEY"]
+    message = f"walk-in\n{workshop_id}\n{form_id}\n{sort_key(safe_text(full_name))}"
+    digest = hmac.new(
+        key.encode() if isinstance(key, str) else key, message.encode(), hashlib.sha256
+    ).digest()
+    return base64.urlsafe_b64encode(digest[:24]).decode()  # 32 characters, as new_token()
+
+
+def _registered_by_form(workshop_id: int, token: str) -> Participant | None:
+    """The walk-in whose badge token is (or was, before a replacement) ``token``."""
+    retired = select(RetiredBadgeToken.participant_id).where(RetiredBadgeToken.token == token)
+    return db.session.scalar(
+        select(Participant).where(
+            Participant.workshop_id == workshop_id,
+            Participant.deleted_at.is_(None),
+            (Participant.badge_token == token) | Participant.id.in_(retired),
+        )
+    )

@@ -6,9 +6,10 @@ from flask import Response, abort, flash, jsonify, redirect, render_template, re
 from flask_babel import gettext as _
 
 from kitmanager.checkin import bp
-from kitmanager.checkin.attendance import attendance_csv, attendance_xlsx
+from kitmanager.checkin.attendance import ATTENDANCE_ROLE, attendance_csv, attendance_xlsx
 from kitmanager.checkin.services import (
     AlreadyRegistered,
+    BadgeAlreadyReplaced,
     CheckInError,
     board_state,
     check_in,
@@ -19,7 +20,7 @@ from kitmanager.checkin.services import (
     undo_check_in,
 )
 from kitmanager.extensions import db
-from kitmanager.models import CheckInSource, Participant, Role, WorkshopSession
+from kitmanager.models import CheckInSource, Participant, Role, WorkshopSession, new_token
 from kitmanager.participants.services import ParticipantError
 from kitmanager.scans import (
     CodeKind,
@@ -84,6 +85,8 @@ def session_roster(slug: str, session_id: int):
         total=total,
         search=search,
         show=show,
+        # One-time id of the walk-in form: the same form sent twice registers one person.
+        walk_in_form=new_token(),
     )
 
 
@@ -121,20 +124,32 @@ def session_mark(slug: str, session_id: int, participant_id: int):
 @bp.post("/workshops/<slug>/participants/<int:participant_id>/replace-badge")
 @require_role(Role.TRAINER)
 def badge_replace(slug: str, participant_id: int):
-    """A lost badge: a new token at once (the old badge stops working), then print the new one."""
+    """A lost badge: a new token at once (the old badge stops working), then print the new one.
+
+    The form names the badge it replaces: sent twice, or from a page showing an older badge,
+    it replaces nothing more and shows the current badge.
+    """
     workshop = load_workshop(slug)
     participant = db.session.get(Participant, participant_id)
     if participant is None or participant.workshop_id != workshop.id or participant.deleted_at:
         abort(404)
-    replace_badge(current_actor(), participant)
-    db.session.commit()
-    flash(
-        _(
-            "%(name)s has a new badge; the old one no longer works. Print the new one now.",
-            name=participant.full_name,
-        ),
-        "success",
-    )
+    actor = current_actor()
+    replacing = request.form.get("replacing") or None
+    try:
+        commit_once(lambda: replace_badge(actor, participant, replacing))
+    except BadgeAlreadyReplaced as exc:
+        flash(str(exc), "info")
+    except CheckInError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("participants.index", slug=slug))
+    else:
+        flash(
+            _(
+                "%(name)s has a new badge; the old one no longer works. Print the new one now.",
+                name=participant.full_name,
+            ),
+            "success",
+        )
     return redirect(url_for("printing.badges", slug=slug, id=participant.id))
 
 
@@ -168,7 +183,7 @@ def badge_check_in(token: str):
 
 
 @bp.route("/workshops/<slug>/attendance.<kind>")
-@require_role(Role.TRAINER)
+@require_role(ATTENDANCE_ROLE)
 def attendance_export(slug: str, kind: str):
     """Attendance per session and hours per participant, as CSV or an Excel workbook."""
     if kind not in ("csv", "xlsx"):
@@ -212,31 +227,45 @@ def session_board_state(slug: str, session_id: int):
 @bp.post("/workshops/<slug>/sessions/<int:session_id>/walk-in")
 @require_role(Role.TRAINER)
 def session_walk_in(slug: str, session_id: int):
-    """Someone at the door who never signed up: register, check in, then print their badge."""
+    """Someone at the door who never signed up: register, check in, then print their badge.
+
+    The same form sent again (a double click, copies at once) lands on the person it registered.
+    """
     session = _session_of(slug, session_id)
     name = request.form.get("full_name", "")
+    actor = current_actor()
     try:
-        participant = register_walk_in(
-            current_actor(),
-            session,
-            name,
-            request.form.get("team") or None,
-            same_name_ok=bool(request.form.get("again")),
+        walk_in = commit_once(
+            lambda: register_walk_in(
+                actor,
+                session,
+                name,
+                request.form.get("team") or None,
+                same_name_ok=bool(request.form.get("again")),
+                form_id=request.form.get("form_id", ""),
+            )
         )
     except AlreadyRegistered as exc:
-        db.session.rollback()
         flash(str(exc), "warning")
         return redirect(url_for("checkin.session_roster", slug=slug, session_id=session_id, q=name))
     except (ParticipantError, CheckInError) as exc:
-        db.session.rollback()
         flash(str(exc), "error")
         return redirect(url_for("checkin.session_roster", slug=slug, session_id=session_id))
-    db.session.commit()
-    flash(
-        _(
-            "%(name)s is registered and checked in. Print their badge now.",
-            name=participant.full_name,
-        ),
-        "success",
-    )
+    participant = walk_in.participant
+    if walk_in.registered:
+        flash(
+            _(
+                "%(name)s is registered and checked in. Print their badge now.",
+                name=participant.full_name,
+            ),
+            "success",
+        )
+    else:
+        flash(
+            _(
+                "Already registered: %(name)s, checked in. Print their badge now.",
+                name=participant.full_name,
+            ),
+            "info",
+        )
     return redirect(url_for("printing.badges", slug=slug, id=participant.id))
