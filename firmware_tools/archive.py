@@ -6,24 +6,34 @@ a firmware can need (:data:`~firmware_tools.base.MAX_FIRMWARE_BYTES`, :data:`MAX
 An archive inside the archive is refused (by its name or its first bytes), and each file is
 inflated by a reader that stops as soon as it yields more than the directory declared, so a
 ZIP that lies about its sizes costs no more than an honest one.
+
+The names are checked first too (:func:`check_names`): files that could not all be written
+in one folder, on the laptop or on a board (a file ``lib.py`` beside a folder ``lib.py/``, a
+name given twice, a name longer than file systems keep), are refused before anything is
+written.
 """
 
 from __future__ import annotations
 
 import io
 import struct
+import unicodedata
 import zipfile
 import zlib
+from collections.abc import Iterable
 from pathlib import PurePosixPath
 
 from firmware_tools.base import MAX_FIRMWARE_BYTES, BoardError, Reason
 
-__all__ = ["MAX_FILES", "read_zip"]
+__all__ = ["MAX_FILES", "MAX_NAME_BYTES", "check_names", "read_zip"]
 
 #: The most files a firmware archive may hold. Each file takes at least one 4 KB block of a
 #: board's filesystem, so 1,000 files fill 4 MB: more than the filesystem of the usual board
 #: (Pico 1.4 MB, an ESP32 with 4 MB flash about 2 MB); a kit's files are a few dozen.
 MAX_FILES = 1000
+#: The longest name of one file or folder, in bytes of UTF-8: what the file systems of
+#: laptops (ext4, APFS, NTFS) and of boards (LittleFS, FAT long names) keep.
+MAX_NAME_BYTES = 255
 # A directory entry is 46 bytes, the file's name and its extra fields: 1 KB each is far more
 # than real names need, and caps what the directory costs to read (zipfile makes an object
 # per entry; 200,000 entries in 17 MB took 5 s here) before the entries are counted.
@@ -70,7 +80,8 @@ def read_zip(
         ``zip-too-large`` (``size``, ``limit``: bytes it declares once unpacked);
         ``zip-nested-archive`` (``entry``);
         ``zip-unsupported`` (``entry``: encrypted, or compressed other than by Deflate);
-        ``zip-size-mismatch`` (``entry``: it unpacks to more, or less, than declared).
+        ``zip-size-mismatch`` (``entry``: it unpacks to more, or less, than declared);
+        and the refusals of :func:`check_names`.
     """
     count, directory = _declared_directory(data, name)
     if count > MAX_FILES or directory > _DIRECTORY_BYTES:
@@ -86,6 +97,7 @@ def read_zip(
     ]
     if len(files) > MAX_FILES:
         raise _too_many(name)
+    check_names((info.filename for info in files), name)
     total = sum(info.file_size for info in files)
     if total > limit:
         raise _refused(
@@ -113,6 +125,68 @@ def read_zip(
             raise _nested(name, info.filename)
         unpacked.append((info.filename, content))
     return unpacked
+
+
+def check_names(paths: Iterable[str], name: str = "the firmware") -> None:
+    """Check that the files ``paths`` (relative, folders separated by "/") can all be written
+    in one folder, on a laptop and on a board.
+
+    Names are compared as case-insensitive file systems (FAT on boards, Windows and macOS
+    laptops) compare them: capitals and Unicode normalisation aside.
+
+    :raise BoardError: (BAD_IMAGE) with a code and parameters (all with ``name`` and
+        ``entry``, the path refused):
+        ``name-too-long`` (``limit``: a file or folder name longer than
+        :data:`MAX_NAME_BYTES` bytes);
+        ``name-twice`` (``other``: a path given before, the same name but for capitals);
+        ``name-file-and-folder`` (``other``: a file whose name another path needs as a folder).
+    """
+    files: dict[str, str] = {}  # compared path -> the path as given
+    folders: dict[str, str] = {}
+    for path in paths:
+        parts = [part for part in path.split("/") if part]
+        for part in parts:
+            if len(part.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
+                raise _refused(
+                    "name-too-long",
+                    name,
+                    f"holds a name longer than {MAX_NAME_BYTES} bytes ({path}): shorten it",
+                    entry=path,
+                    limit=MAX_NAME_BYTES,
+                )
+        for depth in range(1, len(parts)):
+            folder = "/".join(parts[:depth])
+            key = _compared(folder)
+            if key in files:
+                raise _file_and_folder(name, files[key], path)
+            folders.setdefault(key, path)
+        key = _compared("/".join(parts))
+        if key in folders:
+            raise _file_and_folder(name, path, folders[key])
+        if key in files:
+            raise _refused(
+                "name-twice",
+                name,
+                f"holds {files[key]} and {path}, the same name on a board: keep one",
+                entry=path,
+                other=files[key],
+            )
+        files[key] = path
+
+
+def _compared(path: str) -> str:
+    return unicodedata.normalize("NFC", path).lower()
+
+
+def _file_and_folder(name: str, file: str, inside: str) -> BoardError:
+    return _refused(
+        "name-file-and-folder",
+        name,
+        f"holds a file {file} and a folder of the same name (for {inside}): a board cannot "
+        "keep both, rename one",
+        entry=file,
+        other=inside,
+    )
 
 
 def _declared_directory(data: bytes, name: str) -> tuple[int, int]:

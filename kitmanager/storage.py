@@ -1,8 +1,11 @@
-"""Files the app keeps in the data dir (import uploads, generated PDFs) and when they go.
+"""Files the app keeps in the data dir (import uploads, generated PDFs, firmware) and when
+they go.
 
-Both hold personal data, so they live only as long as the task that needs them: an upload
-or a sheet for a few hours, a kept PDF until what is printed on it changes or its holder is
-deleted.
+Uploads and PDFs hold personal data, so they live only as long as the task that needs them:
+an upload or a sheet for a few hours, a kept PDF until what is printed on it changes or its
+holder is deleted. Every folder and file the app makes there is for its own account alone
+(folders 0700 by :func:`private_folder`, files 0600 by :func:`write_file`), whatever the
+umask, and folders made by older versions are tightened when they are used again.
 """
 
 from __future__ import annotations
@@ -22,10 +25,11 @@ from typing import Any
 from flask import Flask, abort, current_app, jsonify, render_template, request, session
 from flask_babel import gettext
 
-from kitmanager.config import PRIVATE_FILE_MODE
+from kitmanager.config import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, keep_private
 
 __all__ = [
     "StorageError",
+    "cannot_save",
     "data_folder",
     "forget_files_of",
     "forget_generated",
@@ -33,9 +37,11 @@ __all__ = [
     "is_database_busy",
     "is_disk_full",
     "keep_generated_pdf",
+    "keep_tree_private",
     "kept_file",
     "new_file_id",
     "owned_file",
+    "private_folder",
     "prune",
     "read_info",
     "remember_file",
@@ -100,22 +106,61 @@ def write_file(path: Path, data: bytes) -> Path:
         os.replace(partial, path)
     except OSError as exc:
         partial.unlink(missing_ok=True)
-        if is_disk_full(exc):
-            raise StorageError(_disk_full_message()) from exc
-        raise StorageError(
-            gettext(
-                "Cannot save the file in the data folder %(folder)s (%(reason)s). Check that "
-                "the folder exists and can be written.",
-                folder=str(path.parent),
-                reason=exc.strerror or str(exc),
-            ),
-        ) from exc
+        raise cannot_save(path.parent, exc) from exc
     return path
 
 
+def cannot_save(folder: Path, exc: OSError) -> StorageError:
+    """The StorageError to raise when writing in ``folder`` failed with ``exc``: the disk is
+    full, or the folder cannot be written."""
+    if is_disk_full(exc):
+        return StorageError(_disk_full_message())
+    return StorageError(
+        gettext(
+            "Cannot save the file in the data folder %(folder)s (%(reason)s). Check that "
+            "the folder exists and can be written.",
+            folder=str(folder),
+            reason=exc.strerror or str(exc),
+        ),
+    )
+
+
 def data_folder(kind: str) -> Path:
-    """``uploads`` or ``generated`` inside the data dir."""
+    """``uploads``, ``generated`` or ``firmware`` inside the data dir."""
     return Path(current_app.config["DATA_DIR"]) / kind
+
+
+def private_folder(path: Path) -> Path:
+    """``path``, a folder in the data dir, made if missing with each folder between the data
+    dir and it: every one 0700 whatever the umask. Those already there are tightened to 0700
+    (an older version made some 0755); none is ever widened.
+
+    :raise StorageError: a folder cannot be made (a full disk, no permission).
+    """
+    root = Path(current_app.config["DATA_DIR"])
+    below = [path, *path.parents]
+    below = below[: below.index(root)] if root in below else [path]
+    for folder in reversed(below):
+        try:
+            folder.mkdir(mode=PRIVATE_DIR_MODE)
+        except FileExistsError:
+            keep_private(folder, PRIVATE_DIR_MODE)
+        except OSError as exc:
+            raise cannot_save(folder, exc) from exc
+        else:
+            os.chmod(folder, PRIVATE_DIR_MODE)  # a umask may take more than group and world
+    return path
+
+
+def keep_tree_private(folder: Path) -> None:
+    """Tighten ``folder``, the folders in it (0700) and their files (0600): what an older
+    version wrote open to other accounts becomes the app's alone when it is used again."""
+    keep_private(folder, PRIVATE_DIR_MODE)
+    for parent, folders, files in os.walk(folder):
+        for name in folders:
+            keep_private(Path(parent, name), PRIVATE_DIR_MODE)
+        for name in files:
+            keep_private(Path(parent, name), PRIVATE_FILE_MODE)
 
 
 def new_file_id() -> str:
@@ -226,7 +271,7 @@ def kept_file(name: str, make: Callable[[], bytes], info: dict[str, Any]) -> tup
         if data is not None:
             return data, False
         data = make()
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private_folder(path.parent)
         write_info(path, info)  # first, so a file with personal data is never unlisted
         write_file(path, data)
         return data, True

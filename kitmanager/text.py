@@ -21,18 +21,58 @@ What the cleaning does, and why:
   joiners (ZWJ, ZWNJ) that Persian, Indic scripts and emoji need.
 - A lone UTF-16 surrogate (U+D800-U+DFFF on its own) is not a character at all: it cannot be
   stored in UTF-8, so it is refused with :class:`UnreadableText` instead of being guessed at.
+
+The same cleaning serves people's names and the names of things (kit types, components,
+firmware, workshops, sessions): :func:`clean_for_column` also refuses text longer than its
+column holds once cleaned, with a message giving the limit (:class:`TextRefused`, never a
+database error); forms clean their fields with :func:`form_filter` and check them with
+:func:`form_length`. A name that must be kept exactly as given (a file's name, written on a
+board as it is) is not changed but refused when :func:`has_hidden_characters` finds
+something the cleaning would remove; :func:`show_hidden` makes those characters visible in
+the message that says so.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 
-__all__ = ["UnreadableText", "clean_text", "has_lone_surrogate", "safe_text", "sort_key"]
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import Column
+from wtforms.validators import Length
+
+__all__ = [
+    "UNREADABLE_MESSAGE",
+    "TextRefused",
+    "UnreadableText",
+    "clean_for_column",
+    "clean_text",
+    "column_limit",
+    "form_filter",
+    "form_length",
+    "has_hidden_characters",
+    "has_lone_surrogate",
+    "safe_text",
+    "show_hidden",
+    "sort_key",
+]
 
 
 class UnreadableText(ValueError):
     """The text holds a lone surrogate, which no encoding can store; ask for it again."""
+
+
+class TextRefused(ValueError):
+    """Text that cannot be stored in its field; ``str(error)`` says why and what to do,
+    translated."""
+
+
+#: What a form says about a field holding a lone surrogate.
+UNREADABLE_MESSAGE = _l(
+    "This text contains a broken character (half of an emoji or of a rare letter). "
+    "Type it again or remove it."
+)
 
 
 _BIDI_CONTROLS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
@@ -50,6 +90,21 @@ def has_lone_surrogate(value: str) -> bool:
     """True when ``value`` holds a UTF-16 surrogate code point (never valid in a Python str
     decoded from UTF-8, but JSON escapes and some form encodings can produce one)."""
     return _SURROGATE.search(value) is not None
+
+
+def has_hidden_characters(value: str) -> bool:
+    """True when ``value`` holds a character :func:`clean_text` removes (a control character,
+    tabs and line breaks included, or a bidirectional control) or a lone surrogate: for a name
+    that is refused rather than changed."""
+    return value.translate(_DROP) != value or has_lone_surrogate(value)
+
+
+def show_hidden(value: str) -> str:
+    """``value`` with each character :func:`has_hidden_characters` finds written as its code
+    point ("lib[U+202E]yp.py"), so a message can show what it refuses."""
+    return "".join(
+        f"[U+{ord(ch):04X}]" if ord(ch) in _DROP or _SURROGATE.match(ch) else ch for ch in value
+    )
 
 
 def clean_text(value: str | None, *, multiline: bool = False) -> str:
@@ -72,6 +127,62 @@ def clean_text(value: str | None, *, multiline: bool = False) -> str:
     if "\n" in text:
         text = " ".join(part.strip() for part in text.split("\n") if part.strip())
     return text.strip()
+
+
+def clean_for_column(
+    value: str | None,
+    column: Column,
+    too_long: str,
+    *,
+    multiline: bool = False,
+    refuse: type[Exception] = TextRefused,
+) -> str:
+    """``value`` as the model's ``column`` stores it: :func:`clean_text`, and on one line each
+    run of spaces folded into one (two names that look the same then compare the same).
+
+    ``too_long`` is the message for text longer than the column holds once cleaned
+    (:func:`column_limit`); it is given ``length``, ``limit`` and ``start`` (the text's first
+    40 characters), so each field can say it in a whole sentence of its own.
+
+    :raise TextRefused: (or the feature's error given as ``refuse``, made from the message) a
+        broken character (:data:`UNREADABLE_MESSAGE`), or too long.
+    """
+    try:
+        text = clean_text(value, multiline=multiline)
+    except UnreadableText:
+        raise refuse(str(UNREADABLE_MESSAGE)) from None
+    if not multiline:
+        text = " ".join(text.split())
+    limit = column_limit(column)
+    if len(text) > limit:
+        params = {"length": len(text), "limit": limit, "start": text[:40]}
+        raise refuse(str(too_long) % params)
+    return text
+
+
+def column_limit(column: Column) -> int:
+    """The most characters the model's ``column`` holds: a ``String``'s length, or for a
+    ``Text`` column the app's limit in its ``info["max_length"]``."""
+    return getattr(column.type, "length", None) or column.info["max_length"]
+
+
+def form_length(column: Column) -> Length:
+    """A WTForms validator: the field holds at most what the model's ``column`` holds."""
+    return Length(max=column_limit(column))
+
+
+def form_filter(*, multiline: bool = False) -> Callable[[str | None], str]:
+    """A WTForms filter that gives the field's text as :func:`clean_text` stores it, so the
+    field's validators (its length, required) judge what will be stored; a broken character
+    becomes the field's error."""
+
+    def clean(value: str | None) -> str:
+        try:
+            return clean_text(value, multiline=multiline)
+        except UnreadableText:
+            raise ValueError(str(UNREADABLE_MESSAGE)) from None
+
+    return clean
 
 
 def safe_text(value: str | None, *, multiline: bool = False) -> str:

@@ -7,10 +7,7 @@ from wtforms.fields import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 from kitmanager.models import ApiToken, Role, User
-
-
-def _max(column) -> Length:
-    return Length(max=column.type.length)
+from kitmanager.text import form_filter, form_length
 
 
 def _role_field() -> SelectField:
@@ -19,9 +16,15 @@ def _role_field() -> SelectField:
 
 
 class UserForm(FlaskForm):
-    username = StringField(_l("User name"), validators=[DataRequired(), _max(User.username)])
+    username = StringField(
+        _l("User name"),
+        filters=[form_filter()],
+        validators=[DataRequired(), form_length(User.__table__.c.username)],
+    )
     display_name = StringField(
-        _l("Name shown in the app"), validators=[Optional(), _max(User.display_name)]
+        _l("Name shown in the app"),
+        filters=[form_filter()],
+        validators=[Optional(), form_length(User.__table__.c.display_name)],
     )
     role = _role_field()
     password = PasswordField(
@@ -30,7 +33,11 @@ class UserForm(FlaskForm):
 
 
 class TokenForm(FlaskForm):
-    name = StringField(_l("Token name"), validators=[DataRequired(), _max(ApiToken.name)])
+    name = StringField(
+        _l("Token name"),
+        filters=[form_filter()],
+        validators=[DataRequired(), form_length(ApiToken.__table__.c.name)],
+    )
     role = _role_field()
 
 

@@ -12,19 +12,19 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import shutil
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import joinedload
 
 import firmware_tools
-from firmware_tools.archive import read_zip
+from firmware_tools.archive import check_names, read_zip
 from firmware_tools.base import MAX_FIRMWARE_BYTES, BoardError
 from firmware_tools.base import Firmware as LoadedFirmware
 from firmware_tools.drivers import DRIVERS, board_kind, driver_for_files, families
@@ -55,7 +55,21 @@ from kitmanager.models import (
     utcnow,
 )
 from kitmanager.scans import CodeKind, classify_code
-from kitmanager.storage import write_file
+from kitmanager.storage import (
+    StorageError,
+    cannot_save,
+    data_folder,
+    is_disk_full,
+    keep_tree_private,
+    private_folder,
+    write_file,
+)
+from kitmanager.text import (
+    clean_for_column,
+    column_limit,
+    has_hidden_characters,
+    show_hidden,
+)
 
 __all__ = [
     "BUILTIN_DIR",
@@ -146,6 +160,18 @@ _REFUSALS = {
         "%(name)s is damaged or forged: %(entry)s does not unpack to the size its list of "
         "files declares."
     ),
+    "name-too-long": _l(
+        "%(name)s holds a file or folder name longer than %(limit)s bytes (%(entry)s; a letter "
+        "with an accent takes 2 bytes, many other letters 3). Shorten it and upload again."
+    ),
+    "name-twice": _l(
+        "%(name)s holds %(other)s and %(entry)s, the same name on a board (capitals aside). "
+        "Keep one of them and upload again."
+    ),
+    "name-file-and-folder": _l(
+        "%(name)s holds a file %(entry)s and a folder of the same name (for %(other)s): a "
+        "board cannot keep both. Rename one of them and upload again."
+    ),
 }
 
 
@@ -154,7 +180,7 @@ def _refusal(error: BoardError) -> str:
     message = _REFUSALS.get(error.code)
     if message is None:
         return str(error)
-    params = {key: str(value)[:200] for key, value in error.params.items()}
+    params = {key: show_hidden(str(value))[:200] for key, value in error.params.items()}
     params["accepted"] = str(_ACCEPTED_PORTS)
     if error.code == "zip-too-large":
         params["limit"] = str(_FIRMWARE_MB)
@@ -252,9 +278,14 @@ def firmware_files(firmware: Firmware) -> list[Path]:
     """The paths ``firmware_tools.operations.load_firmware`` takes for ``firmware``."""
     if firmware.builtin:
         return [BUILTIN_DIR / firmware.source]
-    folder = Path(current_app.config["DATA_DIR"]) / FIRMWARE_FOLDER / firmware.sha256
+    folder = _kept_folder(firmware.sha256)
     files = sorted(p for p in folder.rglob("*") if p.is_file())
     return [folder] if firmware.family in _folder_families() or len(files) != 1 else files
+
+
+def _kept_folder(sha256: str) -> Path:
+    """Where an uploaded firmware's files are kept: ``firmware/<sha256>`` in the data dir."""
+    return data_folder(FIRMWARE_FOLDER) / sha256
 
 
 def _folder_families() -> set[str]:
@@ -266,6 +297,8 @@ def load_library_firmware(firmware: Firmware) -> LoadedFirmware:
 
     :raise BoardsError: its files are gone from the data dir, or no longer load.
     """
+    if not firmware.builtin:  # kept by an older version open to other accounts
+        keep_tree_private(_kept_folder(firmware.sha256))
     try:
         return load_firmware(
             firmware_files(firmware), family=firmware.family, address=firmware.address
@@ -280,17 +313,37 @@ def load_library_firmware(firmware: Firmware) -> LoadedFirmware:
         ) from None
 
 
+# A file's name in a firmware, with its folders: the library shows a one-file firmware's name.
+_FILE_NAME = Firmware.__table__.c.source
+
+
+def _refuse_hidden(name: str) -> None:
+    """A file name is written on the board as it is: one with characters the text cleaning
+    removes is refused, not changed."""
+    if has_hidden_characters(name):
+        raise BoardsError(
+            _(
+                "The file name “%(name)s” holds invisible characters (shown here as [U+…]) "
+                "that can hide or disguise a name. Rename the file without them and upload "
+                "it again.",
+                name=show_hidden(name)[:200],
+            )
+        )
+
+
 def _clean_upload(files: Iterable[FirmwareFile]) -> list[FirmwareFile]:
     """The files of an upload, each ZIP opened (within what is left of a firmware's size:
-    firmware_tools checks its declared sizes before unpacking it), with safe relative names
-    and one top folder (a folder picked in the browser, or zipped) taken off.
+    firmware_tools checks its declared sizes and names before unpacking it), with safe
+    relative names and one top folder (a folder picked in the browser, or zipped) taken off.
 
-    :raise BoardsError: more than a firmware holds, a ZIP that firmware_tools refuses, or a
-        name that leaves the firmware's folder.
+    :raise BoardsError: more than a firmware holds, a ZIP that firmware_tools refuses, a name
+        that leaves the firmware's folder, holds invisible characters or is too long, or
+        names that cannot all be written in one folder (a file and a folder of the same name).
     """
     unpacked: list[FirmwareFile] = []
     total = 0
     for upload in files:
+        _refuse_hidden(upload.name)
         if upload.name.lower().endswith(".zip"):
             try:
                 inner = read_zip(upload.data, upload.name, limit=MAX_FIRMWARE_BYTES - total)
@@ -310,14 +363,42 @@ def _clean_upload(files: Iterable[FirmwareFile]) -> list[FirmwareFile]:
             )
     cleaned: list[FirmwareFile] = []
     for upload in unpacked:
+        _refuse_hidden(upload.name)
         parts = [p for p in PurePosixPath(upload.name.replace("\\", "/")).parts if p != "/"]
         if not parts or any(p in ("..", ".") for p in parts):
-            raise BoardsError(_("The file name %(name)s is not allowed.", name=upload.name))
+            raise BoardsError(_("The file name %(name)s is not allowed.", name=upload.name[:200]))
         cleaned.append(FirmwareFile("/".join(parts), upload.data))
     tops = {f.name.split("/", 1)[0] for f in cleaned}
     if len(tops) == 1 and all("/" in f.name for f in cleaned):
         cleaned = [FirmwareFile(f.name.split("/", 1)[1], f.data) for f in cleaned]
+    limit = column_limit(_FILE_NAME)
+    for upload in cleaned:
+        if len(upload.name) > limit:
+            raise BoardsError(
+                _(
+                    "The file name “%(start)s…” is %(length)s characters long with its "
+                    "folders; the limit is %(limit)s. Rename it and upload it again.",
+                    start=upload.name[:40],
+                    length=len(upload.name),
+                    limit=limit,
+                )
+            )
+    try:
+        check_names((f.name for f in cleaned), _("The firmware"))
+    except BoardError as error:
+        raise BoardsError(_refusal(error)) from None
     return cleaned
+
+
+_NAME_TOO_LONG = _l(
+    "The firmware's name is %(length)s characters long; the limit is %(limit)s. Shorten it."
+)
+_VERSION_TOO_LONG = _l(
+    "The version is %(length)s characters long; the limit is %(limit)s. Shorten it."
+)
+_NOTES_TOO_LONG = _l(
+    "The notes are %(length)s characters long; the limit is %(limit)s. Shorten them."
+)
 
 
 def add_firmware(
@@ -336,10 +417,16 @@ def add_firmware(
     The family comes from ``family`` or the files; the files are checked by the family's
     driver (a HEX too large for its chip is refused) before anything is kept.
 
-    :raise BoardsError: nothing uploaded, a file the driver refuses, or the same name,
-        version and family already in the library.
+    :raise BoardsError: nothing uploaded, a file the driver refuses, a name, version or notes
+        too long or with a broken character, or the same name, version and family already in
+        the library.
     """
-    name, version = " ".join(name.split()), version.strip()
+    columns = Firmware.__table__.c
+    name = clean_for_column(name, columns.name, _NAME_TOO_LONG, refuse=BoardsError)
+    version = clean_for_column(version, columns.version, _VERSION_TOO_LONG, refuse=BoardsError)
+    notes = clean_for_column(
+        notes, columns.notes, _NOTES_TOO_LONG, multiline=True, refuse=BoardsError
+    )
     if not name or not version:
         raise BoardsError(_("Give the firmware a name and a version."))
     cleaned = _clean_upload(files)
@@ -365,9 +452,7 @@ def add_firmware(
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch) / "firmware"
         for upload in cleaned:
-            target = root / upload.name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(upload.data)
+            _write_scratch(root, upload)
         paths = [root] if folder_upload else [root / cleaned[0].name]
         try:
             family = board_kind(family).family if family else driver_for_files(paths).family
@@ -394,22 +479,15 @@ def add_firmware(
                     family=family,
                 )
             )
-        keep = Path(current_app.config["DATA_DIR"]) / FIRMWARE_FOLDER / sha
-        if not keep.is_dir():
-            partial = keep.with_name(f"{sha}.partial-{secrets.token_hex(4)}")
-            for upload in cleaned:
-                target = partial / upload.name
-                target.parent.mkdir(parents=True, exist_ok=True)
-                write_file(target, upload.data)
-            partial.rename(keep)
+        _keep_files(_kept_folder(sha), cleaned)
     source = cleaned[0].name if not folder_upload else _("%(count)s files", count=len(cleaned))
     firmware = Firmware(
-        name=name[: Firmware.__table__.c.name.type.length],
-        version=version[: Firmware.__table__.c.version.type.length],
+        name=name,
+        version=version,
         family=loaded.family,
-        notes=notes.strip(),
+        notes=notes,
         sha256=sha,
-        source=source[:200],
+        source=source,
         address=address,
         size=size,
         added_by=actor.name[:120],
@@ -427,6 +505,57 @@ def add_firmware(
         sha256=sha,
     )
     return firmware
+
+
+def _write_scratch(root: Path, upload: FirmwareFile) -> None:
+    """Write ``upload`` under ``root`` (a scratch folder) for the driver to check.
+
+    :raise BoardsError: this laptop's file system refuses the name.
+    :raise StorageError: the disk is full.
+    """
+    target = root / upload.name
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(upload.data)
+    except OSError as exc:
+        if is_disk_full(exc):
+            raise cannot_save(target.parent, exc) from exc
+        raise BoardsError(
+            _(
+                "The file %(name)s cannot be written on this laptop (%(reason)s). Rename it "
+                "and upload it again.",
+                name=upload.name[:200],
+                reason=exc.strerror or str(exc),
+            )
+        ) from None
+
+
+def _keep_files(keep: Path, files: Sequence[FirmwareFile]) -> None:
+    """Keep ``files`` in the folder ``keep`` of the data dir (folders 0700, files 0600): all
+    of them or none, written beside it and renamed when complete. A folder already there
+    holds the same files (its name is their hash): it is only tightened.
+
+    :raise StorageError: the disk is full, or the data dir cannot be written.
+    """
+    private_folder(keep.parent)
+    if keep.is_dir():
+        keep_tree_private(keep)
+        return
+    partial = keep.with_name(f"{keep.name}.partial-{secrets.token_hex(4)}")
+    try:
+        private_folder(partial)
+        for upload in files:
+            target = partial / upload.name
+            private_folder(target.parent)
+            write_file(target, upload.data)
+        partial.rename(keep)
+    except (OSError, StorageError) as exc:
+        shutil.rmtree(partial, ignore_errors=True)
+        if keep.is_dir():
+            return  # the same files, kept by another upload an instant earlier
+        if isinstance(exc, OSError):
+            raise cannot_save(keep.parent, exc) from exc
+        raise
 
 
 def set_current_firmware(actor: Actor, kit_type: KitType, firmware: Firmware | None) -> None:

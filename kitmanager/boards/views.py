@@ -199,6 +199,7 @@ def firmware():
     """The firmware library: upload a firmware, and mark the current one of each kit type."""
     form = FirmwareForm()
     form.family.choices = [("", _("From the files"))] + [(f, f) for f in families()]
+    status = 400 if form.is_submitted() else 200  # a form sent back is a refused one
     if form.validate_on_submit():
         uploads = [
             FirmwareFile(upload.filename or "firmware", upload.read())
@@ -230,7 +231,7 @@ def firmware():
         form=form,
         library=library,
         kit_types=[(kit_type, current_firmware(kit_type.id)) for kit_type in kit_types],
-    )
+    ), status
 
 
 @bp.post("/firmware/current")

@@ -8,10 +8,22 @@ from wtforms.fields import SelectChoice
 from wtforms.validators import NumberRange, Optional
 
 from kitmanager.models import CertificateRule
+from kitmanager.text import column_limit, form_filter, form_length
 
 
 def _length(name: str) -> int:
-    return CertificateRule.__table__.c[name].type.length
+    return column_limit(CertificateRule.__table__.c[name])
+
+
+def _printed_text(label: str, name: str) -> StringField:
+    """A line the certificate prints: cleaned as names are, at most what its column holds."""
+    column = CertificateRule.__table__.c[name]
+    return StringField(
+        label,
+        filters=[form_filter()],
+        validators=[form_length(column)],
+        render_kw={"maxlength": _length(name)},
+    )
 
 
 class RuleForm(FlaskForm):
@@ -33,16 +45,9 @@ class RuleForm(FlaskForm):
         _l("Minimum hours attended"), validators=[Optional(), NumberRange(min=0)], places=2
     )
     kit_returned = BooleanField(_l("Only once every kit they borrowed is returned"))
-    issuer = StringField(
-        _l("Issued by (your organisation)"),
-        render_kw={"maxlength": _length("issuer")},
-    )
-    signatory_name = StringField(
-        _l("Signed by (name)"), render_kw={"maxlength": _length("signatory_name")}
-    )
-    signatory_title = StringField(
-        _l("Signatory's title"), render_kw={"maxlength": _length("signatory_title")}
-    )
+    issuer = _printed_text(_l("Issued by (your organisation)"), "issuer")
+    signatory_name = _printed_text(_l("Signed by (name)"), "signatory_name")
+    signatory_title = _printed_text(_l("Signatory's title"), "signatory_title")
     layout = SelectField(_l("Paper"))
     logo = FileField(_l("Logo (PNG or JPEG)"), render_kw={"accept": "image/png,image/jpeg"})
     signature = FileField(

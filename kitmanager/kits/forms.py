@@ -19,6 +19,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional, Rege
 
 from kitmanager.kits.services import MAX_BULK, MAX_QUANTITY, ComponentLine, field_limit
 from kitmanager.models import KitComponent, KitCondition, KitStatus, KitType
+from kitmanager.text import form_filter, form_length
 
 # Blank lines shown under a bill of materials, and added by "More lines".
 BLANK_LINES = 3
@@ -37,8 +38,10 @@ CONDITION_ACTIONS = {
 }
 
 
-def _length(column) -> Length:
-    return Length(max=column.type.length)
+# Every text field is cleaned as the services store it (no control or bidirectional control
+# characters) before its length and presence are checked.
+ONE_LINE = [form_filter()]
+MULTI_LINE = [form_filter(multiline=True)]
 
 
 class ComponentForm(Form):
@@ -46,7 +49,9 @@ class ComponentForm(Form):
     removed)."""
 
     name = StringField(
-        _l("Component"), validators=[Optional(), _length(KitComponent.__table__.c.name)]
+        _l("Component"),
+        validators=[Optional(), form_length(KitComponent.__table__.c.name)],
+        filters=ONE_LINE,
     )
     quantity = IntegerField(
         _l("Quantity"),
@@ -57,10 +62,15 @@ class ComponentForm(Form):
 
 
 class KitTypeForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[DataRequired(), _length(KitType.__table__.c.name)])
+    name = StringField(
+        _l("Name"),
+        validators=[DataRequired(), form_length(KitType.__table__.c.name)],
+        filters=ONE_LINE,
+    )
     description = TextAreaField(
         _l("Description"),
-        validators=[Optional(), Length(max=KitType.__table__.c.description.info["max_length"])],
+        validators=[Optional(), form_length(KitType.__table__.c.description)],
+        filters=MULTI_LINE,
     )
     components = FieldList(FormField(ComponentForm), min_entries=1)
 
@@ -123,27 +133,41 @@ class AddKitForm(FlaskForm):
     """One kit with the code already printed on its box."""
 
     kit_type = _type_choice()
-    code = StringField(_l("Kit code"), validators=[DataRequired(), Length(max=field_limit("code"))])
+    code = StringField(
+        _l("Kit code"),
+        validators=[DataRequired(), Length(max=field_limit("code"))],
+        filters=ONE_LINE,
+    )
 
 
 class KitForm(FlaskForm):
     """A kit's notes and its board as a trainer reads it by hand."""
 
-    notes = TextAreaField(_l("Notes"), validators=[Optional(), Length(max=field_limit("notes"))])
+    notes = TextAreaField(
+        _l("Notes"), validators=[Optional(), Length(max=field_limit("notes"))], filters=MULTI_LINE
+    )
     board_family = StringField(
-        _l("Board family"), validators=[Optional(), Length(max=field_limit("board_family"))]
+        _l("Board family"),
+        validators=[Optional(), Length(max=field_limit("board_family"))],
+        filters=ONE_LINE,
     )
     board_serial = StringField(
-        _l("USB serial number"), validators=[Optional(), Length(max=field_limit("board_serial"))]
+        _l("USB serial number"),
+        validators=[Optional(), Length(max=field_limit("board_serial"))],
+        filters=ONE_LINE,
     )
     board_fingerprint = StringField(
         _l("Board fingerprint"),
         validators=[Optional(), Length(max=field_limit("board_fingerprint"))],
+        filters=ONE_LINE,
     )
     firmware_name = StringField(
-        _l("Firmware name"), validators=[Optional(), Length(max=field_limit("firmware_name"))]
+        _l("Firmware name"),
+        validators=[Optional(), Length(max=field_limit("firmware_name"))],
+        filters=ONE_LINE,
     )
     firmware_version = StringField(
         _l("Firmware version"),
         validators=[Optional(), Length(max=field_limit("firmware_version"))],
+        filters=ONE_LINE,
     )

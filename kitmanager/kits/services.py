@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import joinedload, selectinload
@@ -39,7 +40,7 @@ from kitmanager.models import (
 from kitmanager.scans.codes import KIT_CODE
 from kitmanager.scans.codes import kit_label_url as label_url
 from kitmanager.scans.subjects import EARLY_ARRIVAL
-from kitmanager.text import safe_text, sort_key
+from kitmanager.text import clean_for_column, column_limit, safe_text, sort_key
 
 __all__ = [
     "MAX_BULK",
@@ -131,16 +132,27 @@ class ComponentLine:
     must_return: bool = True
 
 
+_COMPONENT_TOO_LONG = _l(
+    "The component name “%(start)s…” is %(length)s characters long; the limit is %(limit)s. "
+    "Shorten it."
+)
+_TYPE_NAME_TOO_LONG = _l(
+    "The kit type's name is %(length)s characters long; the limit is %(limit)s. Shorten it."
+)
+_DESCRIPTION_TOO_LONG = _l(
+    "The description is %(length)s characters long; the limit is %(limit)s. Shorten it."
+)
+
+
 def _clean_components(lines: Iterable[ComponentLine]) -> list[ComponentLine]:
-    limit = KitComponent.__table__.c.name.type.length
     seen: set[str] = set()
     cleaned = []
     for line in lines:
-        name = " ".join(line.name.split())
+        name = clean_for_column(
+            line.name, KitComponent.__table__.c.name, _COMPONENT_TOO_LONG, refuse=KitError
+        )
         if not name:
             continue
-        if len(name) > limit:
-            raise KitError(_("The component name '%(name)s' is too long.", name=name[:40]))
         if name.casefold() in seen:
             raise KitError(_("The component '%(name)s' is listed twice.", name=name))
         if not 0 < line.quantity <= MAX_QUANTITY:
@@ -162,11 +174,9 @@ def _clean_components(lines: Iterable[ComponentLine]) -> list[ComponentLine]:
 
 
 def _check_type_name(name: str, exclude_id: int | None = None) -> str:
-    name = " ".join(name.split())
+    name = clean_for_column(name, KitType.__table__.c.name, _TYPE_NAME_TOO_LONG, refuse=KitError)
     if not name:
         raise KitError(_("Give the kit type a name."))
-    if len(name) > KitType.__table__.c.name.type.length:
-        raise KitError(_("The kit type's name is too long."))
     clash = db.session.scalar(
         select(KitType.id).where(func.lower(KitType.name) == name.lower(), KitType.id != exclude_id)
     )
@@ -175,15 +185,22 @@ def _check_type_name(name: str, exclude_id: int | None = None) -> str:
     return name
 
 
+def _clean_description(description: str) -> str:
+    column = KitType.__table__.c.description
+    return clean_for_column(
+        description, column, _DESCRIPTION_TOO_LONG, multiline=True, refuse=KitError
+    )
+
+
 def create_kit_type(
     actor: Actor, name: str, components: Iterable[ComponentLine], description: str = ""
 ) -> KitType:
     """A new kit type with its bill of materials (in the order given).
 
     :raise KitError: a missing or taken name, no component, a component listed twice, a bad
-        quantity.
+        quantity, a name or description too long or with a broken character.
     """
-    kit_type = KitType(name=_check_type_name(name), description=description.strip())
+    kit_type = KitType(name=_check_type_name(name), description=_clean_description(description))
     kit_type.components = [
         KitComponent(
             name=line.name, quantity=line.quantity, must_return=line.must_return, position=index
@@ -209,7 +226,7 @@ def update_kit_type(
     :raise KitError: as :func:`create_kit_type`.
     """
     kit_type.name = _check_type_name(name, exclude_id=kit_type.id)
-    kit_type.description = description.strip()
+    kit_type.description = _clean_description(description)
     existing = {component.name.casefold(): component for component in kit_type.components}
     kept = []
     for index, line in enumerate(_clean_components(components)):
@@ -960,8 +977,8 @@ def forget_scan(station: str) -> None:
 
 
 def kit_type_by_name(name: str) -> KitType | None:
-    """The kit type named ``name`` (any case, spaces folded)."""
-    name = " ".join(name.split())
+    """The kit type named ``name`` (any case, cleaned and spaces folded as names are stored)."""
+    name = " ".join(safe_text(name).split())
     return db.session.scalar(select(KitType).where(func.lower(KitType.name) == name.lower()))
 
 
@@ -1019,8 +1036,7 @@ def board_family(text: str) -> str:
 
 def field_limit(name: str) -> int:
     """The most characters the kit's column ``name`` holds (from the model)."""
-    column = Kit.__table__.c[name]
-    return getattr(column.type, "length", None) or column.info["max_length"]
+    return column_limit(Kit.__table__.c[name])
 
 
 def update_kit(actor: Actor, kit: Kit, record: BoardRecord) -> Kit:

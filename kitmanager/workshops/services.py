@@ -17,6 +17,7 @@ from kitmanager.audit import Actor, record_event
 from kitmanager.config import LANGUAGES
 from kitmanager.extensions import db
 from kitmanager.models import Participant, Workshop, WorkshopSession, utcnow
+from kitmanager.text import clean_text
 
 __all__ = [
     "WorkshopError",
@@ -124,7 +125,7 @@ _PAIR_WINDOW = Workshop.__table__.c.pair_window_seconds.info
 
 
 def _validate(fields: WorkshopFields) -> tuple[str, date, str]:
-    if len(fields.badge_title.strip()) > BADGE_TITLE_MAX:
+    if len(clean_text(fields.badge_title)) > BADGE_TITLE_MAX:
         raise WorkshopError(
             gettext(
                 "The short name for badges is too long: keep it to %(max)s characters.",
@@ -132,7 +133,7 @@ def _validate(fields: WorkshopFields) -> tuple[str, date, str]:
             ),
             field="badge_title",
         )
-    title = fields.title.strip()
+    title = clean_text(fields.title)
     if not title:
         raise WorkshopError(gettext("The workshop needs a title."), field="title")
     if len(title) > 200:
@@ -218,14 +219,14 @@ def create_workshop(actor: Actor, fields: WorkshopFields) -> Workshop:
     workshop = Workshop(
         slug=slug,
         title=title,
-        venue=fields.venue.strip(),
+        venue=clean_text(fields.venue),
         starts_on=fields.starts_on,
         ends_on=ends_on,
         language=fields.language,
         timezone=zone,
         capacity=fields.capacity,
         notes=fields.notes,
-        badge_title=fields.badge_title.strip(),
+        badge_title=clean_text(fields.badge_title),
     )
     if fields.pair_window_seconds is not None:
         workshop.pair_window_seconds = fields.pair_window_seconds
@@ -247,14 +248,14 @@ def update_workshop(actor: Actor, workshop: Workshop, fields: WorkshopFields) ->
     for name, value in (
         ("slug", slug),
         ("title", title),
-        ("venue", fields.venue.strip()),
+        ("venue", clean_text(fields.venue)),
         ("starts_on", fields.starts_on),
         ("ends_on", ends_on),
         ("language", fields.language),
         ("timezone", zone),
         ("capacity", fields.capacity),
         ("notes", fields.notes),
-        ("badge_title", fields.badge_title.strip()),
+        ("badge_title", clean_text(fields.badge_title)),
         ("pair_window_seconds", fields.pair_window_seconds or workshop.pair_window_seconds),
     ):
         if getattr(workshop, name) != value:
@@ -309,7 +310,7 @@ def add_session(
     actor: Actor, workshop: Workshop, title: str, starts: datetime, ends: datetime, room: str = ""
 ) -> WorkshopSession:
     """Add a session; ``starts``/``ends`` are wall-clock times in the workshop's time zone."""
-    title = title.strip()
+    title = clean_text(title)
     if not title:
         raise WorkshopError(gettext("The session needs a title."), field="title")
     starts_utc, ends_utc = _session_times(workshop, starts, ends)
@@ -318,7 +319,7 @@ def add_session(
         title=title[:200],
         starts_at=starts_utc,
         ends_at=ends_utc,
-        room=room.strip(),
+        room=clean_text(room),
     )
     db.session.add(session)
     db.session.flush()
@@ -334,12 +335,12 @@ def update_session(
     ends: datetime,
     room: str = "",
 ) -> WorkshopSession:
-    title = title.strip()
+    title = clean_text(title)
     if not title:
         raise WorkshopError(gettext("The session needs a title."), field="title")
     session.starts_at, session.ends_at = _session_times(session.workshop, starts, ends)
     session.title = title[:200]
-    session.room = room.strip()
+    session.room = clean_text(room)
     db.session.flush()
     record_event(actor, "session.updated", "workshop_session", session.id)
     return session

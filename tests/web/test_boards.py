@@ -190,7 +190,7 @@ def test_a_firmware_that_cannot_be_flashed_is_refused_with_what_to_do(app, clien
     login(client, "tom")
     reply = _upload(client, [("kitbot.hex", b":10000000not a hex file\n")])
     page = reply.get_data(as_text=True)
-    assert reply.status_code == 200 and "This firmware cannot be used" in page
+    assert reply.status_code == 400 and "This firmware cannot be used" in page
     reply = _upload(client, [("kitbot.hex", KITBOT_HEX.read_bytes())], version="1.2.0")
     assert "already in the library" in reply.get_data(as_text=True)
     reply = _upload(client, [("evil.zip", b"PK not a zip")])
