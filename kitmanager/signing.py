@@ -53,19 +53,24 @@ def b64url_encode(data: bytes) -> str:
 
 
 def b64url_decode(text: str) -> bytes:
-    """The bytes of a base64url text with or without padding.
+    """The bytes of ``text`` written the one way :func:`b64url_encode` writes them: base64url
+    without padding, so that encoding the bytes again gives ``text`` back. One value has one
+    spelling, so a signed text read from outside cannot be passed around in variants.
 
-    :raise ValueError: not base64url.
+    :raise ValueError: anything else: padding, ``+`` or ``/``, spaces or line breaks, unused
+        trailing bits that are not zero, a length no encoding has.
     """
-    if not isinstance(text, str) or any(c not in _B64URL for c in text):
+    if not isinstance(text, str):
         raise ValueError("not base64url")
     try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except (binascii.Error, ValueError) as exc:
         raise ValueError("not base64url") from exc
-
-
-_B64URL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=")
+    # The decoder skips characters it does not know and ignores trailing bits: comparing
+    # with the encoding of what it read refuses every variant at once.
+    if b64url_encode(data) != text:
+        raise ValueError("not canonical base64url (no padding, - and _, nothing else)")
+    return data
 
 
 def load_or_create_signing_key(data_dir: Path) -> Ed25519PrivateKey:

@@ -1,5 +1,6 @@
-"""Public pages: ``/verify/<code>`` for anyone holding a certificate, and the holder's own
-certificate from their badge page (``/b/<token>/certificate.pdf`` and ``.jwt``)."""
+"""Public pages: ``/verify/<code>`` for anyone holding a certificate, the holder's own
+certificate from their badge page (``/b/<token>/certificate.pdf`` and ``.jwt``), and the
+revocation list their Open Badges point to (``/credentials/status/<key>``)."""
 
 from __future__ import annotations
 
@@ -22,10 +23,17 @@ from flask import (
     url_for,
 )
 from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from kitmanager.certificates import bp
-from kitmanager.certificates.openbadges import credential_jwt
+from kitmanager.certificates.openbadges import (
+    STATUS_LIST_PATH,
+    STATUS_LIST_TTL_S,
+    credential_jwt,
+    kept_revocation_list,
+    status_list_key_id,
+)
 from kitmanager.certificates.printing import (
     certificate_file_name,
     dates_text,
@@ -38,7 +46,7 @@ from kitmanager.certificates.services import (
     current_certificate,
     normalise_code,
 )
-from kitmanager.certificates.verification import SignedFacts, check_signed_facts
+from kitmanager.certificates.verification import Problem, SignedFacts, check_signed_facts
 from kitmanager.checkin.services import find_badge
 from kitmanager.scans import badge_route
 from kitmanager.security import public
@@ -47,6 +55,23 @@ from kitmanager.signing import b64url_encode, installation_key, trusted_public_k
 # 30 checks a minute per address: a person checking a pile of certificates by hand never
 # reaches it; a script trying codes is slowed to a crawl.
 DEFAULT_RATE_LIMIT = (30, 60)
+
+_FORM_CHANGED = _l("The signed details are not in the form certificates are issued in.")
+# Why a certificate is not valid, as the verify page tells its reader.
+_REASONS = {
+    Problem.ENCODING: _l(
+        "Its link is not written the way certificates write it: scan the QR code on the "
+        "certificate again rather than using a copied link."
+    ),
+    Problem.SIGNATURE: _l(
+        "The signature does not match these details: they were changed after issuing, or the "
+        "certificate was issued elsewhere."
+    ),
+    Problem.NOT_JSON: _FORM_CHANGED,
+    Problem.NOT_CANONICAL: _FORM_CHANGED,
+    Problem.MISSING_FACT: _FORM_CHANGED,
+    Problem.OTHER_CODE: _l("The code in the link is not the code these details were issued with."),
+}
 
 
 def _limiter() -> FixedWindowLimiter:
@@ -124,10 +149,16 @@ def verify(code: str):
         "certificates/verify.html",
         check=check,
         code=code[:20],
-        facts={k: v for k, v in facts.items() if isinstance(v, (str, int, float))},
+        # what was claimed, even unsigned: only plain text and numbers (true is no number)
+        facts={
+            k: v
+            for k, v in facts.items()
+            if isinstance(v, (str, int, float)) and not isinstance(v, bool)
+        },
         dates=dates,
         issued=day("issued"),
         revoked=revoked,
+        reason=_REASONS.get(check.problem, ""),
     )
 
 
@@ -167,6 +198,24 @@ def badge_certificate_badge(token: str):
     g.no_store = True
     jwt = credential_jwt(certificate, certificate_base_url(), installation_key())
     return download(jwt.encode("ascii"), "application/vc+jwt", f"{certificate.code}.jwt")
+
+
+@bp.route(f"{STATUS_LIST_PATH}<key_id>")
+@public
+def revocation_list(key_id: str):
+    """The revocation list (W3C Bitstring Status List) of this installation's Open Badges, a
+    VC-JWT signed like them. Wallets and verifiers fetch it from a badge's credentialStatus;
+    it names no one, so anyone may keep it for its ``ttl``, and pages of any site may read it.
+    A key other than this installation's has no list here (404)."""
+    key = installation_key()
+    if key_id != status_list_key_id(key.public_key()):
+        abort(404)
+    kept = kept_revocation_list(certificate_base_url(), key)
+    response = Response(kept.jwt, mimetype="application/vc+jwt")
+    response.set_etag(kept.etag)
+    response.headers["Cache-Control"] = f"public, max-age={STATUS_LIST_TTL_S}"
+    response.headers["Access-Control-Allow-Origin"] = "*"  # web wallets check from their page
+    return response.make_conditional(request)
 
 
 def download(data: bytes, mimetype: str, name: str, *, etag: str | None = None) -> Response:

@@ -1,14 +1,17 @@
 """Checking a certificate with the public key alone: the facts and signature its QR carries.
 
 A verify URL is ``<public base URL>/verify/<code>?d=<base64url facts>&s=<base64url signature>``.
-It is valid when the signature is the issuer's signature of exactly the ``d`` bytes, those bytes
-are the canonical JSON of the facts, and the code in the facts is the code in the path. Any
-change to a fact, the code or the signature makes it not valid. No database is needed here:
-whether a certificate was revoked is only known where its record is.
+It is valid when ``d`` and ``s`` are written the one way the app writes them (base64url without
+padding, :func:`kitmanager.signing.b64url_decode`), the signature is the issuer's signature of
+exactly the ``d`` bytes, those bytes are the canonical JSON of the facts, and the code in the
+facts is the code in the path. Any change to a fact, the code, the signature or their
+spelling makes it not valid. No database is needed here: whether a certificate was revoked is
+only known where its record is (and, for its Open Badge, in the revocation list).
 """
 
 from __future__ import annotations
 
+import enum
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,6 +24,7 @@ from kitmanager.signing import b64url_decode, b64url_encode, verify_signature
 
 __all__ = [
     "FACT_KEYS",
+    "Problem",
     "SignedFacts",
     "canonical_facts",
     "check_signed_facts",
@@ -43,15 +47,30 @@ class SignedFacts:
     signature: str  # base64url of the Ed25519 signature
 
 
+class Problem(enum.Enum):
+    """Why a verify URL is not valid; ``str()`` is the short English reason (logs, the CLI),
+    the verify page says it in the reader's language."""
+
+    ENCODING = "the facts or the signature are not base64url without padding, as issued"
+    SIGNATURE = "the signature does not match the facts"
+    NOT_JSON = "the signed facts are not a JSON object"
+    NOT_CANONICAL = "the signed facts are not in canonical form"
+    MISSING_FACT = "the signed facts lack a required fact"
+    OTHER_CODE = "the code does not match the signed facts"
+
+    def __str__(self) -> str:
+        return self.value
+
+
 @dataclass(frozen=True)
 class Check:
     """The outcome: ``valid``, the facts read (even when not valid, to show what was claimed)
-    and ``problem``, a short English reason when not valid (for logs and the CLI)."""
+    and ``problem`` when not valid."""
 
     valid: bool
     code: str
     facts: dict[str, Any] | None
-    problem: str = ""
+    problem: Problem | None = None
 
 
 def canonical_facts(facts: dict[str, Any]) -> bytes:
@@ -88,7 +107,7 @@ def parse_verify_url(url: str) -> SignedFacts | None:
 def _facts_of(raw: bytes) -> dict[str, Any] | None:
     try:
         facts = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # nested deeper than Python goes
         return None
     return facts if isinstance(facts, dict) else None
 
@@ -103,18 +122,18 @@ def check_signed_facts(
         raw = b64url_decode(signed.data)
         signature = b64url_decode(signed.signature)
     except ValueError:
-        return Check(False, signed.code, None, "the facts or the signature are not base64url")
+        return Check(False, signed.code, None, Problem.ENCODING)
     facts = _facts_of(raw)
     if len(signature) != _SIGNATURE_BYTES or not any(
         verify_signature(key, raw, signature) for key in keys
     ):
-        return Check(False, signed.code, facts, "the signature does not match the facts")
+        return Check(False, signed.code, facts, Problem.SIGNATURE)
     if facts is None:
-        return Check(False, signed.code, None, "the signed facts are not a JSON object")
+        return Check(False, signed.code, None, Problem.NOT_JSON)
     if canonical_facts(facts) != raw:
-        return Check(False, signed.code, facts, "the signed facts are not in canonical form")
+        return Check(False, signed.code, facts, Problem.NOT_CANONICAL)
     if not set(facts) >= _REQUIRED or not set(facts) <= set(FACT_KEYS):
-        return Check(False, signed.code, facts, "the signed facts lack a required fact")
+        return Check(False, signed.code, facts, Problem.MISSING_FACT)
     if facts.get("code") != signed.code:
-        return Check(False, signed.code, facts, "the code does not match the signed facts")
+        return Check(False, signed.code, facts, Problem.OTHER_CODE)
     return Check(True, signed.code, facts)

@@ -623,6 +623,13 @@ def test_the_open_badge_has_every_required_field_and_verifies_with_joserfc(
     assert achievement["id"].startswith("urn:uuid:") and "Achievement" in achievement["type"]
     assert achievement["name"] == "Nairobi Robotics"
     assert achievement["description"] and achievement["criteria"]["narrative"]
+    # its status: a place in this installation's revocation list (Bitstring Status List)
+    status = vc["credentialStatus"]
+    assert status["type"] == "BitstringStatusListEntry" and status["statusPurpose"] == "revocation"
+    assert status["statusListIndex"].isdigit()
+    list_url = f"http://kit.test/credentials/status/{issuer['id'].removeprefix('did:key:')}"
+    assert status["statusListCredential"] == list_url
+    assert status["id"] == f"{list_url}#{status['statusListIndex']}"
     # VC-JWT registered claims
     assert vc["iss"] == issuer["id"] and vc["jti"] == vc["id"]
     assert vc["nbf"] == int(

@@ -22,6 +22,7 @@ PUBLIC_ENDPOINTS = {
     "certificates.verify_form",
     "certificates.badge_certificate_pdf",  # the badge holder's own certificate
     "certificates.badge_certificate_badge",
+    "certificates.revocation_list",  # the Open Badges' revocation list: bits, no names
 }
 
 

@@ -1,0 +1,281 @@
+"""A verify link is read in the one spelling the app writes, and an Open Badge carries a status
+a verifier can check: its bit in the installation's revocation list (W3C Bitstring Status List
+v1.0), served publicly, signed like the badge, set when the certificate is revoked."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+from urllib.parse import parse_qs, quote, urlsplit
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from flask import Flask
+from sqlalchemy import select
+
+from kitmanager.certificates.openbadges import status_list_key_id
+from kitmanager.certificates.status_list import LIST_BITS, index_secret, status_index
+from kitmanager.extensions import db
+from kitmanager.models import Certificate, Participant
+from kitmanager.signing import b64url_decode, load_or_create_signing_key
+from tests.web.conftest import csrf_token
+from tests.web.helpers import add_people
+from tests.web.test_certificates import (
+    _attend,
+    _issue_from_page,
+    _path,
+    _sessions,
+    _setup,
+    _verdict,
+    _verify_url,
+)
+
+# Chloé: the base64url of her certificate's facts holds a "-" or "_" wherever the random
+# code and the issue date fall, so its "+" and "/" spelling always differs from it.
+NAME = "Chloé Koné"
+ENCODING_REASON = "scan the QR code on the certificate again rather than using a copied link"
+
+
+@pytest.fixture
+def issued(app: Flask, organiser) -> dict[str, int]:
+    """Two sessions attended by Chloé and Ben, their certificates issued from the page."""
+    _setup(app)
+    sessions = _sessions(app, "nairobi", 2)
+    people = (NAME, "Ben Otieno")
+    ids = dict(zip(people, add_people(app, "nairobi", *people), strict=True))
+    for person in ids.values():
+        _attend(app, person, sessions)
+    assert "2 certificates issued." in _issue_from_page(organiser)
+    return ids
+
+
+# ------------------------------------------------------------------ one spelling
+
+
+def _parts(url: str) -> tuple[str, str, str]:
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    return parts.path, query["d"][0], query["s"][0]
+
+
+def _link(path: str, data: str, signature: str) -> str:
+    return f"http://kit.test{path}?d={quote(data, safe='')}&s={quote(signature, safe='')}"
+
+
+def _with_trailing_bits(text: str) -> str:
+    """``text`` with its unused last bits set: the same bytes for a lenient decoder."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    return text[:-1] + alphabet[alphabet.index(text[-1]) | 1]
+
+
+def _variants(url: str) -> dict[str, str]:
+    path, data, signature = _parts(url)
+    standard = str.maketrans("-_", "+/")
+    assert data.translate(standard) != data, "the facts no longer hold - or _: pick NAME anew"
+    assert len(signature) % 4 == 2  # 64 bytes: two characters short of a block, 4 bits unused
+    return {
+        "padding": _link(path, data, signature + "=="),
+        "+ and /": _link(path, data.translate(standard), signature.translate(standard)),
+        "trailing bits": _link(path, data, _with_trailing_bits(signature)),
+        "a space": _link(path, data, signature[:40] + " " + signature[40:]),
+        "a line break": _link(path, data + "\n", signature),
+    }
+
+
+def _lenient(text: str) -> bytes:
+    """What Python's forgiving decoder (and the app before) reads from ``text``."""
+    return base64.urlsafe_b64decode(text + "==")
+
+
+def test_every_other_spelling_of_a_valid_verify_link_reads_not_valid_with_the_reason(
+    app, issued, client, runner
+):
+    url = _verify_url(app, NAME)
+    assert _verdict(client, url) == "✓ Valid"
+    assert runner.invoke(args=["verify", url]).exit_code == 0
+    _, data, signature = _parts(url)
+    for name, variant in _variants(url).items():
+        _, other_data, other_signature = _parts(variant)
+        # the same bytes, spelled otherwise
+        assert _lenient(other_data) == b64url_decode(data), name
+        assert _lenient(other_signature) == b64url_decode(signature), name
+        response = client.get(_path(variant))
+        assert response.status_code == 200, name
+        page = response.get_data(as_text=True)
+        assert "✗ Not valid" in page and "✓ Valid" not in page, name
+        assert ENCODING_REASON in page and NAME not in page, name
+        checked = runner.invoke(args=["verify", variant])
+        assert checked.exit_code == 1, (name, checked.output)
+        assert "NOT VALID: the facts or the signature are not base64url without padding" in (
+            checked.output
+        ), name
+    assert _verdict(client, url) == "✓ Valid"  # the issued spelling still checks
+
+
+def test_a_forged_link_says_why_it_is_not_valid_whatever_its_details_hold(app, issued, client):
+    path, data, signature = _parts(_verify_url(app, NAME))
+    forged = ("B" if signature[0] == "A" else "A") + signature[1:]
+    page = client.get(_path(_link(path, data, forged))).get_data(as_text=True)
+    assert "The signature does not match these details" in page
+    nested = base64.urlsafe_b64encode(b"[" * 50_000).rstrip(b"=").decode()
+    response = client.get(_path(_link(path, nested, signature)))
+    assert response.status_code == 200
+    assert "✗ Not valid" in response.get_data(as_text=True)
+    facts = json.loads(b64url_decode(data))
+    for odd in (True, None, [1], {"a": 1}, float("inf")):
+        claimed = {**facts, "hours": odd, "name": odd}
+        odd_data = base64.urlsafe_b64encode(json.dumps(claimed).encode()).rstrip(b"=").decode()
+        response = client.get(_path(_link(path, odd_data, signature)))
+        assert response.status_code == 200, odd
+        assert "The signature does not match these details" in response.get_data(as_text=True)
+
+
+# ------------------------------------------------------------------ the status of a badge
+
+
+def _badge(organiser, participant_id: int) -> str:
+    response = organiser.get(f"/workshops/nairobi/certificates/{participant_id}.jwt")
+    assert response.status_code == 200
+    return response.data.decode("ascii")
+
+
+def _verified(token: str, pem: bytes) -> dict:
+    from joserfc import jws
+    from joserfc.jwk import OKPKey
+
+    result = jws.deserialize_compact(token, OKPKey.import_key(pem), algorithms=["EdDSA"])
+    assert result.headers()["alg"] == "EdDSA"
+    return json.loads(result.payload)
+
+
+def _bits(encoded_list: str) -> bytes:
+    """The bitstring of an ``encodedList``: multibase base64url (``u``), then GZIP."""
+    assert encoded_list.startswith("u") and "=" not in encoded_list
+    text = encoded_list[1:]
+    return gzip.decompress(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+
+
+def _bit(bits: bytes, index: int) -> int:
+    return bits[index // 8] >> (7 - index % 8) & 1  # index 0 is the left-most bit
+
+
+def _fetch(app: Flask, status: dict, **headers: str):
+    """The list a badge's status points to, asked for as a stranger would."""
+    return app.test_client().get(urlsplit(status["statusListCredential"]).path, headers=headers)
+
+
+def _status_list(app: Flask, status: dict, pem: bytes) -> tuple[dict, bytes, str]:
+    """The list a badge's status points to: its payload (its signature checked), its bits
+    and its ETag."""
+    response = _fetch(app, status)
+    assert response.status_code == 200 and response.mimetype == "application/vc+jwt"
+    assert "public" in response.headers["Cache-Control"]
+    assert "no-store" not in response.headers["Cache-Control"]
+    listed = _verified(response.data.decode("ascii"), pem)
+    return listed, _bits(listed["credentialSubject"]["encodedList"]), response.headers["ETag"]
+
+
+def test_a_badge_points_to_a_signed_revocation_list_whose_bit_is_set_when_it_is_revoked(
+    app, issued, organiser, runner
+):
+    pem = organiser.get("/certificates/public-key.pem").data
+    chloe = _badge(organiser, issued[NAME])
+    badge = _verified(chloe, pem)
+    status = badge["credentialStatus"]
+    assert status["type"] == "BitstringStatusListEntry"
+    assert status["statusPurpose"] == "revocation"
+    index = int(status["statusListIndex"])
+    assert status["statusListIndex"] == str(index) and index >= 0
+    assert status["statusListCredential"].startswith("http://kit.test/credentials/status/")
+    assert status["id"] == f"{status['statusListCredential']}#{index}"
+    ben = _verified(_badge(organiser, issued["Ben Otieno"]), pem)["credentialStatus"]
+    assert ben["statusListCredential"] == status["statusListCredential"]
+    assert ben["statusListIndex"] != status["statusListIndex"]
+
+    listed, bits, etag = _status_list(app, status, pem)
+    assert listed["type"] == ["VerifiableCredential", "BitstringStatusListCredential"]
+    assert listed["id"] == status["statusListCredential"]
+    assert listed["issuer"] == badge["issuer"]["id"] == listed["iss"]
+    assert listed["validFrom"] and listed["nbf"]
+    subject = listed["credentialSubject"]
+    assert subject["type"] == "BitstringStatusList" and subject["statusPurpose"] == "revocation"
+    assert len(bits) * 8 >= 131_072 and index < len(bits) * 8
+    assert _bit(bits, index) == 0 and not any(bits)
+    # asked again with nothing changed: the list made once, or 304 for a cache holding it
+    assert _fetch(app, status).data == _fetch(app, status).data
+    assert _fetch(app, status, **{"If-None-Match": etag}).status_code == 304
+
+    with app.app_context():
+        code = db.session.scalars(
+            select(Certificate.code).where(Certificate.participant_id == issued[NAME])
+        ).one()
+    result = runner.invoke(args=["certificates", "revoke", code, "--reason", "Issued by mistake"])
+    assert result.exit_code == 0, result.output
+
+    listed, bits, new_etag = _status_list(app, status, pem)
+    assert new_etag != etag
+    assert _bit(bits, index) == 1  # the badge in the wallet, unchanged, now reads revoked
+    assert _bit(bits, int(ben["statusListIndex"])) == 0
+    assert sum(bin(byte).count("1") for byte in bits) == 1
+    assert _verified(chloe, pem)["credentialStatus"] == status
+    assert organiser.get(f"/workshops/nairobi/certificates/{issued[NAME]}.jwt").status_code == 404
+
+    # re-issuing Ben: his old badge reads revoked, his new one has its own place, not revoked
+    with app.app_context():
+        ben_code = db.session.scalars(
+            select(Certificate.code).where(Certificate.participant_id == issued["Ben Otieno"])
+        ).one()
+    response = organiser.post(
+        f"/certificates/{ben_code}/reissue",
+        data={
+            "csrf_token": csrf_token(organiser, "/workshops/nairobi/certificates"),
+            "reason": "Name corrected",
+        },
+        follow_redirects=True,
+    )
+    assert "revoked and replaced by" in response.get_data(as_text=True)
+    new_ben = _verified(_badge(organiser, issued["Ben Otieno"]), pem)["credentialStatus"]
+    _listed, bits, _etag = _status_list(app, status, pem)
+    assert _bit(bits, int(ben["statusListIndex"])) == 1
+    assert new_ben["statusListIndex"] not in (ben["statusListIndex"], status["statusListIndex"])
+    assert _bit(bits, int(new_ben["statusListIndex"])) == 0
+    assert sum(bin(byte).count("1") for byte in bits) == 2
+
+
+def test_a_deleted_persons_revoked_certificate_stays_revoked_in_the_list(app, issued, organiser):
+    from kitmanager.audit import cli_actor
+    from kitmanager.certificates.services import revoke_certificate
+    from kitmanager.participants.services import delete_participant
+
+    pem = organiser.get("/certificates/public-key.pem").data
+    status = _verified(_badge(organiser, issued[NAME]), pem)["credentialStatus"]
+    with app.app_context():
+        delete_participant(cli_actor(), db.session.get(Participant, issued[NAME]))
+        code = db.session.scalars(
+            select(Certificate.code).where(Certificate.participant_id == issued[NAME])
+        ).one()
+        revoke_certificate(cli_actor(), code, "Issued by mistake")
+        db.session.commit()
+    _listed, bits, _etag = _status_list(app, status, pem)
+    assert _bit(bits, int(status["statusListIndex"])) == 1
+
+
+def test_only_this_installations_list_is_served_here(app, issued, organiser):
+    pem = organiser.get("/certificates/public-key.pem").data
+    status = _verified(_badge(organiser, issued[NAME]), pem)["credentialStatus"]
+    assert _fetch(app, status).status_code == 200
+    other = status_list_key_id(Ed25519PrivateKey.generate().public_key())
+    assert app.test_client().get(f"/credentials/status/{other}").status_code == 404
+
+
+def test_every_certificate_id_has_a_place_of_its_own_that_hides_the_order(data_dir, tmp_path):
+    secret = index_secret(load_or_create_signing_key(data_dir))
+    places = [status_index(i, secret) for i in range(LIST_BITS)]
+    assert sorted(places) == list(range(LIST_BITS))  # one to one: no two share a bit
+    assert places[:100] != sorted(places[:100])  # not in the order issued
+    assert LIST_BITS <= status_index(LIST_BITS + 7, secret) < 2 * LIST_BITS  # the next block
+    other = tmp_path / "other"
+    other.mkdir()
+    other_secret = index_secret(load_or_create_signing_key(other))
+    assert [status_index(i, other_secret) for i in range(50)] != places[:50]
