@@ -14,9 +14,20 @@ from flask import Flask
 
 __all__ = ["create_app"]
 
-__version__ = "0.1.0"
-
 _PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def __getattr__(name: str) -> Any:
+    # ``kitmanager.__version__``, read when asked for (as Flask does): the version is written
+    # once, in pyproject.toml, and reading the installed metadata costs every start otherwise.
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version("kitmanager")
+        except PackageNotFoundError:  # a checkout on sys.path that was never installed
+            return "0+unknown"
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _templates_dir() -> Path:
@@ -25,8 +36,12 @@ def _templates_dir() -> Path:
     return inside if inside.is_dir() else _PACKAGE_DIR.parent / "templates"
 
 
-def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+def create_app(config: Mapping[str, Any] | None = None, *, make_data_dir: bool = True) -> Flask:
     """Build the app. ``config`` overrides everything else (tests pass ``DATA_DIR`` here).
+
+    ``make_data_dir=False`` builds the same app, commands included, without touching the disk
+    (no data dir, secret key or database file), for ``kitmanager --help``;
+    ``kitmanager.config.prepare_data_dir(app.config)`` makes them later.
 
     :raise kitmanager.config.ConfigError: when the data dir or database cannot be used.
     """
@@ -42,7 +57,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         template_folder=str(_templates_dir()),
         static_folder=str(_PACKAGE_DIR / "static"),
     )
-    app.config.update(build_config(config))
+    app.config.update(build_config(config, make_data_dir=make_data_dir))
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(_PACKAGE_DIR / "migrations"), render_as_batch=True)
@@ -102,7 +117,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_core_views(app)
     register_commands(app)
 
-    if app.config.get("AUTO_UPGRADE_DB"):
+    if make_data_dir and app.config.get("AUTO_UPGRADE_DB"):
         from kitmanager.database import upgrade_database
 
         upgrade_database(app)

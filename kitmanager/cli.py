@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import gc
 import os
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, NoAppException, ScriptInfo, with_appcontext
 
@@ -51,12 +53,26 @@ def _open_database(app: Flask) -> None:
     upgrade_database(app)
 
 
-def _create_app_for_cli() -> Flask:
+def _app_with_nothing_on_disk() -> Flask:
+    """The app with its commands, its data dir not made yet: enough for help pages."""
     from kitmanager import create_app
     from kitmanager.config import ConfigError
 
     try:
-        app = create_app()
+        return create_app(make_data_dir=False)
+    except ConfigError as exc:
+        raise NoAppException(str(exc)) from None
+
+
+def _ready_to_run(app: Flask) -> Flask:
+    """``app`` with its data dir, secret key and an up-to-date database, for a command to run.
+
+    :raise NoAppException: when the data dir or the database cannot be used.
+    """
+    from kitmanager.config import ConfigError, prepare_data_dir
+
+    try:
+        prepare_data_dir(app.config)
     except ConfigError as exc:
         raise NoAppException(str(exc)) from None
     _open_database(app)
@@ -80,6 +96,52 @@ class _KitmanagerGroup(FlaskGroup):
             except NoAppException as exc:
                 raise click.ClickException(exc.format_message()) from None
         return super().get_command(ctx, name)
+
+
+def _runs_a_command(group: click.Group, args: list[str], commands: ScriptInfo) -> bool:
+    """Whether ``args`` may run a command, rather than end in help, the version or a wrong
+    command name, none of which needs the data dir.
+
+    Click reads ``args`` command by command as it does for shell completion (resilient: no
+    callback runs, nothing fails). The run ends early when a command on the way is given its
+    help option (the group also --version), or a group is given nothing at all, or a name that
+    is none of its commands. Commands are looked up in ``commands``, whose app has nothing on
+    disk. When unsure, True: the real run then says what is wrong.
+    """
+    command: click.Command | None = group
+    name, rest, parent = "kitmanager", list(args), None
+    with contextlib.ExitStack() as stack:
+        try:
+            while command is not None:
+                if not rest and isinstance(command, click.Group) and command.no_args_is_help:
+                    return False
+                ctx = stack.enter_context(
+                    command.make_context(
+                        name, rest, parent=parent, resilient_parsing=True, obj=commands
+                    )
+                )
+                ending = [command.get_help_option(ctx)]
+                if parent is None:
+                    ending += [p for p in command.params if p.name == "version"]
+                if any(
+                    option is not None
+                    and option.name is not None
+                    and ctx.get_parameter_source(option.name) not in (None, ParameterSource.DEFAULT)
+                    for option in ending
+                ):
+                    return False
+                if not isinstance(command, click.Group):
+                    return True
+                # What follows the group's own options; click keeps the subcommand's name apart
+                # (where its shell completion reads it too).
+                rest = [*ctx._protected_args, *ctx.args]
+                if not rest:
+                    return command.invoke_without_command
+                name, command, rest = command.resolve_command(ctx, rest)
+                parent = ctx
+        except Exception:  # e.g. the app cannot be made: the real run says why
+            return True
+    return False  # no such command
 
 
 def _listen_error(exc: OSError, host: str, port: int) -> str:
@@ -286,9 +348,11 @@ def register_commands(app: Flask) -> None:
 
 
 def main(argv: list[str] | None = None) -> Any:
-    """Entry point of the `kitmanager` console script."""
-    from kitmanager import __version__
+    """Entry point of the `kitmanager` console script.
 
+    Help pages and --version touch nothing on disk: commands are listed from an app whose data
+    dir is not made; only when a command runs are the data dir, secret key and database made.
+    """
     data_dir = click.Option(
         ["--data-dir"],
         help="Folder for the database, secret key and files (default: your user data folder).",
@@ -301,7 +365,6 @@ def main(argv: list[str] | None = None) -> Any:
     group = _KitmanagerGroup(
         name="kitmanager",
         help="Run hands-on robotics and AI workshops from one laptop.",
-        create_app=_create_app_for_cli,
         add_default_commands=False,
         add_version_option=False,
         load_dotenv=False,
@@ -310,8 +373,20 @@ def main(argv: list[str] | None = None) -> Any:
     )
     # FlaskGroup's --app/--env-file/--debug make no sense for an installed app.
     group.params = [p for p in group.params if p.name not in ("app", "env_file", "debug")]
-    group = click.version_option(__version__, prog_name="kitmanager")(group)
-    return group.main(args=argv, prog_name="kitmanager")
+    # The version is read from the installed package's metadata, only when asked for.
+    group = click.version_option(package_name="kitmanager", prog_name="kitmanager")(group)
+
+    commands = ScriptInfo(
+        create_app=_app_with_nothing_on_disk, set_debug_flag=False, load_dotenv_defaults=False
+    )
+    info = commands
+    if _runs_a_command(group, sys.argv[1:] if argv is None else list(argv), commands):
+        info = ScriptInfo(
+            create_app=lambda: _ready_to_run(commands.load_app()),
+            set_debug_flag=False,
+            load_dotenv_defaults=False,
+        )
+    return group.main(args=argv, prog_name="kitmanager", obj=info)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ __all__ = [
     "default_data_dir",
     "keep_private",
     "load_or_create_secret_key",
+    "prepare_data_dir",
 ]
 
 APP_NAME = "kitmanager"
@@ -136,24 +137,20 @@ def _whole_number(value: object, setting: str, *, example: int, most: int) -> in
     return int(text)
 
 
-def build_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def build_config(
+    overrides: Mapping[str, Any] | None = None, *, make_data_dir: bool = True
+) -> dict[str, Any]:
     """Return the app configuration, creating the data dir and secret key if needed.
 
-    :raise ConfigError: when the data dir cannot be created or written.
+    With ``make_data_dir=False`` nothing on disk is touched (no folder, no database file, no
+    secret key; ``SECRET_KEY`` stays unset unless given): enough to list the commands for
+    ``kitmanager --help``. :func:`prepare_data_dir` does the rest when a command runs.
+
+    :raise ConfigError: when a setting is wrong, or the data dir cannot be created or written.
     """
     overrides = dict(overrides or {})
     # Absolute, so the SQLite URL never ends up relative to Flask's instance folder.
     data_dir = Path(overrides.pop("DATA_DIR", None) or default_data_dir()).expanduser().resolve()
-    try:
-        _private_folder(data_dir)
-        for sub in ("uploads", "generated"):
-            _private_folder(data_dir / sub)
-    except OSError as exc:
-        raise ConfigError(
-            f"Cannot use {data_dir} as the data folder ({exc.strerror}). "
-            "Choose another with --data-dir or KITMANAGER_DATA_DIR."
-        ) from exc
-
     config: dict[str, Any] = {
         "DATA_DIR": data_dir,
         "SQLALCHEMY_DATABASE_URI": _database_url(data_dir),
@@ -185,6 +182,28 @@ def build_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         example=SCAN_REQUEST_DAYS,
         most=SCAN_REQUEST_DAYS_MOST,
     )
+    if make_data_dir:
+        prepare_data_dir(config)
+    return config
+
+
+def prepare_data_dir(config: MutableMapping[str, Any]) -> None:
+    """Create what ``config`` (from :func:`build_config`) needs on disk: the data dir and its
+    folders, the SQLite file (private) and, unless ``SECRET_KEY`` is set, the secret key, which
+    goes into ``config``.
+
+    :raise ConfigError: when the data dir cannot be created or written.
+    """
+    data_dir = Path(config["DATA_DIR"])
+    try:
+        _private_folder(data_dir)
+        for sub in ("uploads", "generated"):
+            _private_folder(data_dir / sub)
+    except OSError as exc:
+        raise ConfigError(
+            f"Cannot use {data_dir} as the data folder ({exc.strerror}). "
+            "Choose another with --data-dir or KITMANAGER_DATA_DIR."
+        ) from exc
     _private_sqlite_file(config["SQLALCHEMY_DATABASE_URI"])
     if not config.get("SECRET_KEY"):
         try:
@@ -194,4 +213,3 @@ def build_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
                 f"Cannot create the secret key in {data_dir} ({exc.strerror}). "
                 "Check the folder's permissions or choose another with --data-dir."
             ) from exc
-    return config
