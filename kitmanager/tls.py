@@ -408,6 +408,9 @@ class _Front(asyncio.Protocol):
         finally:
             server.handshake_done(self)
         if self._phone is None:
+            # Aborted during the handshake (closed to make room for a newer one): asyncio
+            # then ends start_tls without an error and without a transport.
+            server.gone(self)
             return
         self._phone.pause_reading()  # until waitress is there to take the bytes
         try:

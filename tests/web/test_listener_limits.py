@@ -115,6 +115,20 @@ def test_silent_connections_do_not_hold_the_https_server(tmp_path: Path):
                 assert _healthz_seconds(server.port, https=True) < ANSWER_SECONDS
 
 
+def test_handshakes_closed_to_make_room_give_their_places_back(tmp_path: Path):
+    """Past 100 handshakes at once the oldest is closed; such a connection kept its place for
+    good, so three storms of silent connections left room for only 100, and 100 more silent
+    ones then shut everyone out."""
+    _room_for(600)
+    with Server(tmp_path / "data", extra_args=("--https",)) as server:
+        for _ in range(3):
+            with _open_sockets(server.port, 600):
+                time.sleep(1)
+        time.sleep(2)  # the server sees the last of them go
+        with _open_sockets(server.port, 450, tls=True, send=PARTIAL_REQUEST):
+            assert _healthz_seconds(server.port, https=True) < ANSWER_SECONDS
+
+
 @pytest.mark.parametrize("https", [HTTP, HTTPS])
 @pytest.mark.parametrize("count", [300, 700], ids=["300 sockets", "700 sockets"])
 def test_half_sent_requests_cannot_use_up_the_connections(tmp_path: Path, https: bool, count):
