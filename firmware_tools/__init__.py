@@ -7,6 +7,8 @@ each board's result is a :class:`BoardResult` with ``to_dict()``. Board families
 in :data:`DRIVERS`; :func:`register_driver` adds one, and :func:`board_kinds` lists every name
 ``--board`` takes. :data:`PORTS` is the process's per-port state (one job at a time, boards
 that need a re-flash). :func:`check_port_url` says whether a port is one this tool opens.
+Every sentence for a trainer (errors, notices, results) is a :class:`Message`: its English
+line, and a code of :data:`MESSAGES` with parameters an application can say in its language.
 """
 
 from firmware_tools.base import (
@@ -29,6 +31,7 @@ from firmware_tools.drivers import (
     register_driver,
     unregister_driver,
 )
+from firmware_tools.messages import MESSAGES, Message
 from firmware_tools.operations import (
     PORTS,
     BatchResult,
@@ -50,6 +53,7 @@ from firmware_tools.protocol.healthcheck import ExpectedFirmware
 
 __all__ = [
     "DRIVERS",
+    "MESSAGES",
     "PORTS",
     "BatchResult",
     "BoardContext",
@@ -62,6 +66,7 @@ __all__ = [
     "Firmware",
     "FlashReport",
     "Identification",
+    "Message",
     "Outcome",
     "PortInfo",
     "PortRegistry",

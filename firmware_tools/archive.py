@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from pathlib import PurePosixPath
 
 from firmware_tools.base import MAX_FIRMWARE_BYTES, BoardError, Reason
+from firmware_tools.messages import Message
 
 __all__ = ["MAX_FILES", "MAX_NAME_BYTES", "check_names", "read_zip"]
 
@@ -75,7 +76,7 @@ def read_zip(
     same firmware came before it).
 
     :raise BoardError: (BAD_IMAGE) with a code and parameters (all with ``name``):
-        ``zip-unreadable`` not a ZIP, or a damaged one (``entry``: the file, when one is);
+        ``zip-unreadable`` not a ZIP; ``zip-damaged`` (``entry``: a file that cannot be read);
         ``zip-too-many-files`` (``limit``: it lists more files, or a larger directory);
         ``zip-too-large`` (``size``, ``limit``: bytes it declares once unpacked);
         ``zip-nested-archive`` (``entry``);
@@ -89,7 +90,7 @@ def read_zip(
     try:
         infos = zipfile.ZipFile(io.BytesIO(data)).infolist()
     except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, EOFError):
-        raise _refused("zip-unreadable", name, "is not a ZIP file that can be opened") from None
+        raise _refused("zip-unreadable", name) from None
     files = [
         info
         for info in infos
@@ -100,24 +101,12 @@ def read_zip(
     check_names((info.filename for info in files), name)
     total = sum(info.file_size for info in files)
     if total > limit:
-        raise _refused(
-            "zip-too-large",
-            name,
-            f"unpacks to {total} B, more than a board firmware holds ({limit} B)",
-            size=total,
-            limit=limit,
-        )
+        raise _refused("zip-too-large", name, size=total, limit=limit)
     for info in files:
         if PurePosixPath(info.filename).suffix.lower() in _ARCHIVE_SUFFIXES:
             raise _nested(name, info.filename)
         if info.flag_bits & 0x1 or info.compress_type not in (_STORED, _DEFLATED):
-            raise _refused(
-                "zip-unsupported",
-                name,
-                f"holds {info.filename} encrypted or compressed other than by Deflate: zip "
-                "the files again with the usual tool, without a password",
-                entry=info.filename,
-            )
+            raise _refused("zip-unsupported", name, entry=info.filename)
     unpacked = []
     for info in files:
         content = _inflate(data, info, name)
@@ -147,13 +136,7 @@ def check_names(paths: Iterable[str], name: str = "the firmware") -> None:
         parts = [part for part in path.split("/") if part]
         for part in parts:
             if len(part.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
-                raise _refused(
-                    "name-too-long",
-                    name,
-                    f"holds a name longer than {MAX_NAME_BYTES} bytes ({path}): shorten it",
-                    entry=path,
-                    limit=MAX_NAME_BYTES,
-                )
+                raise _refused("name-too-long", name, entry=path, limit=MAX_NAME_BYTES)
         for depth in range(1, len(parts)):
             folder = "/".join(parts[:depth])
             key = _compared(folder)
@@ -164,13 +147,7 @@ def check_names(paths: Iterable[str], name: str = "the firmware") -> None:
         if key in folders:
             raise _file_and_folder(name, path, folders[key])
         if key in files:
-            raise _refused(
-                "name-twice",
-                name,
-                f"holds {files[key]} and {path}, the same name on a board: keep one",
-                entry=path,
-                other=files[key],
-            )
+            raise _refused("name-twice", name, entry=path, other=files[key])
         files[key] = path
 
 
@@ -179,14 +156,7 @@ def _compared(path: str) -> str:
 
 
 def _file_and_folder(name: str, file: str, inside: str) -> BoardError:
-    return _refused(
-        "name-file-and-folder",
-        name,
-        f"holds a file {file} and a folder of the same name (for {inside}): a board cannot "
-        "keep both, rename one",
-        entry=file,
-        other=inside,
-    )
+    return _refused("name-file-and-folder", name, entry=file, other=inside)
 
 
 def _declared_directory(data: bytes, name: str) -> tuple[int, int]:
@@ -201,7 +171,7 @@ def _declared_directory(data: bytes, name: str) -> tuple[int, int]:
     if at < 0 or tail[at : at + 4] != b"PK\x05\x06" or tail[-2:] != b"\x00\x00":
         at = tail.rfind(b"PK\x05\x06")
     if at < 0 or len(tail) - at < _END_RECORD.size:
-        raise _refused("zip-unreadable", name, "is not a ZIP file that can be opened")
+        raise _refused("zip-unreadable", name)
     record = _END_RECORD.unpack_from(tail, at)
     count, size = record[4], record[5]
     end_at = len(data) - len(tail) + at
@@ -259,42 +229,20 @@ def _is_archive(content: bytes) -> bool:
 
 
 def _too_many(name: str) -> BoardError:
-    return _refused(
-        "zip-too-many-files",
-        name,
-        f"lists more files than a board firmware has (at most {MAX_FILES})",
-        limit=MAX_FILES,
-    )
+    return _refused("zip-too-many-files", name, limit=MAX_FILES)
 
 
 def _nested(name: str, entry: str) -> BoardError:
-    return _refused(
-        "zip-nested-archive",
-        name,
-        f"holds another archive ({entry}): unpack it and give its files instead",
-        entry=entry,
-    )
+    return _refused("zip-nested-archive", name, entry=entry)
 
 
 def _damaged(name: str, entry: str) -> BoardError:
-    return _refused(
-        "zip-unreadable",
-        name,
-        f"is damaged ({entry} cannot be read): make the ZIP again",
-        entry=entry,
-    )
+    return _refused("zip-damaged", name, entry=entry)
 
 
 def _size_mismatch(name: str, entry: str) -> BoardError:
-    return _refused(
-        "zip-size-mismatch",
-        name,
-        f"is damaged or forged: {entry} does not unpack to the size its directory declares",
-        entry=entry,
-    )
+    return _refused("zip-size-mismatch", name, entry=entry)
 
 
-def _refused(code: str, name: str, why: str, **params: object) -> BoardError:
-    return BoardError(
-        f"{name} {why}", reason=Reason.BAD_IMAGE, code=code, params={"name": name, **params}
-    )
+def _refused(code: str, name: str, **params: object) -> BoardError:
+    return BoardError(Message(code, name=name, **params), reason=Reason.BAD_IMAGE)

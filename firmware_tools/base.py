@@ -6,10 +6,12 @@ new board family is a new driver, not a change to the operations.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any
+
+from firmware_tools.messages import Message
 
 if TYPE_CHECKING:  # only for annotations: images and the MicroPython driver import this module
     from firmware_tools.drivers.micropython import BoardFile
@@ -30,12 +32,12 @@ __all__ = [
 
 
 class Outcome(str, Enum):
-    """What one step of a check or flash came to, as the trainer reads it."""
+    """What one step of a check or flash came to, as the trainer reads it; best first."""
 
     PASS = "pass"  # noqa: S105 - an outcome, not a password
     WARN = "warn"
-    FAIL = "fail"
     SKIPPED = "skipped"
+    FAIL = "fail"
 
 
 class Reason(str, Enum):
@@ -60,27 +62,28 @@ class Reason(str, Enum):
 class BoardError(Exception):
     """A board operation failed in a way the trainer can act on.
 
-    ``str(error)`` is one line that says what happened and what to do. ``needs_reflash`` is
-    true when the board may hold a partial image and must be flashed again. ``code`` names
-    the refusal more finely than ``reason`` ("port-not-allowed"; by default the reason's
-    value) and ``params`` holds the values its message is made of, so an application can say
-    it in its own words and language.
+    ``message`` (and ``str(error)``) is one line that says what happened and what to do: a
+    :class:`~firmware_tools.messages.Message` of this library, whose ``code`` and ``params``
+    let an application say it in its own words and language, or plain text from a driver
+    outside it (``code`` "" then). ``needs_reflash`` is true when the board may hold a
+    partial image and must be flashed again.
     """
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        reason: Reason,
-        needs_reflash: bool = False,
-        code: str = "",
-        params: Mapping[str, object] | None = None,
-    ) -> None:
+    def __init__(self, message: str, *, reason: Reason, needs_reflash: bool = False) -> None:
         super().__init__(message)
+        self.message = message
         self.reason = reason
         self.needs_reflash = needs_reflash
-        self.code = code or reason.value
-        self.params: dict[str, object] = dict(params or {})
+
+    @property
+    def code(self) -> str:
+        """The message's code ("port-not-allowed"), "" for plain text."""
+        return self.message.code if isinstance(self.message, Message) else ""
+
+    @property
+    def params(self) -> dict[str, object]:
+        """The values the message is made of (empty for plain text)."""
+        return dict(self.message.params) if isinstance(self.message, Message) else {}
 
 
 #: The most a firmware may hold, all files together: the largest flash of a workshop board
@@ -94,13 +97,18 @@ ProgressCallback = Callable[[str, int, int], None]
 #: first write, so a failure or a timeout while it is the last phase reported leaves the board
 #: marked ``needs_reflash``.
 WRITE_PHASES = frozenset({"write", "copy"})
-# A trainer-facing message ("Press the reset button on ... now").
+# A trainer-facing message ("Press the reset button on ... now"), a Message of this library.
 Notice = Callable[[str], None]
 
 
 @dataclass
 class StepResult:
-    """One line of a health check or flash report: ``name`` pass/warn/fail and why."""
+    """One line of a health check or flash report: ``name`` pass/warn/fail and why.
+
+    ``name`` is the step's identifier ("bootloader", "selftest:motors"; see
+    :func:`~firmware_tools.messages.step_name` for how it is said); ``detail`` a Message of
+    this library, or text the board itself reported (a self-test part's detail).
+    """
 
     name: str
     outcome: Outcome

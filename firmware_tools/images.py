@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from firmware_tools.base import MAX_FIRMWARE_BYTES, BoardError, Reason
+from firmware_tools.messages import Message
 
 __all__ = ["CHIPS", "Chip", "FirmwareImage", "chip_for", "load_image"]
 
@@ -89,7 +90,7 @@ def chip_for(name: str) -> Chip:
     except KeyError:
         known = ", ".join(sorted(CHIPS))
         raise BoardError(
-            f"unknown chip {name!r}: use one of {known}", reason=Reason.BAD_IMAGE
+            Message("unknown-chip", chip=name, known=known), reason=Reason.BAD_IMAGE
         ) from None
 
 
@@ -129,7 +130,13 @@ def load_image(
     file's from each record as it is read (and the HEX text's size first), so a file that
     names a far address is refused at once instead of filling the gap up to it.
 
-    :raise BoardError: (BAD_IMAGE) with a one-line reason and what to do.
+    :raise BoardError: (BAD_IMAGE) with a one-line reason and what to do, its code naming
+        the rule: the address rule is ``bin-needs-address`` (a raw binary without
+        ``address``) and ``hex-has-address`` (an Intel HEX file, which carries its own, with
+        one); the file's size and span ``hex-too-large``, ``image-beyond-flash``,
+        ``image-in-bootloader``; its contents ``hex-broken`` (``detail``: the line and what
+        is wrong with it), ``hex-not-text``, ``image-empty``, ``image-eeprom``,
+        ``image-unreadable``, ``bin-negative-address``.
     """
     target = chip_for(chip)
     path = Path(path)
@@ -138,34 +145,26 @@ def load_image(
         size = path.stat().st_size
         hex_file = suffix in HEX_SUFFIXES or (suffix != ".bin" and _starts_like_hex(path))
     except OSError as exc:
-        raise _refuse(path, f"cannot be read ({exc.strerror or exc})") from None
+        raise _refuse(path, "image-unreadable", why=exc.strerror or str(exc)) from None
     if suffix == ".eep":
-        raise _refuse(path, "holds EEPROM data, not a program: flash the sketch's .hex")
+        raise _refuse(path, "image-eeprom")
     if hex_file:
         if address is not None:
-            raise _refuse(path, "is Intel HEX, which carries its own address: drop --address")
+            raise _refuse(path, "hex-has-address")
         limit = _hex_text_limit(target)
         if size > limit:
-            raise _refuse(
-                path,
-                f"is {size} B of Intel HEX, more than a program for the {target.name} can be "
-                f"({limit} B): is it built for this chip?",
-                code="hex-too-large",
-                size=size,
-                limit=limit,
-                chip=target.name,
-            )
+            raise _refuse(path, "hex-too-large", size=size, limit=limit, chip=target.name)
         start, data = _parse_hex(path, _read(path), target)
     else:
         if address is None:
-            raise _refuse(path, "is a raw binary: give the address to write it at (--address)")
+            raise _refuse(path, "bin-needs-address")
         if address < 0:
-            raise _refuse(path, f"cannot be written at a negative address ({address})")
+            raise _refuse(path, "bin-negative-address", address=address)
         if size:
             _check_span(path, target, address, address + size)
         start, data = address, _read(path)
     if not data:
-        raise _refuse(path, "holds no data")
+        raise _refuse(path, "image-empty")
     _check_span(path, target, start, start + len(data))
     return FirmwareImage(bytes(data), start, target.name, str(path))
 
@@ -190,7 +189,7 @@ def _read(path: Path) -> bytes:
     try:
         return path.read_bytes()
     except OSError as exc:
-        raise _refuse(path, f"cannot be read ({exc.strerror or exc})") from None
+        raise _refuse(path, "image-unreadable", why=exc.strerror or str(exc)) from None
 
 
 def _flash_room(target: Chip) -> int:
@@ -205,12 +204,10 @@ def _check_span(path: Path, target: Chip, start: int, end: int) -> None:
     if end > limit:
         raise _refuse(
             path,
-            f"has data at 0x{max(start, limit):X}-0x{end - 1:X}, inside the bootloader area "
-            f"(from 0x{limit:X}): use the sketch's .hex, not the one 'with_bootloader'",
-            code="image-in-bootloader",
-            start=max(start, limit),
-            end=end - 1,
-            limit=limit,
+            "image-in-bootloader",
+            start=f"0x{max(start, limit):X}",
+            end=f"0x{end - 1:X}",
+            limit=f"0x{limit:X}",
         )
 
 
@@ -218,10 +215,8 @@ def _check_in_flash(path: Path, target: Chip, end: int) -> None:
     if end > _flash_room(target):
         raise _refuse(
             path,
-            f"has data up to 0x{end - 1:X}, beyond the {target.flash_size} B flash of the "
-            f"{target.name}: is it built for this chip?",
-            code="image-beyond-flash",
-            end=end - 1,
+            "image-beyond-flash",
+            end=f"0x{end - 1:X}",
             flash_size=target.flash_size,
             chip=target.name,
         )
@@ -244,7 +239,7 @@ def _parse_hex(path: Path, raw: bytes, target: Chip) -> tuple[int, bytes]:
     for speed: a 4 MB image is 262,000 records.)
     """
     if not raw.isascii():
-        raise _refuse(path, "is not a text Intel HEX file")
+        raise _refuse(path, "hex-not-text")
     room = _flash_room(target)
     flash = bytearray([ERASED]) * room
     written = bytearray(room)
@@ -264,7 +259,7 @@ def _parse_hex(path: Path, raw: bytes, target: Chip) -> tuple[int, bytes]:
                 _check_in_flash(path, target, stop)
             if written.find(1, at, stop) != -1:
                 where = written.index(1, at, stop)
-                raise _broken(path, f"line {number} overlaps data already at 0x{where:X}")
+                raise _broken(path, "hex-line-overlaps", line=number, address=f"0x{where:X}")
             flash[at:stop] = record[4:-1]
             written[at:stop] = _WRITTEN[:size]
             if at < start:
@@ -285,34 +280,31 @@ def _parse_hex(path: Path, raw: bytes, target: Chip) -> tuple[int, bytes]:
 def _hex_record(path: Path, number: int, line: bytes) -> bytes:
     """The bytes of one HEX line (length, address, type, data, checksum), all checked."""
     if line[:1] != b":":
-        raise _broken(path, f"line {number} does not start with ':'")
+        raise _broken(path, "hex-line-no-colon", line=number)
     if len(line) % 2 == 0:
-        raise _broken(path, f"line {number} has the wrong length")
+        raise _broken(path, "hex-line-length", line=number)
     try:
         record = binascii.unhexlify(line[1:])
     except binascii.Error:
-        raise _broken(path, f"line {number} is not hexadecimal") from None
+        raise _broken(path, "hex-line-not-hex", line=number) from None
     if len(record) < 5 or len(record) != 5 + record[0]:
-        raise _broken(path, f"line {number} has the wrong length")
+        raise _broken(path, "hex-line-length", line=number)
     if sum(record) & 0xFF:
-        raise _broken(path, f"line {number} has a bad checksum")
+        raise _broken(path, "hex-line-checksum", line=number)
     kind = record[3]
     if kind != _DATA:
         if kind > _START_LINEAR:
-            raise _broken(path, f"line {number} has an unknown record type {kind:02X}")
+            raise _broken(path, "hex-line-record-type", line=number, kind=f"{kind:02X}")
         if record[0] != _ADDRESS_LENGTHS[kind]:
-            raise _broken(path, f"line {number} has the wrong length for a type {kind:02X} record")
+            raise _broken(path, "hex-line-record-length", line=number, kind=f"{kind:02X}")
     return record
 
 
-def _broken(path: Path, why: str) -> BoardError:
-    return _refuse(path, f"is a broken Intel HEX file: {why}", code="hex-broken", detail=why)
+def _broken(path: Path, code: str, **params: object) -> BoardError:
+    """The refusal of a broken HEX file; ``detail`` is what is wrong with which line."""
+    return _refuse(path, "hex-broken", detail=Message(code, **params))
 
 
-def _refuse(path: Path, why: str, *, code: str = "", **params: object) -> BoardError:
-    return BoardError(
-        f"firmware file {path.name} {why}",
-        reason=Reason.BAD_IMAGE,
-        code=code,
-        params={"file": path.name, **params},
-    )
+def _refuse(path: Path, code: str, **params: object) -> BoardError:
+    """The BAD_IMAGE refusal ``code`` of the file ``path`` (parameter ``file``, its name)."""
+    return BoardError(Message(code, file=path.name, **params), reason=Reason.BAD_IMAGE)

@@ -60,6 +60,7 @@ from firmware_tools.drivers import (
     driver_for_files,
     families,
 )
+from firmware_tools.messages import Message, joined, step_name
 from firmware_tools.ports import PortInfo, check_port_url, find_port, hub_place, port_label
 from firmware_tools.protocol import healthcheck
 from firmware_tools.protocol.healthcheck import ExpectedFirmware, Identity
@@ -122,8 +123,10 @@ class BoardResult:
     ``status`` is fail when ``reason`` is set or any step failed, skipped when every step was
     skipped (a board left alone: not identified, or no firmware for its family), warn when
     any step warned or was skipped, else pass. ``message`` is the one line to show for a
-    failure; ``reason`` its machine name. ``location`` and ``serial_number`` say where the
-    board sits on the hub (USB ports only); ``label`` puts them beside the device path.
+    failure (a :class:`~firmware_tools.messages.Message`, as every line here: ``summary``,
+    ``where``, ``label``, the steps' details); ``reason`` its machine name. ``location`` and
+    ``serial_number`` say where the board sits on the hub (USB ports only); ``label`` puts
+    them beside the device path.
     """
 
     port: str
@@ -165,36 +168,40 @@ class BoardResult:
     def where(self) -> str:
         """Hub socket, USB serial number and the board's own id, as known ("" for none)."""
         parts = [hub_place(self.location, self.serial_number)]
-        parts.append(f"board id {self.board_id}" if self.board_id else "")
-        return ", ".join(part for part in parts if part)
+        parts.append(Message("board-id", id=self.board_id) if self.board_id else "")
+        return joined([part for part in parts if part], "also")
 
     @property
     def label(self) -> str:
         """How a trainer finds the board: the device path, then :attr:`where` it is."""
-        return f"{self.port} ({self.where})" if self.where else self.port
+        return Message("port-at", port=self.port, place=self.where) if self.where else self.port
 
     @property
     def summary(self) -> str:
         """One line for the summary table: the failure, else the first warning, else the gist."""
-        reflash = " (needs re-flash)" if self.needs_reflash else ""
-        if self.message:
-            return self.message + reflash
-        for wanted in (Outcome.FAIL, Outcome.WARN, Outcome.SKIPPED):
-            for step in self.steps:
-                if step.outcome is wanted:
-                    return f"{step.name}: {step.detail}{reflash}"
+        said = self.message or self._first_not_passed()
+        if said:
+            return Message("needs-reflash", message=said) if self.needs_reflash else said
         gist = [step.detail for step in self.steps if step.name in ("flash", "verify", "firmware")]
         parts = [step for step in self.steps if step.name.startswith("selftest:")]
         if parts:
-            gist.append(f"self-test {len(parts)}/{len(parts)} parts pass")
-        return "; ".join(gist) or "; ".join(step.detail for step in self.steps)
+            gist.append(Message("selftest-passed", count=len(parts)))
+        return joined(gist) or joined([step.detail for step in self.steps])
+
+    def _first_not_passed(self) -> str:
+        """The first failed step, else the first warned, else the first skipped ("" for none)."""
+        for wanted in (Outcome.FAIL, Outcome.WARN, Outcome.SKIPPED):
+            for step in self.steps:
+                if step.outcome is wanted:
+                    return Message("step-said", step=step_name(step.name), detail=step.detail)
+        return ""
 
     def fail(self, error: BoardError, step: str) -> BoardResult:
         """Record ``error`` as the failure of ``step`` and return self."""
         self.reason = error.reason
-        self.message = str(error)
+        self.message = error.message
         self.needs_reflash = self.needs_reflash or error.needs_reflash
-        self.steps.append(StepResult(step, Outcome.FAIL, str(error)))
+        self.steps.append(StepResult(step, Outcome.FAIL, error.message))
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -234,8 +241,7 @@ class BatchResult:
 
     def counts(self) -> dict[str, int]:
         """Boards per status: pass, warn, skipped, fail."""
-        statuses = (Outcome.PASS, Outcome.WARN, Outcome.SKIPPED, Outcome.FAIL)
-        counts = {outcome.value: 0 for outcome in statuses}
+        counts = {outcome.value: 0 for outcome in Outcome}
         for board in self.boards:
             counts[board.status.value] += 1
         return counts
@@ -282,9 +288,7 @@ class PortRegistry:
                 self._running[key] = what
         if running is not None:
             raise BoardError(
-                f"{port} is busy: a {running} is running on it in this program; wait for it to "
-                "finish (or cancel it), then try again",
-                reason=Reason.BUSY,
+                Message("busy", port=port, running=step_name(running)), reason=Reason.BUSY
             )
         try:
             yield
@@ -344,9 +348,7 @@ def load_firmware(
         (PORT) an unknown board name.
     """
     if not paths:
-        raise BoardError(
-            "no firmware given: name a .hex, a .bin or a folder", reason=Reason.BAD_IMAGE
-        )
+        raise BoardError(Message("no-firmware-given"), reason=Reason.BAD_IMAGE)
     files = [Path(p) for p in paths]
     if family:
         kind = board_kind(family)
@@ -366,8 +368,12 @@ def firmware_by_family(firmwares: Iterable[Firmware]) -> dict[str, Firmware]:
     for firmware in firmwares:
         if firmware.family in found:
             raise BoardError(
-                f"two {firmware.family} firmwares given ({found[firmware.family].source} and "
-                f"{firmware.source}): give one per board family",
+                Message(
+                    "two-firmwares",
+                    family=firmware.family,
+                    first=found[firmware.family].source,
+                    second=firmware.source,
+                ),
                 reason=Reason.BAD_IMAGE,
             )
         found[firmware.family] = firmware
@@ -394,8 +400,7 @@ def resolve_family(
     if info is not None and info.family in DRIVERS:
         return info.family
     raise BoardError(
-        f"cannot tell which board is on {port_label(port, info)}: pass --board "
-        f"{'|'.join(families())}",
+        Message("cannot-tell-board", port=port_label(port, info), families="|".join(families())),
         reason=Reason.PORT,
     )
 
@@ -476,13 +481,7 @@ def _remember_reflash(result: BoardResult) -> None:
     elif PORTS.needs_reflash(result.port, result.serial_number):
         result.needs_reflash = True
         if result.ok:
-            result.steps.append(
-                StepResult(
-                    "reflash",
-                    Outcome.WARN,
-                    "an earlier flash of this board was cut off while writing: flash it again",
-                )
-            )
+            result.steps.append(StepResult("reflash", Outcome.WARN, Message("earlier-flash-cut")))
 
 
 def _options(
@@ -572,14 +571,22 @@ def _family_to_flash(
     if given:
         chosen = board_kind(given).family
         if chosen not in firmwares:
-            sources = ", ".join(f"{f.source} is {f.family} firmware" for f in firmwares.values())
-            raise BoardError(f"{sources}; the board is {chosen}", reason=Reason.BAD_IMAGE)
+            sources = [
+                Message("firmware-is-for", source=f.source, family=f.family)
+                for f in firmwares.values()
+            ]
+            raise BoardError(
+                Message("firmware-not-for-board", sources=joined(sources, "also"), family=chosen),
+                reason=Reason.BAD_IMAGE,
+            )
         return chosen
     guess = info.family if info is not None and info.family in DRIVERS else None
     if guess is not None and info is not None and info.family_sure:
         if guess in firmwares:
             return guess
-        return _leave_alone(result, f"a {guess} board ({info.board}): no {guess} firmware given")
+        return _leave_alone(
+            result, Message("no-firmware-for-known", family=guess, board=info.board)
+        )
     if guess is None and len(firmwares) == 1:
         return next(iter(firmwares))  # a pty or URL: the trainer's firmware says what it is
     return _identify(result, guess, firmwares, options, progress)
@@ -607,23 +614,24 @@ def _identify(
         result.identity.update(found.identity)
         if family not in firmwares:
             return _leave_alone(
-                result, f"identified as {family} ({found.detail}): no {family} firmware given"
+                result,
+                Message("no-firmware-for-identified", family=family, detail=found.detail),
             )
         result.steps.append(StepResult("identify", Outcome.PASS, found.detail))
         return family
-    return _leave_alone(result, f"not identified: no {', '.join(candidates)} board answered")
+    return _leave_alone(result, Message("not-identified", families=", ".join(candidates)))
 
 
 def _leave_alone(result: BoardResult, why: str) -> None:
-    result.steps.append(StepResult("identify", Outcome.SKIPPED, f"{why}; skipped"))
+    result.steps.append(StepResult("identify", Outcome.SKIPPED, Message("left-alone", why=why)))
     return None
 
 
 def _flash_detail(report: FlashReport) -> str:
     if report.skipped_unchanged:
-        return "already up to date: nothing written"
-    verified = ", verified" if report.bytes_verified else ", not verified"
-    return f"{report.bytes_written} B written{verified} in {report.duration_s:.1f} s"
+        return Message("flash-unchanged")
+    code = "flash-verified" if report.bytes_verified else "flash-not-verified"
+    return Message(code, bytes=report.bytes_written, seconds=round(report.duration_s, 1))
 
 
 def verify_board(
@@ -682,7 +690,7 @@ def check_board(
             chip = board_kind(family).chip if family else None
             options = _options(info, port, reset=reset, baudrate=baudrate, notice=notice, chip=chip)
             modem = port_has_modem_lines(port)
-            result.steps.append(StepResult("port", Outcome.PASS, "opened"))
+            result.steps.append(StepResult("port", Outcome.PASS, Message("port-opened")))
             if bootloader:
                 _check_bootloader(result, options, modem)
             progress("hello", 0, 0)
@@ -710,20 +718,22 @@ def _selftest_failure(result: BoardResult, selftest: list[StepResult]) -> None:
     failed = [step for step in selftest if step.outcome is Outcome.FAIL]
     if not failed or result.reason is not None:
         return
-    parts = "; ".join(f"{step.name.split(':', 1)[-1]}: {step.detail}" for step in failed)
-    result.reason = Reason.SELFTEST
-    result.message = (
-        f"self-test failed ({parts}): check or replace that part of the kit, then check again"
+    parts = joined(
+        [
+            Message("step-said", step=step.name.split(":", 1)[-1], detail=step.detail)
+            for step in failed
+        ]
     )
+    result.reason = Reason.SELFTEST
+    result.message = Message("selftest-failed", parts=parts)
 
 
 def _check_bootloader(result: BoardResult, options: DriverOptions, modem: bool) -> None:
     driver_class = DRIVERS[result.family]
     skipped = driver_class.bootloader_unreachable(options, modem)
     if skipped:
-        result.steps.append(
-            StepResult("bootloader", Outcome.SKIPPED, f"not checked: {skipped}; firmware checked")
-        )
+        said = Message("bootloader-not-checked", why=skipped)
+        result.steps.append(StepResult("bootloader", Outcome.SKIPPED, said))
         return
     try:
         with _driver(result.family, result.port, options) as driver:
@@ -734,8 +744,8 @@ def _check_bootloader(result: BoardResult, options: DriverOptions, modem: bool) 
         if error.reason is Reason.PORT:
             raise
         # the firmware may still run: report the bootloader and go on to the firmware
-        result.steps.append(StepResult("bootloader", Outcome.FAIL, str(error)))
-        result.reason, result.message = error.reason, str(error)
+        result.steps.append(StepResult("bootloader", Outcome.FAIL, error.message))
+        result.reason, result.message = error.reason, error.message
 
 
 def _ask_firmware(
@@ -784,25 +794,18 @@ def _ask(
                     return reply
                 if reply is not None and "error" in reply and not resend:
                     raise BoardError(
-                        f"the firmware answered {cmd!r} with an error ({reply['error']}): "
-                        "check the kit wiring, or flash the kit firmware again",
+                        Message("firmware-error-answer", cmd=cmd, error=str(reply["error"])),
                         reason=Reason.PROTOCOL,
                     )
             progress(cmd, 0, 0)
     except (serial.SerialException, OSError) as exc:
         raise BoardError(
-            f"the port went away during the health check ({exc}): check the cable",
-            reason=Reason.DISCONNECTED,
+            Message("health-port-gone", why=str(exc)), reason=Reason.DISCONNECTED
         ) from None
     if heard or buffer:
-        raise BoardError(
-            f"the firmware does not answer {cmd!r}, but something prints: flash the kit "
-            "firmware (or check the baud rate is 115200)",
-            reason=Reason.PROTOCOL,
-        )
+        raise BoardError(Message("firmware-prints", cmd=cmd), reason=Reason.PROTOCOL)
     raise BoardError(
-        f"no answer to {cmd!r} within {timeout:.0f} s: flash the kit firmware, or press reset",
-        reason=Reason.NO_RESPONSE,
+        Message("no-answer-to", cmd=cmd, timeout=round(timeout)), reason=Reason.NO_RESPONSE
     )
 
 
@@ -861,7 +864,7 @@ class BoardContext:
         """Report progress; raises the cancellation once the attempt is stopped."""
         if self._stopped is not None:
             stopped = self._stopped
-            raise BoardError(str(stopped), reason=stopped.reason, needs_reflash=self.writing)
+            raise BoardError(stopped.message, reason=stopped.reason, needs_reflash=self.writing)
         self.writing = phase in WRITE_PHASES and total > 0
         self._on_progress(ProgressEvent(self.port, self.attempt, phase, done, total))
 
@@ -897,14 +900,11 @@ BoardJob = Callable[[BoardContext], BoardResult]
 
 
 def _timeout_error(timeout: float) -> BoardError:
-    return BoardError(
-        f"no result within {timeout:.0f} s: check the board, or raise --timeout",
-        reason=Reason.TIMEOUT,
-    )
+    return BoardError(Message("timed-out", timeout=round(timeout)), reason=Reason.TIMEOUT)
 
 
 def _cancelled_error() -> BoardError:
-    return BoardError("cancelled before it finished: run it again", reason=Reason.CANCELLED)
+    return BoardError(Message("cancelled"), reason=Reason.CANCELLED)
 
 
 def flash_job(
@@ -1075,7 +1075,9 @@ def _attempt(
         except BoardError as error:
             box.append(BoardResult(context.port, "unknown", "job").fail(error, "job"))
         except Exception as error:  # a bug must not take the other boards down
-            failure = BoardError(f"internal error: {error!r}", reason=Reason.PROTOCOL)
+            failure = BoardError(
+                Message("internal-error", error=repr(error)), reason=Reason.PROTOCOL
+            )
             box.append(BoardResult(context.port, "unknown", "job").fail(failure, "job"))
 
     worker = threading.Thread(target=work, name=f"board {context.port}", daemon=True)
@@ -1097,7 +1099,7 @@ def _attempt(
     elif (info := find_port(context.port)) is not None:  # the board is known by its serial
         stopped.location, stopped.serial_number = info.location, info.serial_number
     stopped.fail(
-        BoardError(str(why), reason=why.reason, needs_reflash=needs_reflash),
+        BoardError(why.message, reason=why.reason, needs_reflash=needs_reflash),
         "cancelled" if why.reason is Reason.CANCELLED else "timeout",
     )
     _remember_reflash(stopped)

@@ -26,6 +26,7 @@ from serial.tools import list_ports
 from serial.tools.list_ports_common import ListPortInfo
 
 from firmware_tools.base import BoardError, Reason
+from firmware_tools.messages import Message
 
 __all__ = [
     "ACCEPTED_PORTS",
@@ -76,35 +77,29 @@ def check_port_url(text: str, *, windows: bool | None = None) -> str:
     spaces are dropped and a URL's scheme is written in lower case.
 
     :raise BoardError: (PORT) code ``port-not-allowed`` (params ``port``, ``accepted``),
-        ``port-url-options`` (``port``: a network address with options or a path after the
-        port) or ``port-not-a-device`` (``port``, ``accepted``: the path exists but is no
-        serial device).
+        ``port-empty`` (the same, for an empty port), ``port-url-options`` (``port``,
+        ``scheme``: a network address with options or a path after the port) or
+        ``port-not-a-device`` (``port``, ``accepted``: the path exists but is no serial
+        device).
     """
     port = (text or "").strip()
     windows = sys.platform == "win32" if windows is None else windows
-    printable = port and not any(ord(char) < 32 or ord(char) == 127 for char in port)
+    # Device paths, COM names and host names are plain ASCII: a control or a bidirectional
+    # override character could make a port read as another on the page.
+    printable = port.isascii() and port.isprintable()
     network = _NETWORK_PORT.match(port) if printable else None
     if network is not None and _network_parts_valid(network["host"], network["port"]):
         scheme = network["scheme"].lower()
         if network.end() != len(port):
-            raise _port_refused(
-                "port-url-options",
-                f"{port}: write {scheme}://HOST:PORT with nothing after the port (no options, "
-                "no path)",
-                port=port,
-            )
+            raise _port_refused("port-url-options", port=port, scheme=scheme)
         return f"{scheme}://{network['host']}:{network['port']}"
     if printable and windows and _WINDOWS_PORT.fullmatch(port):
         return port.upper()
     if printable and _DEVICE_PATHS.fullmatch(port) and os.path.normpath(port) == port:
         _check_device(port)
         return port
-    raise _port_refused(
-        "port-not-allowed",
-        f"{port or 'an empty port'} is not a port this tool opens: give {ACCEPTED_PORTS}",
-        port=port,
-        accepted=ACCEPTED_PORTS,
-    )
+    code = "port-not-allowed" if port else "port-empty"
+    raise _port_refused(code, port=port, accepted=ACCEPTED_PORTS)
 
 
 def _network_parts_valid(host: str, port: str) -> bool:
@@ -127,17 +122,11 @@ def _check_device(path: str) -> None:
     except OSError:
         return  # cannot look (permissions): opening it says why
     if not stat.S_ISCHR(found.st_mode) or not _DEVICE_NODES.fullmatch(os.path.realpath(path)):
-        raise _port_refused(
-            "port-not-a-device",
-            f"{path} is not a serial device (it is a file, a folder or another kind of "
-            f"device): give {ACCEPTED_PORTS}",
-            port=path,
-            accepted=ACCEPTED_PORTS,
-        )
+        raise _port_refused("port-not-a-device", port=path, accepted=ACCEPTED_PORTS)
 
 
-def _port_refused(code: str, message: str, **params: object) -> BoardError:
-    return BoardError(message, reason=Reason.PORT, code=code, params=params)
+def _port_refused(code: str, **params: object) -> BoardError:
+    return BoardError(Message(code, **params), reason=Reason.PORT)
 
 
 @dataclass(frozen=True)
@@ -266,17 +255,18 @@ def find_port(device: str, ports: Iterable[PortInfo] | None = None) -> PortInfo 
 
 
 def hub_place(location: str | None, serial_number: str | None) -> str:
-    """``"hub socket 1-1.2, serial 7523A1"`` from a USB location and serial number, or ``""``."""
+    """``"hub socket 1-1.2, serial 7523A1"`` from a USB location and serial number (a
+    Message), or ``""``."""
     socket = (location or "").split(":")[0]  # ":1.0" names the USB interface, not the socket
-    parts = [
-        f"hub socket {socket}" if socket else "",
-        f"serial {serial_number}" if serial_number else "",
-    ]
-    return ", ".join(part for part in parts if part)
+    if socket and serial_number:
+        return Message("hub-socket-serial", socket=socket, serial=serial_number)
+    if socket:
+        return Message("hub-socket", socket=socket)
+    return Message("hub-serial", serial=serial_number) if serial_number else ""
 
 
 def port_label(device: str, info: PortInfo | None) -> str:
     """The device path and, when it is a USB port, where it sits on the hub: how results and
     prompts name a board (``"/dev/ttyUSB3 (hub socket 1-1.4, serial A9X3)"``)."""
     place = info.hub_place if info is not None else ""
-    return f"{device} ({place})" if place else device
+    return Message("port-at", port=device, place=place) if place else device

@@ -29,6 +29,7 @@ from contextvars import ContextVar
 import serial
 
 from firmware_tools.base import BoardError, Notice, Reason
+from firmware_tools.messages import Message
 from firmware_tools.ports import check_port_url
 
 __all__ = [
@@ -56,16 +57,13 @@ RESET_NAMES = ("auto", "dtr", "rts", "none")
 _watcher: ContextVar[Callable[[serial.SerialBase], None] | None] = ContextVar(
     "firmware_tools_port_watcher", default=None
 )
-# What the trainer can do about the usual reasons a port does not open.
+# What the trainer can do about the usual reasons a port does not open (message codes).
 _OPEN_HINTS = {
-    errno.ENOENT: "check the board is plugged in; `firmware-tools ports` lists the ports",
-    errno.EACCES: "add your user to the dialout group and log in again",
-    errno.EBUSY: "another program (serial monitor, IDE) has it open: close it",
+    errno.ENOENT: "hint-not-found",
+    errno.EACCES: "hint-permission",
+    errno.EBUSY: "hint-busy",
 }
-_OPEN_HINT = (
-    "check the board is plugged in and no other program (serial monitor, IDE) has the port "
-    "open; `firmware-tools ports` lists them"
-)
+_OPEN_HINT = "hint-open"
 
 
 def open_port(
@@ -109,8 +107,10 @@ def cannot_open(name: str, exc: BaseException) -> BoardError:
     if not isinstance(number, int):
         found = re.search(r"\[Errno (\d+)\]", str(exc))
         number = int(found.group(1)) if found else None
-    hint = _OPEN_HINTS.get(number, _OPEN_HINT) if number else _OPEN_HINT
-    return BoardError(f"cannot open {name} ({os_reason(exc)}): {hint}", reason=Reason.PORT)
+    hint = Message(_OPEN_HINTS.get(number, _OPEN_HINT) if number else _OPEN_HINT)
+    return BoardError(
+        Message("cannot-open", name=name, why=os_reason(exc), hint=hint), reason=Reason.PORT
+    )
 
 
 @contextlib.contextmanager
@@ -197,7 +197,7 @@ class ManualReset(ResetStrategy):
         self.notice = notice
 
     def reset(self, ser: serial.SerialBase) -> None:
-        self.notice(f"Press the reset button on the board at {self.port} now")
+        self.notice(Message("press-reset", name=self.port))
 
 
 def choose_reset(
@@ -218,5 +218,5 @@ def choose_reset(
     if has_modem_lines(ser):
         return LineReset("dtr" if name == "auto" else name)
     if name != "auto":
-        say(f"{port} has no DTR/RTS lines (a pty or network port): reset {name} is not possible")
+        say(Message("no-reset-lines", name=port, reset=name))
     return ManualReset(port, say)

@@ -22,6 +22,7 @@ from flask.cli import with_appcontext
 
 from kitmanager.config import PRIVATE_FILE_MODE
 from kitmanager.extensions import db
+from kitmanager.unit_of_work import UserError
 
 __all__ = [
     "APPLICATION_ID",
@@ -39,7 +40,7 @@ APPLICATION_ID = 0x4B49544D
 REQUIRED_TABLES = {"alembic_version", "user", "workshop", "participant", "audit_event"}
 
 
-class BackupError(Exception):
+class BackupError(UserError):
     """A backup or restore cannot be done; the message says why and what to do."""
 
 

@@ -3,13 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import errno
-import gc
 import os
-import signal
-import socket
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +14,8 @@ from flask import Flask, current_app
 from flask.cli import FlaskGroup, NoAppException, ScriptInfo, with_appcontext
 
 from kitmanager.extensions import db
+from kitmanager.serving import announce, checked_base_url, listen, prepare, run
+from kitmanager.unit_of_work import unit_of_work
 
 __all__ = ["main", "register_commands"]
 
@@ -144,38 +141,6 @@ def _runs_a_command(group: click.Group, args: list[str], commands: ScriptInfo) -
     return False  # no such command
 
 
-def _listen_error(exc: OSError, host: str, port: int) -> str:
-    """What to do when the server cannot listen on ``host``:``port``."""
-    if exc.errno == errno.EADDRINUSE:
-        return (
-            f"Port {port} is already in use on {host}. Is kitmanager already running? "
-            "Stop it, or try another port with --port."
-        )
-    if exc.errno in (errno.EACCES, errno.EPERM):
-        return (
-            f"Not allowed to listen on port {port} (ports below 1024 need administrator "
-            "rights). Choose another with --port, e.g. --port 5000."
-        )
-    if exc.errno == errno.EADDRNOTAVAIL or isinstance(exc, socket.gaierror):
-        return (
-            f"{host} is not an address of this laptop. Use --host 0.0.0.0 (phones on the "
-            "Wi-Fi can join) or --host 127.0.0.1 (this laptop only)."
-        )
-    return f"Cannot listen on {host}:{port} ({exc.strerror or exc}). Try another --port or --host."
-
-
-def _print_terminal_qr(url: str) -> None:
-    import qrcode
-
-    code = qrcode.QRCode(border=2, error_correction=qrcode.constants.ERROR_CORRECT_M)
-    code.add_data(url)
-    code.make(fit=True)
-    try:
-        code.print_ascii(out=sys.stdout, invert=True)
-    except UnicodeEncodeError:  # a console that cannot show block characters
-        code.print_tty() if sys.stdout.isatty() else None
-
-
 @click.command("serve")
 @click.option(
     "--host",
@@ -205,136 +170,13 @@ def serve_command(
 ) -> None:
     """Run the app with waitress (or, with --https, over TLS); phones on the same Wi-Fi join
     through the LAN URL."""
-    from kitmanager.audit import cli_actor
-    from kitmanager.auth.services import ensure_first_organiser
-    from kitmanager.network import check_address, lan_ip, lan_url
-    from kitmanager.scans.cli import pruned_message
-    from kitmanager.scans.housekeeping import keep_scan_answers_for, prune_scan_requests
-    from kitmanager.settings.services import (
-        SettingError,
-        check_base_url,
-        set_badge_base_url,
-        stored_base_url,
-    )
-
     app = current_app._get_current_object()
-    app.config["SERVER_PORT"] = port
-    everywhere = host in ("0.0.0.0", "::", "")  # noqa: S104
-    url_host = f"[{host}]" if ":" in host else host  # an IPv6 address needs brackets in a URL
-    scheme = "https" if use_https else "http"
-    lan = lan_url(port, scheme=scheme) if everywhere else lan_url(port, url_host, scheme=scheme)
-    # Bound to one address, the server answers only there, not on 127.0.0.1.
-    local = f"{scheme}://127.0.0.1:{port}" if everywhere else f"{scheme}://{url_host}:{port}"
-    if base_url:
-        try:
-            base_url = check_base_url(base_url)
-        except SettingError:
-            raise click.BadParameter(
-                f"'{base_url}' is not a web address: start it with http:// or https://, "
-                "e.g. http://10.42.0.1:5000.",
-                param_hint="--base-url",
-            ) from None
-    # One full garbage collection now, over what start-up made: otherwise the collector's first
-    # full passes come during the first scans and stall one for 50-80 ms. After this one, a full
-    # pass waits until the objects alive grow by a quarter.
-    gc.collect()
-    certificate = None
-    # Bodies over the app's limit are refused by the server before they are read.
-    max_body = app.config["MAX_CONTENT_LENGTH"]
-    try:
-        if use_https:
-            from kitmanager.tls import HttpsServer, ensure_certificate
-
-            names = [lan_ip()] if everywhere else [host]
-            certificate = ensure_certificate(Path(app.config["DATA_DIR"]), names)
-            server: Any = HttpsServer(app, host, port, threads, certificate, max_body=max_body)
-        else:
-            from kitmanager.tls import http_server
-
-            server = http_server(app, host, port, threads, max_body=max_body)
-    except OSError as exc:
-        raise click.ClickException(_listen_error(exc, host, port)) from None
-    # Only once the port is ours: a start that fails must not use up the one-time password.
-    created = ensure_first_organiser()
-    # The badge address lives in the database, so `kitmanager badges` and the web agree:
-    # --base-url replaces it; otherwise a stored address stays (badges already printed carry
-    # it), unless there is none or only a loopback one, which no phone reaches: then the URL
-    # printed below is stored (the Wi-Fi one when there is a network).
-    stored = stored_base_url()
-    badges_url = base_url or stored
-    if badges_url is None or (not base_url and check_address(badges_url).problem == "loopback"):
-        badges_url = lan
-    if badges_url != stored:
-        set_badge_base_url(cli_actor(), badges_url)
-    pruned = prune_scan_requests()
-    db.session.commit()
-    if pruned:
-        click.echo(pruned_message(pruned, keep_scan_answers_for()))
-
-    click.echo(f"kitmanager is running. Data folder: {app.config['DATA_DIR']}")
-    click.echo(f"  On this laptop:  {local}/")
-    if host.startswith("127.") or host in ("localhost", "::1"):
-        click.echo(f"  Listening on this laptop only (--host {host}): phones cannot join.")
-    elif lan_ip() != "127.0.0.1":
-        click.echo(f"  On the Wi-Fi:    {lan}/   (phones: scan this)")
-        _print_terminal_qr(lan + "/")
-    else:
-        click.echo("  No network found: phones cannot join until this laptop is on a Wi-Fi.")
-    click.echo(f"  Badges point to: {badges_url}")
-    problem = check_address(badges_url).problem
-    if problem == "loopback":
-        click.echo("  (only this laptop reaches that address: phones cannot open the badges)")
-    elif problem:
-        click.echo(
-            "  (not an address of this laptop now: change it on the Settings page or "
-            "with --base-url, unless a proxy answers for it)"
-        )
-    if certificate is not None:
-        click.echo(
-            f"  HTTPS certificate for {', '.join(certificate.names)}"
-            + ("" if certificate.created else " (made earlier)")
-        )
-        click.echo(f"  Its fingerprint (SHA-256): {certificate.fingerprint}")
-        if certificate.created:
-            click.echo(
-                "  New certificate: each phone must accept it once. Open the Wi-Fi URL, tap "
-                "'Advanced' > 'Proceed', and check that the fingerprint shown by the browser "
-                "(padlock > certificate) is the one above."
-            )
-    if created is not None:
-        user, password = created
-        click.echo("")
-        click.echo(f"  First start: log in as '{user.username}' with password: {password}")
-        click.echo(
-            "  (shown only this once; `kitmanager users reset-password organiser` makes a new one)"
-        )
-    click.echo("Press Ctrl-C to stop.")
-    sys.stdout.flush()
-
-    def _stop(signum: int, frame: Any) -> None:
-        # A service manager's SIGTERM stops the server the same clean way as Ctrl-C.
-        raise KeyboardInterrupt
-
-    in_main_thread = threading.current_thread() is threading.main_thread()
-    stop_signals = (signal.SIGINT, signal.SIGTERM)
-    previous = {sig: signal.getsignal(sig) for sig in stop_signals}
-    if in_main_thread:
-        signal.signal(signal.SIGTERM, _stop)
-    try:
-        server.run()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        if in_main_thread:
-            # A second Ctrl-C while shutting down must not cut the clean stop short.
-            for sig in stop_signals:
-                signal.signal(sig, signal.SIG_IGN)
-        server.close()
-        db.engine.dispose()
-        if in_main_thread:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-    click.echo("kitmanager stopped.")
+    base_url = checked_base_url(base_url)
+    listening = listen(app, host, port, threads, use_https)
+    with unit_of_work():
+        prepared = prepare(listening, base_url)
+    announce(app, listening, prepared)
+    run(listening)
 
 
 def register_commands(app: Flask) -> None:

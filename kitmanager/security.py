@@ -143,13 +143,17 @@ def _security_headers(response: Any) -> Any:
 
 def init_security(app: Flask) -> None:
     from kitmanager.auth.services import load_session_user, load_token_principal
+    from kitmanager.web import login_nonce
 
     app.session_interface = SchemeAwareSessionInterface()
     login_manager.login_view = "auth.login"
     login_manager.login_message = _l("Please log in to see this page.")
     login_manager.login_message_category = "info"
     login_manager.session_protection = "basic"
-    login_manager.user_loader(load_session_user)
+
+    @login_manager.user_loader
+    def _load_from_session(session_id: str) -> Any:
+        return load_session_user(session_id, login_nonce())
 
     @login_manager.request_loader
     def _load_from_header(req: Any) -> Any:

@@ -195,12 +195,14 @@ def trust_public_key(data_dir: Path, pem: bytes | str) -> tuple[Path, bool]:
     return path, True
 
 
-def trusted_public_keys(data_dir: Path, *, create: bool = True) -> list[Ed25519PublicKey]:
+def trusted_public_keys(
+    data_dir: Path, *, create: bool = True, own: bool = True
+) -> list[Ed25519PublicKey]:
     """This installation's public key first, then the keys it was told to trust. With
     ``create=False`` a data folder without a signing key makes none (and lists only the keys
-    it trusts, perhaps none)."""
+    it trusts, perhaps none); with ``own=False`` only the keys it was told to trust."""
     keys = []
-    if create or (Path(data_dir) / SIGNING_KEY_FILE).is_file():
+    if own and (create or (Path(data_dir) / SIGNING_KEY_FILE).is_file()):
         keys.append(load_or_create_signing_key(Path(data_dir)).public_key())
     for path in sorted((Path(data_dir) / TRUSTED_KEYS_FOLDER).glob("*.pem")):
         try:

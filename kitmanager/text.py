@@ -19,6 +19,10 @@ What the cleaning does, and why:
   badge line, the other columns of a terminal listing) and can disguise a name. The implicit
   marks (LRM U+200E, RLM U+200F, ALM U+061C) open no scope, so they are kept, as are the
   joiners (ZWJ, ZWNJ) that Persian, Indic scripts and emoji need.
+- Invisible characters no script needs in a name (zero-width space U+200B, word joiner
+  U+2060, the byte-order mark U+FEFF) are removed: "Kit\u200bA" would look like "KitA"
+  but sort and compare as another name. A text made only of invisible format characters
+  (marks, joiners) and spaces is no text: it becomes ``""``, so "a name is needed" is said.
 - A lone UTF-16 surrogate (U+D800-U+DFFF on its own) is not a character at all: it cannot be
   stored in UTF-8, so it is refused with :class:`UnreadableText` instead of being guessed at.
 
@@ -80,7 +84,9 @@ _BIDI_CONTROLS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 _BREAKS = "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"
 _CONTROLS = [chr(c) for c in (*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0))]
 
-_DROP = dict.fromkeys(map(ord, (*_CONTROLS, *_BIDI_CONTROLS)))
+_INVISIBLE = "\u200b\u2060\ufeff"
+
+_DROP = dict.fromkeys(map(ord, (*_CONTROLS, *_BIDI_CONTROLS, *_INVISIBLE)))
 _ONE_LINE = str.maketrans({**_DROP, **dict.fromkeys(map(ord, _BREAKS + "\t"), "\n")})
 _MULTI_LINE = str.maketrans({**_DROP, **dict.fromkeys(map(ord, _BREAKS), "\n"), ord("\t"): "\t"})
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -122,11 +128,18 @@ def clean_text(value: str | None, *, multiline: bool = False) -> str:
         raise UnreadableText(value)
     text = unicodedata.normalize("NFC", value.replace("\r\n", "\n"))
     if multiline:
-        return text.translate(_MULTI_LINE).strip()
-    text = text.translate(_ONE_LINE)
-    if "\n" in text:
-        text = " ".join(part.strip() for part in text.split("\n") if part.strip())
-    return text.strip()
+        text = text.translate(_MULTI_LINE).strip()
+    else:
+        text = text.translate(_ONE_LINE)
+        if "\n" in text:
+            text = " ".join(part.strip() for part in text.split("\n") if part.strip())
+        text = text.strip()
+    return text if _visible(text) else ""
+
+
+def _visible(text: str) -> bool:
+    """Whether ``text`` shows anything: a character other than a space or a format mark."""
+    return any(not char.isspace() and unicodedata.category(char) != "Cf" for char in text)
 
 
 def clean_for_column(

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, jsonify, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user
+from werkzeug.exceptions import HTTPException
 
-from kitmanager.extensions import db
 from kitmanager.scans import badge_url, kit_label_url
 from kitmanager.security import public
+from kitmanager.unit_of_work import UserError, discard_work, unit_of_work
+from kitmanager.web import refusal_message
 
 core = Blueprint("core", __name__)
 
@@ -33,8 +45,8 @@ def language():
     if choice in current_app.config["LANGUAGES"]:
         session["language"] = choice
         if current_user.is_authenticated and hasattr(current_user, "username"):
-            current_user.language = choice
-            db.session.commit()
+            with unit_of_work():
+                current_user.language = choice
     target = request.form.get("next", "")
     if not target.startswith("/") or target.startswith("//"):
         target = url_for("core.index")
@@ -44,12 +56,23 @@ def language():
 def _error(code: int):
     def handler(exc):
         if code == 500:
-            db.session.rollback()  # the page below must not trip over a failed transaction
+            discard_work()  # the page below must not trip over a failed transaction
         if request.path.startswith("/api/"):
-            return jsonify(error=getattr(exc, "description", str(exc))), code
+            message = refusal_message(exc) if isinstance(exc, HTTPException) else str(exc)
+            return jsonify(error=message), code
         return render_template("errors.html", code=code, error=exc), code
 
     return handler
+
+
+def _refused(refusal: UserError):
+    """A refusal no view answered itself: rolled back, and its message shown (400; the JSON
+    API's 422), never a 500."""
+    discard_work()
+    if request.path.startswith("/api/"):
+        return jsonify(error=str(refusal)), 422
+    flash(str(refusal), "error")
+    return render_template("errors.html", code=400, error=refusal), 400
 
 
 def register_core_views(app: Flask) -> None:
@@ -57,24 +80,17 @@ def register_core_views(app: Flask) -> None:
     _template_helpers(app)
     for code in (400, 403, 404, 405, 413, 429, 500):
         app.register_error_handler(code, _error(code))
+    app.register_error_handler(UserError, _refused)
 
 
 def _template_helpers(app: Flask) -> None:
     from flask_babel import format_date, format_datetime, get_locale
     from flask_babel import lazy_gettext as _l
 
-    from kitmanager.models import Role
+    from kitmanager.models import ParticipantRole, Role
     from kitmanager.participants.fields import FIELD_LABELS
     from kitmanager.workshops.services import utc_to_local
 
-    role_labels = {
-        "organiser": _l("organiser"),
-        "trainer": _l("trainer"),
-        "volunteer": _l("volunteer"),
-        "participant": _l("participant"),
-        "mentor": _l("mentor"),
-        "guest": _l("guest"),
-    }
     field_labels = {
         **FIELD_LABELS,
         "first_name": _l("First name"),
@@ -82,7 +98,7 @@ def _template_helpers(app: Flask) -> None:
     }
     app.jinja_env.globals.update(
         Role=Role,
-        role_label=lambda value: role_labels.get(value, value),
+        ParticipantRole=ParticipantRole,
         field_label=lambda value: field_labels.get(value, value),
         format_date=format_date,
         format_datetime=format_datetime,

@@ -18,7 +18,15 @@ from .data import (
     Signatory,
 )
 from .errors import ImageError, LayoutError, PrintoutError
-from .layout import KINDS, ROLE_COLOURS, Layout, layout_names, list_layouts, load_layout
+from .layout import (
+    DEFAULT_LAYOUTS,
+    KINDS,
+    ROLE_COLOURS,
+    Layout,
+    layout_names,
+    list_layouts,
+    load_layout,
+)
 from .messages import LANGUAGES
 from .preview import render_preview_png, render_sample
 from .render import (
@@ -31,6 +39,7 @@ from .render import (
 )
 
 __all__ = [
+    "DEFAULT_LAYOUTS",
     "KINDS",
     "LANGUAGES",
     "ROLE_COLOURS",

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import string
+from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -17,12 +19,15 @@ from .messages import LANGUAGES, supported_language
 from .qr import MIN_MODULE_MM, QUIET_ZONE_MODULES
 
 __all__ = [
+    "DEFAULT_LAYOUTS",
+    "ELEMENT_TYPES",
     "KINDS",
     "ROLE_COLOURS",
     "BandElement",
     "BoxElement",
     "ChecklistElement",
     "Element",
+    "ElementType",
     "ImageElement",
     "Layout",
     "LineElement",
@@ -36,6 +41,13 @@ __all__ = [
 ]
 
 KINDS = ("badge", "kit-label", "kit-card", "certificate")
+# The layout each kind prints on when none is chosen (the app offers it first).
+DEFAULT_LAYOUTS = {
+    "badge": "avery-l7160",
+    "kit-label": "brother-ql-62",
+    "kit-card": "a6-kit-card",
+    "certificate": "certificate-a4",
+}
 ROLE_COLOURS = {
     "participant": "#1f6fb2",
     "trainer": "#c0392b",
@@ -116,8 +128,7 @@ class TextElement(Element):
     def fields_used(self, language: str = "en") -> tuple[str, ...]:
         if self.field:
             return (self.field,)
-        template = self.text_in(language) or ""
-        return tuple(f for _, f, _, _ in string.Formatter().parse(template) if f)
+        return _template_fields(self.text_in(language) or "")
 
     def text_in(self, language: str) -> str | None:
         """The template in ``language``, else the English one."""
@@ -316,22 +327,7 @@ class _Reader:
         return value
 
 
-_BOX_KEYS = {"type", "x", "y", "width", "height"}
-_ALLOWED_KEYS = {
-    "text": _BOX_KEYS
-    | {"field", "text", "texts", "font", "size", "min_size", "align", "max_lines", "colour"},
-    "qr": {"type", "x", "y", "size", "field", "error_correction"},
-    "image": _BOX_KEYS | {"field"},
-    "line": {"type", "x1", "y1", "x2", "y2", "thickness", "colour"},
-    "box": _BOX_KEYS | {"thickness", "colour", "fill", "radius"},
-    "band": _BOX_KEYS | {"field", "font", "size", "min_size", "colours"},
-    "list": _BOX_KEYS | {"field", "font", "size", "min_size", "columns"},
-    "checklist": _BOX_KEYS | {"field", "font", "size", "min_size", "columns"},
-    "signatures": _BOX_KEYS | {"font", "name_size", "title_size", "min_size", "max_signatories"},
-}
-
-
-def _check_keys(reader: _Reader, allowed: set[str], what: str) -> None:
+def _check_keys(reader: _Reader, allowed: AbstractSet[str], what: str) -> None:
     """Refuse settings the renderer would ignore (a typo such as 'min_szie')."""
     for key in reader.data:
         if key not in allowed:
@@ -340,24 +336,37 @@ def _check_keys(reader: _Reader, allowed: set[str], what: str) -> None:
             )
 
 
-def _element(reader: _Reader, kind: str, label_w: float, label_h: float) -> Element:
-    kind_fields = FIELDS[kind]
-    etype = reader.text("type", choices=_ELEMENT_TYPES)
-    _check_keys(reader, _ALLOWED_KEYS[etype], f"a {etype} element")
-    if etype == "line":
-        x1, y1 = reader.number("x1"), reader.number("y1")
-        x2, y2 = reader.number("x2"), reader.number("y2")
-        box = (min(x1, x2), min(y1, y2), abs(x2 - x1), abs(y2 - y1))
-    elif etype == "qr":
-        size = reader.number("size", minimum=MIN_QR_MM)
-        box = (reader.number("x"), reader.number("y"), size, size)
-    else:
-        box = (
-            reader.number("x"),
-            reader.number("y"),
-            reader.number("width", minimum=0.1),
-            reader.number("height", minimum=0.1),
-        )
+# --- element types: the table of what each element reads ----------------------------------
+# One row per type of element: its class, the settings it accepts, how its box is read, how
+# its own settings are read and checked, and the one kind of printout it belongs to, if any.
+# render.py's _DRAWERS draws each class; a new type of element is a row here and a drawer there.
+
+_Box = tuple[float, float, float, float]  # x, y, width, height in mm
+
+
+def _rect_box(reader: _Reader) -> _Box:
+    return (
+        reader.number("x"),
+        reader.number("y"),
+        reader.number("width", minimum=0.1),
+        reader.number("height", minimum=0.1),
+    )
+
+
+def _qr_box(reader: _Reader) -> _Box:
+    """A QR code is square, never smaller than the smallest symbol that still scans."""
+    size = reader.number("size", minimum=MIN_QR_MM)
+    return (reader.number("x"), reader.number("y"), size, size)
+
+
+def _line_box(reader: _Reader) -> _Box:
+    """A line is given by its two ends; its box spans them."""
+    x1, y1 = reader.number("x1"), reader.number("y1")
+    x2, y2 = reader.number("x2"), reader.number("y2")
+    return (min(x1, x2), min(y1, y2), abs(x2 - x1), abs(y2 - y1))
+
+
+def _check_on_label(reader: _Reader, box: _Box, label_w: float, label_h: float) -> None:
     x, y, w, h = box
     tolerance = 0.01
     if x + w > label_w + tolerance or y + h > label_h + tolerance:
@@ -366,122 +375,216 @@ def _element(reader: _Reader, kind: str, label_w: float, label_h: float) -> Elem
             f"reaches {x + w:.1f} x {y + h:.1f} mm, outside the {label_w:g} x {label_h:g} mm label",
         )
 
-    def field_of(group: str, default: str | None = None) -> str:
-        value = reader.text("field", default)
-        if value not in kind_fields[group]:
-            allowed = ", ".join(sorted(kind_fields[group])) or "none"
-            reader.fail(reader.name("field"), f"must be one of {allowed} for a {kind}")
-        return value
 
-    if etype == "text":
-        has_field, has_text = "field" in reader.data, "text" in reader.data
-        if has_field == has_text:
-            reader.fail(reader.where, "needs exactly one of 'field' or 'text'")
-        size = reader.number("size", minimum=2)
-        texts = _translations(reader, "texts") if has_text else ()
-        element = TextElement(
-            etype,
-            *box,
-            field=field_of("text") if has_field else None,
-            text=reader.text("text") if has_text else None,
-            texts=texts,
-            font=reader.text("font", "regular", FONT_STYLES),
-            size=size,
-            min_size=min(size, reader.number("min_size", size, minimum=2)),
-            align=reader.text("align", "center", ALIGNMENTS),
-            max_lines=reader.integer("max_lines", 1),
-            colour=reader.colour("colour", "#000000") or "#000000",
-        )
-        try:
-            used_fields = {f for lang in LANGUAGES for f in element.fields_used(lang)}
-        except ValueError as exc:
-            reader.fail(reader.name("text"), f"is not a valid template ({exc})")
-        for used in used_fields:
-            if used not in kind_fields["text"]:
-                allowed = ", ".join(sorted(kind_fields["text"]))
-                reader.fail(reader.name("text"), f"uses {{{used}}}; a {kind} offers {allowed}")
-        return element
-    if etype == "qr":
-        return QrElement(
-            etype,
-            *box,
-            field=field_of("qr", "url"),
-            error_correction=reader.text("error_correction", "M", ("M", "Q", "H")),
-        )
-    if etype == "image":
-        return ImageElement(etype, *box, field=field_of("image"))
-    if etype == "line":
-        return LineElement(
-            etype,
-            *box,
-            thickness=reader.number("thickness", 0.3, minimum=0.05),
-            colour=reader.colour("colour", "#000000") or "#000000",
-            rising=(x2 - x1) * (y2 - y1) < 0,
-        )
-    if etype == "box":
-        return BoxElement(
-            etype,
-            *box,
-            thickness=reader.number("thickness", 0.3),
-            colour=reader.colour("colour", "#000000") or "#000000",
-            fill=reader.colour("fill", None),
-            radius=reader.number("radius", 0.0),
-        )
-    if etype == "band":
-        if kind != "badge":
-            reader.fail(reader.name("type"), "'band' shows a badge's role; only badges have one")
-        colours = dict(ROLE_COLOURS)
-        overrides = reader.data.get("colours", {})
-        if not isinstance(overrides, dict):
-            reader.fail(reader.name("colours"), "must map roles to colours")
-        sub = _Reader(reader.path, overrides, reader.name("colours"))
-        for role in overrides:
-            if role not in ROLE_COLOURS:
-                sub.fail(sub.name(role), f"is not a role; use {', '.join(ROLE_COLOURS)}")
-            colours[role] = sub.colour(role, None) or colours[role]
-        size = reader.number("size", 9.0, minimum=2)
-        return BandElement(
-            etype,
-            *box,
-            font=reader.text("font", "bold", FONT_STYLES),
-            size=size,
-            min_size=min(size, reader.number("min_size", 5.0, minimum=2)),
-            colours=tuple(colours.items()),
-        )
-    if etype == "list":
-        size = reader.number("size", 8.0, minimum=2)
-        return ListElement(
-            etype,
-            *box,
-            field=field_of("list", "components"),
-            font=reader.text("font", "regular", FONT_STYLES),
-            size=size,
-            min_size=min(size, reader.number("min_size", 5.0, minimum=2)),
-            columns=reader.integer("columns", 1),
-        )
-    if etype == "checklist":
-        size = reader.number("size", 10.0, minimum=2)
-        return ChecklistElement(
-            etype,
-            *box,
-            field=field_of("checklist", "components"),
-            font=reader.text("font", "regular", FONT_STYLES),
-            size=size,
-            min_size=min(size, reader.number("min_size", 6.0, minimum=2)),
-            columns=reader.integer("columns", 2),
-        )
-    # signatures
-    if kind != "certificate":
-        reader.fail(reader.name("type"), "'signatures' belongs on certificates only")
-    return SignaturesElement(
-        etype,
-        *box,
-        font=reader.text("font", "regular", FONT_STYLES),
-        name_size=reader.number("name_size", 10.0, minimum=2),
-        title_size=reader.number("title_size", 8.0, minimum=2),
-        min_size=reader.number("min_size", 6.0, minimum=2),
-        max_signatories=reader.integer("max_signatories", 3),
-    )
+def _field(reader: _Reader, kind: str, etype: str, default: str | None = None) -> str:
+    """The element's ``field``: one that a ``kind`` printout offers to ``etype`` elements."""
+    offered = FIELDS[kind][etype]
+    value = reader.text("field", default)
+    if value not in offered:
+        allowed = ", ".join(sorted(offered)) or "none"
+        reader.fail(reader.name("field"), f"must be one of {allowed} for a {kind}")
+    return value
+
+
+def _template_fields(template: str) -> tuple[str, ...]:
+    """The fields a text template such as ``"Code: {code}"`` fills in.
+
+    :raise ValueError: a broken template, such as ``"{code"``.
+    """
+    return tuple(f for _, f, _, _ in string.Formatter().parse(template) if f)
+
+
+def _text_settings(reader: _Reader, kind: str) -> dict[str, Any]:
+    has_field, has_text = "field" in reader.data, "text" in reader.data
+    if has_field == has_text:
+        reader.fail(reader.where, "needs exactly one of 'field' or 'text'")
+    size = reader.number("size", minimum=2)
+    texts = _translations(reader, "texts") if has_text else ()
+    settings = {
+        "field": _field(reader, kind, "text") if has_field else None,
+        "text": reader.text("text") if has_text else None,
+        "texts": texts,
+        "font": reader.text("font", "regular", FONT_STYLES),
+        "size": size,
+        "min_size": min(size, reader.number("min_size", size, minimum=2)),
+        "align": reader.text("align", "center", ALIGNMENTS),
+        "max_lines": reader.integer("max_lines", 1),
+        "colour": reader.colour("colour", "#000000") or "#000000",
+    }
+    if has_text:
+        _check_templates(reader, kind, (settings["text"], *dict(texts).values()))
+    return settings
+
+
+def _check_templates(reader: _Reader, kind: str, templates: tuple[str, ...]) -> None:
+    """Every field the templates (one per language) fill in is one a ``kind`` offers."""
+    try:
+        used_fields = {f for template in templates for f in _template_fields(template)}
+    except ValueError as exc:
+        reader.fail(reader.name("text"), f"is not a valid template ({exc})")
+    for used in used_fields:
+        if used not in FIELDS[kind]["text"]:
+            allowed = ", ".join(sorted(FIELDS[kind]["text"]))
+            reader.fail(reader.name("text"), f"uses {{{used}}}; a {kind} offers {allowed}")
+
+
+def _qr_settings(reader: _Reader, kind: str) -> dict[str, Any]:
+    return {
+        "field": _field(reader, kind, "qr", "url"),
+        "error_correction": reader.text("error_correction", "M", ("M", "Q", "H")),
+    }
+
+
+def _image_settings(reader: _Reader, kind: str) -> dict[str, Any]:
+    return {"field": _field(reader, kind, "image")}
+
+
+def _line_settings(reader: _Reader, kind: str) -> dict[str, Any]:
+    across = reader.number("x2") - reader.number("x1")
+    down = reader.number("y2") - reader.number("y1")
+    return {
+        "thickness": reader.number("thickness", 0.3, minimum=0.05),
+        "colour": reader.colour("colour", "#000000") or "#000000",
+        "rising": across * down < 0,
+    }
+
+
+def _box_settings(reader: _Reader, kind: str) -> dict[str, Any]:
+    return {
+        "thickness": reader.number("thickness", 0.3),
+        "colour": reader.colour("colour", "#000000") or "#000000",
+        "fill": reader.colour("fill", None),
+        "radius": reader.number("radius", 0.0),
+    }
+
+
+def _band_settings(reader: _Reader, kind: str) -> dict[str, Any]:
+    colours = dict(ROLE_COLOURS)
+    overrides = reader.data.get("colours", {})
+    if not isinstance(overrides, dict):
+        reader.fail(reader.name("colours"), "must map roles to colours")
+    sub = _Reader(reader.path, overrides, reader.name("colours"))
+    for role in overrides:
+        if role not in ROLE_COLOURS:
+            sub.fail(sub.name(role), f"is not a role; use {', '.join(ROLE_COLOURS)}")
+        colours[role] = sub.colour(role, None) or colours[role]
+    size = reader.number("size", 9.0, minimum=2)
+    return {
+        "font": reader.text("font", "bold", FONT_STYLES),
+        "size": size,
+        "min_size": min(size, reader.number("min_size", 5.0, minimum=2)),
+        "colours": tuple(colours.items()),
+    }
+
+
+def _list_settings(reader: _Reader, kind: str) -> dict[str, Any]:
+    size = reader.number("size", 8.0, minimum=2)
+    return {
+        "field": _field(reader, kind, "list", "components"),
+        "font": reader.text("font", "regular", FONT_STYLES),
+        "size": size,
+        "min_size": min(size, reader.number("min_size", 5.0, minimum=2)),
+        "columns": reader.integer("columns", 1),
+    }
+
+
+def _checklist_settings(reader: _Reader, kind: str) -> dict[str, Any]:
+    size = reader.number("size", 10.0, minimum=2)
+    return {
+        "field": _field(reader, kind, "checklist", "components"),
+        "font": reader.text("font", "regular", FONT_STYLES),
+        "size": size,
+        "min_size": min(size, reader.number("min_size", 6.0, minimum=2)),
+        "columns": reader.integer("columns", 2),
+    }
+
+
+def _signatures_settings(reader: _Reader, kind: str) -> dict[str, Any]:
+    return {
+        "font": reader.text("font", "regular", FONT_STYLES),
+        "name_size": reader.number("name_size", 10.0, minimum=2),
+        "title_size": reader.number("title_size", 8.0, minimum=2),
+        "min_size": reader.number("min_size", 6.0, minimum=2),
+        "max_signatories": reader.integer("max_signatories", 3),
+    }
+
+
+@dataclass(frozen=True)
+class ElementType:
+    """How one type of element is read from a layout file."""
+
+    cls: type[Element]
+    keys: frozenset[str]  # the settings a layout may give it
+    box: Callable[[_Reader], _Box]
+    settings: Callable[[_Reader, str], dict[str, Any]]  # (reader, kind) -> keyword arguments
+    # the one kind of printout it belongs to, and what to say when it is put on another
+    only_on: tuple[str, str] | None = None
+
+
+_BOX_KEYS = frozenset({"type", "x", "y", "width", "height"})
+_LETTERING_KEYS = frozenset({"font", "size", "min_size"})
+ELEMENT_TYPES: dict[str, ElementType] = {
+    "text": ElementType(
+        TextElement,
+        _BOX_KEYS | _LETTERING_KEYS | {"field", "text", "texts", "align", "max_lines", "colour"},
+        _rect_box,
+        _text_settings,
+    ),
+    "qr": ElementType(
+        QrElement,
+        frozenset({"type", "x", "y", "size", "field", "error_correction"}),
+        _qr_box,
+        _qr_settings,
+    ),
+    "image": ElementType(ImageElement, _BOX_KEYS | {"field"}, _rect_box, _image_settings),
+    "line": ElementType(
+        LineElement,
+        frozenset({"type", "x1", "y1", "x2", "y2", "thickness", "colour"}),
+        _line_box,
+        _line_settings,
+    ),
+    "box": ElementType(
+        BoxElement,
+        _BOX_KEYS | {"thickness", "colour", "fill", "radius"},
+        _rect_box,
+        _box_settings,
+    ),
+    "band": ElementType(
+        BandElement,
+        _BOX_KEYS | _LETTERING_KEYS | {"field", "colours"},
+        _rect_box,
+        _band_settings,
+        only_on=("badge", "'band' shows a badge's role; only badges have one"),
+    ),
+    "list": ElementType(
+        ListElement, _BOX_KEYS | _LETTERING_KEYS | {"field", "columns"}, _rect_box, _list_settings
+    ),
+    "checklist": ElementType(
+        ChecklistElement,
+        _BOX_KEYS | _LETTERING_KEYS | {"field", "columns"},
+        _rect_box,
+        _checklist_settings,
+    ),
+    "signatures": ElementType(
+        SignaturesElement,
+        _BOX_KEYS | {"font", "name_size", "title_size", "min_size", "max_signatories"},
+        _rect_box,
+        _signatures_settings,
+        only_on=("certificate", "'signatures' belongs on certificates only"),
+    ),
+}
+
+
+def _element(reader: _Reader, kind: str, label_w: float, label_h: float) -> Element:
+    """One element of a ``kind`` printout, read as its row of :data:`ELEMENT_TYPES` says."""
+    etype = reader.text("type", choices=tuple(ELEMENT_TYPES))
+    row = ELEMENT_TYPES[etype]
+    _check_keys(reader, row.keys, f"a {etype} element")
+    box = row.box(reader)
+    _check_on_label(reader, box, label_w, label_h)
+    if row.only_on is not None and kind != row.only_on[0]:
+        reader.fail(reader.name("type"), row.only_on[1])
+    return row.cls(etype, *box, **row.settings(reader, kind))
 
 
 def _translations(reader: _Reader, key: str) -> tuple[tuple[str, str], ...]:
@@ -496,11 +599,6 @@ def _translations(reader: _Reader, key: str) -> tuple[tuple[str, str], ...]:
                 f"is not a language besides English; use {', '.join(LANGUAGES[1:])}",
             )
     return tuple((language, texts.text(language)) for language in texts.data)
-
-
-_ELEMENT_TYPES = (
-    "text", "qr", "image", "line", "box", "band", "list", "checklist", "signatures",
-)  # fmt: skip
 
 
 def parse_layout(data: Any, path: str) -> Layout:

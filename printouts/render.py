@@ -31,6 +31,7 @@ from .data import (
 )
 from .errors import ImageError, LayoutError, PrintoutError
 from .layout import (
+    DEFAULT_LAYOUTS,
     ROLE_COLOURS,
     BandElement,
     BoxElement,
@@ -635,6 +636,7 @@ def _draw_signatures(
             )  # fmt: skip
 
 
+# One drawer per element class, beside layout.py's ELEMENT_TYPES, which reads each from a file.
 _DRAWERS: dict[type, Callable[[_Pdf, Element, tuple[float, float], _Item], None]] = {
     TextElement: _draw_text,
     QrElement: _draw_qr,
@@ -766,7 +768,7 @@ def _check_type(items: Iterable[object], expected: type, what: str) -> list:
 
 def render_badges(
     badges: Iterable[BadgeData],
-    layout: str | Path | Layout = "avery-l7160",
+    layout: str | Path | Layout = DEFAULT_LAYOUTS["badge"],
     *,
     start_slot: int = 1,
     cut_marks: bool | None = None,
@@ -808,7 +810,7 @@ def render_badges(
 
 def render_kit_labels(
     labels: Iterable[KitLabelData],
-    layout: str | Path | Layout = "avery-l7160",
+    layout: str | Path | Layout = DEFAULT_LAYOUTS["kit-label"],
     *,
     start_slot: int = 1,
     cut_marks: bool | None = None,
@@ -852,7 +854,7 @@ def render_kit_labels(
 
 def render_kit_cards(
     cards: Iterable[KitCardData],
-    layout: str | Path | Layout = "a6-kit-card",
+    layout: str | Path | Layout = DEFAULT_LAYOUTS["kit-card"],
     *,
     start_slot: int = 1,
     cut_marks: bool | None = None,
@@ -904,7 +906,7 @@ def render_kit_cards(
 
 def render_certificates(
     certificates: Iterable[CertificateData],
-    layout: str | Path | Layout = "certificate-a4",
+    layout: str | Path | Layout = DEFAULT_LAYOUTS["certificate"],
     *,
     language: str = "en",
 ) -> RenderResult:

@@ -18,6 +18,7 @@ from firmware_tools.drivers.avr import AvrDriver
 from firmware_tools.drivers.base import BoardDriver, DriverOptions, Identification
 from firmware_tools.drivers.esp import EspDriver
 from firmware_tools.drivers.micropython import MicroPythonDriver
+from firmware_tools.messages import Message
 
 __all__ = [
     "DRIVERS",
@@ -87,7 +88,7 @@ def board_kind(name: str) -> BoardKind:
     found = kinds.get(name.strip().lower())
     if found is None:
         raise BoardError(
-            f"unknown board {name!r}: use one of {', '.join(kinds)}", reason=Reason.PORT
+            Message("unknown-board", name=name, names=", ".join(kinds)), reason=Reason.PORT
         )
     return found
 
@@ -109,7 +110,7 @@ def driver_for_files(paths: Sequence[Path]) -> type[BoardDriver]:
         if driver.claims(paths):
             return driver
     raise BoardError(
-        f"cannot tell which board {paths[0]} is for: pass --board {'|'.join(DRIVERS)}",
+        Message("firmware-family-unknown", path=str(paths[0]), families="|".join(DRIVERS)),
         reason=Reason.BAD_IMAGE,
     )
 

@@ -19,6 +19,7 @@ import serial
 from firmware_tools.base import BoardError, Firmware, FlashReport, ProgressCallback, Reason
 from firmware_tools.drivers.base import DriverOptions, Identification, ImageDriver, image_of
 from firmware_tools.images import CHIPS, HEX_SUFFIXES, Chip, FirmwareImage, chip_for
+from firmware_tools.messages import Message, joined
 from firmware_tools.protocol import stk500v1 as stk
 from firmware_tools.transport import ResetStrategy, choose_reset, open_port
 
@@ -48,7 +49,7 @@ def chip_name(signature: bytes) -> str:
     for chip in CHIPS.values():
         if chip.signature and chip.signature == signature:
             return chip.name
-    return f"unknown chip {signature.hex()}"
+    return Message("unknown-signature", signature=signature.hex())
 
 
 class AvrBoard:
@@ -225,9 +226,14 @@ class AvrBoard:
         limit = target.max_app_size(self.bootloader)
         if image.end > limit:
             raise BoardError(
-                f"{image.source or 'the image'} ends at 0x{image.end:X}, but the "
-                f"{self.bootloader} bootloader on {self.name} leaves only {limit} B: "
-                "build a smaller sketch or update the bootloader",
+                Message(
+                    "image-beyond-bootloader",
+                    image=_image_name(image),
+                    end=f"0x{image.end:X}",
+                    bootloader=self.bootloader,
+                    name=self.name,
+                    limit=limit,
+                ),
                 reason=Reason.BAD_IMAGE,
             )
         addresses = sorted(pages)
@@ -259,8 +265,9 @@ class AvrBoard:
             if back[address] != pages[address]:
                 offset = _first_difference(back[address], pages[address])
                 raise BoardError(
-                    f"flash at 0x{address + offset:04X} on {self.name} differs from the "
-                    "image: flash it again; if that repeats after a flash, replace the board",
+                    Message(
+                        "avr-verify-mismatch", address=f"0x{address + offset:04X}", name=self.name
+                    ),
                     reason=Reason.VERIFY_MISMATCH,
                     needs_reflash=True,
                 )
@@ -275,7 +282,9 @@ class AvrBoard:
             stk.parse_reply(reply[:2])
             stk.parse_reply(reply[2:])
         except stk.StkReplyError as exc:
-            raise self._protocol_error(exc, f"writing page 0x{address:04X}") from None
+            raise self._protocol_error(
+                exc, Message("doing-write-page", address=f"0x{address:04X}")
+            ) from None
 
     def _read_pages(
         self, addresses: Iterable[int], progress: ProgressCallback, phase: str, total: int
@@ -310,15 +319,22 @@ class AvrBoard:
                 stk.parse_reply(reply[:2])
             data = stk.parse_reply(reply[len(reply) - stk.reply_length(length) :], length)
         except stk.StkReplyError as exc:
-            raise self._protocol_error(exc, f"reading 0x{address:04X}") from None
+            raise self._protocol_error(
+                exc, Message("doing-read", address=f"0x{address:04X}")
+            ) from None
         self._next_read = address + length
         return data
 
     def _target(self, image: FirmwareImage) -> Chip:
         if image.chip != self.chip.name:
             raise BoardError(
-                f"{image.source or 'the image'} is built for the {image.chip}, but the board at "
-                f"{self.name} was given as an {self.chip.name}: use the firmware for this board",
+                Message(
+                    "image-for-other-chip",
+                    image=_image_name(image),
+                    chip=image.chip,
+                    name=self.name,
+                    board_chip=self.chip.name,
+                ),
                 reason=Reason.BAD_IMAGE,
             )
         return self.chip
@@ -376,10 +392,7 @@ class AvrBoard:
         strategy.reset(self._port())
         for i, baud in enumerate(bauds):
             if i:
-                self.notice(
-                    f"No bootloader answered at {bauds[i - 1]} baud on {self.name}; if it is an "
-                    f"older Nano, press its reset button again now ({baud} baud)"
-                )
+                self.notice(Message("older-nano", tried=bauds[i - 1], name=self.name, baud=baud))
             self._set_baud(baud)
             share = (deadline - time.monotonic()) / (len(bauds) - i)
             if self._sync_until(time.monotonic() + share, heard):
@@ -419,29 +432,23 @@ class AvrBoard:
         if not any(heard.values()):
             heard = self._probe_program()
         kinds = {baud: stk.classify_noise(bytes(data)) for baud, data in heard.items()}
-        speeds = " or ".join(str(b) for b in bauds)
+        speeds = joined([str(b) for b in bauds], "either")
         texts = [baud for baud, kind in kinds.items() if kind is stk.Noise.TEXT]
         if texts:
-            how = "press reset when told" if strategy.manual else "try --reset rts or none"
+            code = "sketch-running-manual" if strategy.manual else "sketch-running"
+            sample = _sample(heard[texts[0]])
             return BoardError(
-                f"{self.name} answers like a running program ({_sample(heard[texts[0]])} at "
-                f"{texts[0]} baud), not a bootloader: the reset did not happen; {how}",
+                Message(code, name=self.name, sample=sample, baud=texts[0]),
                 reason=Reason.SKETCH_RUNNING,
             )
-        both = " or leave --baud out to try both" if self.baudrate else ""
         if stk.Noise.GARBAGE in kinds.values():
+            code = "wrong-baud-given" if self.baudrate else "wrong-baud"
             return BoardError(
-                f"{self.name} sends unreadable bytes at {speeds} baud: wrong speed for this "
-                f"board (optiboot 115200, old Nano bootloader 57600); set --baud{both}",
-                reason=Reason.WRONG_BAUD,
+                Message(code, name=self.name, speeds=speeds), reason=Reason.WRONG_BAUD
             )
-        press = " and press reset when told" if strategy.manual else ""
-        baud = f", or the wrong --baud{both}" if self.baudrate else ""
-        return BoardError(
-            f"no answer at all from {self.name} at {speeds} baud: check it is the right port, "
-            f"the USB cable carries data{press}, and the board has a bootloader{baud}",
-            reason=Reason.NO_RESPONSE,
-        )
+        code = "avr-no-answer" + ("-manual" if strategy.manual else "")
+        code += "-baud" if self.baudrate else ""
+        return BoardError(Message(code, name=self.name, speeds=speeds), reason=Reason.NO_RESPONSE)
 
     def _probe_program(self) -> Heard:
         """Send one empty line at the usual sketch speeds; a line-based program answers it.
@@ -469,9 +476,13 @@ class AvrBoard:
     def _check_signature(self, signature: bytes, target: Chip) -> None:
         if signature != target.signature:
             raise BoardError(
-                f"the board at {self.name} has a {chip_name(signature)} "
-                f"(signature {signature.hex()}), but the image is for the {target.name}: "
-                "use the firmware built for this board",
+                Message(
+                    "wrong-signature",
+                    name=self.name,
+                    chip=chip_name(signature),
+                    signature=signature.hex(),
+                    target=target.name,
+                ),
                 reason=Reason.WRONG_CHIP,
             )
 
@@ -501,7 +512,9 @@ class AvrBoard:
         try:
             return stk.parse_reply(reply, payload)
         except stk.StkReplyError as exc:
-            raise self._protocol_error(exc, f"command 0x{command[0]:02X}") from None
+            raise self._protocol_error(
+                exc, Message("doing-command", command=f"0x{command[0]:02X}")
+            ) from None
 
     def _exchange(
         self, command: bytes, size: int, *, extra_s: float = 0.0, quiet: bool = False
@@ -534,28 +547,21 @@ class AvrBoard:
             raise self._gone(exc) from None
 
     def _gone(self, exc: Exception | None, *, silent: bool = False) -> BoardError:
-        what = "stopped answering" if silent else "disappeared"
         if self._writing:
+            code = "avr-silent-writing" if silent else "avr-gone-writing"
             return BoardError(
-                f"the board at {self.name} {what} in the middle of writing: it holds a partial "
-                "program; check the cable, then flash it again",
-                reason=Reason.DISCONNECTED,
-                needs_reflash=True,
+                Message(code, name=self.name), reason=Reason.DISCONNECTED, needs_reflash=True
             )
         if silent:
-            return BoardError(
-                f"the bootloader on {self.name} stopped answering: check the cable and retry",
-                reason=Reason.NO_RESPONSE,
-            )
+            return BoardError(Message("avr-silent", name=self.name), reason=Reason.NO_RESPONSE)
         return BoardError(
-            f"the board at {self.name} disappeared ({exc}): plug it back in and retry",
-            reason=Reason.DISCONNECTED,
+            Message("avr-gone", name=self.name, why=str(exc)), reason=Reason.DISCONNECTED
         )
 
     def _protocol_error(self, exc: stk.StkReplyError, doing: str) -> BoardError:
+        code = "avr-garbled-writing" if self._writing else "avr-garbled"
         return BoardError(
-            f"the bootloader on {self.name} gave a garbled answer while {doing} ({exc}): "
-            + ("flash it again" if self._writing else "retry"),
+            Message(code, name=self.name, doing=doing, why=exc.args[0]),
             reason=Reason.PROTOCOL,
             needs_reflash=self._writing,
         )
@@ -588,13 +594,13 @@ class AvrDriver(ImageDriver):
     def verify(self, firmware: Firmware, *, progress: ProgressCallback) -> str:
         image = image_of(firmware)
         compared = self._open(image.chip).verify(image, progress=progress)
-        return f"flash matches the image ({compared} B)"
+        return Message("avr-flash-matches", count=compared)
 
     @classmethod
     def bootloader_unreachable(cls, options: DriverOptions, modem: bool) -> str:
         chip = chip_for(options.chip or cls.default_chip)
         if chip.protocol != "stk500v1":
-            return f"the {chip.name}'s bootloader speaks {chip.protocol}, not spoken here"
+            return Message("bootloader-speaks-other", chip=chip.name, protocol=chip.protocol)
         return super().bootloader_unreachable(options, modem)
 
     def check_bootloader(self) -> Identification:
@@ -603,16 +609,19 @@ class AvrDriver(ImageDriver):
         chip = chip_name(signature)
         return Identification(
             self.family,
-            f"{board.bootloader} answers: {chip} ({signature.hex()})",
-            {"bootloader": board.bootloader, "chip": chip},
+            Message(
+                "avr-bootloader-answers",
+                bootloader=board.bootloader,
+                chip=chip,
+                signature=signature.hex(),
+            ),
+            {"bootloader": board.bootloader, "chip": str(chip)},
         )
 
     def _open(self, chip: str) -> AvrBoard:
         if chip_for(chip).protocol != "stk500v1":
             raise BoardError(
-                f"the {chip}'s bootloader speaks {chip_for(chip).protocol}, which firmware-tools "
-                "does not speak yet: flash it from the Arduino IDE; `check --reset none` still "
-                "checks its firmware",
+                Message("bootloader-unsupported", chip=chip, protocol=chip_for(chip).protocol),
                 reason=Reason.BAD_IMAGE,
             )
         options: dict[str, Any] = {}
@@ -654,7 +663,11 @@ def _first_difference(a: bytes, b: bytes) -> int:
 
 def _sample(data: bytes) -> str:
     lines = bytes(data).decode("ascii", errors="replace").strip().splitlines()
-    return repr(lines[0].strip()[:40]) if lines else f"{len(data)} bytes"
+    return repr(lines[0].strip()[:40]) if lines else Message("byte-count", count=len(data))
+
+
+def _image_name(image: FirmwareImage) -> str:
+    return image.source or Message("the-image")
 
 
 def _no_progress(phase: str, done: int, total: int) -> None:

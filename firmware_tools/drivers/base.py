@@ -19,6 +19,7 @@ from typing import ClassVar, Protocol
 
 from firmware_tools.base import BoardError, Firmware, FlashReport, Notice, ProgressCallback, Reason
 from firmware_tools.images import FirmwareImage, load_image
+from firmware_tools.messages import Message
 
 __all__ = [
     "NOT_THIS_KIND",
@@ -64,7 +65,7 @@ class Identification:
     """What a board said about itself when asked without writing anything."""
 
     family: str
-    detail: str  # one line for the trainer: "optiboot answers: atmega328p (1e950f)"
+    detail: str  # one line for the trainer (a Message): "optiboot answers: atmega328p (1e950f)"
     identity: dict[str, str] = field(default_factory=dict)  # extra facts for the result
 
 
@@ -133,14 +134,14 @@ class BoardDriver(ABC):
 
     @classmethod
     def bootloader_unreachable(cls, options: DriverOptions, modem: bool) -> str:
-        """Why a check cannot reach the bootloader from here, or "" when it can.
+        """Why a check cannot reach the bootloader from here (a Message), or "" when it can.
 
         ``modem`` tells whether the port has DTR/RTS lines to reset the board with.
         """
         if cls.bootloader_needs_reset and (options.reset == "none" or not modem):
             if options.reset == "none":
-                return "--reset none"
-            return "the port has no reset line (DTR/RTS)"
+                return Message("reset-none")
+            return Message("no-reset-line")
         return ""
 
     # -- one board ------------------------------------------------------------------------
@@ -157,16 +158,13 @@ class BoardDriver(ABC):
         """
 
     def verify(self, firmware: Firmware, *, progress: ProgressCallback) -> str:
-        """Compare the board with ``firmware`` without writing; return one line of what matched.
+        """Compare the board with ``firmware`` without writing; return one line of what matched
+        (a Message).
 
         :raise BoardError: VERIFY_MISMATCH naming what differs; PROTOCOL when the family
             cannot verify without flashing (this default).
         """
-        raise BoardError(
-            f"verify alone is not available for {self.family} boards: use flash, which skips "
-            "an unchanged firmware",
-            reason=Reason.PROTOCOL,
-        )
+        raise BoardError(Message("verify-unavailable", family=self.family), reason=Reason.PROTOCOL)
 
     def check_bootloader(self) -> Identification:
         """Talk to the bootloader (or REPL) without writing, then leave the firmware running.
@@ -174,7 +172,7 @@ class BoardDriver(ABC):
         :raise BoardError: when it does not answer as this family's bootloader.
         """
         raise BoardError(
-            f"{self.family} boards have no bootloader check", reason=Reason.NO_RESPONSE
+            Message("no-bootloader-check", family=self.family), reason=Reason.NO_RESPONSE
         )
 
     def identify(self) -> Identification | None:
@@ -217,7 +215,7 @@ class ImageDriver(BoardDriver):
         """
         if len(paths) != 1:
             raise BoardError(
-                f"an {cls.family} board takes one firmware file, not {len(paths)}",
+                Message("one-firmware-file", family=cls.family, count=len(paths)),
                 reason=Reason.BAD_IMAGE,
             )
         image = load_image(paths[0], chip=chip or cls.default_chip, address=address)
@@ -231,7 +229,7 @@ def image_of(firmware: Firmware) -> FirmwareImage:
     """
     if firmware.image is None:
         raise BoardError(
-            f"{firmware.source} is {firmware.family} firmware, not an image for this board",
+            Message("not-an-image", source=firmware.source, family=firmware.family),
             reason=Reason.BAD_IMAGE,
         )
     return firmware.image

@@ -25,6 +25,7 @@ import serial
 from firmware_tools.base import BoardError, Firmware, FlashReport, ProgressCallback, Reason
 from firmware_tools.drivers.base import Identification, ImageDriver, image_of
 from firmware_tools.images import FirmwareImage
+from firmware_tools.messages import Message
 from firmware_tools.ports import check_port_url
 from firmware_tools.transport import cannot_open, opened
 
@@ -49,15 +50,14 @@ def check_image(image: FirmwareImage, chip_id: int | None = None) -> None:
     :raise BoardError: BAD_IMAGE (not an ESP image, address off a sector boundary) or
         WRONG_CHIP (built for another ESP32 variant).
     """
+    name = image.source or Message("the-image")
     if not image.chip.startswith("esp"):
         raise BoardError(
-            f"{image.source or 'the image'} is built for {image.chip}, not an ESP board",
-            reason=Reason.BAD_IMAGE,
+            Message("not-esp-image", image=name, chip=image.chip), reason=Reason.BAD_IMAGE
         )
     if image.address % SECTOR:
         raise BoardError(
-            f"address 0x{image.address:X} is not on a 4 KB flash sector boundary: use the "
-            "address from the build (0x1000, 0x8000, 0x10000, ...)",
+            Message("esp-address-sector", address=f"0x{image.address:X}"),
             reason=Reason.BAD_IMAGE,
         )
     data = image.data
@@ -65,8 +65,7 @@ def check_image(image: FirmwareImage, chip_id: int | None = None) -> None:
         built_for = int.from_bytes(data[12:14], "little")
         if built_for != chip_id:
             raise BoardError(
-                f"{image.source or 'the image'} is built for ESP chip id {built_for}, the board "
-                f"is chip id {chip_id}: build it for this board's chip",
+                Message("esp-wrong-chip", image=name, built_for=built_for, chip_id=chip_id),
                 reason=Reason.WRONG_CHIP,
             )
 
@@ -102,7 +101,7 @@ class EspBoard:
         self._log = ROUTER.install()
         self._esp: Any = None
         if reset == "none":
-            self._notice(f"Hold BOOT and press RESET on the board at {self.name} now")
+            self._notice(Message("hold-boot", name=self.name))
 
     def detect(self) -> str:
         """Connect and return the chip's description (``"ESP32-D0WD-V3 (revision v3.1)"``).
@@ -157,7 +156,7 @@ class EspBoard:
                 raise self._flash_error(exc) from None
             except (serial.SerialException, OSError) as exc:
                 raise BoardError(
-                    f"{self.name} went away while flashing ({exc}): plug it in and flash again",
+                    Message("esp-gone-flashing", name=self.name, why=str(exc)),
                     reason=Reason.DISCONNECTED,
                     needs_reflash=True,
                 ) from None
@@ -206,9 +205,7 @@ class EspBoard:
             if "Could not open" in str(exc):
                 raise cannot_open(self.name, exc) from None
             raise BoardError(
-                f"no ESP bootloader answers on {self.name}: hold BOOT, press RESET, and try "
-                "again; or check it is an ESP board and the right port",
-                reason=Reason.NO_RESPONSE,
+                Message("esp-no-bootloader", name=self.name), reason=Reason.NO_RESPONSE
             ) from None
         except (serial.SerialException, OSError) as exc:
             raise cannot_open(self.name, exc) from None
@@ -219,12 +216,14 @@ class EspBoard:
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         if "MD5" in text or "empty" in text:
             return BoardError(
-                f"{self.name}: the flash does not hold what was written ({text}): flash again",
+                Message("esp-verify-mismatch", name=self.name, why=text),
                 reason=Reason.VERIFY_MISMATCH,
                 needs_reflash=True,
             )
         return BoardError(
-            f"{self.name}: esptool stopped: {text}", reason=Reason.PROTOCOL, needs_reflash=True
+            Message("esptool-stopped", name=self.name, why=text),
+            reason=Reason.PROTOCOL,
+            needs_reflash=True,
         )
 
 
@@ -246,7 +245,9 @@ class EspDriver(ImageDriver):
         board = self._open()
         chip = board.detect()
         board.restart()
-        return Identification(self.family, f"{chip} ROM bootloader answers", {"chip": chip})
+        return Identification(
+            self.family, Message("esp-bootloader-answers", chip=chip), {"chip": chip}
+        )
 
     def _open(self) -> EspBoard:
         if not isinstance(self.session, EspBoard):

@@ -28,6 +28,7 @@ from firmware_tools.base import (
     Reason,
 )
 from firmware_tools.drivers.base import BoardDriver, Identification
+from firmware_tools.messages import Message
 from firmware_tools.protocol import rawrepl
 from firmware_tools.transport import open_port
 
@@ -71,29 +72,20 @@ def collect_files(paths: Iterable[str | Path]) -> list[BoardFile]:
         elif path.is_file():
             chosen = [(path, Path(path.name))]
         else:
-            raise BoardError(
-                f"{path} does not exist: give a MicroPython file or a folder of them",
-                reason=Reason.BAD_IMAGE,
-            )
+            raise BoardError(Message("mpy-path-missing", path=str(path)), reason=Reason.BAD_IMAGE)
         sources += chosen
     size = sum(source.stat().st_size for source, _relative in sources)
     if size > MAX_FIRMWARE_BYTES:
         raise BoardError(
-            f"the files hold {size} B, more than a board firmware ({MAX_FIRMWARE_BYTES} B): "
-            "give the kit's folder, not a larger one",
+            Message("files-too-large", size=size, limit=MAX_FIRMWARE_BYTES),
             reason=Reason.BAD_IMAGE,
-            code="files-too-large",
-            params={"size": size, "limit": MAX_FIRMWARE_BYTES},
         )
     files: dict[str, BoardFile] = {}
     for source, relative in sources:
         name = PurePosixPath(*relative.parts).as_posix()
         files[name] = BoardFile(name, source.read_bytes())
     if not files:
-        raise BoardError(
-            "no files to copy: the folder is empty (hidden files are left out)",
-            reason=Reason.BAD_IMAGE,
-        )
+        raise BoardError(Message("no-files"), reason=Reason.BAD_IMAGE)
     return list(files.values())
 
 
@@ -172,8 +164,7 @@ class MicroPythonBoard:
             bad = [f.name for f in changed if after.get(f.name) not in (f.digest, None)]
             if bad:
                 raise BoardError(
-                    f"{', '.join(bad)} read back different from what was copied: "
-                    "flash again; if it repeats the board's storage may be full",
+                    Message("mpy-read-back-differs", files=", ".join(bad)),
                     reason=Reason.VERIFY_MISMATCH,
                     needs_reflash=True,
                 )
@@ -210,7 +201,9 @@ class MicroPythonBoard:
         try:
             return rawrepl.parse_identity(reply)
         except (ValueError, IndexError):
-            raise self._protocol_error(f"identity script printed {reply[:60]!r}") from None
+            raise self._protocol_error(
+                Message("mpy-identity-unreadable", reply=repr(reply[:60]))
+            ) from None
 
     def run(self, code: str) -> bytes:
         """Run ``code`` on the board and return what it printed.
@@ -226,13 +219,13 @@ class MicroPythonBoard:
             if run_main:
                 # main.py runs only after a soft reset from the normal REPL
                 self._serial.write(rawrepl.CTRL_B)
-                self._read_until(b">>> ", 2.0, what="the normal REPL prompt")
+                self._read_until(b">>> ", 2.0, what=Message("repl-prompt"))
             self._serial.write(rawrepl.CTRL_D)
             self._serial.flush()
         except BoardError as exc:
             if exc.reason is not Reason.DISCONNECTED:
                 raise
-            self._notice(f"{self.name}: the port closed on soft reset (unix port restarts)")
+            self._notice(Message("mpy-soft-reset-closed", name=self.name))
         self._in_raw = False
         self._window = False
 
@@ -266,15 +259,8 @@ class MicroPythonBoard:
                 self._in_raw = True
                 return
         if not seen:
-            raise BoardError(
-                f"no answer from {self.name}: is it a MicroPython board, the right port, "
-                "and a data (not charge-only) cable?",
-                reason=Reason.NO_RESPONSE,
-            )
-        raise self._protocol_error(
-            f"answers but not as a MicroPython REPL ({seen[-40:]!r}): install MicroPython "
-            "on it, or pass the right --board"
-        )
+            raise BoardError(Message("mpy-no-answer", name=self.name), reason=Reason.NO_RESPONSE)
+        raise self._protocol_error(Message("mpy-not-a-repl", seen=repr(seen[-40:])))
 
     def _hashes(self, names: list[str]) -> dict[str, str | None]:
         if not names:
@@ -283,7 +269,7 @@ class MicroPythonBoard:
         try:
             return rawrepl.parse_hashes(out, names)
         except ValueError as exc:
-            raise self._protocol_error(str(exc)) from None
+            raise self._protocol_error(exc.args[0]) from None
 
     def _run(self, code: str) -> bytes:
         self._enter_raw()
@@ -292,30 +278,32 @@ class MicroPythonBoard:
             self._window = self._start_paste()
         elif self._window is not None:
             self._write(rawrepl.RAW_PASTE_REQUEST)
-            self._read_exact(4, "raw-paste answer")
+            self._read_exact(4, Message("paste-answer"))
         if self._window is None:
             self._write(source + rawrepl.CTRL_D)
-            self._read_until(b"OK", 2.0, what="raw REPL OK")
+            self._read_until(b"OK", 2.0, what=Message("repl-ok"))
         else:
             self._paste(source, int(self._window))
-        reply = rawrepl.parse_exec_reply(self._read_until(b"\x04>", EXEC_TIMEOUT, what="reply"))
+        ended = self._read_until(b"\x04>", EXEC_TIMEOUT, what=Message("repl-reply"))
+        reply = rawrepl.parse_exec_reply(ended)
         if reply is None:
-            raise self._protocol_error("reply without its end markers")
+            raise self._protocol_error(Message("mpy-no-end-markers"))
         try:
             reply.raise_for_error()
         except rawrepl.RemoteError as exc:
             raise BoardError(
-                f"{self.name}: the board said {exc.last_line}", reason=Reason.PROTOCOL
+                Message("mpy-board-said", name=self.name, line=exc.last_line),
+                reason=Reason.PROTOCOL,
             ) from None
         return reply.out
 
     def _start_paste(self) -> int | None:
         self._write(rawrepl.RAW_PASTE_REQUEST)
-        header = self._read_exact(2, "raw-paste answer")
+        header = self._read_exact(2, Message("paste-answer"))
         if header == b"R\x00":
             return None
         if header == b"R\x01":
-            header += self._read_exact(2, "raw-paste window")
+            header += self._read_exact(2, Message("paste-window"))
             return rawrepl.parse_paste_header(header)
         # an old MicroPython echoes the request: it has no raw-paste mode; back to a clean raw REPL
         self._drain()
@@ -332,22 +320,22 @@ class MicroPythonBoard:
                 window.feed(self._pending + self._drain())
                 self._pending = b""
             except ValueError as exc:
-                raise self._protocol_error(str(exc)) from None
+                raise self._protocol_error(exc.args[0]) from None
             if window.aborted:
                 self._write(rawrepl.CTRL_D)
-                raise self._protocol_error("the board stopped the paste")
+                raise self._protocol_error(Message("mpy-paste-stopped"))
             n = window.take(len(source) - sent)
             if n == 0:
                 try:
-                    window.feed(self._read_exact(1, "raw-paste window grant"))
+                    window.feed(self._read_exact(1, Message("paste-grant")))
                 except ValueError as exc:
-                    raise self._protocol_error(str(exc)) from None
+                    raise self._protocol_error(exc.args[0]) from None
                 continue
             self._write(source[sent : sent + n])
             sent += n
         self._write(rawrepl.CTRL_D)
         # grants may still arrive before the end-of-paste acknowledgement
-        self._read_until(rawrepl.CTRL_D, 5.0, what="end-of-paste acknowledgement")
+        self._read_until(rawrepl.CTRL_D, 5.0, what=Message("paste-end"))
 
     # -- bytes ---------------------------------------------------------------------------
 
@@ -368,7 +356,9 @@ class MicroPythonBoard:
         deadline = time.monotonic() + 2.0
         while len(self._pending) < n:
             if time.monotonic() > deadline:
-                raise self._protocol_error(f"no {what} (got {self._pending!r})")
+                raise self._protocol_error(
+                    Message("mpy-missing", what=what, got=repr(self._pending))
+                )
             self._pending += self._read(n - len(self._pending))
         data, self._pending = self._pending[:n], self._pending[n:]
         return data
@@ -391,8 +381,10 @@ class MicroPythonBoard:
         if marker in data:
             return data
         if not data:
-            raise BoardError(f"no {what} from {self.name}", reason=Reason.NO_RESPONSE)
-        raise self._protocol_error(f"waited for {what}, got {data[-60:]!r}")
+            raise BoardError(
+                Message("mpy-no-reply", what=what, name=self.name), reason=Reason.NO_RESPONSE
+            )
+        raise self._protocol_error(Message("mpy-waited", what=what, got=repr(data[-60:])))
 
     def _read(self, n: int) -> bytes:
         try:
@@ -403,13 +395,14 @@ class MicroPythonBoard:
     def _gone(self, exc: Exception) -> BoardError:
         self._in_raw = False
         return BoardError(
-            f"{self.name} went away ({exc}): check the cable and plug the board in again",
-            reason=Reason.DISCONNECTED,
+            Message("mpy-gone", name=self.name, why=str(exc)), reason=Reason.DISCONNECTED
         )
 
     def _protocol_error(self, detail: str) -> BoardError:
         self._in_raw = False
-        return BoardError(f"{self.name}: {detail}", reason=Reason.PROTOCOL)
+        return BoardError(
+            Message("on-board", name=self.name, detail=detail), reason=Reason.PROTOCOL
+        )
 
 
 class MicroPythonDriver(BoardDriver):
@@ -444,11 +437,10 @@ class MicroPythonDriver(BoardDriver):
         board.soft_reset()
         if differ:
             raise BoardError(
-                f"{len(differ)} file(s) differ from the firmware ({', '.join(differ)}): "
-                "flash again",
+                Message("mpy-files-differ", count=len(differ), files=", ".join(differ)),
                 reason=Reason.VERIFY_MISMATCH,
             )
-        return "all files match"
+        return Message("mpy-all-match")
 
     def check_bootloader(self) -> Identification:
         board = self._open()
@@ -456,7 +448,11 @@ class MicroPythonDriver(BoardDriver):
         board.soft_reset()
         return Identification(
             self.family,
-            f"MicroPython {about.get('version', '?')} REPL on {about.get('platform', '?')}",
+            Message(
+                "mpy-repl-answers",
+                version=about.get("version", "?"),
+                platform=about.get("platform", "?"),
+            ),
             {f"micropython_{key}": value for key, value in about.items()},
         )
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from firmware_tools.base import BoardError, Outcome, Reason, StepResult
+from firmware_tools.messages import Message
 
 __all__ = [
     "ExpectedFirmware",
@@ -93,31 +94,25 @@ def parse_hello(reply: dict[str, Any]) -> Identity:
     """
     fw, version = reply.get("fw"), reply.get("version")
     if not isinstance(fw, str) or not isinstance(version, str):
-        raise BoardError(
-            f"the firmware answered hello without a name and version ({_short(reply)}): "
-            "flash the kit firmware again",
-            reason=Reason.PROTOCOL,
-        )
+        raise BoardError(Message("hello-incomplete", reply=_short(reply)), reason=Reason.PROTOCOL)
     return Identity(fw, version, str(reply.get("board", "")), str(reply.get("id", "")))
 
 
 def compare_identity(identity: Identity, expected: ExpectedFirmware) -> StepResult:
     """Compare the board's firmware with the expected one: one ``firmware`` step."""
-    found = f"{identity.fw} {identity.version}"
+    found = Message("firmware-found", fw=identity.fw, version=identity.version)
     if identity.fw != expected.fw:
         return StepResult(
-            "firmware",
-            Outcome.FAIL,
-            f"runs {found}, not {expected.fw}: flash the kit firmware",
+            "firmware", Outcome.FAIL, Message("firmware-not-kit", found=found, fw=expected.fw)
         )
     if expected.version is not None and identity.version != expected.version:
-        return StepResult(
-            "firmware",
-            Outcome.FAIL,
-            f"runs {found}, expected version {expected.version}: flash it again",
+        said = Message("firmware-old-version", found=found, version=expected.version)
+        return StepResult("firmware", Outcome.FAIL, said)
+    if identity.board:
+        found = Message(
+            "firmware-found-on", fw=identity.fw, version=identity.version, board=identity.board
         )
-    board = f" on {identity.board}" if identity.board else ""
-    return StepResult("firmware", Outcome.PASS, f"{found}{board}")
+    return StepResult("firmware", Outcome.PASS, found)
 
 
 def parse_selftest(reply: dict[str, Any]) -> list[StepResult]:
@@ -136,11 +131,7 @@ def parse_selftest(reply: dict[str, Any]) -> list[StepResult]:
     else:
         items = []
     if not items:
-        raise BoardError(
-            f"the firmware's selftest reply lists no parts ({_short(reply)}): "
-            "check that the kit firmware is the expected version",
-            reason=Reason.PROTOCOL,
-        )
+        raise BoardError(Message("selftest-no-parts", reply=_short(reply)), reason=Reason.PROTOCOL)
     return [_part_step(item) for item in items]
 
 
@@ -151,7 +142,8 @@ def _part_step(item: dict[str, Any]) -> StepResult:
     measured = ", ".join(f"{k}={v}" for k, v in item.items() if k not in _PART_META)
     text = "; ".join(t for t in (detail, measured) if t)
     if outcome is None:
-        return StepResult(f"selftest:{name}", Outcome.FAIL, f"unreadable result ({_short(item)})")
+        unreadable = Message("part-unreadable", item=_short(item))
+        return StepResult(f"selftest:{name}", Outcome.FAIL, unreadable)
     return StepResult(f"selftest:{name}", outcome, text)
 
 

@@ -19,6 +19,8 @@ import json
 import struct
 from dataclasses import dataclass
 
+from firmware_tools.messages import Message
+
 __all__ = [
     "CTRL_A",
     "CTRL_B",
@@ -83,7 +85,7 @@ def parse_paste_header(header: bytes) -> int | None:
         return None
     if header[:2] == b"R\x01" and len(header) >= 4:
         return struct.unpack("<H", header[2:4])[0]
-    raise ValueError(f"unexpected raw-paste answer {header!r}")
+    raise ValueError(Message("paste-unexpected-answer", header=repr(header)))
 
 
 class PasteWindow:
@@ -105,7 +107,7 @@ class PasteWindow:
             elif byte == 0x04:
                 self.aborted = True
             else:
-                raise ValueError(f"unexpected byte 0x{byte:02x} during raw paste")
+                raise ValueError(Message("paste-unexpected-byte", byte=f"0x{byte:02x}"))
 
     def take(self, remaining: int) -> int:
         """Return how many of ``remaining`` bytes may be sent now, and count them as sent."""
@@ -165,7 +167,7 @@ def parse_hashes(out: bytes, paths: list[str]) -> dict[str, str | None]:
     """
     lines = out.decode("utf-8", errors="replace").split()
     if len(lines) != len(paths):
-        raise ValueError(f"hash script printed {len(lines)} lines for {len(paths)} files")
+        raise ValueError(Message("hashes-line-count", lines=len(lines), files=len(paths)))
     return {
         p: (None if h in (NO_FILE, NO_HASHLIB) else h) for p, h in zip(paths, lines, strict=True)
     }

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from enum import Enum
 
+from firmware_tools.messages import Message
+
 __all__ = [
     "CRC_EOP",
     "INSYNC",
@@ -51,7 +53,8 @@ MAX_READ = 256
 
 
 class StkReplyError(ValueError):
-    """The bytes back are not the INSYNC ... OK frame the command expects."""
+    """The bytes back are not the INSYNC ... OK frame the command expects (``args[0]``: a
+    :class:`~firmware_tools.messages.Message` saying how)."""
 
 
 def get_sync() -> bytes:
@@ -107,12 +110,12 @@ def parse_reply(reply: bytes, payload: int = 0) -> bytes:
     :raise StkReplyError: when the frame is short, out of sync or not closed by OK.
     """
     if len(reply) < reply_length(payload):
-        raise StkReplyError(f"reply cut short: {len(reply)} of {reply_length(payload)} bytes")
+        raise StkReplyError(Message("stk-short", got=len(reply), wanted=reply_length(payload)))
     if reply[0] != INSYNC:
-        what = "NOSYNC" if reply[0] == NOSYNC else f"0x{reply[0]:02X}"
-        raise StkReplyError(f"reply starts with {what}, not INSYNC")
+        first = "NOSYNC" if reply[0] == NOSYNC else f"0x{reply[0]:02X}"
+        raise StkReplyError(Message("stk-not-insync", first=first))
     if reply[payload + 1] != OK:
-        raise StkReplyError(f"reply ends with 0x{reply[payload + 1]:02X}, not OK")
+        raise StkReplyError(Message("stk-not-ok", last=f"0x{reply[payload + 1]:02X}"))
     return bytes(reply[1 : payload + 1])
 
 

@@ -11,7 +11,7 @@ from kitmanager.text import form_filter, form_length
 
 
 def _role_field() -> SelectField:
-    # Labels come from the templates' role_label; the values are the Role enum's.
+    # The template shows each role's label; the values are the Role enum's.
     return SelectField(_l("Role"), choices=[SelectChoice(r.value, r.value) for r in Role])
 
 

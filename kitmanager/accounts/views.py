@@ -26,6 +26,8 @@ from kitmanager.auth.services import (
 from kitmanager.extensions import db
 from kitmanager.models import ApiToken, Role, User
 from kitmanager.security import current_actor, require_role
+from kitmanager.unit_of_work import unit_of_work
+from kitmanager.web import page_unit_of_work
 
 
 def _page(
@@ -72,18 +74,17 @@ def user_create():
         return _page(user_form=form, status=400)
     password = form.password.data or generate_password()
     try:
-        user = create_user(
-            current_actor(),
-            form.username.data,
-            form.role.data,
-            password,
-            display_name=form.display_name.data or "",
-        )
+        with unit_of_work():
+            user = create_user(
+                current_actor(),
+                form.username.data,
+                form.role.data,
+                password,
+                display_name=form.display_name.data or "",
+            )
     except AuthError as exc:
-        db.session.rollback()
         form.username.errors = [*form.username.errors, str(exc)]
         return _page(user_form=form, status=400)
-    db.session.commit()
     if form.password.data:
         flash(_("Account '%(username)s' created.", username=user.username), "success")
         return redirect(url_for("accounts.index"))
@@ -101,13 +102,9 @@ def user_role(user_id: int):
     user = _get(User, user_id)
     form = RoleForm()
     if form.validate_on_submit():
-        try:
+        with page_unit_of_work() as work:
             set_user_role(current_actor(), user, form.role.data)
-        except AuthError as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
-        else:
-            db.session.commit()
+        if work.committed:
             flash(_("'%(username)s' has a new role.", username=user.username), "success")
     return redirect(url_for("accounts.index"))
 
@@ -119,13 +116,9 @@ def user_active(user_id: int):
     user = _get(User, user_id)
     active = request.endpoint == "accounts.user_enable"
     if ConfirmForm().validate_on_submit():
-        try:
+        with page_unit_of_work() as work:
             set_user_active(current_actor(), user, active)
-        except AuthError as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
-        else:
-            db.session.commit()
+        if work.committed:
             message = (
                 _("'%(username)s' can log in again.", username=user.username)
                 if active
@@ -141,8 +134,8 @@ def user_password(user_id: int):
     user = _get(User, user_id)
     if not ConfirmForm().validate_on_submit():
         return redirect(url_for("accounts.index"))
-    password = reset_password(current_actor(), user.username)
-    db.session.commit()
+    with unit_of_work():
+        password = reset_password(current_actor(), user.username)
     return _shown_once(
         _("New password for '%(username)s'", username=user.username),
         _("Password"),
@@ -161,12 +154,11 @@ def token_create():
     if not form.validate_on_submit():
         return _page(token_form=form, status=400)
     try:
-        token, secret = create_token(current_actor(), form.name.data, form.role.data)
+        with unit_of_work():
+            token, secret = create_token(current_actor(), form.name.data, form.role.data)
     except AuthError as exc:
-        db.session.rollback()
         form.name.errors = [*form.name.errors, str(exc)]
         return _page(token_form=form, status=400)
-    db.session.commit()
     return _shown_once(
         _("Token '%(name)s' created", name=token.name),
         _("Token"),
@@ -183,7 +175,7 @@ def token_create():
 def token_revoke(token_id: int):
     token = _get(ApiToken, token_id)
     if ConfirmForm().validate_on_submit():
-        revoke_token(current_actor(), token.name)
-        db.session.commit()
+        with unit_of_work():
+            revoke_token(current_actor(), token.name)
         flash(_("Token '%(name)s' revoked: it no longer works.", name=token.name), "success")
     return redirect(url_for("accounts.index"))

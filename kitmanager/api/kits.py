@@ -8,13 +8,14 @@ from flask import abort, jsonify
 from flask_babel import gettext
 
 from kitmanager.api import bp
-from kitmanager.api.scans import _limited, _station, _time, scan_answer
-from kitmanager.api.views import _body
+from kitmanager.api.parsing import json_body, limited_text, scanned_at, station_of
+from kitmanager.api.scans import scan_answer
 from kitmanager.kits.scans import record_return
 from kitmanager.kits.services import KitError, kit_by_token, restock_list
 from kitmanager.models import KitIncident
 from kitmanager.scans import commit_once
 from kitmanager.security import current_actor
+from kitmanager.web import row_id
 
 NOTE_LIMIT = KitIncident.__table__.c.note.info["max_length"]
 
@@ -29,7 +30,7 @@ def _counts(data: dict[str, Any], key: str) -> dict[int, int]:
         abort(422, description=problem)
     counts = {}
     for component, count in value.items():
-        if not str(component).isdigit() or isinstance(count, bool) or not isinstance(count, int):
+        if row_id(component) is None or isinstance(count, bool) or not isinstance(count, int):
             abort(422, description=problem)
         if not 0 <= count <= 100_000:
             abort(422, description=problem)
@@ -42,17 +43,17 @@ def kit_return(token: str):
     """Record the return checklist of the kit with label ``token``: ``missing`` and
     ``damaged`` counts per component id, a ``note``; the same ``client_id`` again is applied
     once and answers the same."""
-    data = _body()
+    data = json_body()
     kit = kit_by_token(token)
     if kit is None:
         abort(404, description=gettext("no kit has this label"))
     missing = _counts(data, "missing")
     damaged = _counts(data, "damaged")
-    note = _limited(data, "note", NOTE_LIMIT) or ""
-    client_id = _limited(data, "client_id", 64, None) or None
-    at = _time(data)
+    note = limited_text(data, "note", NOTE_LIMIT) or ""
+    client_id = limited_text(data, "client_id", 64, None) or None
+    at = scanned_at(data)
     actor = current_actor()
-    station = _station(data, actor)
+    station = station_of(data, actor)
     try:
         answer = commit_once(
             lambda: record_return(

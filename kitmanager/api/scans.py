@@ -3,7 +3,7 @@ offline roster and the attendance list. The scan core (:mod:`kitmanager.scans`) 
 this module parses requests and sends answers.
 
 A scan is bound to its sender and, at a kiosk, to the kiosk's scope: the kiosk's workshop and
-session are the server's (:func:`~kitmanager.checkin.station.kiosk_scope`), the station name
+session are the server's (:func:`~kitmanager.web.kiosk_scope`), the station name
 is recorded under the login or token (:func:`~kitmanager.scans.station_name`), a stored
 answer goes back only to its sender or a trainer, and ``scanned_at`` must be a time the
 laptop's clock can believe (:func:`~kitmanager.scans.scan_time`).
@@ -20,11 +20,15 @@ from flask import abort, current_app, jsonify
 from flask_babel import gettext
 
 from kitmanager.api import bp
-from kitmanager.api.views import _body, _text, _workshop_or_404
-from kitmanager.audit import Actor
+from kitmanager.api.parsing import (
+    json_body,
+    limited_text,
+    scanned_at,
+    station_of,
+    workshop_or_404,
+)
 from kitmanager.checkin.attendance import ATTENDANCE_ROLE
 from kitmanager.checkin.services import attendance, roster_copy
-from kitmanager.checkin.station import KioskScope, kiosk_scope
 from kitmanager.kits.scans import kits_roster_copy
 from kitmanager.models import Role, utcnow
 from kitmanager.scans import (
@@ -32,12 +36,9 @@ from kitmanager.scans import (
     Scan,
     ScanOfAnotherSender,
     ScanResult,
-    ScanTimeRefused,
     answer_scan,
     classify_code,
     commit_once,
-    scan_time,
-    station_name,
     undo_scan,
 )
 from kitmanager.scans.subjects import (
@@ -48,23 +49,12 @@ from kitmanager.scans.subjects import (
     scan_session,
 )
 from kitmanager.security import current_actor, public, require_role
+from kitmanager.web import KioskScope, kiosk_scope, workshop_route
 from kitmanager.workshops.services import get_workshop
 
 # Longest scanned text worth reading: a badge URL is well under this.
 MAX_CODE_LENGTH = 2000
 MAX_REASONS = 20
-
-
-def _limited(data: dict, key: str, limit: int, default: str | None = "") -> str | None:
-    value = _text(data, key, default)
-    if value is not None and len(value) > limit:
-        abort(
-            422,
-            description=gettext(
-                "'%(field)s' is too long: at most %(max)s characters", field=key, max=limit
-            ),
-        )
-    return value
 
 
 def _session(data: dict) -> ScanSession | None:
@@ -81,35 +71,13 @@ def _session(data: dict) -> ScanSession | None:
 
 def _workshop_id(data: dict) -> int | None:
     """The id of the workshop a station scans for (``workshop``, its slug), or None."""
-    slug = _limited(data, "workshop", 80, None)
+    slug = limited_text(data, "workshop", 80, None)
     if not slug:
         return None
     workshop = get_workshop(slug)
     if workshop is None:
         abort(422, description=gettext("no workshop with slug '%(slug)s'", slug=slug))
     return workshop.id
-
-
-def _time(data: dict) -> datetime:
-    """The scan's own time (``scanned_at``) in naive UTC, now when absent; 422 for a time
-    that is no time, or that the laptop's clock cannot believe (see :func:`scan_time`)."""
-    value = _text(data, "scanned_at", None)
-    try:
-        return scan_time(
-            None if value is None else datetime.fromisoformat(value.replace("Z", "+00:00"))
-        )
-    except ScanTimeRefused as wrong_clock:
-        abort(422, description=str(wrong_clock))
-    except ValueError:
-        abort(
-            422,
-            description=gettext("'scanned_at' must be a time like 2026-12-01T09:14:00+03:00"),
-        )
-
-
-def _station(data: dict, actor: Actor) -> str:
-    """The station a scan is recorded under: the sender's own name, then the device's label."""
-    return station_name(actor, _limited(data, "station", 80) or "")
 
 
 def _flag(data: dict, key: str) -> bool:
@@ -138,6 +106,22 @@ def scan_answer(result: ScanResult, replayed: bool):
     response = jsonify(result.to_json())
     response.headers["X-Scan-Replayed"] = "1" if replayed else "0"
     return response
+
+
+def _on_the_sessions_day(session: ScanSession, at: datetime) -> None:
+    """A scan's own time lies on its session's day (:meth:`ScanSession.on_its_day`): a time
+    on another day is a device whose clock is wrong, or a scan sent for the wrong session."""
+    if not session.on_its_day(at):
+        abort(
+            422,
+            description=gettext(
+                "This scan's time (%(time)s) is not on the day of %(session)s: the device's "
+                "clock looks wrong, or the wrong session is chosen. Check both, then scan "
+                "again.",
+                time=local_iso(at, session.timezone)[:16].replace("T", " "),
+                session=session.title,
+            ),
+        )
 
 
 def _out_of_kiosk_scope(status: int) -> NoReturn:
@@ -185,15 +169,15 @@ def _kiosk_scope(data: dict, kiosk: KioskScope, at: datetime) -> tuple[int, Scan
 def scan():
     """Apply one scanned code; the same ``client_id`` again answers the same, applied once
     (to the login or token that sent it first, or a trainer: 409 for anyone else)."""
-    data = _body()
-    code = _limited(data, "code", MAX_CODE_LENGTH)
+    data = json_body()
+    code = limited_text(data, "code", MAX_CODE_LENGTH)
     if not code:
         abort(422, description=gettext("'code' is missing: send the scanned text"))
-    partner = _limited(data, "with", MAX_CODE_LENGTH, None)
+    partner = limited_text(data, "with", MAX_CODE_LENGTH, None)
     paired = classify_code(partner) if partner else None
     if paired is not None and paired.kind is CodeKind.UNKNOWN:
         abort(422, description=gettext("'with' must be the code of a badge or a kit"))
-    at = _time(data)
+    at = scanned_at(data)
     actor = current_actor()
     kiosk = kiosk_scope()
     if kiosk is None:
@@ -202,14 +186,16 @@ def scan():
         workshop_id, session = _kiosk_scope(data, kiosk, at)
         # Participants scan at a kiosk: it acts with a volunteer's rights, whoever started it.
         actor = replace(actor, role=Role.VOLUNTEER)
+    if session is not None and data.get("scanned_at") is not None:
+        _on_the_sessions_day(session, at)
     request_scan = Scan(
         code=classify_code(code),
         at=at,
         partner=paired,
         session=session,
         workshop_id=workshop_id,
-        station=_station(data, actor),
-        client_id=_limited(data, "client_id", 64, None) or None,
+        station=station_of(data, actor),
+        client_id=limited_text(data, "client_id", 64, None) or None,
         confirm=_flag(data, "confirm"),
         seen_reasons=_reasons(data),
         # A kiosk (participants scan their own badge) never hands out kits.
@@ -218,11 +204,11 @@ def scan():
     return scan_answer(*commit_once(lambda: answer_scan(actor, request_scan)))
 
 
-@bp.get("/workshops/<slug>/attendance")
+@bp.get(workshop_route("/attendance"))
 @require_role(ATTENDANCE_ROLE)
 def workshop_attendance(slug: str):
     """Every check-in of the workshop: who, which session, when (workshop's time), how."""
-    workshop = _workshop_or_404(slug)
+    workshop = workshop_or_404(slug)
     return jsonify(
         check_ins=[
             {
@@ -247,8 +233,8 @@ def scan_undo():
     next participant would take back the last one's check-in."""
     if kiosk_scope() is not None:
         abort(403, description=gettext("A kiosk cannot take back scans: ask a trainer."))
-    data = _body()
-    client_id = _limited(data, "client_id", 64, None)
+    data = json_body()
+    client_id = limited_text(data, "client_id", 64, None)
     if not client_id:
         abort(422, description=gettext("'client_id' is missing: send the id of the scan to undo"))
     actor = current_actor()
@@ -266,11 +252,11 @@ def scan_undo():
     return jsonify(result.to_json())
 
 
-@bp.get("/workshops/<slug>/roster")
+@bp.get(workshop_route("/roster"))
 def workshop_roster(slug: str):
     """What a scan station keeps to name offline scans: names, teams and kits, by digests of
     their tokens."""
-    workshop = _workshop_or_404(slug)
+    workshop = workshop_or_404(slug)
     kiosk = kiosk_scope()
     if kiosk is not None and kiosk.workshop_id != workshop.id:
         # A kiosk names only its own workshop's people.

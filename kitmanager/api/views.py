@@ -12,26 +12,25 @@ from werkzeug.exceptions import HTTPException
 from wtforms.validators import ValidationError
 
 from kitmanager.api import bp
+from kitmanager.api.parsing import json_body, text_field, workshop_or_404
 from kitmanager.auth.services import TokenPrincipal
-from kitmanager.extensions import db
 from kitmanager.models import Participant, ParticipantRole, Role, Workshop
 from kitmanager.network import base_url
 from kitmanager.participants.fields import FIELD_NAMES, ParticipantFields
 from kitmanager.participants.services import (
-    ParticipantError,
     badge_url,
     create_participant,
     list_participants,
 )
 from kitmanager.security import current_actor, require_role
 from kitmanager.storage import is_database_busy, storage_error_page
-from kitmanager.text import has_lone_surrogate, safe_text
+from kitmanager.text import safe_text
+from kitmanager.unit_of_work import discard_work
+from kitmanager.web import api_unit_of_work, refusal_message, workshop_route
 from kitmanager.workshops.services import (
     MAX_CAPACITY,
-    WorkshopError,
     WorkshopFields,
     create_workshop,
-    get_workshop,
     list_workshops,
     utc_to_local,
 )
@@ -64,7 +63,8 @@ def _writes_need_a_token():
 
 @bp.errorhandler(HTTPException)
 def _json_error(exc: HTTPException):
-    response = jsonify(error=exc.description or exc.name)
+    message = refusal_message(exc)
+    response = jsonify(error=message)
     response.status_code = exc.code or 500
     return response
 
@@ -81,51 +81,13 @@ def _database_busy(exc: OperationalError):
     counts once). A full disk stays a 507, anything else a 500."""
     if not is_database_busy(exc):
         return storage_error_page(exc)
-    db.session.rollback()
+    discard_work()
     response = jsonify(
         error=gettext("The database is busy with another change: send this again in a moment.")
     )
     response.status_code = 503
     response.headers["Retry-After"] = str(BUSY_RETRY_AFTER_S)
     return response
-
-
-def _body() -> dict[str, Any]:
-    """The request's JSON object; 400 for anything else (no JSON, another type, or nesting
-    deeper than the parser's recursion limit, which no request of this API needs)."""
-    try:
-        data = request.get_json(silent=True)
-    except RecursionError:
-        abort(
-            400,
-            description=gettext(
-                "the JSON body is nested too deeply: send a JSON object with the fields "
-                "openapi.json lists"
-            ),
-        )
-    if not isinstance(data, dict):
-        abort(400, description=gettext("send a JSON object with Content-Type: application/json"))
-    return data
-
-
-def _text(data: dict[str, Any], key: str, default: str | None = "") -> str | None:
-    """A string field of the body, or ``default`` when absent or null; 422 for another type
-    or for a string with a lone surrogate (a JSON escape like "\\ud800" that is no text)."""
-    value = data.get(key)
-    if value is None:
-        return default
-    if not isinstance(value, str):
-        abort(422, description=gettext("'%(field)s' must be a string", field=key))
-    if has_lone_surrogate(value):
-        abort(
-            422,
-            description=gettext(
-                "'%(field)s' contains a lone surrogate (half of a UTF-16 pair): send valid "
-                "Unicode text",
-                field=key,
-            ),
-        )
-    return value
 
 
 def _flag(data: dict[str, Any], key: str) -> bool | None:
@@ -150,7 +112,7 @@ def _count(data: dict[str, Any], key: str) -> int | None:
 
 
 def _day(data: dict[str, Any], key: str, required: bool = False) -> date | None:
-    value = _text(data, key, None)
+    value = text_field(data, key, None)
     if value is None and not required:
         return None
     try:
@@ -189,13 +151,6 @@ def _participant_json(participant: Participant, base: str) -> dict[str, Any]:
     }
 
 
-def _workshop_or_404(slug: str) -> Workshop:
-    workshop = get_workshop(slug)
-    if workshop is None:
-        abort(404, description=gettext("no workshop with slug '%(slug)s'", slug=slug))
-    return workshop
-
-
 @bp.get("/me")
 def me():
     actor = current_actor()
@@ -211,29 +166,25 @@ def workshops():
 @bp.post("/workshops")
 @require_role(Role.ORGANISER)
 def workshop_create():
-    data = _body()
+    data = json_body()
     fields = WorkshopFields(
-        title=_text(data, "title") or "",
-        slug=_text(data, "slug", None),
+        title=text_field(data, "title") or "",
+        slug=text_field(data, "slug", None),
         starts_on=_day(data, "starts_on", required=True),  # type: ignore[arg-type]
         ends_on=_day(data, "ends_on"),
-        venue=_text(data, "venue") or "",
-        language=_text(data, "language") or "en",
-        timezone=_text(data, "timezone", None),
+        venue=text_field(data, "venue") or "",
+        language=text_field(data, "language") or "en",
+        timezone=text_field(data, "timezone", None),
         capacity=_count(data, "capacity"),
     )
-    try:
+    with api_unit_of_work():
         workshop = create_workshop(current_actor(), fields)
-    except WorkshopError as exc:
-        db.session.rollback()
-        abort(422, description=str(exc))
-    db.session.commit()
     return jsonify(_workshop_json(workshop)), 201
 
 
-@bp.get("/workshops/<slug>")
+@bp.get(workshop_route())
 def workshop_detail(slug: str):
-    workshop = _workshop_or_404(slug)
+    workshop = workshop_or_404(slug)
     data = _workshop_json(workshop)
 
     def local(value: datetime) -> str:
@@ -252,10 +203,10 @@ def workshop_detail(slug: str):
     return jsonify(data)
 
 
-@bp.get("/workshops/<slug>/participants")
+@bp.get(workshop_route("/participants"))
 @require_role(Role.TRAINER)
 def participants(slug: str):
-    workshop = _workshop_or_404(slug)
+    workshop = workshop_or_404(slug)
     base = base_url()
     return jsonify(
         participants=[
@@ -265,21 +216,17 @@ def participants(slug: str):
     )
 
 
-@bp.post("/workshops/<slug>/participants")
+@bp.post(workshop_route("/participants"))
 @require_role(Role.TRAINER)
 def participant_create(slug: str):
-    workshop = _workshop_or_404(slug)
-    data = _body()
+    workshop = workshop_or_404(slug)
+    data = json_body()
     values: dict[str, Any] = {
-        name: _text(data, name, None) for name in FIELD_NAMES if name != "photo_consent"
+        name: text_field(data, name, None) for name in FIELD_NAMES if name != "photo_consent"
     }
     values["photo_consent"] = _flag(data, "photo_consent")
     values["role"] = values["role"] or ParticipantRole.PARTICIPANT.value
     fields = ParticipantFields(**values)
-    try:
+    with api_unit_of_work():
         participant = create_participant(current_actor(), workshop, fields)
-    except ParticipantError as exc:
-        db.session.rollback()
-        abort(422, description=str(exc))
-    db.session.commit()
     return jsonify(_participant_json(participant, base_url())), 201

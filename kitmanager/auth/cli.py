@@ -11,7 +11,6 @@ from flask.cli import AppGroup
 
 from kitmanager.audit import cli_actor
 from kitmanager.auth.services import (
-    AuthError,
     create_token,
     create_user,
     find_user,
@@ -24,18 +23,13 @@ from kitmanager.auth.services import (
     set_user_active,
     set_user_role,
 )
-from kitmanager.extensions import db
 from kitmanager.models import Role, User
+from kitmanager.unit_of_work import command_unit_of_work
 
 ROLE_CHOICE = click.Choice([r.value for r in Role])
 
 users = AppGroup("users", help="Accounts of organisers, trainers and volunteers.")
 tokens = AppGroup("tokens", help="Bearer tokens for scripts and scanner apps.")
-
-
-def _fail(exc: Exception) -> None:
-    db.session.rollback()
-    raise click.ClickException(str(exc))
 
 
 @users.command("create")
@@ -49,13 +43,10 @@ def users_create(
 ) -> None:
     """Create an account; without --password-stdin a password is generated and shown once."""
     password = sys.stdin.readline().rstrip("\r\n") if password_stdin else generate_password()
-    try:
+    with command_unit_of_work():
         user = create_user(
             cli_actor(), name, role, password, display_name=display_name, language=language
         )
-    except AuthError as exc:
-        _fail(exc)
-    db.session.commit()
     click.echo(f"Created {user.role} '{user.username}'.")
     if not password_stdin:
         click.echo(f"Password (shown once): {password}")
@@ -65,11 +56,8 @@ def users_create(
 @click.argument("name")
 def users_reset_password(name: str) -> None:
     """Give an account a new generated password; its open sessions end."""
-    try:
+    with command_unit_of_work():
         password = reset_password(cli_actor(), name)
-    except AuthError as exc:
-        _fail(exc)
-    db.session.commit()
     click.echo(f"New password for '{name}' (shown once): {password}")
 
 
@@ -83,14 +71,11 @@ def users_list() -> None:
 
 def _change_user(name: str, change: Callable[[User], None], done: str) -> None:
     """Apply ``change`` to the account NAME through its service, commit, say ``done``."""
-    user = find_user(name)
-    if user is None:
-        _fail(no_such_user(name))
-    try:
+    with command_unit_of_work():
+        user = find_user(name)
+        if user is None:
+            raise no_such_user(name)
         change(user)
-    except AuthError as exc:
-        _fail(exc)
-    db.session.commit()
     click.echo(done.format(username=user.username, role=user.role))
 
 
@@ -129,11 +114,8 @@ def users_enable(name: str) -> None:
 @click.option("--role", type=ROLE_CHOICE, required=True)
 def tokens_create(name: str, role: str) -> None:
     """Create a bearer token; it is printed once and only its hash is kept."""
-    try:
+    with command_unit_of_work():
         _token, secret = create_token(cli_actor(), name, role)
-    except AuthError as exc:
-        _fail(exc)
-    db.session.commit()
     click.echo(f"Token '{name}' ({role}), shown once; send it as 'Authorization: Bearer <token>':")
     click.echo(secret)
 
@@ -142,11 +124,8 @@ def tokens_create(name: str, role: str) -> None:
 @click.argument("name")
 def tokens_revoke(name: str) -> None:
     """Revoke a token at once."""
-    try:
+    with command_unit_of_work():
         revoke_token(cli_actor(), name)
-    except AuthError as exc:
-        _fail(exc)
-    db.session.commit()
     click.echo(f"Token '{name}' revoked.")
 
 

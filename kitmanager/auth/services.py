@@ -15,7 +15,7 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import current_app, session
+from flask import current_app
 from flask_babel import gettext
 from sqlalchemy import bindparam, case, delete, exists, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
@@ -34,6 +34,8 @@ from kitmanager.models import (
     User,
     utcnow,
 )
+from kitmanager.text import safe_text
+from kitmanager.unit_of_work import UserError
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +72,7 @@ TOKEN_PREFIX = "km_"  # noqa: S105 - a prefix, not a secret
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
 
 
-class AuthError(ValueError):
+class AuthError(UserError):
     """An account or token request the user can fix; the message says how."""
 
 
@@ -440,8 +442,10 @@ def end_login_session(nonce: str | None) -> None:
     )
 
 
-def load_session_user(session_id: str) -> User | None:
-    """Flask-Login loader: ``<id>:<session_version>`` plus the login's nonce in the session.
+def load_session_user(session_id: str, nonce: str | None) -> User | None:
+    """The account of a browser login: ``session_id`` is ``<id>:<session_version>`` (what
+    Flask-Login keeps), ``nonce`` the login's nonce from the same session cookie; None when
+    that login has ended.
 
     A password reset (new session_version) ends every session of the account; logging out ends
     that one login.
@@ -453,7 +457,6 @@ def load_session_user(session_id: str) -> User | None:
     user = db.session.get(User, user_id)
     if user is None or user.session_version != version or not user.is_active:
         return None
-    nonce = session.get("login_nonce")
     live = db.session.scalar(
         select(LoginSession.id).where(
             LoginSession.nonce == (nonce or ""),
@@ -593,7 +596,7 @@ def create_phone_login(actor: Actor, label: str) -> tuple[OneTimeLogin, str]:
 
     Returns the row and its secret (shown once, inside a QR code; only its hash is kept).
     """
-    label = " ".join(label.split())[:120] or gettext("Volunteer phone")
+    label = " ".join(safe_text(label).split())[:120] or gettext("Volunteer phone")
     secret = secrets.token_urlsafe(24)
     row = OneTimeLogin(
         token_hash=_hash_token(secret),

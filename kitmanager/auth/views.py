@@ -2,23 +2,16 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import current_app, flash, redirect, render_template, request, session, url_for
-from flask_babel import get_locale
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user
 
 from kitmanager.auth import bp
 from kitmanager.auth.forms import LoginForm
-from kitmanager.auth.services import (
-    AuthError,
-    LoginThrottled,
-    authenticate,
-    end_login_session,
-    start_login_session,
-)
-from kitmanager.extensions import db
-from kitmanager.models import User
+from kitmanager.auth.services import AuthError, LoginThrottled, authenticate
 from kitmanager.security import public
+from kitmanager.unit_of_work import unit_of_work
+from kitmanager.web import sign_in, sign_out
 
 
 def _safe_next(target: str | None) -> str:
@@ -28,16 +21,6 @@ def _safe_next(target: str | None) -> str:
         if not parts.scheme and not parts.netloc:
             return target
     return url_for("core.index")
-
-
-def sign_in(user: User) -> None:
-    """Start a browser login for ``user`` (a fresh session cookie; commits the login row)."""
-    nonce = start_login_session(user)
-    db.session.commit()
-    session.clear()
-    session.permanent = True
-    session["login_nonce"] = nonce
-    login_user(user)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -50,9 +33,12 @@ def login():
     retry_after = None
     if form.validate_on_submit():
         try:
-            user = authenticate(form.username.data, form.password.data, request.remote_addr or "")
+            # A failed attempt keeps nothing: it was counted on its own.
+            with unit_of_work():
+                user = authenticate(
+                    form.username.data, form.password.data, request.remote_addr or ""
+                )
         except AuthError as exc:
-            db.session.rollback()  # nothing to keep: the attempt was counted on its own
             flash(str(exc), "error")
             throttled = isinstance(exc, LoginThrottled)
             status = 429 if throttled else 401
@@ -69,13 +55,6 @@ def login():
 
 @bp.route("/logout", methods=["POST"])
 def logout():
-    language = str(get_locale() or "")
-    end_login_session(session.get("login_nonce"))
-    db.session.commit()
-    logout_user()
-    session.clear()
-    # The next page (the login form) stays in the language the person was using.
-    if language in current_app.config["LANGUAGES"]:
-        session["language"] = language
+    sign_out()
     flash(_("You are logged out."), "success")
     return redirect(url_for("auth.login"))

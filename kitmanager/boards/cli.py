@@ -29,8 +29,8 @@ from kitmanager.boards.services import (
     plan_job,
     remove_port,
 )
-from kitmanager.extensions import db
 from kitmanager.models import BoardRunKind
+from kitmanager.unit_of_work import unit_of_work
 
 
 @click.group("boards")
@@ -39,7 +39,6 @@ def boards_group() -> None:
 
 
 def _fail(exc: Exception) -> click.ClickException:
-    db.session.rollback()
     return click.ClickException(str(exc))
 
 
@@ -73,10 +72,10 @@ def ports_add(device: str, family: str) -> None:
     """Add a port that is not USB: a serial device (/dev/ttyAMA0, /dev/serial/by-id/...),
     socket://HOST:PORT or rfc2217://HOST:PORT (nothing after the port)."""
     try:
-        add_port(cli_actor(), device, family)
+        with unit_of_work():
+            add_port(cli_actor(), device, family)
     except ValueError as exc:
         raise _fail(exc) from None
-    db.session.commit()
     click.echo(f"Added {device} ({family}).")
 
 
@@ -86,10 +85,10 @@ def ports_add(device: str, family: str) -> None:
 def ports_remove(device: str) -> None:
     """Forget a port added by hand."""
     try:
-        remove_port(cli_actor(), device)
+        with unit_of_work():
+            remove_port(cli_actor(), device)
     except ValueError as exc:
         raise _fail(exc) from None
-    db.session.commit()
     click.echo(f"Removed {device}.")
 
 
@@ -100,10 +99,10 @@ def ports_remove(device: str) -> None:
 def bind_command(device: str, label: str) -> None:
     """Say that the board on DEVICE belongs to the kit LABEL (its code or label address)."""
     try:
-        kit = bind_port(cli_actor(), device, label)
+        with unit_of_work():
+            kit = bind_port(cli_actor(), device, label)
     except ValueError as exc:
         raise _fail(exc) from None
-    db.session.commit()
     click.echo(f"The board on {device} belongs to {kit.code}.")
 
 
@@ -114,8 +113,8 @@ def firmware_group(ctx: click.Context) -> None:
     """List the firmware library."""
     if ctx.invoked_subcommand is not None:
         return
-    library = firmware_library()
-    db.session.commit()
+    with unit_of_work():
+        library = firmware_library()
     for row in library:
         builtin = " (built in)" if row.builtin else ""
         click.echo(f"{row.name}@{row.version}\t{row.family}\t{row.sha256}{builtin}")
@@ -154,18 +153,18 @@ def firmware_add(
     except ValueError:
         raise click.BadParameter("write the address as a number, e.g. 0x10000") from None
     try:
-        row = add_firmware(
-            cli_actor(),
-            name=name,
-            version=version,
-            files=files,
-            family=family,
-            address=at,
-            notes=notes,
-        )
+        with unit_of_work():
+            row = add_firmware(
+                cli_actor(),
+                name=name,
+                version=version,
+                files=files,
+                family=family,
+                address=at,
+                notes=notes,
+            )
     except ValueError as exc:
         raise _fail(exc) from None
-    db.session.commit()
     click.echo(f"Added {row.title}, SHA-256 {row.sha256}.")
 
 
@@ -185,10 +184,10 @@ def _run(kind: BoardRunKind, every: bool, ports: tuple[str, ...], firmware=None)
         raise click.UsageError("Give --all, or one --port or more.")
     actor = cli_actor()
     try:
-        plan = plan_job(actor, kind, None if every else list(ports), firmware)
+        with unit_of_work():
+            plan = plan_job(actor, kind, None if every else list(ports), firmware)
     except ValueError as exc:
         raise _fail(exc) from None
-    db.session.commit()
     live = LiveProgress([spec.port for spec in plan.boards], sys.stderr)
     click.echo(f"{kind.value}: {len(plan.boards)} board(s)", err=True)
     try:

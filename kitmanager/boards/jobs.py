@@ -24,6 +24,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from firmware_tools.base import Firmware as LoadedFirmware
+from firmware_tools.base import Outcome
 from firmware_tools.operations import (
     PORTS,
     BatchResult,
@@ -35,15 +36,17 @@ from firmware_tools.operations import (
     run_batch,
 )
 from kitmanager.audit import Actor
+from kitmanager.boards.messages import BoardsError, run_message, said
 from kitmanager.boards.services import (
-    BoardsError,
+    FirmwareUnreadable,
     JobPlan,
+    close_unreadable_runs,
     load_library_firmware,
     record_result,
     status_label,
 )
 from kitmanager.extensions import db
-from kitmanager.models import BoardRun, BoardRunKind, Firmware, Kit
+from kitmanager.models import BoardRun, BoardRunKind, BoardRunStatus, Firmware, Kit
 
 __all__ = ["PHASES", "BoardProgress", "Job", "JobManager", "execute_plan", "jobs"]
 
@@ -75,7 +78,11 @@ PHASES = {
 
 @dataclass
 class BoardProgress:
-    """One board of a running job, as the page shows it."""
+    """One board of a running job, as the page shows it.
+
+    ``notice`` and ``summary`` are firmware_tools' messages (or text), said in the language
+    of the page that polls.
+    """
 
     port: str
     kit: str  # the kit's code, "" for a board of no kit
@@ -84,15 +91,16 @@ class BoardProgress:
     total: int = 0
     attempt: int = 1
     notice: str = ""
-    status: str = "running"
-    summary: str = ""
+    status: str = BoardRunStatus.RUNNING.value
+    summary: str | dict[str, Any] = ""  # a message, or one kept as {"code": ..., "params": ...}
     reason: str = ""
     needs_reflash: bool = False
 
     def to_dict(self) -> dict[str, Any]:
+        finished = self.status != BoardRunStatus.RUNNING
         percent = round(100 * self.done / self.total) if self.total else None
-        if self.status != "running":
-            percent = 100 if self.status in ("pass", "warn") else percent
+        if finished:
+            percent = 100 if self.status in (Outcome.PASS, Outcome.WARN) else percent
         return {
             "port": self.port,
             "kit": self.kit,
@@ -100,10 +108,11 @@ class BoardProgress:
             "phase_label": str(PHASES.get(self.phase, self.phase)),
             "percent": percent,
             "attempt": self.attempt,
-            "notice": self.notice,
+            "notice": said(self.notice),
             "status": self.status,
             "status_label": status_label(self.status),
-            "summary": self.summary,
+            "finished": finished,
+            "summary": said(self.summary),
             "reason": self.reason,
             "needs_reflash": self.needs_reflash,
         }
@@ -152,7 +161,7 @@ class Job:
 
     def to_dict(self) -> dict[str, Any]:
         boards = [board.to_dict() for board in self.boards.values()]
-        counts = {status: 0 for status in ("pass", "warn", "skipped", "fail")}
+        counts = {outcome.value: 0 for outcome in Outcome}
         for board in boards:
             if board["status"] in counts:
                 counts[board["status"]] += 1
@@ -178,8 +187,8 @@ def runs_as_dict(job: str, runs: list[BoardRun]) -> dict[str, Any]:
             run.port,
             run.kit.code if run.kit else "",
             phase="done" if run.finished_at else "waiting",
-            status=run.status,
-            summary=run.message,
+            status=run.status.value,
+            summary=run_message(run),
             reason=run.reason,
             needs_reflash=run.needs_reflash,
         )
@@ -231,8 +240,8 @@ def execute_plan(
     the results; no transaction stays open while boards are worked on. Ctrl-C (a
     KeyboardInterrupt here) stops every board, stores what each came to, and is raised again.
 
-    :raise BoardsError: a firmware of the plan can no longer be read (its runs are closed
-        as failed).
+    :raise FirmwareUnreadable: a firmware of the plan can no longer be read (its runs are
+        closed as failed).
     """
     rows = {
         fid: db.session.get(Firmware, fid)
@@ -241,11 +250,8 @@ def execute_plan(
     }
     try:
         loaded = {fid: load_library_firmware(row) for fid, row in rows.items() if row}
-    except BoardsError as error:
-        for spec in plan.boards:
-            run = db.session.get(BoardRun, spec.run_id)
-            if run is not None:
-                run.status, run.reason, run.message = "fail", "bad-image", str(error)[:500]
+    except FirmwareUnreadable as error:
+        close_unreadable_runs([spec.run_id for spec in plan.boards], error)
         db.session.commit()
         raise
     db.session.commit()
@@ -386,9 +392,12 @@ class JobManager:
                 log.exception("board job %s failed", job.id)
                 db.session.rollback()
                 job.error = str(error)
+                summary: str | dict[str, Any] = str(error)
+                if isinstance(error, FirmwareUnreadable):  # said in the language of who polls
+                    summary = {"code": error.code, "params": error.params}
                 for board in job.boards.values():
-                    if board.status == "running":
-                        board.status, board.summary = "fail", str(error)
+                    if board.status == BoardRunStatus.RUNNING:
+                        board.status, board.summary = BoardRunStatus.FAIL.value, summary
             finally:
                 db.session.remove()
                 job.finished.set()

@@ -33,6 +33,8 @@ from kitmanager.extensions import db
 from kitmanager.kits.services import list_kit_types
 from kitmanager.models import BoardRunKind, Firmware, KitType, Role
 from kitmanager.security import current_actor, require_role
+from kitmanager.unit_of_work import unit_of_work
+from kitmanager.web import page_unit_of_work, row_id
 
 
 @bp.context_processor
@@ -47,8 +49,8 @@ def _job_state(job_id: str | None) -> dict[str, Any] | None:
     live: Job | None = jobs().get(job_id)
     if live is not None:
         return live.to_dict()
-    if close_orphan_runs(job_id):
-        db.session.commit()
+    with unit_of_work():
+        close_orphan_runs(job_id)
     runs = job_runs(job_id)
     return runs_as_dict(job_id, runs) if runs else None
 
@@ -63,8 +65,8 @@ def _firmware_choices(library: list[Firmware]) -> list[tuple[str, str]]:
 @require_role(Role.TRAINER)
 def index():
     """The boards on the hub now, each with its kit; Flash all / Check all; the last job."""
-    library = firmware_library()
-    db.session.commit()  # the built-in firmware, added on the first visit
+    with unit_of_work():
+        library = firmware_library()  # the built-in firmware, added on the first visit
     job_id = request.args.get("job") or latest_job()
     return render_template(
         "boards/index.html",
@@ -87,13 +89,9 @@ def ports_fragment():
 def add_port_view():
     form = AddPortForm()
     if form.validate_on_submit():
-        try:
+        with page_unit_of_work() as work:
             add_port(current_actor(), form.device.data, form.family.data)
-        except BoardsError as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
-        else:
-            db.session.commit()
+        if work.committed:
             flash(_("Port %(port)s added.", port=form.device.data.strip()), "success")
     else:
         flash(_("Write the port, and choose the board family."), "error")
@@ -103,13 +101,8 @@ def add_port_view():
 @bp.post("/ports/remove")
 @require_role(Role.TRAINER)
 def remove_port_view():
-    try:
+    with page_unit_of_work():
         remove_port(current_actor(), request.form.get("device", ""))
-    except BoardsError as exc:
-        db.session.rollback()
-        flash(str(exc), "error")
-    else:
-        db.session.commit()
     return redirect(url_for("boards.index"))
 
 
@@ -118,13 +111,9 @@ def remove_port_view():
 def bind():
     """Bind the board on a port to the kit whose label was scanned or typed."""
     device = request.form.get("device", "")
-    try:
+    with page_unit_of_work() as work:
         kit = bind_port(current_actor(), device, request.form.get("label", ""))
-    except BoardsError as exc:
-        db.session.rollback()
-        flash(str(exc), "error")
-    else:
-        db.session.commit()
+    if work.committed:
         flash(_("The board on %(port)s belongs to %(kit)s.", port=device, kit=kit.code), "success")
     return redirect(url_for("boards.index"))
 
@@ -145,27 +134,24 @@ def start_job():
     firmware = None
     choice = request.form.get("firmware", "current")
     if kind is BoardRunKind.FLASH and choice != "current":
-        row = db.session.get(Firmware, int(choice)) if choice.isdigit() else None
+        row = db.session.get(Firmware, choice_id) if (choice_id := row_id(choice)) else None
         if row is None:
             abort(400)
         firmware = [row]
     manager = jobs()
     actor = current_actor()
-    try:
+    with page_unit_of_work() as work:
         if devices is not None:
             manager.check_free(devices)
         plan = plan_job(actor, kind, devices, firmware)
         manager.check_free([spec.port for spec in plan.boards])
-    except BoardsError as exc:
-        db.session.rollback()
-        flash(str(exc), "error")
+    if not work.committed:
         return redirect(url_for("boards.index"))
-    db.session.commit()
     try:
         manager.submit(plan, actor)
     except BoardsError as exc:  # another request took a port an instant earlier
-        close_orphan_runs(plan.job)
-        db.session.commit()
+        with unit_of_work():
+            close_orphan_runs(plan.job)
         flash(str(exc), "error")
         return redirect(url_for("boards.index"))
     return redirect(url_for("boards.index", job=plan.job))
@@ -207,24 +193,23 @@ def firmware():
             if upload and upload.filename
         ]
         try:
-            row = add_firmware(
-                current_actor(),
-                name=form.name.data,
-                version=form.version.data,
-                files=uploads,
-                family=form.family.data,
-                address=form.address_value(),
-                notes=form.notes.data or "",
-            )
+            with unit_of_work():
+                row = add_firmware(
+                    current_actor(),
+                    name=form.name.data,
+                    version=form.version.data,
+                    files=uploads,
+                    family=form.family.data,
+                    address=form.address_value(),
+                    notes=form.notes.data or "",
+                )
         except BoardsError as exc:
-            db.session.rollback()
             form.files.errors = [*form.files.errors, str(exc)]
         else:
-            db.session.commit()
             flash(_("%(title)s is in the library.", title=row.title), "success")
             return redirect(url_for("boards.firmware"))
-    library = firmware_library()
-    db.session.commit()
+    with unit_of_work():
+        library = firmware_library()
     kit_types = list_kit_types()
     return render_template(
         "boards/firmware.html",
@@ -237,12 +222,12 @@ def firmware():
 @bp.post("/firmware/current")
 @require_role(Role.TRAINER)
 def set_current():
-    kit_type = db.session.get(KitType, request.form.get("kit_type", type=int) or 0)
+    kit_type = db.session.get(KitType, row_id(request.form.get("kit_type", "")) or 0)
     if kit_type is None:
         abort(400)
     choice = request.form.get("firmware", "")
-    row = db.session.get(Firmware, int(choice)) if choice.isdigit() else None
-    set_current_firmware(current_actor(), kit_type, row)
-    db.session.commit()
+    row = db.session.get(Firmware, choice_id) if (choice_id := row_id(choice)) else None
+    with unit_of_work():
+        set_current_firmware(current_actor(), kit_type, row)
     flash(_("Current firmware of %(type)s saved.", type=kit_type.name), "success")
     return redirect(url_for("boards.firmware"))

@@ -10,6 +10,12 @@ from flask.cli import AppGroup, with_appcontext
 from sqlalchemy.exc import SQLAlchemyError
 
 from kitmanager.audit import cli_actor
+from kitmanager.certificates.imported_lists import (
+    MAX_LIST_FILE_BYTES,
+    import_status_list,
+    issuer_status,
+)
+from kitmanager.certificates.openbadges import kept_revocation_list
 from kitmanager.certificates.printing import certificates_pdf, certificates_zip
 from kitmanager.certificates.services import (
     CertificateError,
@@ -27,7 +33,6 @@ from kitmanager.certificates.verification import (
     check_signed_facts,
     parse_verify_url,
 )
-from kitmanager.extensions import db
 from kitmanager.network import NoBadgeAddress
 from kitmanager.signing import (
     SigningKeyError,
@@ -38,6 +43,7 @@ from kitmanager.signing import (
     trust_public_key,
     trusted_public_keys,
 )
+from kitmanager.unit_of_work import command_unit_of_work, discard_work, unit_of_work
 from kitmanager.workshops.cli import workshop_or_fail
 
 certificates_group = AppGroup("certificates", help="Issue, print and revoke certificates.")
@@ -63,16 +69,15 @@ def issue_command(slug: str, issuer: str | None) -> None:
     """Issue a certificate to everyone eligible in workshop SLUG who has none yet."""
     workshop = workshop_or_fail(slug)
     try:
-        if issuer is not None:
-            update_rule(cli_actor(), workshop, issuer=" ".join(issuer.split()))
-        result = issue_certificates(cli_actor(), workshop)
+        with unit_of_work():
+            if issuer is not None:
+                update_rule(cli_actor(), workshop, issuer=" ".join(issuer.split()))
+            result = issue_certificates(cli_actor(), workshop)
     except CertificateError as exc:
-        db.session.rollback()
         hint = ' Or name it here: --issuer "Your organisation".'
         if rule_for(workshop).issuer:
             hint = ""
         raise click.ClickException(str(exc) + hint) from None
-    db.session.commit()
     for certificate in result.issued:
         click.echo(f"{certificate.code}  {certificate.participant.full_name}")
     for standing in result.not_eligible:
@@ -124,12 +129,8 @@ def pdf_command(slug: str, output: Path | None, as_zip: bool) -> None:
 @with_appcontext
 def revoke_command(code: str, reason: str) -> None:
     """Revoke certificate CODE."""
-    try:
+    with command_unit_of_work():
         certificate = revoke_certificate(cli_actor(), code, reason)
-    except CertificateError as exc:
-        db.session.rollback()
-        raise click.ClickException(str(exc)) from None
-    db.session.commit()
     click.echo(f"Revoked {certificate.code}: {certificate.revoke_reason}")
 
 
@@ -167,12 +168,58 @@ def trust_command(key_file: Path) -> None:
         click.echo("This key is already trusted here; nothing changed.")
 
 
+status_list_group = AppGroup(
+    "status-list",
+    help="Carry a laptop's revocation list to the permanent site its certificates open.",
+)
+
+
+@status_list_group.command("export")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="File to write."
+)
+@with_appcontext
+def status_list_export_command(output: Path | None) -> None:
+    """Write (or print) this installation's signed revocation list, as its address serves it:
+    import it on the site with `kitmanager certificates status-list import FILE`."""
+    try:
+        kept = kept_revocation_list(_base_url(), installation_key())
+    except SigningKeyError as exc:
+        raise click.ClickException(str(exc)) from None
+    if output:
+        output.write_bytes(kept.jwt)
+        click.echo(
+            f"Wrote the revocation list to {output}; on the site: kitmanager certificates "
+            f"status-list import {output.name}",
+            err=True,
+        )
+    else:
+        click.echo(kept.jwt.decode("ascii"))
+
+
+@status_list_group.command("import")
+@click.argument("list_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@with_appcontext
+def status_list_import_command(list_file: Path) -> None:
+    """Serve and use the revocation list LIST_FILE of a laptop whose key is trusted here (the
+    file its `certificates status-list export` wrote); an older list than the one here is
+    refused."""
+    with list_file.open("rb") as handle:
+        data = handle.read(MAX_LIST_FILE_BYTES + 1)
+    with command_unit_of_work():
+        result = import_status_list(cli_actor(), data)
+    click.echo(result.message())
+
+
+certificates_group.add_command(status_list_group)
+
+
 def _local_record(code: str):
     """The record of ``code`` in this database, or None (also when there is no database)."""
     try:
         return certificate_by_code(code)
     except SQLAlchemyError:
-        db.session.rollback()
+        discard_work()
         return None
 
 
@@ -237,7 +284,19 @@ def verify_command(code_or_url: str, key_file: Path | None) -> None:
     if record is not None and record.code == check.code and record.revoked_at is not None:
         click.echo(f"REVOKED on {record.revoked_at:%Y-%m-%d}: {record.revoke_reason}")
         raise SystemExit(1)
+    issuer = issuer_status(check.signer, facts) if check.signer else None
+    if issuer is not None and issuer.revoked:
+        click.echo(
+            "REVOKED on the laptop that issued it (its revocation list was brought here on "
+            f"{issuer.imported.brought_at:%Y-%m-%d})"
+        )
+        raise SystemExit(1)
     click.echo("VALID")
+    if issuer is not None and issuer.revoked is None:
+        why = "its revocation list was never brought here"
+        if issuer.index is None:
+            why = "this certificate is older than the revocation lists read here"
+        click.echo(f"Revocations made on the laptop that issued it cannot be checked here: {why}.")
 
 
 def register(app: Flask) -> None:

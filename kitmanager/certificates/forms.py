@@ -59,3 +59,12 @@ class RuleForm(FlaskForm):
 
 class AddressForm(FlaskForm):
     base_url = StringField(_l("Address in certificate QR codes"))
+
+
+class StatusListForm(FlaskForm):
+    """A workshop laptop's revocation list, brought to the permanent site."""
+
+    list_file = FileField(
+        _l("Revocation list of a workshop laptop (.jwt)"),
+        render_kw={"accept": ".jwt,application/vc+jwt"},
+    )

@@ -1,6 +1,7 @@
 """Public pages: ``/verify/<code>`` for anyone holding a certificate, the holder's own
 certificate from their badge page (``/b/<token>/certificate.pdf`` and ``.jwt``), and the
-revocation list their Open Badges point to (``/credentials/status/<key>``)."""
+revocation lists their Open Badges point to (``/credentials/status/<key>``): this
+installation's, and those brought here from the laptops it trusts."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from kitmanager.certificates import bp
+from kitmanager.certificates.imported_lists import imported_list, issuer_status
 from kitmanager.certificates.openbadges import (
     STATUS_LIST_PATH,
     STATUS_LIST_TTL_S,
@@ -115,7 +117,8 @@ def verify_form():
 @rate_limited
 def verify(code: str):
     """Whether a certificate is genuine: the facts it carries (name, workshop, dates, issuer)
-    and valid / not valid, plus revoked (date, reason) when its record is in this database."""
+    and valid / not valid, plus revoked (date, reason) when its record is in this database,
+    or as the revocation list brought here from the trusted laptop that issued it says."""
     g.no_store = True
     public_key = trusted_public_keys(Path(current_app.config["DATA_DIR"]))
     data, signature = request.args.get("d", ""), request.args.get("s", "")
@@ -141,6 +144,8 @@ def verify(code: str):
             return None
 
     revoked = record if check.valid and record is not None and record.revoked_at else None
+    # a certificate of a trusted laptop: what the laptop's list, brought here, says
+    issuer = issuer_status(check.signer, facts) if check.valid and check.signer else None
     first, last = day("first_date"), day("last_date")
     dates = ""
     if first and last and first <= last:
@@ -158,6 +163,7 @@ def verify(code: str):
         dates=dates,
         issued=day("issued"),
         revoked=revoked,
+        issuer=issuer,
         reason=_REASONS.get(check.problem, ""),
     )
 
@@ -204,15 +210,21 @@ def badge_certificate_badge(token: str):
 @public
 def revocation_list(key_id: str):
     """The revocation list (W3C Bitstring Status List) of this installation's Open Badges, a
-    VC-JWT signed like them. Wallets and verifiers fetch it from a badge's credentialStatus;
-    it names no one, so anyone may keep it for its ``ttl``, and pages of any site may read it.
-    A key other than this installation's has no list here (404)."""
+    VC-JWT signed like them, or the list of a trusted laptop's, as it was brought here
+    (:mod:`kitmanager.certificates.imported_lists`). Wallets and verifiers fetch it from a
+    badge's credentialStatus; it names no one, so anyone may keep it for its ``ttl``, and
+    pages of any site may read it. Any other key has no list here (404)."""
     key = installation_key()
-    if key_id != status_list_key_id(key.public_key()):
-        abort(404)
-    kept = kept_revocation_list(certificate_base_url(), key)
-    response = Response(kept.jwt, mimetype="application/vc+jwt")
-    response.set_etag(kept.etag)
+    if key_id == status_list_key_id(key.public_key()):
+        kept = kept_revocation_list(certificate_base_url(), key)
+        jwt, etag = kept.jwt, kept.etag
+    else:
+        imported = imported_list(key_id)
+        if imported is None:
+            abort(404)
+        jwt, etag = imported.list.jwt.encode("ascii"), imported.list.etag
+    response = Response(jwt, mimetype="application/vc+jwt")
+    response.set_etag(etag)
     response.headers["Cache-Control"] = f"public, max-age={STATUS_LIST_TTL_S}"
     response.headers["Access-Control-Allow-Origin"] = "*"  # web wallets check from their page
     return response.make_conditional(request)

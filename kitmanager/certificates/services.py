@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from kitmanager.audit import Actor, record_event
+from kitmanager.certificates.status_list import index_secret, status_index
 from kitmanager.certificates.verification import canonical_facts
 from kitmanager.extensions import db
 from kitmanager.models import (
@@ -37,6 +38,8 @@ from kitmanager.models import (
 )
 from kitmanager.participants.services import list_participants
 from kitmanager.signing import b64url_encode, installation_key
+from kitmanager.text import column_limit, safe_text
+from kitmanager.unit_of_work import UserError
 
 __all__ = [
     "CODE_ALPHABET",
@@ -68,7 +71,7 @@ CODE_LENGTH = 10
 _REASON_LIMIT = CertificateOverride.__table__.c.reason.type.length
 
 
-class CertificateError(ValueError):
+class CertificateError(UserError):
     """A certificate action the user can fix; the message says how."""
 
 
@@ -128,8 +131,12 @@ def update_rule(actor: Actor, workshop: Workshop, **values: Any) -> CertificateR
             raise CertificateError(gettext("Choose one of the certificate layouts offered."))
     for name in ("issuer", "signatory_name", "signatory_title"):
         if name in values:
-            limit = CertificateRule.__table__.c[name].type.length
-            values[name] = " ".join(str(values[name] or "").split())[:limit]
+            # Cleaned as names are (the form cleans too; the CLI and the API meet this only),
+            # then cut to the column: these lines are signed into every certificate.
+            column = CertificateRule.__table__.c[name]
+            values[name] = " ".join(safe_text(str(values[name] or "")).split())[
+                : column_limit(column)
+            ]
     rule = rule_for(workshop)
     changed = {k: v for k, v in values.items() if getattr(rule, k) != v}
     if db.session.get(CertificateRule, workshop.id) is None:
@@ -377,33 +384,40 @@ def _issue_one(
     person) decides between two organisers issuing at once; a clash of random codes (about
     one in 10^14) just draws a new one. With ``base_url``, a certificate whose QR code could
     not be printed is refused (:raise CertificateError:).
+
+    The signed facts hold the certificate's place in the revocation list (``status``), which
+    comes from its row id: the row is inserted first, then signed, in the same transaction.
     """
     key = installation_key()
     dialect = db.session.get_bind().dialect.name
     person = standing.participant
     for _attempt in range(5):
         code = new_code()
-        facts = canonical_facts(_facts(code, person, workshop, issuer, standing.hours, now.date()))
         values = {
             "uuid": str(uuid.uuid4()),
             "code": code,
             "workshop_id": workshop.id,
             "participant_id": person.id,
-            "facts": facts.decode("utf-8"),
-            "signature": b64url_encode(key.sign(facts)),
+            "facts": "",  # signed below, once the row has its id
+            "signature": "",
             "issued_at": now,
             "issued_by": actor.name[:120],
             "revoke_reason": "",
             "revoked_by": "",
         }
-        if base_url is not None:
-            _check_fits(base_url, code, facts, person)
         result = db.session.connection().execute(_insert_ignoring(dialect), values)
         added = result.first() is not None if dialect == "postgresql" else result.rowcount == 1
         if added:
             certificate = db.session.scalars(
                 select(Certificate).where(Certificate.code == code)
             ).one()
+            facts = _facts(code, person, workshop, issuer, standing.hours, now.date())
+            facts["status"] = status_index(certificate.id, index_secret(key))
+            signed = canonical_facts(facts)
+            if base_url is not None:
+                _check_fits(base_url, code, signed, person)  # refused: all rolled back
+            certificate.facts = signed.decode("utf-8")
+            certificate.signature = b64url_encode(key.sign(signed))
             record_event(
                 actor,
                 "certificate.issued",
@@ -490,7 +504,7 @@ def valid_certificates(workshop: Workshop) -> list[Certificate]:
             .where(
                 Certificate.workshop_id == workshop.id,
                 Certificate.revoked_at.is_(None),
-                Participant.deleted_at.is_(None),
+                Participant.not_deleted,
             )
             .order_by(Participant.sort_key, Participant.full_name, Participant.id)
         )

@@ -18,18 +18,31 @@ from __future__ import annotations
 import gzip
 import hashlib
 import hmac
+import zlib
 from collections.abc import Iterable
 from functools import lru_cache
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from kitmanager.signing import b64url_encode
+from kitmanager.signing import b64url_decode, b64url_encode
 
-__all__ = ["LIST_BITS", "encoded_list", "index_secret", "list_length", "status_index"]
+__all__ = [
+    "LIST_BITS",
+    "MAX_LIST_BYTES",
+    "decoded_list",
+    "encoded_list",
+    "index_secret",
+    "is_set",
+    "list_length",
+    "status_index",
+]
 
 # The smallest list the spec allows (16 KB of bits); a list holds whole blocks of it.
 LIST_BITS = 131_072
+# The most bits a list read from elsewhere may unpack to (1024 blocks, 134 million
+# certificates): a few bytes of GZIP can claim gigabytes.
+MAX_LIST_BYTES = 1024 * LIST_BITS // 8
 _HALF_BITS = 9  # a Feistel network on 18 bits, walked down into the 17 bits of a block
 _HALF_MASK = (1 << _HALF_BITS) - 1
 _ROUNDS = 4  # four rounds make a pseudo-random permutation (Luby-Rackoff)
@@ -97,3 +110,28 @@ def encoded_list(set_bits: Iterable[int], length: int) -> str:
         bits[index // 8] |= 0x80 >> (index % 8)
     # mtime=0: the same bits always compress to the same text
     return "u" + b64url_encode(gzip.compress(bytes(bits), mtime=0))
+
+
+def decoded_list(encoded: str) -> bytes:
+    """The bits of an ``encodedList`` as :func:`encoded_list` writes it (at most
+    :data:`MAX_LIST_BYTES`).
+
+    :raise ValueError: not multibase base64url, not one whole GZIP member, or too long.
+    """
+    if not isinstance(encoded, str) or not encoded.startswith("u"):
+        raise ValueError("an encodedList starts with u (multibase base64url)")
+    unpacker = zlib.decompressobj(wbits=31)  # GZIP only
+    try:
+        bits = unpacker.decompress(b64url_decode(encoded[1:]), MAX_LIST_BYTES + 1)
+    except zlib.error as exc:
+        raise ValueError(f"the encodedList is not GZIP ({exc})") from None
+    if len(bits) > MAX_LIST_BYTES:
+        raise ValueError("the encodedList holds more bits than any list here")
+    if not unpacker.eof or unpacker.unused_data or not bits:
+        raise ValueError("the encodedList is not one whole GZIP member")
+    return bits
+
+
+def is_set(bits: bytes, index: int) -> bool:
+    """Whether bit ``index`` of ``bits`` is 1 (a place beyond the list is not set)."""
+    return 0 <= index < len(bits) * 8 and bool(bits[index // 8] & (0x80 >> (index % 8)))

@@ -6,7 +6,8 @@ padding, :func:`kitmanager.signing.b64url_decode`), the signature is the issuer'
 exactly the ``d`` bytes, those bytes are the canonical JSON of the facts, and the code in the
 facts is the code in the path. Any change to a fact, the code, the signature or their
 spelling makes it not valid. No database is needed here: whether a certificate was revoked is
-only known where its record is (and, for its Open Badge, in the revocation list).
+only known where its record is, and in its issuer's revocation list (certificates issued since
+the lists travel sign their place in it, the optional fact ``status``).
 """
 
 from __future__ import annotations
@@ -32,9 +33,21 @@ __all__ = [
     "verify_url",
 ]
 
-# Every fact a certificate may carry; "hours" only when some were attended.
-FACT_KEYS = ("code", "name", "workshop", "first_date", "last_date", "issued", "issuer", "hours")
-_REQUIRED = frozenset(FACT_KEYS) - {"hours"}
+# Every fact a certificate may carry; "hours" only when some were attended; "status" (its
+# place in the issuer's revocation list) on certificates issued since revocation lists travel
+# to the site that checks them, so the older ones, without it, check as they always did.
+FACT_KEYS = (
+    "code",
+    "name",
+    "workshop",
+    "first_date",
+    "last_date",
+    "issued",
+    "issuer",
+    "hours",
+    "status",
+)
+_REQUIRED = frozenset(FACT_KEYS) - {"hours", "status"}
 _SIGNATURE_BYTES = 64
 
 
@@ -64,13 +77,15 @@ class Problem(enum.Enum):
 
 @dataclass(frozen=True)
 class Check:
-    """The outcome: ``valid``, the facts read (even when not valid, to show what was claimed)
-    and ``problem`` when not valid."""
+    """The outcome: ``valid``, the facts read (even when not valid, to show what was claimed),
+    ``problem`` when not valid and, when the signature matched, ``signer``: the key it
+    matched."""
 
     valid: bool
     code: str
     facts: dict[str, Any] | None
     problem: Problem | None = None
+    signer: Ed25519PublicKey | None = None
 
 
 def canonical_facts(facts: dict[str, Any]) -> bytes:
@@ -124,16 +139,17 @@ def check_signed_facts(
     except ValueError:
         return Check(False, signed.code, None, Problem.ENCODING)
     facts = _facts_of(raw)
-    if len(signature) != _SIGNATURE_BYTES or not any(
-        verify_signature(key, raw, signature) for key in keys
-    ):
+    signer = None
+    if len(signature) == _SIGNATURE_BYTES:
+        signer = next((key for key in keys if verify_signature(key, raw, signature)), None)
+    if signer is None:
         return Check(False, signed.code, facts, Problem.SIGNATURE)
     if facts is None:
-        return Check(False, signed.code, None, Problem.NOT_JSON)
+        return Check(False, signed.code, None, Problem.NOT_JSON, signer)
     if canonical_facts(facts) != raw:
-        return Check(False, signed.code, facts, Problem.NOT_CANONICAL)
+        return Check(False, signed.code, facts, Problem.NOT_CANONICAL, signer)
     if not set(facts) >= _REQUIRED or not set(facts) <= set(FACT_KEYS):
-        return Check(False, signed.code, facts, Problem.MISSING_FACT)
+        return Check(False, signed.code, facts, Problem.MISSING_FACT, signer)
     if facts.get("code") != signed.code:
-        return Check(False, signed.code, facts, Problem.OTHER_CODE)
-    return Check(True, signed.code, facts)
+        return Check(False, signed.code, facts, Problem.OTHER_CODE, signer)
+    return Check(True, signed.code, facts, signer=signer)

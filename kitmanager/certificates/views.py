@@ -9,8 +9,13 @@ from sqlalchemy import select
 from wtforms.fields import SelectChoice
 
 from kitmanager.certificates import bp
-from kitmanager.certificates.forms import AddressForm, RuleForm
-from kitmanager.certificates.openbadges import credential_jwt
+from kitmanager.certificates.forms import AddressForm, RuleForm, StatusListForm
+from kitmanager.certificates.imported_lists import (
+    MAX_LIST_FILE_BYTES,
+    import_status_list,
+    imported_lists,
+)
+from kitmanager.certificates.openbadges import credential_jwt, kept_revocation_list
 from kitmanager.certificates.printing import (
     certificate_file_name,
     certificate_layouts,
@@ -49,7 +54,8 @@ from kitmanager.settings.services import (
 )
 from kitmanager.signing import installation_key, public_key_pem
 from kitmanager.storage import StorageError
-from kitmanager.workshops.views import load_workshop
+from kitmanager.unit_of_work import unit_of_work
+from kitmanager.web import load_workshop, page_unit_of_work, row_id, workshop_route
 
 
 def _participant(workshop, participant_id: int) -> Participant:
@@ -77,7 +83,7 @@ def _rule_form(workshop) -> RuleForm:
     return form
 
 
-@bp.route("/workshops/<slug>/certificates", methods=["GET", "POST"])
+@bp.route(workshop_route("/certificates"), methods=["GET", "POST"])
 @require_role(Role.ORGANISER)
 def index(slug: str):
     """Everyone with their standing; the rule and what certificates print."""
@@ -102,26 +108,27 @@ def index(slug: str):
         before = {rule.logo_file, rule.signature_file}
         saved: list[str] = []
         try:
-            if form.basis.data == "hours" and values["min_hours"] is None:
-                raise CertificateError(_("Give the minimum hours, or choose a share of sessions."))
-            for kind, field, remove in (
-                ("logo", form.logo, form.remove_logo),
-                ("signature", form.signature, form.remove_signature),
-            ):
-                upload = field.data
-                if upload and getattr(upload, "filename", ""):
-                    saved.append(save_image(workshop, kind, upload.read()))
-                    values[f"{kind}_file"] = saved[-1]
-                elif remove.data:
-                    values[f"{kind}_file"] = None
-            rule = update_rule(current_actor(), workshop, **values)
+            with unit_of_work():
+                if form.basis.data == "hours" and values["min_hours"] is None:
+                    raise CertificateError(
+                        _("Give the minimum hours, or choose a share of sessions.")
+                    )
+                for kind, field, remove in (
+                    ("logo", form.logo, form.remove_logo),
+                    ("signature", form.signature, form.remove_signature),
+                ):
+                    upload = field.data
+                    if upload and getattr(upload, "filename", ""):
+                        saved.append(save_image(workshop, kind, upload.read()))
+                        values[f"{kind}_file"] = saved[-1]
+                    elif remove.data:
+                        values[f"{kind}_file"] = None
+                rule = update_rule(current_actor(), workshop, **values)
         except (CertificateError, StorageError) as exc:
-            db.session.rollback()
             for name in saved:
                 delete_image(name)
             flash(str(exc), "error")
         else:
-            db.session.commit()
             for name in before - {rule.logo_file, rule.signature_file}:
                 delete_image(name)
             flash(_("Certificate settings saved."), "success")
@@ -145,18 +152,14 @@ def index(slug: str):
     )
 
 
-@bp.route("/workshops/<slug>/certificates/issue", methods=["POST"])
+@bp.route(workshop_route("/certificates/issue"), methods=["POST"])
 @require_role(Role.ORGANISER)
 def issue(slug: str):
     workshop = load_workshop(slug)
-    ids = [int(v) for v in request.form.getlist("id") if v.isdigit()]
-    try:
+    ids = [number for v in request.form.getlist("id") if (number := row_id(v)) is not None]
+    with page_unit_of_work() as work:
         result = issue_certificates(current_actor(), workshop, ids or None)
-    except CertificateError as exc:
-        db.session.rollback()
-        flash(str(exc), "error")
-    else:
-        db.session.commit()
+    if work.committed:
         if not result.issued:
             flash(
                 _(
@@ -183,23 +186,19 @@ def issue(slug: str):
     return redirect(url_for("certificates.index", slug=slug))
 
 
-@bp.route("/workshops/<slug>/certificates/override/<int:participant_id>", methods=["POST"])
+@bp.route(workshop_route("/certificates/override/<int:participant_id>"), methods=["POST"])
 @require_role(Role.ORGANISER)
 def override(slug: str, participant_id: int):
     workshop = load_workshop(slug)
     person = _participant(workshop, participant_id)
     if request.form.get("clear"):
-        clear_override(current_actor(), person)
-        db.session.commit()
+        with unit_of_work():
+            clear_override(current_actor(), person)
         flash(_("%(name)s: the rule decides again.", name=person.full_name), "success")
     else:
-        try:
+        with page_unit_of_work() as work:
             set_override(current_actor(), person, request.form.get("reason", ""))
-        except CertificateError as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
-        else:
-            db.session.commit()
+        if work.committed:
             flash(_("%(name)s can receive a certificate.", name=person.full_name), "success")
     return redirect(url_for("certificates.index", slug=slug) + f"#p{person.id}")
 
@@ -215,13 +214,9 @@ def _certificate(code: str) -> Certificate:
 @require_role(Role.ORGANISER)
 def revoke(code: str):
     certificate = _certificate(code)
-    try:
+    with page_unit_of_work() as work:
         revoke_certificate(current_actor(), certificate.code, request.form.get("reason", ""))
-    except CertificateError as exc:
-        db.session.rollback()
-        flash(str(exc), "error")
-    else:
-        db.session.commit()
+    if work.committed:
         flash(_("Certificate %(code)s revoked.", code=certificate.code), "success")
     return redirect(url_for("certificates.index", slug=certificate.workshop.slug))
 
@@ -230,13 +225,9 @@ def revoke(code: str):
 @require_role(Role.ORGANISER)
 def reissue(code: str):
     certificate = _certificate(code)
-    try:
+    with page_unit_of_work() as work:
         new = reissue_certificate(current_actor(), certificate, request.form.get("reason", ""))
-    except CertificateError as exc:
-        db.session.rollback()
-        flash(str(exc), "error")
-    else:
-        db.session.commit()
+    if work.committed:
         flash(
             _(
                 "Certificate %(old)s revoked and replaced by %(new)s.",
@@ -267,14 +258,14 @@ def _print(workshop, certificates, as_zip: bool):
     return download(pdf, "application/pdf", name)
 
 
-@bp.route("/workshops/<slug>/certificates.pdf")
+@bp.route(workshop_route("/certificates.pdf"))
 @require_role(Role.ORGANISER)
 def workshop_pdf(slug: str):
     workshop = load_workshop(slug)
     return _print(workshop, valid_certificates(workshop), as_zip=False)
 
 
-@bp.route("/workshops/<slug>/certificates.zip")
+@bp.route(workshop_route("/certificates.zip"))
 @require_role(Role.ORGANISER)
 def workshop_zip(slug: str):
     workshop = load_workshop(slug)
@@ -289,14 +280,14 @@ def _participant_certificate(slug: str, participant_id: int):
     return workshop, certificate
 
 
-@bp.route("/workshops/<slug>/certificates/<int:participant_id>.pdf")
+@bp.route(workshop_route("/certificates/<int:participant_id>.pdf"))
 @require_role(Role.TRAINER)
 def participant_pdf(slug: str, participant_id: int):
     workshop, certificate = _participant_certificate(slug, participant_id)
     return _print(workshop, [certificate], as_zip=False)
 
 
-@bp.route("/workshops/<slug>/certificates/<int:participant_id>.jwt")
+@bp.route(workshop_route("/certificates/<int:participant_id>.jwt"))
 @require_role(Role.TRAINER)
 def participant_badge(slug: str, participant_id: int):
     _workshop, certificate = _participant_certificate(slug, participant_id)
@@ -321,12 +312,11 @@ def address():
         form.base_url.data = get_setting(CERTIFICATE_BASE_URL) or ""
     if form.validate_on_submit():
         try:
-            set_certificate_base_url(current_actor(), form.base_url.data or "")
+            with unit_of_work():
+                set_certificate_base_url(current_actor(), form.base_url.data or "")
         except SettingError as exc:
-            db.session.rollback()
             form.base_url.errors = [*form.base_url.errors, str(exc)]
         else:
-            db.session.commit()
             flash(_("Certificate address saved."), "success")
             return redirect(url_for("certificates.address"))
     issued = db.session.scalar(select(db.func.count()).select_from(Certificate)) or 0
@@ -336,4 +326,31 @@ def address():
         badge_address=base_url(),
         current=certificate_base_url(),
         issued=issued,
+        status_form=StatusListForm(formdata=None),
+        imported=imported_lists(),
     )
+
+
+@bp.route("/certificates/status-list.jwt")
+@require_role(Role.ORGANISER)
+def status_list_download():
+    """This installation's signed revocation list, as its address serves it: to import on
+    the permanent site its certificates open."""
+    kept = kept_revocation_list(certificate_base_url(), installation_key())
+    return download(kept.jwt, "application/vc+jwt", "kitmanager-revocation-list.jwt")
+
+
+@bp.route("/certificates/status-list", methods=["POST"])
+@require_role(Role.ORGANISER)
+def status_list_import():
+    """Import a trusted laptop's revocation list (the file its download gave)."""
+    form = StatusListForm()
+    upload = form.list_file.data
+    if not form.validate_on_submit() or not getattr(upload, "filename", ""):
+        flash(_("Choose the revocation list file the laptop wrote, then import it."), "error")
+        return redirect(url_for("certificates.address") + "#revocations")
+    with page_unit_of_work() as work:
+        result = import_status_list(current_actor(), upload.read(MAX_LIST_FILE_BYTES + 1))
+    if work.committed:
+        flash(result.message(), "success")
+    return redirect(url_for("certificates.address") + "#revocations")

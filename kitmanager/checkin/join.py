@@ -14,12 +14,12 @@ from kitmanager.auth.services import (
     pending_phone_login,
     redeem_phone_login,
 )
-from kitmanager.auth.views import sign_in
 from kitmanager.checkin import bp
-from kitmanager.extensions import db
 from kitmanager.models import Role
 from kitmanager.network import base_url
 from kitmanager.security import current_actor, public, require_role
+from kitmanager.unit_of_work import unit_of_work
+from kitmanager.web import sign_in
 from printouts.qr import QUIET_ZONE_MODULES, encode_qr
 
 _DARK_RUN = re.compile("1+")
@@ -61,8 +61,8 @@ def join():
 @require_role(Role.ORGANISER)
 def phone_login_create():
     """A QR code that signs one phone in as a volunteer: shown once, valid a few minutes."""
-    row, secret = create_phone_login(current_actor(), request.form.get("label", ""))
-    db.session.commit()
+    with unit_of_work():
+        row, secret = create_phone_login(current_actor(), request.form.get("label", ""))
     link = f"{base_url()}{url_for('checkin.phone_login', secret=secret)}"
     return _join_page(
         phone=row,
@@ -78,13 +78,12 @@ def phone_login(secret: str):
     """On the phone: confirm, then sign in as the volunteer the organiser named."""
     g.no_store = True
     if request.method == "POST":
-        user = redeem_phone_login(secret, request.headers.get("User-Agent", "")[:150])
+        with unit_of_work():
+            user = redeem_phone_login(secret, request.headers.get("User-Agent", "")[:150])
         if user is not None:
-            db.session.commit()
             sign_in(user)
             flash(_("This phone is signed in as %(name)s.", name=user.display_name), "success")
             return redirect(url_for("checkin.scan_station"))
-        db.session.rollback()
     else:
         pending = pending_phone_login(secret)
         if pending is not None:

@@ -45,6 +45,7 @@ from kitmanager.scans.subjects import (
     local_clock,
 )
 from kitmanager.text import safe_text, sort_key
+from kitmanager.unit_of_work import UserError
 
 __all__ = [
     "AlreadyRegistered",
@@ -67,7 +68,7 @@ __all__ = [
 ]
 
 
-class CheckInError(ValueError):
+class CheckInError(UserError):
     """A check-in request the user can fix; the message says how."""
 
 
@@ -188,7 +189,7 @@ def replace_badge(actor: Actor, participant: Participant, replacing: str | None 
         .where(
             Participant.id == participant.id,
             Participant.badge_token == old,
-            Participant.deleted_at.is_(None),
+            Participant.not_deleted,
         )
         .values(badge_token=new)
         .execution_options(synchronize_session=False)
@@ -223,7 +224,7 @@ def attendance(workshop: Workshop) -> list[CheckIn]:
 
 _BADGE_HOLDER = (
     select(Participant)
-    .where(Participant.badge_token == bindparam("token"), Participant.deleted_at.is_(None))
+    .where(Participant.badge_token == bindparam("token"), Participant.not_deleted)
     .options(joinedload(Participant.team), joinedload(Participant.workshop))
 )
 
@@ -434,7 +435,7 @@ def _registered_by_form(workshop_id: int, token: str) -> Participant | None:
     return db.session.scalar(
         select(Participant).where(
             Participant.workshop_id == workshop_id,
-            Participant.deleted_at.is_(None),
+            Participant.not_deleted,
             (Participant.badge_token == token) | Participant.id.in_(retired),
         )
     )

@@ -4,8 +4,8 @@ The page itself is a small offline-first app (static/scan/): it posts each scan 
 ``POST /api/v1/scans`` with a client id, queues scans in IndexedDB while the laptop is out of
 reach and sends them when it is back. Kiosk mode keeps a shared laptop or tablet on this page
 until a trainer's PIN ends it: every other page of the app redirects back to it meanwhile.
-The server keeps the kiosk's workshop and session (:func:`kiosk_scope`): its scans go there,
-whatever a browser's developer tools make the page send.
+The server keeps the kiosk's workshop and session (:func:`kitmanager.web.kiosk_scope`): its
+scans go there, whatever a browser's developer tools make the page send.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import json
 import secrets
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import date
 from functools import cache
 from pathlib import Path
@@ -32,18 +31,19 @@ from flask import (
     render_template,
     request,
     send_from_directory,
-    session,
     url_for,
 )
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
+from werkzeug.exceptions import NotFound
 
 from kitmanager.checkin import bp
 from kitmanager.checkin.services import running_session
 from kitmanager.models import Role, Workshop
 from kitmanager.scans import station_name, station_vocabulary
 from kitmanager.security import CONTENT_SECURITY_POLICY_WASM, current_actor, require_role
+from kitmanager.web import end_kiosk, keep_kiosk_scope, kiosk, row_id, start_kiosk
 from kitmanager.workshops.services import get_workshop, list_workshops, utc_to_local
 
 # While a kiosk runs in a browser, only these endpoints answer it; everything else goes back
@@ -87,35 +87,19 @@ def _station_scope(args: Mapping[str, str]) -> tuple[Workshop | None, int | None
         if slug:
             abort(404)
         return None, None
-    chosen = args.get("session", "")
-    if not (chosen.isdigit() and len(chosen) < 19):
+    chosen = row_id(args.get("session", ""))
+    if chosen is None:
         return workshop, None
-    return workshop, next((s.id for s in workshop.sessions if s.id == int(chosen)), None)
+    return workshop, next((s.id for s in workshop.sessions if s.id == chosen), None)
 
 
-@dataclass(frozen=True)
-class KioskScope:
-    """What a kiosk scans for: the workshop and the chosen session (None: the session running
-    at each scan), as the server kept them when kiosk mode started."""
+def _scope_of(url: str) -> tuple[int | None, int | None]:
+    """The ids of the workshop and session the station page at ``url`` scans for.
 
-    workshop_id: int | None
-    session_id: int | None
-
-
-def _scope_of(url: str) -> dict[str, int | None]:
+    :raise NotFound: the page names no workshop there is.
+    """
     workshop, chosen_id = _station_scope(dict(parse_qsl(urlsplit(url).query)))
-    return {"workshop": workshop.id if workshop is not None else None, "session": chosen_id}
-
-
-def kiosk_scope() -> KioskScope | None:
-    """The workshop and session this browser's kiosk scans for; None when it is no kiosk."""
-    kiosk = session.get("kiosk")
-    if not kiosk:
-        return None
-    if "workshop" not in kiosk:  # a kiosk started before the server kept its scope
-        kiosk.update(_scope_of(kiosk["url"]))
-        session.modified = True
-    return KioskScope(kiosk["workshop"], kiosk["session"])
+    return (workshop.id if workshop is not None else None), chosen_id
 
 
 def _messages() -> dict[str, str]:
@@ -214,7 +198,7 @@ def scan_station():
     workshop, chosen_id = _station_scope(request.args)
     if workshop is None:
         return render_template("checkin/scan_choose.html", rows=list_workshops())
-    kiosk = session.get("kiosk")
+    this_kiosk = kiosk()
     sessions = [
         {
             "id": s.id,
@@ -228,7 +212,7 @@ def scan_station():
     config: dict[str, Any] = {
         "workshop": workshop.slug,
         "session": chosen_id,
-        "kiosk": bool(kiosk),
+        "kiosk": bool(this_kiosk),
         "csrf": generate_csrf(),
         # The name this station's scans are recorded under (the server decides it again).
         "station": station_name(current_actor(), request.args.get("station", "")[:80]),
@@ -268,7 +252,7 @@ def scan_station():
             sessions=sessions,
             chosen_id=chosen_id,
             running=running,
-            kiosk=kiosk,
+            kiosk=this_kiosk,
             config=config,
             station_css=_asset_url("scan/station.css", version),
             station_js=_asset_url("scan/station.js", version),
@@ -325,44 +309,46 @@ def kiosk_start():
     """Lock this browser on the scan station until the PIN chosen here is typed again.
 
     The server keeps the station's workshop and chosen session with the kiosk
-    (:func:`kiosk_scope`): the kiosk's scans go there and nowhere else.
+    (:func:`kitmanager.web.kiosk_scope`): the kiosk's scans go there and nowhere else.
     """
     pin = request.form.get("pin", "")
     target = request.form.get("next", "")
-    if not target.startswith("/scan"):
-        target = url_for("checkin.scan_station")
-    if not (pin.isdigit() and 4 <= len(pin) <= 12):
+    station = url_for("checkin.scan_station")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or parts.path != station:
+        target = station  # the station page itself, never another page that redirects back
+    if not (pin.isascii() and pin.isdigit() and 4 <= len(pin) <= 12):
         flash(_("Choose a PIN of 4 to 12 digits to start kiosk mode."), "error")
         return redirect(target)
-    scope = _scope_of(target)
-    if scope["workshop"] is None:
+    workshop_id, session_id = _scope_of(target)
+    if workshop_id is None:
         flash(_("Open the scan station of one workshop, then start kiosk mode there."), "error")
         return redirect(target)
     nonce = secrets.token_hex(16)
-    session["kiosk"] = {"pin": _pin_proof(pin, nonce), "nonce": nonce, "url": target, **scope}
+    start_kiosk(_pin_proof(pin, nonce), nonce, target, workshop_id, session_id)
     return redirect(target)
 
 
 @bp.post("/scan/kiosk/exit")
 @require_role(Role.VOLUNTEER)
 def kiosk_exit():
-    kiosk = session.get("kiosk")
-    if not kiosk:
+    record = kiosk()
+    if record is None:
         return redirect(url_for("checkin.scan_station"))
-    nonce = kiosk.get("nonce", "")
+    nonce = record.get("nonce", "")
     with _kiosk_lock:
         failures = _kiosk_failures.get(nonce, 0)
         if failures >= KIOSK_PIN_ATTEMPTS:
             flash(_("Too many wrong PINs: log in on another device and end this login."), "error")
-            return redirect(kiosk["url"])
-        if hmac.compare_digest(kiosk["pin"], _pin_proof(request.form.get("pin", ""), nonce)):
+            return redirect(record["url"])
+        if hmac.compare_digest(record["pin"], _pin_proof(request.form.get("pin", ""), nonce)):
             _kiosk_failures.pop(nonce, None)
-            session.pop("kiosk")
+            end_kiosk()
             flash(_("Kiosk mode ended."), "success")
-            return redirect(kiosk["url"])
+            return redirect(record["url"])
         _kiosk_failures[nonce] = failures + 1
     flash(_("Wrong PIN."), "error")
-    return redirect(kiosk["url"])
+    return redirect(record["url"])
 
 
 def keep_kiosk_on_its_page() -> Any:
@@ -374,20 +360,26 @@ def keep_kiosk_on_its_page() -> Any:
     Whoever logs in there next finds an ordinary station, which sends the scans still waiting
     on the device; a trainer starts kiosk mode again with a new PIN.
     """
-    kiosk = session.get("kiosk")
-    if not kiosk:
+    record = kiosk()
+    if record is None:
         return None
-    if request.endpoint == "checkin.scan_station" and request.full_path.rstrip("?") != kiosk[
+    if "workshop" not in record:  # a kiosk started before the server kept its scope
+        try:
+            keep_kiosk_scope(*_scope_of(record["url"]))
+        except NotFound:
+            keep_kiosk_scope(None, None)  # its workshop is gone: it scans for none
+    if request.endpoint == "checkin.scan_station" and request.full_path.rstrip("?") != record[
         "url"
     ].rstrip("?"):
-        return redirect(kiosk["url"])  # not another workshop's or session's station either
+        return redirect(record["url"])  # not another workshop's or session's station either
     if request.endpoint in KIOSK_ENDPOINTS:
         return None
     if not current_user.is_authenticated:  # only pages open to anyone come this far
-        session.pop("kiosk")
+        end_kiosk()
+        flash(_("The kiosk's login ended. A trainer logs in here to start it again."), "info")
         return None
     if request.method in ("GET", "HEAD"):
-        return redirect(kiosk["url"])
+        return redirect(record["url"])
     abort(403)
 
 

@@ -34,7 +34,8 @@ from kitmanager.scans import (
 )
 from kitmanager.scans.subjects import scan_session
 from kitmanager.security import current_actor, require_role
-from kitmanager.workshops.views import load_workshop
+from kitmanager.unit_of_work import unit_of_work
+from kitmanager.web import load_workshop, page_unit_of_work, row_id, workshop_route
 
 # How a scan's outcome shows as a flash message on the page that follows.
 _FLASH_CATEGORY = {
@@ -62,7 +63,7 @@ def _participant_of(session: WorkshopSession, participant_id: int) -> Participan
     return participant
 
 
-@bp.route("/workshops/<slug>/sessions/<int:session_id>/roster")
+@bp.route(workshop_route("/sessions/<int:session_id>/roster"))
 @require_role(Role.VOLUNTEER)
 def session_roster(slug: str, session_id: int):
     """Who is checked in to the session and who is missing; tick boxes to fix it by hand."""
@@ -90,7 +91,7 @@ def session_roster(slug: str, session_id: int):
     )
 
 
-@bp.post("/workshops/<slug>/sessions/<int:session_id>/roster/<int:participant_id>")
+@bp.post(workshop_route("/sessions/<int:session_id>/roster/<int:participant_id>"))
 @require_role(Role.VOLUNTEER)
 def session_mark(slug: str, session_id: int, participant_id: int):
     """Mark one person present (``action=in``) or not (``action=out``) by hand."""
@@ -98,19 +99,17 @@ def session_mark(slug: str, session_id: int, participant_id: int):
     participant = _participant_of(session, participant_id)
     action = request.form.get("action")
     if action == "in":
-        try:
+        with page_unit_of_work() as work:
             check_in(current_actor(), participant, session, source=CheckInSource.MANUAL)
-        except CheckInError as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
-        else:
+        if work.committed:
             flash(_("%(name)s marked present.", name=participant.full_name), "success")
     elif action == "out":
-        if undo_check_in(current_actor(), participant.id, session.id):
+        with unit_of_work():
+            undone = undo_check_in(current_actor(), participant.id, session.id)
+        if undone:
             flash(_("%(name)s is no longer marked present.", name=participant.full_name), "success")
     else:
         abort(400)
-    db.session.commit()
     back = url_for(
         "checkin.session_roster",
         slug=slug,
@@ -121,7 +120,7 @@ def session_mark(slug: str, session_id: int, participant_id: int):
     return redirect(f"{back}#p{participant.id}")
 
 
-@bp.post("/workshops/<slug>/participants/<int:participant_id>/replace-badge")
+@bp.post(workshop_route("/participants/<int:participant_id>/replace-badge"))
 @require_role(Role.TRAINER)
 def badge_replace(slug: str, participant_id: int):
     """A lost badge: a new token at once (the old badge stops working), then print the new one.
@@ -135,6 +134,12 @@ def badge_replace(slug: str, participant_id: int):
         abort(404)
     actor = current_actor()
     replacing = request.form.get("replacing") or None
+    if replacing is None:  # a page from before forms named the badge, or a script
+        flash(
+            _("Open the person's page again, then replace the badge: this form did not say which."),
+            "error",
+        )
+        return redirect(url_for("participants.edit", slug=slug, participant_id=participant.id))
     try:
         commit_once(lambda: replace_badge(actor, participant, replacing))
     except BadgeAlreadyReplaced as exc:
@@ -163,7 +168,7 @@ def badge_check_in(token: str):
     session = None
     chosen = request.form.get("session", "")
     if chosen:
-        if not chosen.isdigit() or len(chosen) > 18:
+        if row_id(chosen) is None:
             abort(400)
         session = scan_session(int(chosen))
         if session is None or session.workshop_id != participant.workshop_id:
@@ -182,7 +187,7 @@ def badge_check_in(token: str):
     return redirect(url_for("public.badge", token=token))
 
 
-@bp.route("/workshops/<slug>/attendance.<kind>")
+@bp.route(workshop_route("/attendance.<kind>"))
 @require_role(ATTENDANCE_ROLE)
 def attendance_export(slug: str, kind: str):
     """Attendance per session and hours per participant, as CSV or an Excel workbook."""
@@ -203,7 +208,7 @@ def attendance_export(slug: str, kind: str):
     )
 
 
-@bp.route("/workshops/<slug>/sessions/<int:session_id>/board")
+@bp.route(workshop_route("/sessions/<int:session_id>/board"))
 @require_role(Role.VOLUNTEER)
 def session_board(slug: str, session_id: int):
     """A page for a projector: the room filling up, updated by polling (no open stream holds
@@ -218,13 +223,13 @@ def session_board(slug: str, session_id: int):
     )
 
 
-@bp.route("/workshops/<slug>/sessions/<int:session_id>/board.json")
+@bp.route(workshop_route("/sessions/<int:session_id>/board.json"))
 @require_role(Role.VOLUNTEER)
 def session_board_state(slug: str, session_id: int):
     return jsonify(board_state(_session_of(slug, session_id)))
 
 
-@bp.post("/workshops/<slug>/sessions/<int:session_id>/walk-in")
+@bp.post(workshop_route("/sessions/<int:session_id>/walk-in"))
 @require_role(Role.TRAINER)
 def session_walk_in(slug: str, session_id: int):
     """Someone at the door who never signed up: register, check in, then print their badge.

@@ -11,7 +11,6 @@ from flask.cli import AppGroup
 from sqlalchemy.exc import SQLAlchemyError
 
 from kitmanager.audit import cli_actor
-from kitmanager.extensions import db
 from kitmanager.kits.importing import (
     SHOWN_CODES,
     KitImportError,
@@ -36,7 +35,6 @@ from kitmanager.models import Kit, KitStatus, KitType
 from kitmanager.participants.csv_io import ZIP_SIGNATURE, CsvError
 from kitmanager.participants.services import IMPORT_BATCH_ROWS, ImportNotUndone, database_reason
 from kitmanager.printing.kit_labels import (
-    KitPrintError,
     card_layouts,
     label_layouts,
     print_kit_labels,
@@ -44,7 +42,8 @@ from kitmanager.printing.kit_labels import (
 from kitmanager.scans import kit_label_url as label_url_of
 from kitmanager.settings.cli import badge_address, base_url_option
 from kitmanager.text import safe_text
-from printouts import LANGUAGES
+from kitmanager.unit_of_work import command_unit_of_work, unit_of_work
+from printouts import DEFAULT_LAYOUTS, LANGUAGES
 
 kits = AppGroup("kits", help="Robot kits: types, codes, labels.")
 types = AppGroup("types", help="Kit types and their bill of materials.")
@@ -115,12 +114,8 @@ def types_add_command(name: str, components: tuple[str, ...], description: str) 
         raise click.ClickException(
             "Give the bill of materials with --component, e.g. --component 'Arduino Nano:1'."
         )
-    try:
+    with command_unit_of_work():
         kit_type = create_kit_type(cli_actor(), name, lines, description)
-    except KitError as exc:
-        db.session.rollback()
-        raise click.ClickException(str(exc)) from None
-    db.session.commit()
     click.echo(f"Added kit type {kit_type.name!r} with {len(kit_type.components)} component(s).")
 
 
@@ -150,12 +145,8 @@ def types_list_command() -> None:
 def create_command(type_name: str, count: int, prefix: str) -> None:
     """Create COUNT kits of a type, numbered on from the highest code; prints the codes."""
     kit_type = kit_type_or_fail(type_name)
-    try:
+    with command_unit_of_work():
         created = create_kits(cli_actor(), kit_type, count, prefix)
-    except KitError as exc:
-        db.session.rollback()
-        raise click.ClickException(str(exc)) from None
-    db.session.commit()
     for kit in created:
         click.echo(kit.code)
     click.echo(f"Created {len(created)} kit(s) of type {kit_type.name!r}.", err=True)
@@ -251,13 +242,11 @@ def import_command(file: Path, sheet: str | None, dry_run: bool) -> None:
         return
     try:
         # committed in batches: a server running on the same data keeps answering scans
-        created = apply_kit_import(cli_actor(), plan, batch_rows=IMPORT_BATCH_ROWS)
-        db.session.commit()
+        with unit_of_work():
+            created = apply_kit_import(cli_actor(), plan, batch_rows=IMPORT_BATCH_ROWS)
     except (KitError, ImportNotUndone) as exc:
-        db.session.rollback()
         raise click.ClickException(str(exc)) from None
     except SQLAlchemyError as exc:
-        db.session.rollback()
         raise click.ClickException(
             f"The database refused the import ({database_reason(exc)}), so nothing was saved."
         ) from None
@@ -277,7 +266,8 @@ def import_command(file: Path, sheet: str | None, dry_run: bool) -> None:
 @click.option(
     "--layout",
     metavar="LAYOUT",
-    help="Label layout (default brother-ql-62; with --cards a6-kit-card). See --list-layouts.",
+    help=f"Label layout (default {DEFAULT_LAYOUTS['kit-label']}; with --cards "
+    f"{DEFAULT_LAYOUTS['kit-card']}). See --list-layouts.",
 )
 @click.option("--code", "codes", multiple=True, metavar="CODE", help="Only this kit (repeatable).")
 @click.option("--type", "type_name", metavar="NAME", help="Only kits of this type.")
@@ -308,7 +298,7 @@ def labels_command(
         return
     kit_type = kit_type_or_fail(type_name) if type_name else None
     address = badge_address(url)
-    try:
+    with command_unit_of_work():
         printed = print_kit_labels(
             cli_actor(),
             address,
@@ -319,15 +309,10 @@ def labels_command(
             start_slot=start_slot,
             language=language,
         )
-    except KitPrintError as exc:
-        db.session.rollback()
-        raise click.ClickException(str(exc)) from None
-    try:
-        output.write_bytes(printed.pdf)
-    except OSError as exc:
-        db.session.rollback()
-        raise click.ClickException(f"Cannot write {output}: {exc.strerror}.") from None
-    db.session.commit()
+        try:
+            output.write_bytes(printed.pdf)
+        except OSError as exc:  # nothing printed: the print is not recorded either
+            raise click.ClickException(f"Cannot write {output}: {exc.strerror}.") from None
     for warning in printed.warnings:
         click.echo(f"warning: {warning}", err=True)
     what = "contents cards" if cards else "labels"

@@ -18,24 +18,11 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 
 from kitmanager.kits.services import MAX_BULK, MAX_QUANTITY, ComponentLine, field_limit
-from kitmanager.models import KitComponent, KitCondition, KitStatus, KitType
+from kitmanager.models import KitComponent, KitType
 from kitmanager.text import form_filter, form_length
 
 # Blank lines shown under a bill of materials, and added by "More lines".
 BLANK_LINES = 3
-
-STATUS_LABELS = {
-    KitStatus.READY: _l("ready"),
-    KitStatus.OUT: _l("out"),
-    KitStatus.NEEDS_ATTENTION: _l("needs attention"),
-    KitStatus.RETIRED: _l("retired"),
-}
-# What the buttons that set a kit's condition by hand say.
-CONDITION_ACTIONS = {
-    KitCondition.READY: _l("Mark ready"),
-    KitCondition.NEEDS_ATTENTION: _l("Mark “needs attention”"),
-    KitCondition.RETIRED: _l("Retire"),
-}
 
 
 # Every text field is cleaned as the services store it (no control or bidirectional control

@@ -29,8 +29,6 @@ from kitmanager.participants.csv_io import CsvError
 from kitmanager.participants.forms import UploadForm
 from kitmanager.participants.services import IMPORT_BATCH_ROWS, ImportNotUndone, database_reason
 from kitmanager.printing.kit_labels import (
-    CARD_LAYOUT,
-    DEFAULT_LABEL_LAYOUT,
     KitPrintError,
     card_layouts,
     label_layouts,
@@ -48,7 +46,9 @@ from kitmanager.storage import (
     remember_file,
     write_file,
 )
-from printouts import LANGUAGES
+from kitmanager.unit_of_work import unit_of_work
+from kitmanager.web import page_unit_of_work
+from printouts import DEFAULT_LAYOUTS, LANGUAGES
 
 # Long enough to check a file and import it.
 UPLOAD_MAX_AGE_S = 2 * 3600
@@ -130,13 +130,11 @@ def import_review(upload_id: str):
     if plan is not None and request.method == "POST" and request.form.get("action") == "import":
         try:
             # committed in batches, so scans go on during a long import
-            created = apply_kit_import(current_actor(), plan, batch_rows=IMPORT_BATCH_ROWS)
-            db.session.commit()
+            with unit_of_work():
+                created = apply_kit_import(current_actor(), plan, batch_rows=IMPORT_BATCH_ROWS)
         except (KitError, ImportNotUndone) as exc:
-            db.session.rollback()
             flash(str(exc), "error")
         except SQLAlchemyError as exc:
-            db.session.rollback()
             flash(
                 _(
                     "The database refused the import (%(reason)s), so nothing was saved.",
@@ -187,7 +185,7 @@ def labels():
             start_slot = int(form.get("start_slot", "1") or 1)
         except ValueError:
             start_slot = 0
-        try:
+        with page_unit_of_work() as work:
             if scope == "codes" and not codes:
                 raise KitPrintError(_("Tick the kits to print, or choose all kits."))
             printed = print_kit_labels(
@@ -200,11 +198,7 @@ def labels():
                 start_slot=start_slot,
                 language=form.get("language") or None,
             )
-        except KitPrintError as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
-        else:
-            db.session.commit()
+        if work.committed:
             file_id = keep_generated_pdf(
                 "kits",
                 "kit_sheets",
@@ -233,8 +227,8 @@ def labels():
         kit_types=kit_types,
         label_layouts=label_layouts(),
         card_layouts=card_layouts(),
-        default_layout=form.get("layout", DEFAULT_LABEL_LAYOUT),
-        default_card_layout=form.get("card_layout", CARD_LAYOUT),
+        default_layout=form.get("layout", DEFAULT_LAYOUTS["kit-label"]),
+        default_card_layout=form.get("card_layout", DEFAULT_LAYOUTS["kit-card"]),
         languages=LANGUAGES,
         language=form.get("language") or print_language(),
         address=address,

@@ -21,14 +21,14 @@ from sqlalchemy import delete, insert, select
 
 from kitmanager.audit import Actor, record_event
 from kitmanager.extensions import db
-from kitmanager.kits.services import KitError, _check_code, board_family
+from kitmanager.kits.services import KitError, board_family, checked_kit_code
 from kitmanager.models import Kit, KitType, new_token, utcnow
 from kitmanager.participants.csv_io import (
     CsvError,
     EmptyTableError,
     RowError,
     Table,
-    _comparable,
+    comparable_text,
     read_table,
 )
 from kitmanager.participants.services import write_in_batches
@@ -114,7 +114,7 @@ class KitImportPlan:
 def guess_kit_columns(headers: Sequence[str]) -> dict[str, int]:
     """The column of each field whose header is one of its names (first match wins), headers
     compared as the participants import compares them (no case, accents or punctuation)."""
-    keys = [_comparable(header) for header in headers]
+    keys = [comparable_text(header) for header in headers]
     mapping: dict[str, int] = {}
     for name, (_label, synonyms) in COLUMNS.items():
         for index, key in enumerate(keys):
@@ -254,7 +254,7 @@ def plan_kit_import(table: Table, mapping: dict[str, int] | None = None) -> KitI
             fail("code", "", _("Give the kit's code, such as KIT-017."))
         else:
             try:
-                code = _check_code(code)
+                code = checked_kit_code(code)
             except KitError as exc:
                 fail("code", code, str(exc))
             else:

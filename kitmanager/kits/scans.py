@@ -26,8 +26,8 @@ from kitmanager.kits.services import (
     KitError,
     KitNotOut,
     ReturnResult,
-    _holder_name,
     hand_out,
+    handout_holder_name,
     handout_reasons,
     incident_text,
     list_kits,
@@ -195,7 +195,7 @@ def _partner_person(scan: Scan) -> Participant | None:
         .options(joinedload(Participant.workshop), joinedload(Participant.team))
         .where(
             Participant.badge_token == scan.partner.value,
-            Participant.deleted_at.is_(None),
+            Participant.not_deleted,
         )
     )
     if participant is None:
@@ -258,7 +258,7 @@ def _return_starts(kit: Kit, handout: KitHandout) -> ScanResult:
         if participant is not None
         else db.session.scalar(select(Workshop.timezone).where(Workshop.id == handout.workshop_id))
     ) or "UTC"
-    holder = _holder_name(handout)  # a team, or someone since removed, is named too
+    holder = handout_holder_name(handout)  # a team, or someone since removed, is named too
     return ScanResult(
         Outcome.KIT_RETURN,
         _("%(code)s is back from %(name)s: check its contents.", code=kit.code, name=holder),
@@ -346,7 +346,7 @@ def undo_scanned_return(actor: Actor, answer: dict[str, Any]) -> str | None:
     return _(
         "Return of %(code)s undone: it is out with %(name)s again.",
         code=kit.code,
-        name=_holder_name(handout),
+        name=handout_holder_name(handout),
     )
 
 

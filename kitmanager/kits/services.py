@@ -41,6 +41,7 @@ from kitmanager.scans.codes import KIT_CODE
 from kitmanager.scans.codes import kit_label_url as label_url
 from kitmanager.scans.subjects import EARLY_ARRIVAL
 from kitmanager.text import clean_for_column, column_limit, safe_text, sort_key
+from kitmanager.unit_of_work import UserError
 
 __all__ = [
     "MAX_BULK",
@@ -58,6 +59,7 @@ __all__ = [
     "attention_reasons",
     "board_families",
     "board_family",
+    "checked_kit_code",
     "create_kit",
     "create_kit_type",
     "create_kits",
@@ -67,6 +69,7 @@ __all__ = [
     "find_participants",
     "forget_scan",
     "hand_out",
+    "handout_holder_name",
     "handout_reasons",
     "highest_kit_number",
     "incident_text",
@@ -103,7 +106,7 @@ MAX_BULK = 500
 MAX_QUANTITY = 1000
 
 
-class KitError(ValueError):
+class KitError(UserError):
     """A kit request the user can fix; the message says how."""
 
 
@@ -263,7 +266,11 @@ def delete_kit_type(actor: Actor, kit_type: KitType) -> None:
     db.session.flush()
 
 
-def _check_code(code: str) -> str:
+def checked_kit_code(code: str) -> str:
+    """``code`` as kits carry it (trimmed, upper case).
+
+    :raise KitError: it is no usable kit code.
+    """
     code = code.strip().upper()
     if not KIT_CODE.fullmatch(code):
         raise KitError(
@@ -281,7 +288,7 @@ def create_kit(actor: Actor, kit_type: KitType, code: str, notes: str = "") -> K
 
     :raise KitError: a malformed code or one another kit has.
     """
-    code = _check_code(code)
+    code = checked_kit_code(code)
     if db.session.scalar(select(Kit.id).where(Kit.code == code)) is not None:
         raise KitError(_("There is already a kit %(code)s.", code=code))
     kit = Kit(code=code, kit_type=kit_type, notes=notes.strip())
@@ -385,7 +392,9 @@ def default_due_at(workshop_id: int, at: datetime) -> datetime | None:
     )
 
 
-def _holder_name(handout: KitHandout) -> str:
+def handout_holder_name(handout: KitHandout) -> str:
+    """Who holds the kit of ``handout``, as pages and scans name them: a person (and their team),
+    a team, or someone since removed."""
     if handout.participant is not None and handout.participant.deleted_at is None:
         name = handout.participant.full_name
         if handout.team is not None:
@@ -536,7 +545,7 @@ def refuse_if_out(kit: Kit) -> None:
             _(
                 "%(code)s is already out with %(holder)s: take it back first.",
                 code=kit.code,
-                holder=_holder_name(handout),
+                holder=handout_holder_name(handout),
             )
         )
 
@@ -859,7 +868,7 @@ def kit_history(kit: Kit) -> list[HistoryEntry]:
         .where(KitHandout.kit_id == kit.id)
     )
     for handout in handouts:
-        holder = _holder_name(handout)
+        holder = handout_holder_name(handout)
         entries.append(
             HistoryEntry(
                 handout.out_at,
@@ -1099,7 +1108,7 @@ def find_participants(search: str, limit: int = 20) -> list[Participant]:
             .join(Workshop, Workshop.id == Participant.workshop_id)
             .options(joinedload(Participant.team), joinedload(Participant.workshop))
             .where(
-                Participant.deleted_at.is_(None),
+                Participant.not_deleted,
                 Workshop.archived_at.is_(None),
                 or_(*matches),
             )

@@ -16,8 +16,6 @@ from kitmanager.extensions import db
 from kitmanager.kits import bp
 from kitmanager.kits.forms import (
     BLANK_LINES,
-    CONDITION_ACTIONS,
-    STATUS_LABELS,
     AddKitForm,
     AddKitsForm,
     KitForm,
@@ -70,16 +68,12 @@ from kitmanager.models import (
 )
 from kitmanager.scans import kit_label_route
 from kitmanager.security import current_actor, public, require_role
+from kitmanager.unit_of_work import unit_of_work
+from kitmanager.web import page_unit_of_work, row_id, small_count
 from kitmanager.workshops.services import local_timezone_name, utc_to_local
 
 # A kit whose page offers a handout (a kit out is taken back; a retired one stays home).
 _CAN_GO_OUT = (KitStatus.READY, KitStatus.NEEDS_ATTENTION)
-
-
-@bp.app_template_global()
-def kit_status_label(status: KitStatus | str) -> str:
-    """A kit status in the reader's language."""
-    return str(STATUS_LABELS.get(KitStatus(status), status))
 
 
 @bp.app_template_global()
@@ -169,23 +163,22 @@ def _type_form(kit_type: KitType | None):
         return render_template("kits/type_form.html", form=form, kit_type=kit_type)
     if form.validate():
         try:
-            if kit_type is None:
-                kit_type = create_kit_type(
-                    current_actor(), form.name.data, form.lines(), form.description.data or ""
-                )
-            else:
-                update_kit_type(
-                    current_actor(),
-                    kit_type,
-                    form.name.data,
-                    form.lines(),
-                    form.description.data or "",
-                )
+            with unit_of_work():
+                if kit_type is None:
+                    kit_type = create_kit_type(
+                        current_actor(), form.name.data, form.lines(), form.description.data or ""
+                    )
+                else:
+                    update_kit_type(
+                        current_actor(),
+                        kit_type,
+                        form.name.data,
+                        form.lines(),
+                        form.description.data or "",
+                    )
         except KitError as exc:
-            db.session.rollback()
             form.name.errors = [*form.name.errors, str(exc)]
         else:
-            db.session.commit()
             flash(_("Kit type “%(name)s” saved.", name=kit_type.name), "success")
             return redirect(url_for("kits.types"))
     return render_template("kits/type_form.html", form=form, kit_type=kit_type), 400
@@ -197,13 +190,10 @@ def type_delete(type_id: int):
     """Delete a kit type no kit uses (one made by mistake)."""
     kit_type = _kit_type(type_id)
     name = kit_type.name
-    try:
+    with page_unit_of_work() as work:
         delete_kit_type(current_actor(), kit_type)
-    except KitError as exc:
-        db.session.rollback()
-        flash(str(exc), "error")
+    if not work.committed:
         return redirect(url_for("kits.type_edit", type_id=type_id))
-    db.session.commit()
     flash(_("Kit type “%(name)s” deleted.", name=name), "success")
     return redirect(url_for("kits.types"))
 
@@ -218,7 +208,7 @@ def index():
     status = request.args.get("status", "")
     status_enum = KitStatus(status) if status in {s.value for s in KitStatus} else None
     type_arg = request.args.get("type", "")
-    type_id = int(type_arg) if type_arg.isdigit() and len(type_arg) < 12 else None
+    type_id = row_id(type_arg)
     types = _all_types()
     return render_template(
         "kits/list.html",
@@ -244,18 +234,15 @@ def add_many():
             for error in errors:
                 flash(str(error), "error")
         return redirect(url_for("kits.index"))
-    try:
+    with page_unit_of_work() as work:
         kits = create_kits(
             current_actor(),
             _kit_type(form.kit_type.data),
             form.count.data,
             after=int(form.after.data) if form.after.data else None,
         )
-    except KitError as exc:
-        db.session.rollback()
-        flash(str(exc), "error")
+    if not work.committed:
         return redirect(url_for("kits.index"))
-    db.session.commit()
     flash(
         _(
             "%(count)s kits added: %(first)s to %(last)s.",
@@ -278,13 +265,10 @@ def add_one():
             for error in errors:
                 flash(str(error), "error")
         return redirect(url_for("kits.index"))
-    try:
+    with page_unit_of_work() as work:
         kit = create_kit(current_actor(), _kit_type(form.kit_type.data), form.code.data)
-    except KitError as exc:
-        db.session.rollback()
-        flash(str(exc), "error")
+    if not work.committed:
         return redirect(url_for("kits.index"))
-    db.session.commit()
     flash(_("%(code)s added.", code=kit.code), "success")
     return redirect(url_for("kits.detail", kit_id=kit.id))
 
@@ -301,18 +285,12 @@ def detail(kit_id: int):
             record = BoardRecord(
                 **{name: form[name].data or "" for name in BoardRecord.__dataclass_fields__}
             )
-            try:
+            with page_unit_of_work() as work:
                 update_kit(current_actor(), kit, record)
-            except KitError as exc:
-                db.session.rollback()
-                flash(str(exc), "error")
-                status = 400
-            else:
-                db.session.commit()
+            if work.committed:
                 flash(_("%(code)s saved.", code=kit.code), "success")
                 return redirect(url_for("kits.detail", kit_id=kit.id))
-        else:
-            status = 400
+        status = 400
     incidents = open_incidents(kit)
     history = kit_history(kit)
     # Times show on the clock of the workshop the kit last went out in.
@@ -333,7 +311,7 @@ def detail(kit_id: int):
             reasons=attention_reasons(kit, incidents),
             history=history,
             workshop=workshop,
-            conditions=CONDITION_ACTIONS,
+            conditions=list(KitCondition),
             incident_text=incident_text,
         ),
         status,
@@ -348,17 +326,13 @@ def condition(kit_id: int):
     chosen = request.form.get("condition", "")
     if chosen not in {c.value for c in KitCondition}:
         abort(400)
-    try:
+    with page_unit_of_work() as work:
         set_condition(
             current_actor(), kit, KitCondition(chosen), (request.form.get("note") or "")[:500]
         )
-    except KitError as exc:
-        db.session.rollback()
-        flash(str(exc), "error")
-    else:
-        db.session.commit()
+    if work.committed:
         flash(
-            _("%(code)s status: %(status)s.", code=kit.code, status=kit_status_label(kit.status)),
+            _("%(code)s status: %(status)s.", code=kit.code, status=kit.status.label),
             "success",
         )
     return redirect(url_for("kits.detail", kit_id=kit.id))
@@ -371,14 +345,14 @@ def incident_resolve(incident_id: int):
     incident = db.session.get(KitIncident, incident_id)
     if incident is None:
         abort(404)
-    resolve_incident(current_actor(), incident, (request.form.get("note") or "")[:500])
-    db.session.commit()
+    with unit_of_work():
+        resolve_incident(current_actor(), incident, (request.form.get("note") or "")[:500])
     kit = incident.kit
     flash(
         _(
             "Incident on %(code)s resolved; kit status: %(status)s.",
             code=kit.code,
-            status=kit_status_label(kit.status),
+            status=kit.status.label,
         ),
         "success",
     )
@@ -448,7 +422,7 @@ def _station() -> str:
 
 
 def _participant(value: str | None) -> Participant:
-    if not value or not value.isdigit() or len(value) > 18:
+    if row_id(value) is None:
         abort(400)
     participant = db.session.get(Participant, int(value))
     if participant is None or participant.deleted_at is not None:
@@ -494,8 +468,8 @@ def label(token: str):
             ):
                 partner = None  # removed, or scanned longer ago than their workshop allows
         if partner is None:
-            remember_scan(_station(), "kit", kit.id, now)
-            db.session.commit()
+            with unit_of_work():
+                remember_scan(_station(), "kit", kit.id, now)
     search = (request.args.get("q") or "")[:100]
     return render_template(
         "kits/label.html",
@@ -526,16 +500,18 @@ def label_hand_out(token: str):
     participant = _participant(request.form.get("participant"))
     to_team = request.form.get("to_team") == "1"
     try:
-        handout = hand_out(
-            current_actor(),
-            kit,
-            participant,
-            to_team=to_team,
-            station=_station(),
-            confirmed=request.form.get("confirmed") == "1",
-        )
+        with unit_of_work():
+            handout = hand_out(
+                current_actor(),
+                kit,
+                participant,
+                to_team=to_team,
+                station=_station(),
+                confirmed=request.form.get("confirmed") == "1",
+            )
+            if _station():
+                forget_scan(_station())
     except NeedsConfirmation as exc:
-        db.session.rollback()
         return render_template(
             "kits/confirm.html",
             kit=kit,
@@ -545,7 +521,6 @@ def label_hand_out(token: str):
             back=request.form.get("back", ""),
         )
     except KitUnavailable as exc:
-        db.session.rollback()
         held = kit.open_handout
         if held is not None and held.participant_id == participant.id:
             # A second tap on the same button: the kit is already theirs.
@@ -557,12 +532,8 @@ def label_hand_out(token: str):
             flash(str(exc), "error")
         return _back(kit, participant)
     except KitError as exc:
-        db.session.rollback()
         flash(str(exc), "error")
         return _back(kit, participant)
-    if _station():
-        forget_scan(_station())
-    db.session.commit()
     holder = participant.team.name if to_team and participant.team else participant.full_name
     due = kit_due(handout)
     if due:
@@ -582,9 +553,10 @@ def _count(name: str) -> int:
     value = (request.form.get(name) or "").strip()
     if not value:
         return 0
-    if not value.isdigit() or len(value) > 6:
+    count = small_count(value, 999_999)
+    if count is None:
         raise KitError(_("Counts of missing and damaged parts are whole numbers, such as 1."))
-    return int(value)
+    return count
 
 
 @bp.post(kit_label_route("/return"))
@@ -598,28 +570,29 @@ def label_return(token: str):
     missing: dict[int, int] = {}
     damaged: dict[int, int] = {}
     try:
-        for component in kit.kit_type.components:
-            missing_count = _count(f"missing-{component.id}")
-            damaged_count = _count(f"damaged-{component.id}")
-            unticked = str(component.id) in listed and not request.form.get(f"back-{component.id}")
-            if unticked and not missing_count and not damaged_count:
-                missing_count = component.quantity
-            missing[component.id] = missing_count
-            damaged[component.id] = damaged_count
-        result = return_kit(
-            current_actor(),
-            kit,
-            missing=missing,
-            damaged=damaged,
-            note=(request.form.get("note") or "")[:1000],
-            station=_station(),
-        )
+        with unit_of_work():
+            for component in kit.kit_type.components:
+                missing_count = _count(f"missing-{component.id}")
+                damaged_count = _count(f"damaged-{component.id}")
+                unticked = str(component.id) in listed and not request.form.get(
+                    f"back-{component.id}"
+                )
+                if unticked and not missing_count and not damaged_count:
+                    missing_count = component.quantity
+                missing[component.id] = missing_count
+                damaged[component.id] = damaged_count
+            result = return_kit(
+                current_actor(),
+                kit,
+                missing=missing,
+                damaged=damaged,
+                note=(request.form.get("note") or "")[:1000],
+                station=_station(),
+            )
     except KitNotOut as exc:
-        db.session.rollback()
         flash(str(exc), "error")
         return _back(kit)
     except KitError as exc:
-        db.session.rollback()
         # The checklist comes back as it was sent, so a fixed count is not sent with every
         # part ticked again.
         flash(str(exc), "error")
@@ -637,7 +610,6 @@ def label_return(token: str):
             ),
             400,
         )
-    db.session.commit()
     if result.incident is not None:
         flash(
             _(
@@ -645,7 +617,7 @@ def label_return(token: str):
                 "status: %(status)s.",
                 code=kit.code,
                 what=incident_text(result.incident),
-                status=kit_status_label(result.condition.value),
+                status=result.condition.label,
             ),
             "warning",
         )

@@ -11,7 +11,6 @@ from flask.cli import AppGroup
 from sqlalchemy.exc import SQLAlchemyError
 
 from kitmanager.audit import cli_actor
-from kitmanager.extensions import db
 from kitmanager.participants.csv_io import CsvError, guess_mapping, parse_participants, read_table
 from kitmanager.participants.fields import ROLES
 from kitmanager.participants.services import (
@@ -28,6 +27,7 @@ from kitmanager.participants.services import (
 )
 from kitmanager.settings.cli import badge_address, base_url_option
 from kitmanager.text import safe_text
+from kitmanager.unit_of_work import command_unit_of_work, unit_of_work
 from kitmanager.workshops.cli import workshop_or_fail
 
 participants = AppGroup("participants", help="Participants of a workshop.")
@@ -106,15 +106,13 @@ def import_command(
         click.echo("Dry run: nothing written.")
         return
     try:
-        summary = apply_import(
-            cli_actor(), workshop, plan, on_duplicate=on_duplicate, only_valid=only_valid
-        )
-        db.session.commit()
+        with unit_of_work():
+            summary = apply_import(
+                cli_actor(), workshop, plan, on_duplicate=on_duplicate, only_valid=only_valid
+            )
     except (ImportRefused, ParticipantError) as exc:
-        db.session.rollback()
         raise click.ClickException(f"{exc} (use --only-valid to import the valid rows)") from None
     except SQLAlchemyError as exc:
-        db.session.rollback()
         raise click.ClickException(
             f"The database refused the import ({database_reason(exc)}), so nothing was saved."
         ) from None
@@ -179,7 +177,7 @@ def list_command(slug: str) -> None:
 def add_command(slug, full_name, email, organisation, role, team) -> None:
     """Add one participant."""
     workshop = workshop_or_fail(slug)
-    try:
+    with command_unit_of_work():
         participant = create_participant(
             cli_actor(),
             workshop,
@@ -187,10 +185,6 @@ def add_command(slug, full_name, email, organisation, role, team) -> None:
                 full_name=full_name, email=email, organisation=organisation, role=role, team=team
             ),
         )
-    except ParticipantError as exc:
-        db.session.rollback()
-        raise click.ClickException(str(exc)) from None
-    db.session.commit()
     click.echo(f"Added {participant.full_name}.")
 
 

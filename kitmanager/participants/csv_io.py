@@ -43,6 +43,7 @@ from kitmanager.participants.fields import (
     unreadable_message,
 )
 from kitmanager.text import UnreadableText, clean_text, safe_text
+from kitmanager.unit_of_work import UserError
 
 __all__ = [
     "FIELDS",
@@ -56,6 +57,7 @@ __all__ = [
     "RowError",
     "Table",
     "TableRow",
+    "comparable_text",
     "guess_mapping",
     "is_email_address",
     "neutralise_cell",
@@ -68,7 +70,7 @@ __all__ = [
 ]
 
 
-class CsvError(Exception):
+class CsvError(UserError):
     """The file as a whole cannot be imported; ``str(error)`` tells the user what to do, in the
     language of the current request (English outside one)."""
 
@@ -604,7 +606,7 @@ def _check_last_quote_closed(text: str, delimiter: str, last_start: int) -> None
 
 
 @functools.lru_cache(maxsize=4096)
-def _comparable(text: str) -> str:
+def comparable_text(text: str) -> str:
     """A header or answer reduced for comparison: lower-case, no accents, punctuation as
     spaces ("Adresse e-mail" -> "adresse e mail", "Invité(e)" -> "invite e")."""
     decomposed = unicodedata.normalize("NFKD", text.casefold())
@@ -698,7 +700,7 @@ def _header_candidates(header: str) -> list[tuple[int, int, str, str]]:
 
     kind 2: the header is a synonym; kind 1: it contains one. weight: words in the synonym.
     """
-    norm = _comparable(header)
+    norm = comparable_text(header)
     padded = f" {norm} "
     found = []
     for field, (whole, inside) in _SYNONYMS.items():
@@ -738,7 +740,7 @@ def guess_mapping(headers: Sequence[str]) -> dict[str, int]:
     are left out. The respondent-account "Email"/"Name" columns of a Microsoft Forms export
     only win when no question asks for the same thing (they say "anonymous" otherwise).
     """
-    account = _form_account_columns([_comparable(header) for header in headers])
+    account = _form_account_columns([comparable_text(header) for header in headers])
     candidates = []
     for index, header in enumerate(headers):
         for kind, weight, field, synonym in _header_candidates(header):
@@ -936,7 +938,7 @@ class _RowReader:
         value = self.text_no_limit("role")
         if not value:
             return "participant"
-        role = _ROLE_WORDS.get(_comparable(value))
+        role = _ROLE_WORDS.get(comparable_text(value))
         if role is None:
             self.fail(
                 "role",
@@ -955,7 +957,7 @@ class _RowReader:
         value = self.text_no_limit("photo_consent")
         if not value:
             return None
-        words = _comparable(value)
+        words = comparable_text(value)
         if not words:
             return None  # "-", "?": no answer
         consent = _CONSENT_WORDS.get(words)

@@ -18,13 +18,7 @@ from kitmanager.participants.fields import (
     text_problem,
 )
 
-_ROLE_LABELS = {
-    ParticipantRole.PARTICIPANT: _l("Participant"),
-    ParticipantRole.TRAINER: _l("Trainer"),
-    ParticipantRole.MENTOR: _l("Mentor"),
-    ParticipantRole.GUEST: _l("Guest"),
-}
-ROLE_CHOICES = [SelectChoice(role.value, _ROLE_LABELS[role]) for role in ParticipantRole]
+ROLE_CHOICES = [SelectChoice(role.value, role.choice_label) for role in ParticipantRole]
 CONSENT_CHOICES = [
     SelectChoice("", _l("Not asked")),
     SelectChoice("yes", _l("Yes")),

@@ -55,6 +55,7 @@ from kitmanager.participants.fields import (
 )
 from kitmanager.scans.codes import badge_url as scan_badge_url
 from kitmanager.text import safe_text, sort_key
+from kitmanager.unit_of_work import UserError
 
 __all__ = [
     "BADGE_LINK_LABEL",
@@ -88,7 +89,7 @@ logger = logging.getLogger(__name__)
 DuplicateChoice = Literal["skip", "update"]
 
 
-class ParticipantError(ValueError):
+class ParticipantError(UserError):
     """A participant request the user can fix; the message says how."""
 
 
@@ -236,7 +237,7 @@ def _participants_query(workshop: Workshop, search: str = "") -> Select:
         select(Participant)
         .outerjoin(Participant.team)
         .options(contains_eager(Participant.team))
-        .where(Participant.workshop_id == workshop.id, Participant.deleted_at.is_(None))
+        .where(Participant.workshop_id == workshop.id, Participant.not_deleted)
         .order_by(Participant.sort_key, Participant.full_name, Participant.id)
     )
     text = safe_text(search)
@@ -639,7 +640,7 @@ def count_participants(workshop: Workshop) -> int:
     return (
         db.session.scalar(
             select(func.count(Participant.id)).where(
-                Participant.workshop_id == workshop.id, Participant.deleted_at.is_(None)
+                Participant.workshop_id == workshop.id, Participant.not_deleted
             )
         )
         or 0

@@ -66,7 +66,8 @@ from kitmanager.storage import (
     write_file,
 )
 from kitmanager.text import safe_text
-from kitmanager.workshops.views import load_workshop
+from kitmanager.unit_of_work import unit_of_work
+from kitmanager.web import load_workshop, page_unit_of_work
 
 # Long enough to check a file and import it; the raw sign-up export should not linger.
 UPLOAD_MAX_AGE_S = 2 * 3600
@@ -131,13 +132,9 @@ def create(slug: str):
     form = ParticipantForm()
     if form.validate_on_submit():
         fields = form.to_fields(ParticipantFields(full_name=""))
-        try:
+        with page_unit_of_work() as work:
             participant = create_participant(current_actor(), workshop, fields)
-        except ParticipantError as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
-        else:
-            db.session.commit()
+        if work.committed:
             flash(_("%(name)s added.", name=participant.full_name), "success")
             if request.form.get("another"):
                 return redirect(url_for("participants.create", slug=slug))
@@ -153,13 +150,9 @@ def edit(slug: str, participant_id: int):
     current = fields_of(participant)  # what the form does not show (the sign-up id) stays
     form = ParticipantForm.showing(current)
     if form.validate_on_submit():
-        try:
+        with page_unit_of_work() as work:
             update_participant(current_actor(), participant, form.to_fields(current))
-        except ParticipantError as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
-        else:
-            db.session.commit()
+        if work.committed:
             flash(_("%(name)s saved.", name=participant.full_name), "success")
             return redirect(url_for("participants.index", slug=slug))
     return render_template(
@@ -179,8 +172,8 @@ def delete(slug: str, participant_id: int):
     participant = _participant(workshop, participant_id)
     if ConfirmDeleteForm().validate_on_submit():
         name = participant.full_name
-        delete_participant(current_actor(), participant)
-        db.session.commit()
+        with unit_of_work():
+            delete_participant(current_actor(), participant)
         # Badge sheets printed with this person on them go too, and their kept certificate.
         forget_files_of(data_folder("generated"), "*.pdf", participant_id)
         flash(_("%(name)s deleted; their personal data is gone.", name=name), "success")
@@ -282,20 +275,15 @@ def _import_once(
     :raise UploadGone: imported already. :raise ParticipantError: the import was refused.
     :raise ImportNotUndone: it failed midway and could not all be taken back.
     """
-    with _claimed(path):
-        try:
-            summary = apply_import(
-                current_actor(),
-                workshop,
-                plan,
-                on_duplicate=options.on_duplicate.data,
-                only_valid=options.only_valid.data,
-                batch_rows=IMPORT_BATCH_ROWS,
-            )
-            db.session.commit()
-        except BaseException:
-            db.session.rollback()
-            raise
+    with _claimed(path), unit_of_work():
+        summary = apply_import(
+            current_actor(),
+            workshop,
+            plan,
+            on_duplicate=options.on_duplicate.data,
+            only_valid=options.only_valid.data,
+            batch_rows=IMPORT_BATCH_ROWS,
+        )
     return summary
 
 

@@ -10,21 +10,20 @@ from flask import Flask
 from flask.cli import with_appcontext
 
 from kitmanager.audit import cli_actor
-from kitmanager.extensions import db
 from kitmanager.printing.services import (
-    DEFAULT_BADGE_LAYOUT,
-    BadgePrintError,
     badge_layouts,
     print_badges,
 )
 from kitmanager.scans import badge_url
 from kitmanager.settings.cli import badge_address, base_url_option
+from kitmanager.unit_of_work import command_unit_of_work
 from kitmanager.workshops.cli import workshop_or_fail
+from printouts import DEFAULT_LAYOUTS
 
 
 @click.command("badges")
 @click.argument("slug")
-@click.option("--layout", default=DEFAULT_BADGE_LAYOUT, show_default=True, help="Sheet layout.")
+@click.option("--layout", default=DEFAULT_LAYOUTS["badge"], show_default=True, help="Sheet layout.")
 @click.option("--start-slot", default=1, show_default=True, type=int, help="First free label.")
 @click.option("--cut-marks/--no-cut-marks", default=None, help="Default: as the layout says.")
 @click.option("--participant", "ids", multiple=True, type=int, help="Only this id (repeatable).")
@@ -42,7 +41,7 @@ def badges_command(slug, layout, start_slot, cut_marks, ids, output, list_layout
         return
     workshop = workshop_or_fail(slug)
     address = badge_address(url)
-    try:
+    with command_unit_of_work():
         sheet = print_badges(
             cli_actor(),
             workshop,
@@ -52,10 +51,6 @@ def badges_command(slug, layout, start_slot, cut_marks, ids, output, list_layout
             cut_marks=cut_marks,
             participant_ids=list(ids) or None,
         )
-    except BadgePrintError as exc:
-        db.session.rollback()
-        raise click.ClickException(str(exc)) from None
-    db.session.commit()
     target = output or Path(f"{workshop.slug}-badges.pdf")
     target.write_bytes(sheet.pdf)
     for warning in sheet.warnings:

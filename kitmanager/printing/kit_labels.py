@@ -19,7 +19,9 @@ from kitmanager.audit import Actor, record_event
 from kitmanager.extensions import db
 from kitmanager.kits.services import kit_label_url, list_kits
 from kitmanager.models import Kit, KitCondition, KitType, Workshop
+from kitmanager.unit_of_work import UserError
 from printouts import (
+    DEFAULT_LAYOUTS,
     LANGUAGES,
     KitCardData,
     KitCardLine,
@@ -32,8 +34,6 @@ from printouts import (
 )
 
 __all__ = [
-    "CARD_LAYOUT",
-    "DEFAULT_LABEL_LAYOUT",
     "KitPrint",
     "KitPrintError",
     "card_layouts",
@@ -44,11 +44,8 @@ __all__ = [
     "print_language",
 ]
 
-DEFAULT_LABEL_LAYOUT = "brother-ql-62"
-CARD_LAYOUT = "a6-kit-card"
 
-
-class KitPrintError(ValueError):
+class KitPrintError(UserError):
     """The labels or cards cannot be printed as asked; the message says what to change."""
 
 
@@ -165,7 +162,7 @@ def print_kit_labels(
     if not kits:
         raise KitPrintError(gettext("No kit to print: create kits first (kitmanager kits create)."))
     valid = {lay.id: lay for lay in (card_layouts() if cards else label_layouts())}
-    layout = layout or (CARD_LAYOUT if cards else DEFAULT_LABEL_LAYOUT)
+    layout = layout or DEFAULT_LAYOUTS["kit-card" if cards else "kit-label"]
     if layout not in valid:
         message = (
             gettext(

@@ -12,10 +12,18 @@ from kitmanager.audit import Actor, record_event
 from kitmanager.extensions import db
 from kitmanager.models import Participant, Workshop
 from kitmanager.participants.services import badge_url, list_participants
-from printouts import BadgeData, Layout, PrintoutError, RenderResult, list_layouts, render_badges
+from kitmanager.unit_of_work import UserError
+from printouts import (
+    DEFAULT_LAYOUTS,
+    BadgeData,
+    Layout,
+    PrintoutError,
+    RenderResult,
+    list_layouts,
+    render_badges,
+)
 
 __all__ = [
-    "DEFAULT_BADGE_LAYOUT",
     "BadgePrintError",
     "BadgeSheet",
     "badge_data",
@@ -24,10 +32,8 @@ __all__ = [
     "print_badges",
 ]
 
-DEFAULT_BADGE_LAYOUT = "avery-l7160"
 
-
-class BadgePrintError(ValueError):
+class BadgePrintError(UserError):
     """The badges cannot be printed as asked; the message says what to change."""
 
 
@@ -71,7 +77,7 @@ def _select(workshop: Workshop, ids: Sequence[int] | None) -> list[Participant]:
             .where(
                 Participant.workshop_id == workshop.id,
                 Participant.id.in_(ids),
-                Participant.deleted_at.is_(None),
+                Participant.not_deleted,
             )
             .order_by(Participant.full_name, Participant.id)
         )
@@ -92,7 +98,7 @@ def print_badges(
     workshop: Workshop,
     base_url: str,
     *,
-    layout: str = DEFAULT_BADGE_LAYOUT,
+    layout: str = DEFAULT_LAYOUTS["badge"],
     start_slot: int = 1,
     cut_marks: bool | None = None,
     participant_ids: Sequence[int] | None = None,

@@ -15,16 +15,10 @@ from flask import (
 )
 from flask_babel import gettext as _
 
-from kitmanager.extensions import db
 from kitmanager.models import Role
 from kitmanager.network import base_url, check_address
 from kitmanager.printing import bp
-from kitmanager.printing.services import (
-    DEFAULT_BADGE_LAYOUT,
-    BadgePrintError,
-    badge_layouts,
-    print_badges,
-)
+from kitmanager.printing.services import badge_layouts, print_badges
 from kitmanager.security import current_actor, require_role
 from kitmanager.storage import (
     data_folder,
@@ -32,8 +26,8 @@ from kitmanager.storage import (
     owned_file,
     read_info,
 )
-from kitmanager.workshops.views import load_workshop
-from printouts import KINDS, PrintoutError, layout_names, render_preview_png
+from kitmanager.web import load_workshop, page_unit_of_work, workshop_route
+from printouts import DEFAULT_LAYOUTS, KINDS, PrintoutError, layout_names, render_preview_png
 
 # A sheet is printed right away; an hour later it is only a copy of people's data.
 
@@ -52,7 +46,7 @@ def _sheet_path(file_id: str) -> Path:
     return owned_file("badge_sheets", file_id, data_folder("generated") / f"badges-{file_id}.pdf")
 
 
-@bp.route("/workshops/<slug>/badges", methods=["GET", "POST"])
+@bp.route(workshop_route("/badges"), methods=["GET", "POST"])
 @require_role(Role.TRAINER)
 def badges(slug: str):
     workshop = load_workshop(slug)
@@ -65,21 +59,17 @@ def badges(slug: str):
         except ValueError:
             start_slot = 0
         cut = request.form.get("cut_marks", "")
-        try:
+        with page_unit_of_work() as work:
             sheet = print_badges(
                 current_actor(),
                 workshop,
                 address,
-                layout=request.form.get("layout", DEFAULT_BADGE_LAYOUT),
+                layout=request.form.get("layout", DEFAULT_LAYOUTS["badge"]),
                 start_slot=start_slot,
                 cut_marks={"yes": True, "no": False}.get(cut),
                 participant_ids=ids or None,
             )
-        except BadgePrintError as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
-        else:
-            db.session.commit()
+        if work.committed:
             file_id = keep_generated_pdf(
                 "badges",
                 "badge_sheets",
@@ -111,7 +101,7 @@ def badges(slug: str):
         "printing/badges.html",
         workshop=workshop,
         layouts=layouts,
-        default_layout=request.form.get("layout", DEFAULT_BADGE_LAYOUT),
+        default_layout=request.form.get("layout", DEFAULT_LAYOUTS["badge"]),
         chosen=chosen,
         ids=ids,
         total=len(people),
@@ -120,7 +110,7 @@ def badges(slug: str):
     )
 
 
-@bp.route("/workshops/<slug>/badges/<file_id>")
+@bp.route(workshop_route("/badges/<file_id>"))
 @require_role(Role.TRAINER)
 def badge_sheet(slug: str, file_id: str):
     workshop = load_workshop(slug)
@@ -128,7 +118,7 @@ def badge_sheet(slug: str, file_id: str):
     return render_template("printing/sheet.html", workshop=workshop, info=info, file_id=file_id)
 
 
-@bp.route("/workshops/<slug>/badges/<file_id>.pdf")
+@bp.route(workshop_route("/badges/<file_id>.pdf"))
 @require_role(Role.TRAINER)
 def badge_sheet_pdf(slug: str, file_id: str):
     workshop = load_workshop(slug)

@@ -12,6 +12,7 @@ from kitmanager.models import Kit, KitStatus, Role, new_token, utcnow
 from kitmanager.public import bp
 from kitmanager.scans import badge_route
 from kitmanager.security import public
+from kitmanager.unit_of_work import unit_of_work
 from kitmanager.workshops.services import utc_to_local
 
 
@@ -65,6 +66,6 @@ def _pair_with_kit(participant_id: int, window: timedelta) -> Kit | None:
     kit = db.session.get(Kit, kit_id) if kit_id is not None else None
     if kit is not None and kit.status in (KitStatus.READY, KitStatus.NEEDS_ATTENTION):
         return kit
-    remember_scan(station, "badge", participant_id, now)
-    db.session.commit()
+    with unit_of_work():
+        remember_scan(station, "badge", participant_id, now)
     return None

@@ -9,8 +9,8 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from kitmanager.config import SCAN_REQUEST_DAYS, SCAN_REQUEST_DAYS_MOST
-from kitmanager.extensions import db
 from kitmanager.scans.housekeeping import keep_scan_answers_for, prune_scan_requests
+from kitmanager.unit_of_work import unit_of_work
 
 __all__ = ["pruned_message", "register", "scans"]
 
@@ -38,8 +38,8 @@ def prune_command(days: int | None) -> None:
     """Remove the stored answers of old scans; a station retries a scan only while it is
     offline, so after that the answer is no longer needed. Check-ins stay."""
     older_than = timedelta(days=days) if days else keep_scan_answers_for()
-    removed = prune_scan_requests(older_than)
-    db.session.commit()
+    with unit_of_work():
+        removed = prune_scan_requests(older_than)
     click.echo(pruned_message(removed, older_than))
 
 

@@ -8,7 +8,7 @@ person for a check-in and for a handout alike.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,6 +21,7 @@ from kitmanager.workshops.services import utc_to_local
 
 __all__ = [
     "EARLY_ARRIVAL",
+    "SESSION_DAY_TOLERANCE",
     "ScanSession",
     "ScannedPerson",
     "local_clock",
@@ -33,6 +34,10 @@ __all__ = [
 # A scan may open a session a little early: people arrive before the start time. A session
 # takes check-ins from EARLY_ARRIVAL before its start until its end (ScanSession.open_at).
 EARLY_ARRIVAL = timedelta(minutes=30)
+SESSION_DAY_TOLERANCE = timedelta(hours=3)
+"""How far outside its session's day a scan's own time may lie: a scan queued on a phone is
+sent later but keeps the time it was made, which is on the session's day; a device whose clock
+is a few hours off (a wrong time zone) still lands there. A time further away is refused."""
 
 
 def local_iso(value: datetime, zone: str) -> str:
@@ -115,6 +120,19 @@ class ScanSession:
         until its end, the window in which :func:`running_scan_session` finds it."""
         return self.opens_at <= at < self.ends_at
 
+    def on_its_day(self, at: datetime) -> bool:
+        """Whether ``at`` (naive UTC) lies on the session's day in its workshop's time zone
+        (the days it spans), give or take :data:`SESSION_DAY_TOLERANCE`."""
+        zone = ZoneInfo(self.timezone)
+        first = utc_to_local(self.starts_at, self.timezone).date()
+        last = utc_to_local(self.ends_at, self.timezone).date()
+        day_start = datetime.combine(first, time.min, zone).astimezone(timezone.utc)
+        day_end = datetime.combine(last + timedelta(days=1), time.min, zone).astimezone(
+            timezone.utc
+        )
+        utc = at.replace(tzinfo=timezone.utc)
+        return day_start - SESSION_DAY_TOLERANCE <= utc < day_end + SESSION_DAY_TOLERANCE
+
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
@@ -137,7 +155,7 @@ _SCANNED_PERSON = HotStatement(
     )
     .join(Workshop, Workshop.id == Participant.workshop_id)
     .outerjoin(Team, Team.id == Participant.team_id)
-    .where(Participant.badge_token == bindparam("token"), Participant.deleted_at.is_(None))
+    .where(Participant.badge_token == bindparam("token"), Participant.not_deleted)
 )
 _SCAN_SESSION_COLUMNS = (
     WorkshopSession.id,

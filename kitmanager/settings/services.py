@@ -9,6 +9,7 @@ from flask_babel import gettext
 from kitmanager.audit import Actor, record_event
 from kitmanager.extensions import db
 from kitmanager.models import AppSetting, utcnow
+from kitmanager.unit_of_work import UserError
 
 __all__ = [
     "BADGE_BASE_URL",
@@ -28,7 +29,7 @@ CERTIFICATE_BASE_URL = "certificate_base_url"
 _URL_LIMIT = 200  # a QR code of a longer badge URL no longer fits the small labels
 
 
-class SettingError(ValueError):
+class SettingError(UserError):
     """A setting value the user can fix; the message says how."""
 
 

@@ -12,6 +12,7 @@ from kitmanager.security import current_actor, require_role
 from kitmanager.settings import bp
 from kitmanager.settings.forms import BadgeAddressForm
 from kitmanager.settings.services import BADGE_BASE_URL, SettingError, set_badge_base_url
+from kitmanager.unit_of_work import unit_of_work
 
 
 def serving_port() -> int:
@@ -29,12 +30,11 @@ def index():
         form.base_url.data = base_url()
     if form.validate_on_submit():
         try:
-            changed = set_badge_base_url(current_actor(), form.base_url.data)
+            with unit_of_work():
+                changed = set_badge_base_url(current_actor(), form.base_url.data)
         except SettingError as exc:
-            db.session.rollback()
             form.base_url.errors = [*form.base_url.errors, str(exc)]
         else:
-            db.session.commit()
             if changed:
                 flash(_("Badge address saved. Badges printed from now on carry it."), "success")
             return redirect(url_for("settings.index"))

@@ -9,9 +9,8 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from kitmanager.audit import cli_actor
-from kitmanager.extensions import db
+from kitmanager.unit_of_work import command_unit_of_work
 from kitmanager.workshops.services import (
-    WorkshopError,
     WorkshopFields,
     add_session,
     create_workshop,
@@ -80,12 +79,8 @@ def workshops_create(title, slug, starts, ends, venue, language, zone, capacity,
         capacity=capacity,
         badge_title=badge_title,
     )
-    try:
+    with command_unit_of_work():
         workshop = create_workshop(cli_actor(), fields)
-    except WorkshopError as exc:
-        db.session.rollback()
-        raise click.ClickException(str(exc)) from None
-    db.session.commit()
     click.echo(f"Created workshop '{workshop.slug}': {workshop.title}")
 
 
@@ -113,7 +108,7 @@ def workshops_list(show_all: bool) -> None:
 def sessions_add(slug: str, title: str, starts: str, ends: str, room: str) -> None:
     """Add a session to a workshop."""
     workshop = workshop_or_fail(slug)
-    try:
+    with command_unit_of_work():
         session = add_session(
             cli_actor(),
             workshop,
@@ -122,10 +117,6 @@ def sessions_add(slug: str, title: str, starts: str, ends: str, room: str) -> No
             _datetime(ends, "--ends"),
             room,
         )
-    except WorkshopError as exc:
-        db.session.rollback()
-        raise click.ClickException(str(exc)) from None
-    db.session.commit()
     local = utc_to_local(session.starts_at, workshop.timezone)
     click.echo(f"Added session '{session.title}' on {local:%Y-%m-%d %H:%M} ({workshop.timezone}).")
 

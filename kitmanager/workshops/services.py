@@ -18,6 +18,7 @@ from kitmanager.config import LANGUAGES
 from kitmanager.extensions import db
 from kitmanager.models import Participant, Workshop, WorkshopSession, utcnow
 from kitmanager.text import clean_text
+from kitmanager.unit_of_work import UserError
 
 __all__ = [
     "WorkshopError",
@@ -43,7 +44,7 @@ BADGE_TITLE_MAX = Workshop.__table__.c.badge_title.type.length
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,59}$")
 
 
-class WorkshopError(ValueError):
+class WorkshopError(UserError):
     """A workshop or session request the user can fix; the message says how.
 
     ``field`` names the form field the message belongs next to (None: the whole form).
@@ -282,7 +283,7 @@ def list_workshops(include_archived: bool = False) -> list[tuple[Workshop, int]]
     """Workshops, newest first, each with its number of (not deleted) participants."""
     count = (
         select(func.count(Participant.id))
-        .where(Participant.workshop_id == Workshop.id, Participant.deleted_at.is_(None))
+        .where(Participant.workshop_id == Workshop.id, Participant.not_deleted)
         .scalar_subquery()
     )
     query = select(Workshop, count).order_by(Workshop.starts_on.desc(), Workshop.id.desc())

@@ -9,6 +9,8 @@ from sqlalchemy import func, select
 from kitmanager.extensions import db
 from kitmanager.models import CheckIn, Participant, Role, Team, Workshop, WorkshopSession
 from kitmanager.security import current_actor, require_role
+from kitmanager.unit_of_work import unit_of_work
+from kitmanager.web import load_workshop
 from kitmanager.workshops import bp
 from kitmanager.workshops.forms import ConfirmForm, SessionForm, WorkshopForm
 from kitmanager.workshops.services import (
@@ -18,7 +20,6 @@ from kitmanager.workshops.services import (
     archive_workshop,
     create_workshop,
     delete_session,
-    get_workshop,
     list_workshops,
     local_timezone_name,
     session_dependants,
@@ -27,14 +28,6 @@ from kitmanager.workshops.services import (
     update_workshop,
     utc_to_local,
 )
-
-
-def load_workshop(slug: str) -> Workshop:
-    """The workshop of this URL; 404 if unknown. (The page's language is the reader's.)"""
-    workshop = get_workshop(slug)
-    if workshop is None:
-        abort(404)
-    return workshop
 
 
 def _fields(form: WorkshopForm) -> WorkshopFields:
@@ -78,12 +71,11 @@ def create():
         form.timezone.data = local_timezone_name()
     if form.validate_on_submit():
         try:
-            workshop = create_workshop(current_actor(), _fields(form))
+            with unit_of_work():
+                workshop = create_workshop(current_actor(), _fields(form))
         except WorkshopError as exc:
-            db.session.rollback()
             show_error(form, exc)
         else:
-            db.session.commit()
             flash(_("Workshop “%(title)s” created.", title=workshop.title), "success")
             return redirect(url_for("workshops.detail", slug=workshop.slug))
     return render_template(
@@ -97,7 +89,7 @@ def detail(slug: str):
     counts = dict(
         db.session.execute(
             select(Participant.role, func.count(Participant.id))
-            .where(Participant.workshop_id == workshop.id, Participant.deleted_at.is_(None))
+            .where(Participant.workshop_id == workshop.id, Participant.not_deleted)
             .group_by(Participant.role)
         ).all()
     )
@@ -105,7 +97,7 @@ def detail(slug: str):
         select(Team.name, func.count(Participant.id))
         .outerjoin(
             Participant,
-            (Participant.team_id == Team.id) & Participant.deleted_at.is_(None),
+            (Participant.team_id == Team.id) & Participant.not_deleted,
         )
         .where(Team.workshop_id == workshop.id)
         .group_by(Team.id)
@@ -137,12 +129,11 @@ def edit(slug: str):
     form = WorkshopForm(obj=workshop)
     if form.validate_on_submit():
         try:
-            update_workshop(current_actor(), workshop, _fields(form))
+            with unit_of_work():
+                update_workshop(current_actor(), workshop, _fields(form))
         except WorkshopError as exc:
-            db.session.rollback()
             show_error(form, exc)
         else:
-            db.session.commit()
             flash(_("Workshop saved."), "success")
             return redirect(url_for("workshops.detail", slug=workshop.slug))
     return render_template(
@@ -156,8 +147,8 @@ def archive(slug: str):
     workshop = load_workshop(slug)
     if ConfirmForm().validate_on_submit():
         restore = request.form.get("restore") == "1"
-        archive_workshop(current_actor(), workshop, archived=not restore)
-        db.session.commit()
+        with unit_of_work():
+            archive_workshop(current_actor(), workshop, archived=not restore)
         flash(_("Workshop restored.") if restore else _("Workshop archived."), "success")
     return redirect(url_for("workshops.detail", slug=workshop.slug))
 
@@ -180,15 +171,14 @@ def session_form(slug: str, session_id: int | None = None):
     if form.validate_on_submit():
         values = (form.title.data, form.starts.data, form.ends.data, form.room.data or "")
         try:
-            if session is None:
-                add_session(current_actor(), workshop, *values)
-            else:
-                update_session(current_actor(), session, *values)
+            with unit_of_work():
+                if session is None:
+                    add_session(current_actor(), workshop, *values)
+                else:
+                    update_session(current_actor(), session, *values)
         except WorkshopError as exc:
-            db.session.rollback()
             show_error(form, exc)
         else:
-            db.session.commit()
             flash(_("Session added.") if session is None else _("Session saved."), "success")
             return redirect(url_for("workshops.detail", slug=workshop.slug))
     return render_template(
@@ -221,8 +211,8 @@ def session_delete(slug: str, session_id: int):
     form = ConfirmForm()
     if form.validate_on_submit():
         title = session.title
-        delete_session(current_actor(), session)
-        db.session.commit()
+        with unit_of_work():
+            delete_session(current_actor(), session)
         flash(_("Session “%(title)s” deleted.", title=title), "success")
         return redirect(url_for("workshops.detail", slug=workshop.slug))
     return render_template(

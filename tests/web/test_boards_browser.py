@@ -249,16 +249,18 @@ def test_a_board_lost_mid_flash_and_a_stop_leave_every_kit_done_or_marked_in_fre
             raise AssertionError(page.locator("#job").inner_text())
         lost_row = _row(page, lost.port)
         expect(lost_row.locator(".result")).to_have_text("ÉCHEC")
-        # the board went away: the reason says so, as the command line does
-        expect(lost_row.locator(".summary")).to_contain_text("plugged in")
-        expect(lost_row.locator(".summary")).to_contain_text("needs re-flash")
+        # the board went away: the reason says so, as the command line does, in French
+        expect(lost_row.locator(".summary")).to_contain_text("vérifiez que la carte est branchée")
+        expect(lost_row.locator(".summary")).to_contain_text("(à reflasher)")
+        expect(lost_row.locator(".summary")).not_to_contain_text("plugged in")
         expect(lost_row.locator(".reflash")).to_be_visible()
 
         page.get_by_role("button", name="Arrêter").click()
         _wait_until_finished(page, timeout=30)
         slow_row = _row(page, slow.port)
         expect(slow_row.locator(".result")).to_have_text("ÉCHEC")
-        expect(slow_row.locator(".summary")).to_contain_text("cancelled")
+        expect(slow_row.locator(".summary")).to_contain_text("arrêté avant la fin : relancez")
+        expect(slow_row.locator(".summary")).not_to_contain_text("cancelled")
         expect(slow_row.locator(".reflash")).to_be_visible()
         assert 0 < slow.pages_written < 21
         assert_fits_a_phone(page, problems, tmp_path / "boards-stop-fr.png")

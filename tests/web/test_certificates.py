@@ -319,6 +319,7 @@ def test_the_verify_page_shows_the_facts_and_tampering_with_any_reads_not_valid(
         "issuer": "Another Club",
         "hours": 80,
         "code": "ABCDEFGHJK",
+        "status": facts["status"] + 1,
     }
     assert set(changes) == set(facts)
     for key, value in changes.items():

@@ -104,7 +104,13 @@ def test_a_lost_badge_is_replaced_the_old_one_stops_and_the_new_one_prints(app, 
     assert client.post(url, data={"csrf_token": token}).status_code == 403
     client.post("/logout", data={"csrf_token": token})
     login(client, "tom")
-    reply = client.post(url, data={"csrf_token": csrf_token(client, "/workshops/")})
+    # A form that does not name the badge it replaces (an old page, a script) replaces none:
+    # ten such posts at once would each replace the one the last made.
+    unnamed = client.post(url, data={"csrf_token": csrf_token(client, "/workshops/")})
+    assert unnamed.status_code == 302 and _badge(app, day["amina"]) == old
+    reply = client.post(
+        url, data={"csrf_token": csrf_token(client, "/workshops/"), "replacing": old}
+    )
     assert reply.status_code == 302
     assert reply.headers["Location"].endswith(f"/workshops/nairobi/badges?id={day['amina']}")
     new = _badge(app, day["amina"])

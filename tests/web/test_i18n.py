@@ -359,7 +359,7 @@ def test_api_errors_follow_the_accept_language_header(client, runner):
     headers = {"Authorization": f"Bearer {secret}"}
     response = client.get("/api/v1/workshops/nowhere", headers={**headers, "Accept-Language": "fr"})
     assert response.status_code == 404
-    assert response.get_json() == {"error": "aucun atelier avec le nom court 'nowhere'"}
+    assert response.get_json() == {"error": "aucun atelier avec le nom court « nowhere »"}
     response = client.get("/api/v1/workshops/nowhere", headers=headers)
     assert response.get_json() == {"error": "no workshop with slug 'nowhere'"}
 

@@ -222,3 +222,43 @@ def test_what_a_certificate_prints_and_a_token_name_are_cleaned(organiser, app):
     assert reply.status_code == 200, reply.get_data(as_text=True)
     with app.app_context():
         assert db.session.scalars(select(ApiToken.name)).all() == ["phone-2"]
+
+
+def test_invisible_characters_alone_are_no_name_and_a_zero_width_space_goes(trainer, app):
+    """U+200F (a right-to-left mark) alone is no name; "Kit\u200bZW" would look like "KitZW"."""
+    from kitmanager.text import clean_text
+
+    assert clean_text(f"{RLO}\u200f{BELL}") == ""
+    assert clean_text("\u200d \u200c") == ""
+    assert clean_text("Kit\u200bZW\ufeff") == "KitZW"
+    assert clean_text("نور\u200c") == "نور\u200c"  # a joiner inside a name stays
+    reply = _post(
+        trainer,
+        "/kits/types/new",
+        name=f"{RLO}\u200f{BELL}",
+        **{"components-0-name": "Arduino Nano", "components-0-quantity": "1"},
+    )
+    assert reply.status_code == 400
+    with app.app_context():
+        assert db.session.scalars(select(KitType)).all() == []
+
+
+def test_a_phone_logins_label_is_cleaned(app):
+    """The label typed for a phone joining by QR becomes its account's name on every page."""
+    from kitmanager.audit import cli_actor
+    from kitmanager.auth.services import create_phone_login
+
+    with app.app_context():
+        row, _secret = create_phone_login(cli_actor(), f"Porte{RLO}B{BELL}")
+        assert row.label == "PorteB"
+        row, _secret = create_phone_login(cli_actor(), f"{RLO}\u200b")
+        assert row.label == "Volunteer phone"
+
+
+def test_the_command_line_cleans_the_issuer_it_signs_into_certificates(runner, app):
+    from kitmanager.models import CertificateRule
+
+    make_workshop(app)
+    runner.invoke(args=["certificates", "issue", "nairobi", "--issuer", f"Iss{RLO}uer{BELL}"])
+    with app.app_context():
+        assert db.session.scalar(select(CertificateRule.issuer)) == "Issuer"

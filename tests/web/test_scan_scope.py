@@ -219,6 +219,44 @@ def test_scanned_at_lies_between_the_kept_answers_days_and_a_few_minutes_ahead(
     assert returned.status_code == 422 and "clock looks wrong" in returned.json["error"]
 
 
+def test_a_scan_for_a_session_must_be_made_on_that_sessions_day(app, client, runner, day):
+    """The running session is today (Nairobi): a scan sent for it with a time two days ago,
+    or yesterday at noon, is a wrong clock or the wrong session; a few hours off still lands."""
+    headers = _token(runner)
+    now = datetime.now(timezone.utc)
+    for earlier in (timedelta(days=2), timedelta(days=80)):
+        wrong = _post(
+            client,
+            headers,
+            code=day["amina"],
+            session=day["running"],
+            scanned_at=(now - earlier).isoformat(),
+        )
+        assert wrong.status_code == 422, earlier
+        assert (
+            "is not on the day of Session 2: the device's clock looks wrong"
+            in (wrong.json["error"])
+        )
+    assert _check_ins(app) == []
+    # Tomorrow's session does not take a scan made now either.
+    tomorrow = _post(
+        client,
+        headers,
+        code=day["kofi"],
+        session=day["tomorrow"],
+        scanned_at=(now - timedelta(hours=20)).isoformat(),
+    )
+    assert tomorrow.status_code == 422
+    fine = _post(
+        client,
+        headers,
+        code=day["amina"],
+        session=day["running"],
+        scanned_at=(now - timedelta(minutes=20)).isoformat(),
+    )
+    assert fine.json["outcome"] == "checked_in"
+
+
 def test_openapi_states_the_window_of_scanned_at(client):
     spec = client.get("/api/v1/openapi.json").json
     described = spec["components"]["schemas"]["ScanInput"]["properties"]["scanned_at"]
@@ -370,6 +408,9 @@ def test_a_kiosk_whose_login_ended_shows_the_login_page_and_ends(app, trainer, r
     assert station.headers["Location"].startswith("/login?next=")
     page = trainer.get(station.headers["Location"])
     assert page.status_code == 200 and 'name="password"' in page.get_data(as_text=True)
+    assert "The kiosk&#39;s login ended. A trainer logs in here to start it again." in (
+        page.get_data(as_text=True)
+    )
     # Whoever logs in next on this browser finds an ordinary station, not a kiosk.
     login(trainer, "vera")
     assert trainer.get("/workshops/").status_code == 200
@@ -388,6 +429,12 @@ def test_attendance_through_the_api_needs_the_exports_role(app, runner, voluntee
     _post(client, volunteer_token, code=day["amina"])
     refused = client.get("/api/v1/workshops/nairobi/attendance", headers=volunteer_token)
     assert refused.status_code == 403
+    assert refused.json["error"] == "Your account's role does not allow this. Ask an organiser."
+    french = client.get(
+        "/api/v1/workshops/nairobi/attendance",
+        headers={**volunteer_token, "Accept-Language": "fr"},
+    )
+    assert french.status_code == 403 and "Demandez" in french.json["error"]
     assert volunteer.get("/api/v1/workshops/nairobi/attendance").status_code == 403
     assert volunteer.get("/workshops/nairobi/attendance.csv").status_code == 403
     trainer = _token(runner, "desk", "trainer")
